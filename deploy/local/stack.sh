@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# Local meldespiegel stack: a real Apache Kafka broker (KRaft, jars from Maven Central, run with the
+# machine's Java) and a real PostgreSQL server, both on 127.0.0.1. Installs what is missing.
+#
+#   deploy/local/stack.sh up|down|status|env [--profile dev|test]
+#
+# Profiles keep the developer stack and the test stack apart:
+#   dev   Kafka 127.0.0.1:9092 (controller 9093), database "meldespiegel", data kept between runs
+#   test  Kafka 127.0.0.1:19092 (controller 19093), database "meldespiegel_test", both wiped on `up`
+# PostgreSQL: the server DATABASE_URL names if it answers; otherwise Debian's PostgreSQL, as an own
+# cluster on 127.0.0.1:${MELDESPIEGEL_PG_PORT:-5433} shared by both profiles.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+CACHE="$ROOT/.local"
+PROFILE="dev"
+CMD="${1:-status}"
+shift || true
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --profile) PROFILE="$2"; shift 2 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+
+case "$PROFILE" in
+  dev)  KAFKA_PORT=9092;  DB_NAME=meldespiegel ;;
+  test) KAFKA_PORT=19092; DB_NAME=meldespiegel_test ;;
+  *) echo "unknown profile: $PROFILE" >&2; exit 2 ;;
+esac
+CONTROLLER_PORT=$((KAFKA_PORT + 1))
+KAFKA_DIR="$CACHE/kafka-$PROFILE"
+KAFKA_LIBS="$CACHE/kafka-libs"
+PG_PORT="${MELDESPIEGEL_PG_PORT:-5433}"
+PG_STATE="${MELDESPIEGEL_PG_STATE:-/var/tmp/meldespiegel-postgres}"
+PG_USER_URL="postgresql://meldespiegel:meldespiegel@127.0.0.1:$PG_PORT"
+
+say() { printf '\033[1;34m[stack]\033[0m %s\n' "$*" >&2; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+apt_install() {
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing Debian packages ($*); install them (apt-get install $*) or run as root" >&2
+    exit 1
+  fi
+  if [ ! -f "$CACHE/.apt-updated" ]; then
+    apt-get update -qq >/dev/null
+    mkdir -p "$CACHE" && touch "$CACHE/.apt-updated"
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# ---------------------------------------------------------------- Python environment
+python_env() {
+  local stamp="$ROOT/.venv/.installed" want
+  want="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
+  if [ ! -x "$ROOT/.venv/bin/python" ]; then
+    python3 -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ required"'
+    say "creating .venv"
+    python3 -m venv "$ROOT/.venv"
+  fi
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    say "installing Python dependencies"
+    "$ROOT/.venv/bin/pip" install -q --upgrade pip >/dev/null
+    "$ROOT/.venv/bin/pip" install -q -e "$ROOT[dev]"
+    echo "$want" >"$stamp"
+  fi
+}
+
+# ---------------------------------------------------------------- Kafka
+kafka_jars() {
+  local stamp="$KAFKA_LIBS/.pom" want
+  want="$(sha256sum "$ROOT/deploy/kafka/pom.xml" | cut -c1-16)"
+  if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then return; fi
+  command -v java >/dev/null || apt_install openjdk-17-jre-headless
+  command -v mvn >/dev/null || apt_install maven
+  say "resolving Apache Kafka jars from Maven Central"
+  rm -rf "$KAFKA_LIBS"
+  mvn -q -B -f "$ROOT/deploy/kafka/pom.xml" dependency:copy-dependencies \
+    -DoutputDirectory="$KAFKA_LIBS" -DincludeScope=runtime >/dev/null
+  echo "$want" >"$stamp"
+}
+
+kafka_java() {
+  java -Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$ROOT/deploy/kafka/log4j2.properties" \
+    -Dkafka.logs.dir="$KAFKA_DIR/logs" -cp "$KAFKA_LIBS/*" "$@"
+}
+
+kafka_up() {
+  kafka_jars
+  if [ "$PROFILE" = test ]; then kafka_down; rm -rf "$KAFKA_DIR"; fi
+  if port_open "$KAFKA_PORT"; then say "Kafka already listening on 127.0.0.1:$KAFKA_PORT"; return; fi
+  mkdir -p "$KAFKA_DIR/logs" "$KAFKA_DIR/data"
+  cat >"$KAFKA_DIR/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$KAFKA_DIR/data
+num.partitions=3
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=6
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+# topics are created from the catalogue in shared/, never by accident
+auto.create.topics.enable=false
+EOF
+  if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
+    say "formatting KRaft storage in $KAFKA_DIR/data"
+    kafka_java kafka.tools.StorageTool format --ignore-formatted \
+      -t "$(kafka_java kafka.tools.StorageTool random-uuid)" \
+      -c "$KAFKA_DIR/server.properties" >/dev/null
+  fi
+  say "starting Kafka $(ls "$KAFKA_LIBS" | sed -n 's/^kafka_2.13-\(.*\)\.jar$/\1/p') on 127.0.0.1:$KAFKA_PORT"
+  # own session, so that `down` can signal the whole JVM process group
+  setsid java -Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$ROOT/deploy/kafka/log4j2.properties" \
+    -Dkafka.logs.dir="$KAFKA_DIR/logs" -cp "$KAFKA_LIBS/*" \
+    kafka.Kafka "$KAFKA_DIR/server.properties" >"$KAFKA_DIR/logs/stdout.log" 2>&1 </dev/null &
+  echo $! >"$KAFKA_DIR/kafka.pid"
+  for _ in $(seq 1 120); do
+    if port_open "$KAFKA_PORT"; then say "Kafka is up"; return; fi
+    if ! kill -0 "$(cat "$KAFKA_DIR/kafka.pid")" 2>/dev/null; then
+      tail -n 30 "$KAFKA_DIR/logs/"*.log >&2; echo "Kafka failed to start" >&2; exit 1
+    fi
+    sleep 0.5
+  done
+  echo "Kafka did not open port $KAFKA_PORT in 60 s" >&2; exit 1
+}
+
+kafka_down() {
+  local pidfile="$KAFKA_DIR/kafka.pid" pid
+  [ -f "$pidfile" ] || return 0
+  pid="$(cat "$pidfile")"
+  if kill -0 "$pid" 2>/dev/null; then
+    say "stopping Kafka (controlled shutdown)"
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid"
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+pg_answers() { "$ROOT/.venv/bin/python" -m shared.db ping "$1" >/dev/null 2>&1; }
+
+pg_bin() {
+  local bin
+  bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+  if [ -z "$bin" ]; then
+    say "installing Debian's postgresql package"
+    apt_install postgresql
+    bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+  fi
+  echo "$bin"
+}
+
+as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+pg_up() {
+  if [ -n "${DATABASE_URL:-}" ] && pg_answers "$DATABASE_URL"; then
+    say "using the PostgreSQL server DATABASE_URL names"
+    DB_URL="$DATABASE_URL"; return
+  fi
+  local bin; bin="$(pg_bin)"
+  local data="$PG_STATE/data"
+  if ! port_open "$PG_PORT"; then
+    mkdir -p "$PG_STATE"
+    [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$PG_STATE"
+    if [ ! -f "$data/PG_VERSION" ]; then
+      say "initialising a PostgreSQL cluster in $data"
+      as_pg "$bin/initdb" -D "$data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+        -E UTF8 --locale=C.UTF-8 >/dev/null
+    fi
+    say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    as_pg "$bin/pg_ctl" -D "$data" -l "$PG_STATE/server.log" -w -t 60 start \
+      -o "-p $PG_PORT -k $PG_STATE -c listen_addresses=127.0.0.1 -c max_connections=200" >/dev/null
+    as_pg "$bin/psql" -h "$PG_STATE" -p "$PG_PORT" -U postgres -qtAc \
+      "DO \$\$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='meldespiegel') THEN
+         CREATE ROLE meldespiegel LOGIN CREATEDB PASSWORD 'meldespiegel'; END IF; END\$\$;" >/dev/null
+  fi
+  DB_URL="$PG_USER_URL/$DB_NAME"
+  "$ROOT/.venv/bin/python" -m shared.db create-database "$PG_USER_URL/postgres" "$DB_NAME" \
+    $([ "$PROFILE" = test ] && echo --recreate)
+}
+
+pg_down() {
+  local bin; bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+  if [ -n "$bin" ] && [ -f "$PG_STATE/data/postmaster.pid" ]; then
+    say "stopping PostgreSQL"
+    as_pg "$bin/pg_ctl" -D "$PG_STATE/data" -m fast -w stop >/dev/null || true
+  fi
+}
+
+# ---------------------------------------------------------------- commands
+write_env() {
+  cat >"$CACHE/stack-$PROFILE.env" <<EOF
+export MELDESPIEGEL_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
+export DATABASE_URL=$DB_URL
+EOF
+  say "environment in .local/stack-$PROFILE.env (Kafka 127.0.0.1:$KAFKA_PORT, ${DB_URL%%:*}://…@${DB_URL##*@})"
+}
+
+case "$CMD" in
+  up)
+    mkdir -p "$CACHE"
+    python_env
+    kafka_up
+    pg_up
+    write_env
+    # shellcheck disable=SC1090
+    source "$CACHE/stack-$PROFILE.env"
+    "$ROOT/.venv/bin/python" -m shared.kafka_admin ensure
+    ;;
+  down) kafka_down; [ "${STOP_POSTGRES:-0}" = 1 ] && pg_down; true ;;
+  down-all) kafka_down; pg_down ;;
+  env) cat "$CACHE/stack-$PROFILE.env" ;;
+  status)
+    port_open "$KAFKA_PORT" && echo "kafka: up on 127.0.0.1:$KAFKA_PORT" || echo "kafka: down"
+    port_open "$PG_PORT" && echo "postgresql: up on 127.0.0.1:$PG_PORT" || echo "postgresql: down"
+    ;;
+  *) echo "usage: stack.sh up|down|down-all|status|env [--profile dev|test]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,88 @@
+"""CloudEvents 1.0 in Kafka's binary content mode: the attributes travel as `ce_*` headers, the body
+is the event's JSON. kcat and Kafka UIs show both as they are."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+SPECVERSION = "1.0"
+CONTENT_TYPE = "application/json"
+CORRELATION_HEADER = "correlation_id"
+REQUIRED_HEADERS = ("ce_id", "ce_source", "ce_type", "ce_specversion")
+
+
+class EnvelopeError(ValueError):
+    """The Kafka headers are not a usable CloudEvents envelope."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    id: str
+    source: str
+    type: str
+    time: datetime = field(default_factory=lambda: datetime.now(UTC))
+    correlation_id: str = ""
+    subject: str | None = None
+
+    @property
+    def correlation(self) -> str:
+        """The correlation id, falling back to the event's own id for the first event of a chain."""
+        return self.correlation_id or self.id
+
+    @classmethod
+    def new(
+        cls, *, source: str, type: str, correlation_id: str | None, subject: str | None = None
+    ) -> Envelope:
+        event_id = str(uuid.uuid4())
+        return cls(
+            id=event_id,
+            source=source,
+            type=type,
+            correlation_id=correlation_id or event_id,
+            subject=subject,
+        )
+
+    def to_headers(self) -> dict[str, str]:
+        headers = {
+            "ce_id": self.id,
+            "ce_source": self.source,
+            "ce_type": self.type,
+            "ce_time": self.time.isoformat(),
+            "ce_specversion": SPECVERSION,
+            "content-type": CONTENT_TYPE,
+            CORRELATION_HEADER: self.correlation,
+        }
+        if self.subject:
+            headers["ce_subject"] = self.subject
+        return headers
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> Envelope:
+        missing = [h for h in REQUIRED_HEADERS if not headers.get(h)]
+        if missing:
+            raise EnvelopeError(f"missing CloudEvents header(s): {', '.join(missing)}")
+        if headers["ce_specversion"] != SPECVERSION:
+            raise EnvelopeError(f"unsupported ce_specversion {headers['ce_specversion']!r}")
+        raw_time = headers.get("ce_time")
+        try:
+            time = datetime.fromisoformat(raw_time) if raw_time else datetime.now(UTC)
+        except ValueError as exc:
+            raise EnvelopeError(f"ce_time is not an RFC 3339 timestamp: {raw_time!r}") from exc
+        if time.tzinfo is None:
+            raise EnvelopeError("ce_time must carry a time zone")
+        return cls(
+            id=headers["ce_id"],
+            source=headers["ce_source"],
+            type=headers["ce_type"],
+            time=time,
+            correlation_id=headers.get(CORRELATION_HEADER) or headers["ce_id"],
+            subject=headers.get("ce_subject"),
+        )
+
+
+def decode_headers(raw: Iterable[tuple[str, bytes | None]]) -> dict[str, str]:
+    """Kafka header values are bytes; ours are UTF-8 text. Undecodable values are kept escaped."""
+    return {k: (v or b"").decode("utf-8", "backslashreplace") for k, v in raw}

@@ -1,0 +1,1 @@
+"""Event schemas (pydantic), one module per area; topics and schemas meet in `shared.topics`."""

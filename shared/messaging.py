@@ -1,0 +1,145 @@
+"""Inbox and outbox: effectively-once processing on an at-least-once broker.
+
+`process_once` runs an effect for a consumed event inside one database transaction that also
+records the event id in the inbox and the events the effect must publish in the outbox. After the
+commit the outbox rows are published (acks=all) and marked; only then does the handler return and
+the consumer offset get committed. A crash anywhere in between means redelivery: the inbox
+recognises the event, the effect does not run again, and the rows still unpublished are sent under
+the event ids they were given the first time. Consumers deduplicate by `ce_id` with their own inbox.
+
+The relay (`run_relay`) publishes rows that no handler finished, e.g. after a crash between commit
+and publish of an event whose source is never redelivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from faststream.kafka import KafkaBroker
+from pydantic import BaseModel
+
+from shared.envelope import Envelope
+from shared.logging import get_logger
+from shared.topics import TopicSpec
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """An event an effect wants published."""
+
+    topic: TopicSpec
+    event: BaseModel
+    subject: str | None = None
+
+
+@dataclass(frozen=True)
+class Consumed:
+    """Where a consumed event came from; recorded in the inbox."""
+
+    envelope: Envelope
+    topic: str
+    partition: int
+    offset: int
+
+
+Effect = Callable[[asyncpg.Connection], Awaitable[Sequence[Outgoing]]]
+
+
+class Messaging:
+    def __init__(self, pool: asyncpg.Pool, broker: KafkaBroker, service: str) -> None:
+        self.pool = pool
+        self.broker = broker
+        self.source = f"/meldespiegel/{service}"
+
+    async def process_once(self, consumed: Consumed, effect: Effect) -> bool:
+        """Runs `effect` unless the event was processed before; returns whether it ran."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            fresh = await conn.fetchval(
+                """INSERT INTO inbox (event_id, topic, partition, "offset", event_type)
+                   VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING RETURNING true""",
+                consumed.envelope.id,
+                consumed.topic,
+                consumed.partition,
+                consumed.offset,
+                consumed.envelope.type,
+            )
+            if fresh:
+                await self.stage(conn, await effect(conn), cause=consumed.envelope)
+        await self._publish_pending("source_event_id = $1", consumed.envelope.id)
+        return bool(fresh)
+
+    async def stage(
+        self, conn: asyncpg.Connection, outgoing: Sequence[Outgoing], *, cause: Envelope | None
+    ) -> list[Envelope]:
+        """Writes events to the outbox inside the caller's transaction."""
+        envelopes = []
+        for out in outgoing:
+            if not isinstance(out.event, out.topic.event):
+                raise TypeError(f"{type(out.event).__name__} does not belong on {out.topic.name}")
+            env = Envelope.new(
+                source=self.source,
+                type=out.topic.event_type,
+                correlation_id=cause.correlation if cause else None,
+                subject=out.subject,
+            )
+            await conn.execute(
+                """INSERT INTO outbox (event_id, source_event_id, topic, key, headers, payload)
+                   VALUES ($1, $2, $3, $4, $5, $6)""",
+                env.id,
+                cause.id if cause else None,
+                out.topic.name,
+                out.topic.key_of(out.event),
+                json.dumps(env.to_headers()),
+                out.event.model_dump_json(),
+            )
+            envelopes.append(env)
+        return envelopes
+
+    async def relay_pending(self, older_than_seconds: float = 0.0) -> int:
+        """Publishes unpublished outbox rows older than the given age; returns how many."""
+        return await self._publish_pending(
+            "created_at <= now() - make_interval(secs => $1)", older_than_seconds
+        )
+
+    async def run_relay(self, every_seconds: float) -> None:
+        """Background task: publish what handlers left behind (they normally publish themselves)."""
+        while True:
+            await asyncio.sleep(every_seconds)
+            try:
+                count = await self.relay_pending(older_than_seconds=every_seconds)
+                if count:
+                    log.warning("outbox relay published leftover events", count=count)
+            except Exception as exc:  # the relay must outlive a database or broker outage
+                log.warning("outbox relay failed, will retry", error=repr(exc))
+
+    async def _publish_pending(self, where: str, arg: Any) -> int:
+        async with self.pool.acquire() as conn, conn.transaction():
+            # SKIP LOCKED: a concurrent relay or handler publishing the same rows is skipped
+            rows = await conn.fetch(
+                f"""SELECT seq, topic, key, headers, payload FROM outbox
+                    WHERE published_at IS NULL AND {where}
+                    ORDER BY seq FOR UPDATE SKIP LOCKED""",
+                arg,
+            )
+            for row in rows:
+                headers: dict[str, str] = json.loads(row["headers"])
+                await self.broker.publish(
+                    row["payload"].encode("utf-8"),
+                    row["topic"],
+                    key=row["key"].encode("utf-8"),
+                    headers=headers,
+                    correlation_id=headers.get("correlation_id"),
+                )
+            if rows:
+                await conn.execute(
+                    "UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])",
+                    [r["seq"] for r in rows],
+                )
+        return len(rows)

@@ -1,0 +1,43 @@
+"""Settings from the environment. Defaults fit the local stack (`deploy/local/stack.sh up`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every variable is read as `MELDESPIEGEL_<NAME>`; the database also as `DATABASE_URL`."""
+
+    model_config = SettingsConfigDict(env_prefix="MELDESPIEGEL_", extra="ignore")
+
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, comma separated"
+    )
+    database_url: str = Field(
+        "postgresql://meldespiegel:meldespiegel@127.0.0.1:5433/meldespiegel",
+        validation_alias=AliasChoices("DATABASE_URL", "MELDESPIEGEL_DATABASE_URL"),
+        description="PostgreSQL DSN; each service works in its own schema of this database",
+    )
+    log_level: str = Field("INFO", description="minimum level of the JSON log")
+    max_event_bytes: int = Field(
+        256 * 1024, description="larger events are refused into the dead-letter topic"
+    )
+    handler_max_attempts: int = Field(
+        5, description="attempts for a handler error before the message is dead-lettered"
+    )
+    retry_backoff_seconds: float = Field(0.2, description="first retry delay, doubled per retry")
+    retry_backoff_max_seconds: float = Field(10.0, description="ceiling of the retry delay")
+    outbox_sweep_seconds: float = Field(
+        5.0, description="how often unpublished outbox events are looked for"
+    )
+    operator_state: str = Field(
+        "03", description="Landesschlüssel of the state that runs this Melderegisterdatenspiegel"
+    )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,96 @@
+"""The topic catalogue: the one place where topic names, their event schemas, keys, partitions and
+retention are declared. Services refer to `Topics.X`, never to a name of their own spelling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from shared.events.application import (
+    ApplicationAccepted,
+    ApplicationIncomplete,
+    ApplicationRefused,
+    ApplicationSubmitted,
+)
+
+DAY_MS = 24 * 60 * 60 * 1000
+DLQ_SUFFIX = ".dlq"
+# dead letters carry the original bytes plus the error, so they may exceed the source's limit
+DLQ_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    event: type[BaseModel]
+    event_type: str  # CloudEvents `ce_type` of every event on the topic
+    key: str  # the event field whose value is the Kafka key (what orders the events)
+    description: str
+    partitions: int = 6
+    retention_ms: int = 30 * DAY_MS
+    compacted: bool = False
+    consumed: bool = False  # a consumed topic gets a `.dlq` companion
+
+    def key_of(self, event: BaseModel) -> str:
+        value: object = event
+        for part in self.key.split("."):
+            value = getattr(value, part)
+        return str(value)
+
+    @property
+    def dlq(self) -> str:
+        return self.name + DLQ_SUFFIX
+
+    def configs(self) -> dict[str, str]:
+        if self.compacted:
+            return {"cleanup.policy": "compact", "min.compaction.lag.ms": str(60_000)}
+        return {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms)}
+
+
+class Topics:
+    APPLICATION_SUBMITTED = TopicSpec(
+        name="min.application.submitted.v1",
+        event=ApplicationSubmitted,
+        event_type="de.meldespiegel.application.submitted.v1",
+        key="application_id",
+        description="Access applications as upstream systems (scan, e-form) deliver them.",
+        retention_ms=90 * DAY_MS,
+        consumed=True,
+    )
+    APPLICATION_ACCEPTED = TopicSpec(
+        name="min.application.accepted.v1",
+        event=ApplicationAccepted,
+        event_type="de.meldespiegel.application.accepted.v1",
+        key="application.application_id",
+        description="Complete applications, handed on to legal review.",
+        retention_ms=90 * DAY_MS,
+    )
+    APPLICATION_INCOMPLETE = TopicSpec(
+        name="min.application.incomplete.v1",
+        event=ApplicationIncomplete,
+        event_type="de.meldespiegel.application.incomplete.v1",
+        key="application_id",
+        description="Applications with defects, each with a code and a sentence for the letter.",
+        retention_ms=90 * DAY_MS,
+    )
+    APPLICATION_REFUSED = TopicSpec(
+        name="min.application.refused.v1",
+        event=ApplicationRefused,
+        event_type="de.meldespiegel.application.refused.v1",
+        key="application_id",
+        description="Applications refused at intake (a second open application for one role).",
+        retention_ms=90 * DAY_MS,
+    )
+
+
+CATALOGUE: tuple[TopicSpec, ...] = tuple(
+    v for v in vars(Topics).values() if isinstance(v, TopicSpec)
+)
+
+
+def by_name(name: str) -> TopicSpec:
+    for spec in CATALOGUE:
+        if spec.name == name:
+            return spec
+    raise KeyError(name)
