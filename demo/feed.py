@@ -1,0 +1,238 @@
+"""`python -m demo.feed`: submits sample access applications like a scan/e-form system would, and
+prints what becomes of them (readable progress for `scripts/run`).
+
+First a scripted round that shows every path (accepted, incomplete, duplicate, administrator change,
+a security authority, a dead letter), then one random application every few seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import signal
+import sys
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from shared.envelope import Envelope, decode_headers
+from shared.settings import get_settings
+from shared.topics import Topics
+
+SOURCE = "/demo/scan-intake"
+AUTHORITIES = [
+    (
+        "Landeshauptstadt Hannover, Fachbereich Öffentliche Ordnung",
+        "kommunalverwaltung",
+        "Trammplatz 2",
+        "30159",
+        "Hannover",
+    ),
+    ("Polizeidirektion Göttingen", "polizei", "Groner Landstraße 51", "37081", "Göttingen"),
+    (
+        "Staatsanwaltschaft Oldenburg",
+        "staatsanwaltschaft",
+        "Gerichtsstraße 7",
+        "26135",
+        "Oldenburg",
+    ),
+    (
+        "AOK Niedersachsen, Regionaldirektion Lüneburg",
+        "gesetzliche_krankenkasse",
+        "Am Alten Eisenwerk 1",
+        "21339",
+        "Lüneburg",
+    ),
+    (
+        "Stadt Wolfsburg, Bürgerdienste",
+        "kommunalverwaltung",
+        "Porschestraße 49",
+        "38440",
+        "Wolfsburg",
+    ),
+]
+PEOPLE = [
+    ("frau", "Jördis", "Weißmüller"),
+    ("herr", "Björn", "Großkopf"),
+    ("frau", "Anneliese", "Schäfer"),
+    ("divers", "Kai", "Østergård"),
+    ("herr", "Jürgen", "Öztürk"),
+]
+
+
+def sample(
+    authority: tuple[str, ...], person: tuple[str, ...], *, security: bool = False, **overrides: Any
+) -> dict[str, Any]:
+    name, kind, street, postcode, town = authority
+    salutation, first, last = person
+    body: dict[str, Any] = {
+        "application_id": f"DEMO-{date.today():%Y%m%d}-{uuid.uuid4().hex[:6].upper()}",
+        "received_on": date.today().isoformat(),
+        "intake_channel": "post",
+        "access_type": "sicherheitsbehoerde" if security else "einfache_behoerdenauskunft",
+        "authority": {"name": name, "kind": kind, "state": "03"},
+        "administrator": {
+            "salutation": salutation,
+            "first_name": first,
+            "surname": last,
+            "email": f"{first.lower()}.{last.lower()}@behoerde.example".encode(
+                "ascii", "ignore"
+            ).decode(),
+            "phone": "+49 511 120-0",
+            "office_name": name.split(",")[-1].strip(),
+            "street_and_number": street,
+            "postcode": postcode,
+            "town": town,
+        },
+        "compliance": {
+            "assured": True,
+            "measures": "Zugriff nur über das Landesnetz; persönliche Kennungen; "
+            "Rechtekonzept; jährliche Prüfung der Berechtigungen.",
+        },
+        "signature": {"head_of_authority_signed": True, "official_seal": True},
+        "network": {"channel": "landesnetz"},
+        "logging_arrangement": "auftragsverarbeitung" if security else None,
+        "only_administrator_change": False,
+    }
+    for path, value in overrides.items():
+        target = body
+        *parents, leaf = path.split(".")
+        for part in parents:
+            target = target[part]
+        target[leaf] = value
+    return body
+
+
+def scripted_round() -> list[tuple[str, dict[str, Any] | bytes]]:
+    suffix = uuid.uuid4().hex[:4].upper()
+    hannover = (AUTHORITIES[0][0] + f" ({suffix})", *AUTHORITIES[0][1:])
+    polizei = (AUTHORITIES[1][0] + f" ({suffix})", *AUTHORITIES[1][1:])
+    return [
+        ("complete application, einfache Behördenauskunft", sample(hannover, PEOPLE[0])),
+        ("security authority with commissioned logging", sample(polizei, PEOPLE[1], security=True)),
+        ("same authority, second role: a separate application", sample(polizei, PEOPLE[1])),
+        ("second open application for the same role", sample(hannover, PEOPLE[2])),
+        (
+            "administrator change for an existing tenant",
+            sample(hannover, PEOPLE[2], only_administrator_change=True),
+        ),
+        (
+            "scan without seal and e-mail address",
+            sample(
+                AUTHORITIES[4],
+                PEOPLE[3],
+                **{"signature.official_seal": False, "administrator.email": None},
+            ),
+        ),
+        ("unreadable delivery from the scan system", b'{"application_id": "DEMO-BROKEN", '),
+    ]
+
+
+def random_application() -> dict[str, Any]:
+    authority = random.choice(AUTHORITIES)
+    authority = (authority[0] + f" ({uuid.uuid4().hex[:4].upper()})", *authority[1:])
+    security = authority[1] in {"polizei", "staatsanwaltschaft"} and random.random() < 0.5
+    body = sample(authority, random.choice(PEOPLE), security=security)
+    if random.random() < 0.3:
+        body["compliance"]["measures"] = None
+    return body
+
+
+async def submit(producer: AIOKafkaProducer, body: dict[str, Any] | bytes) -> str:
+    spec = Topics.APPLICATION_SUBMITTED
+    key = body["application_id"] if isinstance(body, dict) else "DEMO-BROKEN"
+    env = Envelope.new(source=SOURCE, type=spec.event_type, correlation_id=None, subject=key)
+    raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
+    await producer.send_and_wait(
+        spec.name,
+        raw,
+        key=key.encode(),
+        headers=[(k, v.encode()) for k, v in env.to_headers().items()],
+    )
+    return key
+
+
+def describe(topic: str, body: dict[str, Any], headers: dict[str, str]) -> str:
+    if topic == Topics.APPLICATION_ACCEPTED.name:
+        app = body["application"]
+        return (
+            f"✔ accepted    {app['application_id']}  {app['authority_name']} ({app['access_type']})"
+        )
+    if topic == Topics.APPLICATION_INCOMPLETE.name:
+        codes = ", ".join(d["code"] for d in body["defects"])
+        return f"✎ incomplete  {body['application_id']}  {codes}"
+    if topic == Topics.APPLICATION_REFUSED.name:
+        return (
+            f"✘ refused     {body['application_id']}  {body['reason_code']} "
+            f"(open: {body.get('conflicting_application_id')})"
+        )
+    return f"☠ dead letter {headers.get('dlq_error_type')}: {headers.get('dlq_error', '')[:90]}"
+
+
+async def follow(stop: asyncio.Event) -> None:
+    topics = [
+        Topics.APPLICATION_ACCEPTED.name,
+        Topics.APPLICATION_INCOMPLETE.name,
+        Topics.APPLICATION_REFUSED.name,
+        Topics.APPLICATION_SUBMITTED.dlq,
+    ]
+    consumer = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=get_settings().kafka_bootstrap,
+        group_id=f"demo-follower-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="latest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        while not stop.is_set():
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for r in records:
+                    headers = decode_headers(r.headers or ())
+                    try:
+                        body = json.loads(r.value or b"{}")
+                    except ValueError:
+                        body = {}
+                    print(describe(r.topic, body, headers), flush=True)
+    finally:
+        await consumer.stop()
+
+
+async def main(interval: float) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    follower = asyncio.create_task(follow(stop))
+    producer = AIOKafkaProducer(
+        bootstrap_servers=get_settings().kafka_bootstrap, enable_idempotence=True, acks="all"
+    )
+    await producer.start()
+    try:
+        await asyncio.sleep(3)  # let the follower join before the first outcome
+        for what, body in scripted_round():
+            key = await submit(producer, body)
+            print(f"→ submitted   {key}  {what}", flush=True)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+        while not stop.is_set():
+            body = random_application()
+            print(f"→ submitted   {await submit(producer, body)}", flush=True)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+    finally:
+        stop.set()
+        await producer.stop()
+        await follower
+    print(f"demo feed stopped at {datetime.now(UTC):%H:%M:%S}", flush=True)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # coordinator chatter at start-up
+    asyncio.run(main(float(sys.argv[1]) if len(sys.argv) > 1 else 5.0))

@@ -1,0 +1,1 @@
+"""intake: receives access applications and decides whether they are complete."""

@@ -1,0 +1,12 @@
+"""`python -m services.intake`"""
+
+import asyncio
+
+from services.intake.app import SERVICE, Intake
+from shared.logging import configure_logging
+from shared.settings import get_settings
+
+if __name__ == "__main__":
+    settings = get_settings()
+    configure_logging(SERVICE, settings.log_level)
+    asyncio.run(Intake(settings).app.run())

@@ -1,0 +1,52 @@
+"""intake's service layer: one submitted application in, at most one outcome event out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from services.intake import domain
+from services.intake.domain import Status
+from services.intake.store import ApplicationStore
+from shared.envelope import Envelope
+from shared.events.application import ApplicationSubmitted
+from shared.logging import get_logger
+from shared.messaging import Outgoing
+from shared.topics import Topics
+
+log = get_logger(__name__)
+
+_OUTCOME_TOPIC = {
+    Status.ACCEPTED: Topics.APPLICATION_ACCEPTED,
+    Status.INCOMPLETE: Topics.APPLICATION_INCOMPLETE,
+    Status.REFUSED: Topics.APPLICATION_REFUSED,
+}
+
+
+async def handle_submission(
+    store: ApplicationStore, app: ApplicationSubmitted, envelope: Envelope, now: datetime
+) -> Sequence[Outgoing]:
+    if await store.exists(app.application_id):
+        # the upstream system delivered the same application again as a new event: its outcome
+        # was published the first time, so this delivery is recorded and changes nothing
+        await store.add_status(app.application_id, Status.REDELIVERED, now, envelope.id)
+        log.info(
+            "application delivered again, outcome unchanged", application_id=app.application_id
+        )
+        return []
+
+    assessment = domain.assess(app)
+    open_application_id = None
+    if not isinstance(assessment, list) and domain.needs_duplicate_check(assessment):
+        await store.lock_authority_role(assessment.authority_key, assessment.access_type)
+        open_application_id = await store.open_application(
+            assessment.authority_key, assessment.access_type
+        )
+    decision = domain.decide(app, assessment, now=now, open_application_id=open_application_id)
+    await store.add(app, decision, envelope, now)
+    log.info(
+        "application " + decision.status.value,
+        application_id=app.application_id,
+        defects=[d.code for d in getattr(decision.event, "defects", [])] or None,
+    )
+    return [Outgoing(_OUTCOME_TOPIC[decision.status], decision.event, subject=app.application_id)]

@@ -1,0 +1,271 @@
+"""Test helpers: sample applications, raw publishing, reading topics, service processes."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from shared.envelope import Envelope, decode_headers
+from shared.topics import Topics
+
+ROOT = Path(__file__).resolve().parent.parent
+
+COMPLETE_APPLICATION: dict[str, Any] = {
+    "application_id": "placeholder",
+    "received_on": "2026-11-02",
+    "intake_channel": "post",
+    "access_type": "einfache_behoerdenauskunft",
+    "authority": {
+        "name": "Landkreis Göttingen, Ordnungsamt",
+        "kind": "kommunalverwaltung",
+        "state": "03",
+    },
+    "administrator": {
+        "salutation": "frau",
+        "first_name": "Jördis",
+        "surname": "Weißmüller",
+        "email": "joerdis.weissmueller@landkreis-goettingen.example",
+        "phone": "+49 551 525-0",
+        "office_name": "Ordnungsamt",
+        "street_and_number": "Reinhäuser Landstraße 4",
+        "postcode": "37083",
+        "town": "Göttingen",
+    },
+    "compliance": {
+        "assured": True,
+        "measures": "Zugriff nur über das Landesnetz, persönliche Kennungen, jährliche Prüfung.",
+    },
+    "signature": {
+        "head_of_authority_signed": True,
+        "official_seal": True,
+        "signatory": "Landrätin",
+        "signed_on": "2026-10-28",
+    },
+    "network": {"channel": "landesnetz"},
+    "only_administrator_change": False,
+}
+
+
+def application(app_id: str | None = None, **changes: Any) -> dict[str, Any]:
+    """A complete application; `changes` use dotted paths ("administrator.email": None)."""
+    body = copy.deepcopy(COMPLETE_APPLICATION)
+    body["application_id"] = app_id or f"T-{uuid.uuid4().hex[:12]}"
+    # distinct authority per application, so that tests do not collide on the duplicate rule
+    body["authority"]["name"] = f"Behörde {body['application_id']}"
+    for path, value in changes.items():
+        target = body
+        *parents, leaf = path.split(".")
+        for part in parents:
+            target = target.setdefault(part, {})
+        if value is _DELETE:
+            target.pop(leaf, None)
+        else:
+            target[leaf] = value
+    return body
+
+
+_DELETE = object()
+DELETE: Any = _DELETE
+
+
+def headers_for(
+    event_type: str = Topics.APPLICATION_SUBMITTED.event_type, event_id: str | None = None
+) -> list[tuple[str, bytes]]:
+    env = Envelope(
+        id=event_id or str(uuid.uuid4()),
+        source="/tests/upstream",
+        type=event_type,
+        time=datetime.now(UTC),
+    )
+    return [(k, v.encode()) for k, v in env.to_headers().items()]
+
+
+def bootstrap() -> str:
+    value = os.environ.get("MELDESPIEGEL_KAFKA_BOOTSTRAP")
+    if not value:
+        raise RuntimeError("the local test stack is not configured: run scripts/test")
+    return value
+
+
+def database_url() -> str:
+    value = os.environ.get("DATABASE_URL")
+    if not value:
+        raise RuntimeError("the local test stack is not configured: run scripts/test")
+    return value
+
+
+class RawProducer:
+    def __init__(self) -> None:
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap(),
+            enable_idempotence=True,
+            acks="all",
+            max_request_size=4 * 1024 * 1024,
+        )
+
+    async def __aenter__(self) -> RawProducer:
+        await self.producer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.producer.stop()
+
+    async def send(
+        self,
+        topic: str,
+        value: bytes | dict[str, Any],
+        *,
+        key: str,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+        await self.producer.send_and_wait(
+            topic, raw, key=key.encode(), headers=headers if headers is not None else headers_for()
+        )
+
+
+@dataclass
+class Record:
+    topic: str
+    key: str | None
+    value: bytes
+    headers: dict[str, str]
+    partition: int
+    offset: int
+
+    def json(self) -> Any:
+        return json.loads(self.value)
+
+
+async def read_all(
+    topic: str, *, until: Callable[[list[Record]], bool], deadline_s: float = 90.0
+) -> list[Record]:
+    """Reads `topic` from the beginning until `until(records)` holds; fails after the deadline
+    (a liveness bound, not a timing assertion)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap(),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    records: list[Record] = []
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = [
+                TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
+            ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + deadline_s
+        while not until(records):
+            if loop.time() > end:
+                raise AssertionError(
+                    f"{topic}: condition not met within {deadline_s}s; {len(records)} records read"
+                )
+            batch = await consumer.getmany(timeout_ms=500)
+            for msgs in batch.values():
+                records.extend(
+                    Record(
+                        m.topic,
+                        m.key.decode() if m.key else None,
+                        m.value or b"",
+                        decode_headers(m.headers or ()),
+                        m.partition,
+                        m.offset,
+                    )
+                    for m in msgs
+                )
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def read_to_end(topic: str) -> list[Record]:
+    """Every record of `topic` up to its end offsets at the time of the call."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap(), enable_auto_commit=False, isolation_level="read_committed"
+    )
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        ends = await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+    total = sum(ends.values())
+    # offsets count committed and aborted/marker records alike; stop once positions reach the ends
+    return await read_all(topic, until=_positions_reached(ends), deadline_s=60) if total else []
+
+
+def _positions_reached(ends: dict[TopicPartition, int]) -> Callable[[list[Record]], bool]:
+    def reached(records: list[Record]) -> bool:
+        last: dict[int, int] = {}
+        for r in records:
+            last[r.partition] = max(last.get(r.partition, -1), r.offset)
+        return all(last.get(tp.partition, -1) + 1 >= end or end == 0 for tp, end in ends.items())
+
+    return reached
+
+
+def with_key(key: str) -> Callable[[Record], bool]:
+    return lambda r: r.key == key
+
+
+class ServiceProcess:
+    """A service as its own OS process, started the way the run command starts it."""
+
+    def __init__(self, module: str, log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.module = module
+        self.log_path = log_path
+        self.env = {**os.environ, **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ServiceProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", self.module],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def stop(self) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(timeout=10)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_text(self) -> str:
+        return self.log_path.read_text("utf-8", "replace") if self.log_path.exists() else ""

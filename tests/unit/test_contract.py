@@ -1,0 +1,68 @@
+"""The event contract: catalogue, envelope, and that no service spells a topic name itself."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from shared.envelope import Envelope, EnvelopeError
+from shared.kafka_admin import wanted_topics
+from shared.topics import CATALOGUE, Topics
+from tests.helpers import ROOT
+
+TOPIC_NAME = re.compile(r"^min\.[a-z]+(\.[a-z-]+)+\.v[0-9]+$")
+
+
+def test_catalogue_names_are_versioned_and_unique() -> None:
+    names = [spec.name for spec in CATALOGUE]
+    assert len(names) == len(set(names))
+    for spec in CATALOGUE:
+        assert TOPIC_NAME.match(spec.name), spec.name
+        assert spec.event_type.endswith(spec.name.split(".")[-1])
+
+
+def test_every_consumed_topic_has_a_dead_letter_companion() -> None:
+    created = {w.name: w for w in wanted_topics()}
+    for spec in CATALOGUE:
+        assert (spec.dlq in created) == spec.consumed
+    assert Topics.APPLICATION_SUBMITTED.consumed
+
+
+def test_no_topic_name_is_spelled_outside_shared() -> None:
+    literal = re.compile(r"""["']min\.[a-z]+\.[a-z.-]+["']""")
+    offenders = [
+        str(path.relative_to(ROOT))
+        for folder in ("services", "demo")
+        for path in (ROOT / folder).rglob("*.py")
+        if literal.search(path.read_text("utf-8"))
+    ]
+    assert offenders == []
+
+
+def test_envelope_roundtrip_through_headers() -> None:
+    env = Envelope.new(source="/meldespiegel/intake", type="t.v1", correlation_id="corr-1")
+    back = Envelope.from_headers(env.to_headers())
+    assert back == env
+    assert back.correlation == "corr-1"
+
+
+def test_first_event_of_a_chain_correlates_with_itself() -> None:
+    env = Envelope(id="e-1", source="/x", type="t", time=datetime.now(UTC))
+    assert Envelope.from_headers(env.to_headers()).correlation == "e-1"
+
+
+@pytest.mark.parametrize("missing", ["ce_id", "ce_source", "ce_type", "ce_specversion"])
+def test_envelope_requires_the_cloudevents_attributes(missing: str) -> None:
+    headers = Envelope.new(source="/x", type="t", correlation_id=None).to_headers()
+    del headers[missing]
+    with pytest.raises(EnvelopeError, match=missing):
+        Envelope.from_headers(headers)
+
+
+def test_envelope_rejects_a_naive_time() -> None:
+    headers = Envelope.new(source="/x", type="t", correlation_id=None).to_headers()
+    headers["ce_time"] = "2026-11-21T10:00:00"
+    with pytest.raises(EnvelopeError, match="time zone"):
+        Envelope.from_headers(headers)
