@@ -62,8 +62,10 @@ python_env() {
   fi
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     say "installing Python dependencies"
-    "$ROOT/.venv/bin/pip" install -q --upgrade pip >/dev/null
-    "$ROOT/.venv/bin/pip" install -q -e "$ROOT[dev]"
+    if ! { "$ROOT/.venv/bin/pip" install -q --upgrade pip &&
+           "$ROOT/.venv/bin/pip" install -q -e "$ROOT[dev]"; } >"$CACHE/pip.log" 2>&1; then
+      cat "$CACHE/pip.log" >&2; echo "pip install failed" >&2; exit 1
+    fi
     echo "$want" >"$stamp"
   fi
 }
