@@ -148,9 +148,9 @@ def _describe(exc: BaseException) -> tuple[str, str]:
 
 
 def _backoff(settings: Settings, attempt: int) -> float:
-    return min(
-        settings.retry_backoff_seconds * 2 ** (attempt - 1), settings.retry_backoff_max_seconds
-    )
+    # the exponent is capped: an outage may last thousands of attempts
+    factor = 2 ** min(attempt - 1, 20)
+    return min(settings.retry_backoff_seconds * factor, settings.retry_backoff_max_seconds)
 
 
 def _dead_letter_middleware(
@@ -172,21 +172,16 @@ def _dead_letter_middleware(
                         return await call_next(msg)
                     except POISON:
                         raise
-                    except INFRASTRUCTURE as exc:
-                        delay = _backoff(settings, attempt)
-                        log.warning(
-                            "infrastructure unavailable, retrying",
-                            error=repr(exc),
-                            attempt=attempt,
-                            retry_in_s=delay,
-                        )
-                        await asyncio.sleep(delay)
                     except Exception as exc:
-                        if attempt >= settings.handler_max_attempts:
+                        # an outage is not the message's fault: wait it out, however long
+                        outage = isinstance(exc, INFRASTRUCTURE)
+                        if not outage and attempt >= settings.handler_max_attempts:
                             raise HandlerGaveUp(attempt, exc) from exc
                         delay = _backoff(settings, attempt)
                         log.warning(
-                            "handler failed, retrying",
+                            "infrastructure unavailable, retrying"
+                            if outage
+                            else "handler failed, retrying",
                             error=repr(exc),
                             attempt=attempt,
                             retry_in_s=delay,

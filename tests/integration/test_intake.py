@@ -26,6 +26,13 @@ SUBMITTED = Topics.APPLICATION_SUBMITTED
 HISTORY = "SELECT status FROM intake.application_status WHERE application_id = $1 ORDER BY id"
 
 
+async def submit(*bodies: dict, key: str | None = None) -> None:
+    """Publishes applications as upstream would, each keyed by its id unless `key` is given."""
+    async with RawProducer() as producer:
+        for body in bodies:
+            await producer.send(SUBMITTED.name, body, key=key or body["application_id"])
+
+
 async def wait_outcome(app_id: str, topic: str) -> list[Record]:
     records = await read_all(topic, until=lambda rs: any(r.key == app_id for r in rs))
     return [r for r in records if r.key == app_id]
@@ -36,8 +43,7 @@ async def test_complete_application_is_accepted_on_the_topic_and_in_postgres(
 ) -> None:
     body = application()
     app_id = body["application_id"]
-    async with RawProducer() as producer:
-        await producer.send(SUBMITTED.name, body, key=app_id)
+    await submit(body)
 
     [record] = await wait_outcome(app_id, Topics.APPLICATION_ACCEPTED.name)
     assert record.headers["ce_type"] == Topics.APPLICATION_ACCEPTED.event_type
@@ -162,9 +168,7 @@ async def test_same_application_delivered_again_as_new_event_keeps_one_outcome(
 ) -> None:
     body = application()
     app_id = body["application_id"]
-    async with RawProducer() as producer:
-        await producer.send(SUBMITTED.name, body, key=app_id)
-        await producer.send(SUBMITTED.name, body, key=app_id)  # new ce_id, same application
+    await submit(body, body)  # two events (two ce_ids), one application
 
     await read_all(
         Topics.APPLICATION_ACCEPTED.name, until=lambda rs: any(map(with_key(app_id), rs))
@@ -195,12 +199,9 @@ async def test_second_open_application_for_same_role_is_refused_other_role_is_no
     admin_change = application(**authority, only_administrator_change=True)
     admin_change["authority"]["name"] = authority["authority.name"]
 
-    async with RawProducer() as producer:
-        await producer.send(SUBMITTED.name, first, key=first["application_id"])
+    await submit(first)
     await wait_outcome(first["application_id"], Topics.APPLICATION_ACCEPTED.name)
-    async with RawProducer() as producer:
-        for body in (second, security_role, admin_change):
-            await producer.send(SUBMITTED.name, body, key=body["application_id"])
+    await submit(second, security_role, admin_change)
 
     [refused] = await wait_outcome(second["application_id"], Topics.APPLICATION_REFUSED.name)
     assert refused.json()["reason_code"] == "DUPLICATE_OPEN_APPLICATION"

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import pytest
 from faststream.kafka import TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
-from services.intake.app import Intake
+from services.intake import service
+from services.intake.app import Intake, utc_now
 from shared.envelope import Envelope
 from shared.settings import Settings
 from shared.topics import Topics
@@ -20,66 +23,61 @@ pytestmark = pytest.mark.integration
 FIXED = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
 
-def envelope_headers() -> dict[str, str]:
-    return Envelope.new(
-        source="/tests", type=Topics.APPLICATION_SUBMITTED.event_type, correlation_id=None
-    ).to_headers()
+class InMemoryIntake:
+    """intake on TestKafkaBroker, recording what reaches the accepted topic and the DLQ."""
+
+    def __init__(self, clock: Callable[[], datetime] = utc_now, **settings: Any) -> None:
+        self.intake = Intake(
+            Settings(database_url=database_url(), retry_backoff_seconds=0.001, **settings),
+            clock=clock,
+        )
+        self.accepted: list[dict] = []
+        self.dead: list[KafkaMessage] = []
+
+        @self.intake.broker.subscriber(Topics.APPLICATION_ACCEPTED.name)
+        async def accepted(body: dict) -> None:
+            self.accepted.append(body)
+
+        @self.intake.broker.subscriber(Topics.APPLICATION_SUBMITTED.dlq)
+        async def dead(msg: KafkaMessage) -> None:
+            self.dead.append(msg)
+
+    async def deliver(self, body: dict) -> None:
+        headers = Envelope.new(
+            source="/tests", type=Topics.APPLICATION_SUBMITTED.event_type, correlation_id=None
+        ).to_headers()
+        await self.intake.start_resources()
+        try:
+            async with TestKafkaBroker(self.intake.broker) as broker:
+                await broker.publish(
+                    body, Topics.APPLICATION_SUBMITTED.name, key=b"k", headers=headers
+                )
+        finally:
+            await self.intake.close_resources()
 
 
 async def test_handler_accepts_and_publishes_with_the_injected_clock(
     db: asyncpg.Connection,
 ) -> None:
-    intake = Intake(Settings(database_url=database_url()), clock=lambda: FIXED)
-    published: list[dict] = []
+    run = InMemoryIntake(clock=lambda: FIXED)
+    body = application()
+    await run.deliver(body)
 
-    @intake.broker.subscriber(Topics.APPLICATION_ACCEPTED.name)
-    async def spy(body: dict) -> None:
-        published.append(body)
-
-    await intake.start_resources()
-    try:
-        async with TestKafkaBroker(intake.broker) as broker:
-            body = application()
-            await broker.publish(
-                body,
-                Topics.APPLICATION_SUBMITTED.name,
-                key=body["application_id"].encode(),
-                headers=envelope_headers(),
-            )
-    finally:
-        await intake.close_resources()
-
-    assert [p["application"]["application_id"] for p in published] == [body["application_id"]]
-    assert published[0]["accepted_at"].startswith("2026-11-21T08:00:00")
+    assert [p["application"]["application_id"] for p in run.accepted] == [body["application_id"]]
+    assert run.accepted[0]["accepted_at"].startswith("2026-11-21T08:00:00")
     outcome = json.loads(
         await db.fetchval(
             "SELECT outcome FROM intake.application WHERE application_id = $1",
             body["application_id"],
         )
     )
-    assert outcome["accepted_at"] == published[0]["accepted_at"]
+    assert outcome["accepted_at"] == run.accepted[0]["accepted_at"]
 
 
 async def test_handler_dead_letters_a_schema_violation_in_memory() -> None:
-    intake = Intake(Settings(database_url=database_url()))
-    dead: list[KafkaMessage] = []
-
-    @intake.broker.subscriber(Topics.APPLICATION_SUBMITTED.dlq)
-    async def spy(msg: KafkaMessage) -> None:
-        dead.append(msg)
-
-    await intake.start_resources()
-    try:
-        async with TestKafkaBroker(intake.broker) as broker:
-            await broker.publish(
-                {"application_id": 42.5},
-                Topics.APPLICATION_SUBMITTED.name,
-                key=b"k",
-                headers=envelope_headers(),
-            )
-    finally:
-        await intake.close_resources()
-    [letter] = dead
+    run = InMemoryIntake()
+    await run.deliver({"application_id": 42.5})
+    [letter] = run.dead
     assert letter.headers["dlq_error_type"] == "ValidationError"
     assert "application_id" in letter.headers["dlq_error"]
 
@@ -95,73 +93,29 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered_after_its_attempts(
         raise LookupError("the rules module has no answer for this")
 
     monkeypatch.setattr("services.intake.app.handle_submission", broken)
-    settings = Settings(
-        database_url=database_url(), handler_max_attempts=3, retry_backoff_seconds=0.001
-    )
-    intake = Intake(settings)
-    dead: list[KafkaMessage] = []
-
-    @intake.broker.subscriber(Topics.APPLICATION_SUBMITTED.dlq)
-    async def spy(msg: KafkaMessage) -> None:
-        dead.append(msg)
-
-    await intake.start_resources()
-    try:
-        async with TestKafkaBroker(intake.broker) as broker:
-            await broker.publish(
-                application(),
-                Topics.APPLICATION_SUBMITTED.name,
-                key=b"k",
-                headers=envelope_headers(),
-            )
-    finally:
-        await intake.close_resources()
+    run = InMemoryIntake(handler_max_attempts=3)
+    await run.deliver(application())
     assert calls == 3
-    [letter] = dead
+    [letter] = run.dead
     assert letter.headers["dlq_error_type"] == "HandlerGaveUp:LookupError"
+    assert run.accepted == []
 
 
 async def test_an_infrastructure_outage_is_waited_out_not_dead_lettered(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from services.intake import service
-
     calls = 0
 
-    async def flaky(*args: object) -> list:
+    async def flaky(*args: Any) -> Any:
         nonlocal calls
         calls += 1
-        if calls <= 6:  # more failures than handler_max_attempts
+        if calls <= 6:  # more failures than handler_max_attempts allows for ordinary errors
             raise ConnectionRefusedError("database restarting")
-        return await service.handle_submission(*args)  # type: ignore[arg-type]
+        return await service.handle_submission(*args)
 
     monkeypatch.setattr("services.intake.app.handle_submission", flaky)
-    settings = Settings(
-        database_url=database_url(), handler_max_attempts=2, retry_backoff_seconds=0.001
-    )
-    intake = Intake(settings)
-    dead: list[KafkaMessage] = []
-    accepted: list[dict] = []
-
-    @intake.broker.subscriber(Topics.APPLICATION_SUBMITTED.dlq)
-    async def dlq_spy(msg: KafkaMessage) -> None:
-        dead.append(msg)
-
-    @intake.broker.subscriber(Topics.APPLICATION_ACCEPTED.name)
-    async def accepted_spy(body: dict) -> None:
-        accepted.append(body)
-
-    await intake.start_resources()
-    try:
-        async with TestKafkaBroker(intake.broker) as broker:
-            await broker.publish(
-                application(),
-                Topics.APPLICATION_SUBMITTED.name,
-                key=b"k",
-                headers=envelope_headers(),
-            )
-    finally:
-        await intake.close_resources()
+    run = InMemoryIntake(handler_max_attempts=2)
+    await run.deliver(application())
     assert calls == 7
-    assert dead == []
-    assert len(accepted) == 1
+    assert run.dead == []
+    assert len(run.accepted) == 1
