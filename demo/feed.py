@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from shared.envelope import Envelope, decode_headers
 from shared.settings import get_settings
-from shared.topics import Topics
+from shared.topics import Topics, TopicSpec
 
 SOURCE = "/demo/scan-intake"
 AUTHORITIES = [
@@ -130,6 +130,13 @@ def scripted_round() -> list[tuple[str, dict[str, Any] | bytes]]:
             ),
         ),
         ("unreadable delivery from the scan system", b'{"application_id": "DEMO-BROKEN", '),
+        (
+            "a private company, refused by legal review",
+            sample(
+                ("Auskunftei Nord GmbH", "private_stelle", "Hafenstraße 3", "26122", "Oldenburg"),
+                PEOPLE[4],
+            ),
+        ),
     ]
 
 
@@ -143,9 +150,9 @@ def random_application() -> dict[str, Any]:
     return body
 
 
-async def submit(producer: AIOKafkaProducer, body: dict[str, Any] | bytes) -> str:
-    spec = Topics.APPLICATION_SUBMITTED
-    key = body["application_id"] if isinstance(body, dict) else "DEMO-BROKEN"
+async def publish(
+    producer: AIOKafkaProducer, spec: TopicSpec, key: str, body: dict[str, Any] | bytes
+) -> None:
     env = Envelope.new(source=SOURCE, type=spec.event_type, correlation_id=None, subject=key)
     raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
     await producer.send_and_wait(
@@ -154,33 +161,74 @@ async def submit(producer: AIOKafkaProducer, body: dict[str, Any] | bytes) -> st
         key=key.encode(),
         headers=[(k, v.encode()) for k, v in env.to_headers().items()],
     )
-    return key
+
+
+async def submit(producer: AIOKafkaProducer, body: dict[str, Any] | bytes, what: str = "") -> None:
+    key = body["application_id"] if isinstance(body, dict) else "DEMO-BROKEN"
+    await publish(producer, Topics.APPLICATION_SUBMITTED, key, body)
+    print(f"→ submitted   {key}  {what}".rstrip(), flush=True)
+    if isinstance(body, dict) and body.get("logging_arrangement") == "auftragsverarbeitung":
+        # the customer representative records the authority's logging commission a bit later
+        await asyncio.sleep(1.5)
+        commission = {
+            "application_id": key,
+            "reference": f"AV-{uuid.uuid4().hex[:6].upper()}",
+            "commissioned_at": datetime.now(UTC).isoformat(),
+            "recorded_by": "demo-kundenbetreuung",
+        }
+        await publish(producer, Topics.REVIEW_LOGGING_COMMISSIONED, key, commission)
+        print(f"→ commission  {key}  logging commissioned by the authority", flush=True)
+
+
+def _accepted(body: dict[str, Any]) -> str:
+    app = body["application"]
+    return f"✔ accepted    {app['application_id']}  {app['authority_name']} ({app['access_type']})"
+
+
+def _incomplete(body: dict[str, Any]) -> str:
+    return f"✎ incomplete  {body['application_id']}  " + ", ".join(
+        d["code"] for d in body["defects"]
+    )
+
+
+def _refused(body: dict[str, Any]) -> str:
+    return (
+        f"✘ refused     {body['application_id']}  {body['reason_code']} "
+        f"(conflicts with {body.get('conflicting_application_id')})"
+    )
+
+
+def _decided(body: dict[str, Any]) -> str:
+    terms = body["conditions"] if body["decision"] == "approved" else body["reasons"]
+    return f"⚖ {body['decision']:<11} {body['application_id']}  " + ", ".join(
+        t["code"] for t in terms
+    )
+
+
+def _manual(body: dict[str, Any]) -> str:
+    return f"⏸ manual      {body['application_id']}  " + ", ".join(
+        n["code"] for n in body["needed"]
+    )
+
+
+# what the demo follows, and how it prints each topic's events
+FOLLOWED = {
+    Topics.APPLICATION_ACCEPTED.name: _accepted,
+    Topics.APPLICATION_INCOMPLETE.name: _incomplete,
+    Topics.APPLICATION_REFUSED.name: _refused,
+    Topics.REVIEW_DECIDED.name: _decided,
+    Topics.REVIEW_PENDING_MANUAL.name: _manual,
+}
 
 
 def describe(topic: str, body: dict[str, Any], headers: dict[str, str]) -> str:
-    if topic == Topics.APPLICATION_ACCEPTED.name:
-        app = body["application"]
-        return (
-            f"✔ accepted    {app['application_id']}  {app['authority_name']} ({app['access_type']})"
-        )
-    if topic == Topics.APPLICATION_INCOMPLETE.name:
-        codes = ", ".join(d["code"] for d in body["defects"])
-        return f"✎ incomplete  {body['application_id']}  {codes}"
-    if topic == Topics.APPLICATION_REFUSED.name:
-        return (
-            f"✘ refused     {body['application_id']}  {body['reason_code']} "
-            f"(open: {body.get('conflicting_application_id')})"
-        )
+    if topic in FOLLOWED:
+        return FOLLOWED[topic](body)
     return f"☠ dead letter {headers.get('dlq_error_type')}: {headers.get('dlq_error', '')[:90]}"
 
 
 async def follow(stop: asyncio.Event) -> None:
-    topics = [
-        Topics.APPLICATION_ACCEPTED.name,
-        Topics.APPLICATION_INCOMPLETE.name,
-        Topics.APPLICATION_REFUSED.name,
-        Topics.APPLICATION_SUBMITTED.dlq,
-    ]
+    topics = [*FOLLOWED, Topics.APPLICATION_SUBMITTED.dlq]
     consumer = AIOKafkaConsumer(
         *topics,
         bootstrap_servers=get_settings().kafka_bootstrap,
@@ -216,13 +264,11 @@ async def main(interval: float) -> None:
     try:
         await asyncio.sleep(3)  # let the follower join before the first outcome
         for what, body in scripted_round():
-            key = await submit(producer, body)
-            print(f"→ submitted   {key}  {what}", flush=True)
+            await submit(producer, body, what)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), 1.0)
         while not stop.is_set():
-            body = random_application()
-            print(f"→ submitted   {await submit(producer, body)}", flush=True)
+            await submit(producer, random_application())
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval)
     finally:

@@ -7,13 +7,13 @@ the consumer offset get committed. A crash anywhere in between means redelivery:
 recognises the event, the effect does not run again, and the rows still unpublished are sent under
 the event ids they were given the first time. Consumers deduplicate by `ce_id` with their own inbox.
 
-The relay (`run_relay`) publishes rows that no handler finished, e.g. after a crash between commit
-and publish of an event whose source is never redelivered.
+The relay (`relay_pending`, run periodically by `shared.runtime`) publishes rows that no handler
+finished, e.g. after a crash between commit and publish of an event whose source is never
+redelivered.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -75,6 +75,15 @@ class Messaging:
         await self._publish_pending("source_event_id = $1", consumed.envelope.id)
         return bool(fresh)
 
+    async def produce(self, effect: Effect) -> list[Envelope]:
+        """Runs an effect that no consumed event triggered (a schedule, an API call) in one
+        transaction with its outbox rows, then publishes them."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            envelopes = await self.stage(conn, await effect(conn), cause=None)
+        if envelopes:
+            await self._publish_pending("event_id = ANY($1::uuid[])", [e.id for e in envelopes])
+        return envelopes
+
     async def stage(
         self, conn: asyncpg.Connection, outgoing: Sequence[Outgoing], *, cause: Envelope | None
     ) -> list[Envelope]:
@@ -107,17 +116,6 @@ class Messaging:
         return await self._publish_pending(
             "created_at <= now() - make_interval(secs => $1)", older_than_seconds
         )
-
-    async def run_relay(self, every_seconds: float) -> None:
-        """Background task: publish what handlers left behind (they normally publish themselves)."""
-        while True:
-            await asyncio.sleep(every_seconds)
-            try:
-                count = await self.relay_pending(older_than_seconds=every_seconds)
-                if count:
-                    log.warning("outbox relay published leftover events", count=count)
-            except Exception as exc:  # the relay must outlive a database or broker outage
-                log.warning("outbox relay failed, will retry", error=repr(exc))
 
     async def _publish_pending(self, where: str, arg: Any) -> int:
         async with self.pool.acquire() as conn, conn.transaction():

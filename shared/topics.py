@@ -13,6 +13,14 @@ from shared.events.application import (
     ApplicationRefused,
     ApplicationSubmitted,
 )
+from shared.events.review import (
+    LoggingCommissioned,
+    ManualDecision,
+    ManualDecisionRejected,
+    ReviewDecided,
+    ReviewOverdue,
+    ReviewPendingManual,
+)
 
 DAY_MS = 24 * 60 * 60 * 1000
 DLQ_SUFFIX = ".dlq"
@@ -65,6 +73,7 @@ class Topics:
         key="application.application_id",
         description="Complete applications, handed on to legal review.",
         retention_ms=90 * DAY_MS,
+        consumed=True,
     )
     APPLICATION_INCOMPLETE = TopicSpec(
         name="min.application.incomplete.v1",
@@ -79,7 +88,59 @@ class Topics:
         event=ApplicationRefused,
         event_type="de.meldespiegel.application.refused.v1",
         key="application_id",
-        description="Applications refused at intake (a second open application for one role).",
+        description="Refused at intake: the role already has an application in review or approved.",
+        retention_ms=90 * DAY_MS,
+    )
+
+    REVIEW_DECIDED = TopicSpec(
+        name="min.review.decided.v1",
+        event=ReviewDecided,
+        event_type="de.meldespiegel.review.decided.v1",
+        key="application_id",
+        description="Legal decisions on applications: approved or rejected, with written reasons.",
+        retention_ms=365 * DAY_MS,
+        consumed=True,
+    )
+    REVIEW_PENDING_MANUAL = TopicSpec(
+        name="min.review.pending-manual.v1",
+        event=ReviewPendingManual,
+        event_type="de.meldespiegel.review.pending-manual.v1",
+        key="application_id",
+        description="Cases the rules cannot decide, with what an operator has to establish.",
+        retention_ms=365 * DAY_MS,
+    )
+    REVIEW_MANUAL_DECISION = TopicSpec(
+        name="min.review.manual-decision.v1",
+        event=ManualDecision,
+        event_type="de.meldespiegel.review.manual-decision.v1",
+        key="application_id",
+        description="Operators' decisions on pending-manual cases.",
+        retention_ms=365 * DAY_MS,
+        consumed=True,
+    )
+    REVIEW_DECISION_REJECTED = TopicSpec(
+        name="min.review.decision-rejected.v1",
+        event=ManualDecisionRejected,
+        event_type="de.meldespiegel.review.decision-rejected.v1",
+        key="application_id",
+        description="Manual decisions that could not be applied, and why.",
+        retention_ms=90 * DAY_MS,
+    )
+    REVIEW_LOGGING_COMMISSIONED = TopicSpec(
+        name="min.review.logging-commissioned.v1",
+        event=LoggingCommissioned,
+        event_type="de.meldespiegel.review.logging-commissioned.v1",
+        key="application_id",
+        description="Commissions by security authorities for the operator to log their retrievals.",
+        retention_ms=365 * DAY_MS,
+        consumed=True,
+    )
+    REVIEW_OVERDUE = TopicSpec(
+        name="min.review.overdue.v1",
+        event=ReviewOverdue,
+        event_type="de.meldespiegel.review.overdue.v1",
+        key="application_id",
+        description="Reminders and escalations for cases waiting past their deadline.",
         retention_ms=90 * DAY_MS,
     )
 

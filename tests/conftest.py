@@ -29,11 +29,27 @@ async def db() -> AsyncIterator[asyncpg.Connection]:
         await conn.close()
 
 
+def run_services(artifacts: Path, module: str, *names: str) -> Iterator[list[ServiceProcess]]:
+    procs = [
+        ServiceProcess(f"services.{name}", artifacts / f"{name}-{module}.log").start()
+        for name in names
+    ]
+    yield procs
+    for proc in procs:
+        code = proc.stop()
+        assert code == 0, f"{proc.module} exited with {code}:\n{proc.log_text()[-3000:]}"
+
+
 @pytest.fixture(scope="module")
 def intake_process(artifacts: Path, request: pytest.FixtureRequest) -> Iterator[ServiceProcess]:
     """One intake process for a test module, stopped with SIGTERM afterwards."""
-    proc = ServiceProcess("services.intake", artifacts / f"intake-{request.module.__name__}.log")
-    proc.start()
-    yield proc
-    code = proc.stop()
-    assert code == 0, f"intake exited with {code}:\n{proc.log_text()[-3000:]}"
+    for procs in run_services(artifacts, request.module.__name__, "intake"):
+        yield procs[0]
+
+
+@pytest.fixture(scope="module")
+def lifecycle_processes(
+    artifacts: Path, request: pytest.FixtureRequest
+) -> Iterator[list[ServiceProcess]]:
+    """The access-lifecycle services as processes for a test module."""
+    yield from run_services(artifacts, request.module.__name__, "intake", "legal_review")

@@ -48,17 +48,19 @@ _PEM_CERT = re.compile(r"-----BEGIN CERTIFICATE-----\s+[A-Za-z0-9+/=\s]+-----END
 
 
 class Status(StrEnum):
-    """An application's status at intake; later statuses belong to legal review."""
+    """An application's status; approved and rejected are legal review's decisions."""
 
     RECEIVED = "received"
     ACCEPTED = "accepted"
     INCOMPLETE = "incomplete"
     REFUSED = "refused"
     REDELIVERED = "redelivered"
+    APPROVED = "approved"  # legal review's decision, closing the application
+    REJECTED = "rejected"
 
 
 class Refusal(StrEnum):
-    DUPLICATE_OPEN_APPLICATION = "DUPLICATE_OPEN_APPLICATION"
+    DUPLICATE_APPLICATION_FOR_ROLE = "DUPLICATE_APPLICATION_FOR_ROLE"
 
 
 @dataclass(frozen=True)
@@ -410,7 +412,7 @@ def contact_of(app: ApplicationSubmitted) -> Kontakt:
 
 
 def needs_duplicate_check(complete: CompleteApplication) -> bool:
-    # an administrator change concerns an existing tenant; it may run beside its open application
+    # an administrator change concerns an existing tenant; it may follow its application
     return not complete.only_administrator_change
 
 
@@ -421,8 +423,9 @@ def decide(
     now: datetime,
     open_application_id: str | None,
 ) -> Decision:
-    """The outcome: incomplete with every defect, refused as a second open application for the
-    same authority and role, or accepted for legal review."""
+    """The outcome: incomplete with every defect; refused where the authority already has an
+    application for the role that is open or approved (one access per role, seed 000); or
+    accepted for legal review."""
     if isinstance(assessment, list):
         return Decision(
             Status.INCOMPLETE,
@@ -439,12 +442,12 @@ def decide(
             ApplicationRefused(
                 application_id=app.application_id,
                 contact=contact_of(app),
-                reason_code=Refusal.DUPLICATE_OPEN_APPLICATION,
+                reason_code=Refusal.DUPLICATE_APPLICATION_FOR_ROLE,
                 message=(
-                    "Für diese Behörde liegt bereits ein offener Antrag auf Zugang derselben Art "
-                    f"vor (Antrag {open_application_id}). Je Rolle wird ein Antrag bearbeitet; "
-                    "soll nur die Administratorin bzw. der Administrator geändert werden, ist dies "
-                    "im Antrag anzukreuzen."
+                    "Für diese Behörde liegt bereits ein Antrag auf Zugang derselben Art vor, der "
+                    f"bearbeitet wird oder bewilligt ist (Antrag {open_application_id}). Je Rolle "
+                    "gibt es einen Zugang; soll nur die Administratorin bzw. der Administrator "
+                    "geändert werden, ist dies im Antrag anzukreuzen."
                 ),
                 conflicting_application_id=open_application_id,
                 decided_at=now,

@@ -10,6 +10,7 @@ from services.intake.domain import Status
 from services.intake.store import ApplicationStore
 from shared.envelope import Envelope
 from shared.events.application import ApplicationSubmitted
+from shared.events.review import ReviewDecided
 from shared.logging import get_logger
 from shared.messaging import Outgoing
 from shared.topics import Topics
@@ -50,3 +51,20 @@ async def handle_submission(
         defects=[d.code for d in getattr(decision.event, "defects", [])] or None,
     )
     return [Outgoing(_OUTCOME_TOPIC[decision.status], decision.event, subject=app.application_id)]
+
+
+async def handle_decision(
+    store: ApplicationStore, decided: ReviewDecided, envelope: Envelope, now: datetime
+) -> Sequence[Outgoing]:
+    """Legal review decided: the application is closed, and the role is free for a new one."""
+    status = Status(decided.decision.value)
+    if await store.close(decided.application_id, status):
+        await store.add_status(
+            decided.application_id, status, now, envelope.id, {"decided_by": decided.decided_by}
+        )
+    else:
+        log.warning(
+            "decision for an application intake does not hold open",
+            application_id=decided.application_id,
+        )
+    return []

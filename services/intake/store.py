@@ -33,10 +33,11 @@ class ApplicationStore:
         )
 
     async def open_application(self, authority_key: str, access_type: str) -> str | None:
+        """An application for this authority and role that is in review or approved."""
         return await self.conn.fetchval(
             """SELECT application_id FROM application
-               WHERE authority_key = $1 AND access_type = $2 AND status = 'accepted'
-                 AND NOT only_administrator_change
+               WHERE authority_key = $1 AND access_type = $2
+                 AND status IN ('accepted', 'approved') AND NOT only_administrator_change
                ORDER BY received_at LIMIT 1""",
             authority_key,
             access_type,
@@ -66,6 +67,16 @@ class ApplicationStore:
         await self.add_status(
             app.application_id, decision.status, now, envelope.id, _status_detail(decision)
         )
+
+    async def close(self, application_id: str, status: Status) -> bool:
+        """Records the decision on an accepted application; False if none is open."""
+        result = await self.conn.execute(
+            """UPDATE application SET status = $2
+               WHERE application_id = $1 AND status = 'accepted'""",
+            application_id,
+            status.value,
+        )
+        return result == "UPDATE 1"
 
     async def add_status(
         self,

@@ -204,7 +204,7 @@ async def test_second_open_application_for_same_role_is_refused_other_role_is_no
     await submit(second, security_role, admin_change)
 
     [refused] = await wait_outcome(second["application_id"], Topics.APPLICATION_REFUSED.name)
-    assert refused.json()["reason_code"] == "DUPLICATE_OPEN_APPLICATION"
+    assert refused.json()["reason_code"] == "DUPLICATE_APPLICATION_FOR_ROLE"
     assert refused.json()["conflicting_application_id"] == first["application_id"]
     await wait_outcome(security_role["application_id"], Topics.APPLICATION_ACCEPTED.name)
     await wait_outcome(admin_change["application_id"], Topics.APPLICATION_ACCEPTED.name)

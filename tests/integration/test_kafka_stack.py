@@ -14,7 +14,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from shared.db import migrate
 from shared.kafka_admin import DLQ_RETENTION_MS, ensure_topics
 from shared.topics import DLQ_MAX_MESSAGE_BYTES, Topics
-from tests.helpers import bootstrap, database_url
+from tests.helpers import ROOT, bootstrap, database_url
 
 pytestmark = pytest.mark.integration
 
@@ -99,9 +99,13 @@ async def test_migrations_are_recorded_and_not_applied_twice() -> None:
         await migrate(conn, "intake", "services.intake")  # applies whatever is pending
         assert await migrate(conn, "intake", "services.intake") == []
         names = await conn.fetch("SELECT name FROM intake.schema_migrations ORDER BY name")
-        assert [r["name"] for r in names] == [
-            "services.intake/0001_applications.sql",
-            "shared/0001_messaging.sql",
-        ]
+        on_disk = sorted(
+            [f"shared/{p.name}" for p in (ROOT / "shared/migrations").glob("*.sql")]
+            + [
+                f"services.intake/{p.name}"
+                for p in (ROOT / "services/intake/migrations").glob("*.sql")
+            ]
+        )
+        assert [r["name"] for r in names] == on_disk
     finally:
         await conn.close()

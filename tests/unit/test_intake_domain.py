@@ -142,7 +142,7 @@ def test_decide_refuses_a_second_open_application_for_the_same_role() -> None:
     app = submitted()
     decision = decide(app, assess(app), now=NOW, open_application_id="A-0")
     assert decision.status is Status.REFUSED
-    assert decision.event.reason_code == Refusal.DUPLICATE_OPEN_APPLICATION  # type: ignore[union-attr]
+    assert decision.event.reason_code == Refusal.DUPLICATE_APPLICATION_FOR_ROLE  # type: ignore[union-attr]
     assert "A-0" in decision.event.message  # type: ignore[union-attr]
 
 

@@ -1,0 +1,86 @@
+"""legal_review's FastStream wiring."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import Field
+
+from services.legal_review import service
+from services.legal_review.service import Deadlines
+from services.legal_review.store import ReviewStore
+from shared.events.application import ApplicationAccepted
+from shared.events.review import LoggingCommissioned, ManualDecision
+from shared.runtime import ServiceRuntime, utc_now
+from shared.settings import Settings
+from shared.topics import Topics
+
+SERVICE = "legal_review"
+
+
+class ReviewSettings(Settings):
+    review_reminder_after_hours: float = Field(
+        72.0, description="a pending case raises a reminder after this long"
+    )
+    review_escalation_after_hours: float = Field(
+        168.0, description="… and an escalation after this long"
+    )
+    review_deadline_check_seconds: float = Field(
+        60.0, description="how often deadlines are checked"
+    )
+
+
+class LegalReview(ServiceRuntime):
+    def __init__(
+        self, settings: ReviewSettings | None = None, clock: Callable[[], datetime] = utc_now
+    ) -> None:
+        self.review_settings = settings or ReviewSettings()
+        super().__init__(SERVICE, "services.legal_review", self.review_settings, clock)
+        self.deadlines = Deadlines(
+            timedelta(hours=self.review_settings.review_reminder_after_hours),
+            timedelta(hours=self.review_settings.review_escalation_after_hours),
+        )
+        self.every(
+            self.review_settings.review_deadline_check_seconds,
+            "review deadlines",
+            self.check_deadlines,
+        )
+
+        @self.subscriber(Topics.APPLICATION_ACCEPTED)
+        async def on_application_accepted(accepted: ApplicationAccepted, msg: KafkaMessage) -> None:
+            """Decides by the rules, or hands the case to an operator."""
+            await self.consume(
+                msg,
+                lambda conn, _: service.handle_accepted(
+                    ReviewStore(conn), accepted, self.clock(), self.settings.operator_state
+                ),
+            )
+
+        @self.subscriber(Topics.REVIEW_LOGGING_COMMISSIONED)
+        async def on_logging_commissioned(
+            commission: LoggingCommissioned, msg: KafkaMessage
+        ) -> None:
+            """Records the commission; a case waiting for it is decided."""
+            await self.consume(
+                msg,
+                lambda conn, _: service.handle_commission(
+                    ReviewStore(conn), commission, self.clock()
+                ),
+            )
+
+        @self.subscriber(Topics.REVIEW_MANUAL_DECISION)
+        async def on_manual_decision(decision: ManualDecision, msg: KafkaMessage) -> None:
+            """Applies an operator's decision, or says why it cannot be applied."""
+            await self.consume(
+                msg,
+                lambda conn, _: service.handle_manual_decision(
+                    ReviewStore(conn), decision, self.clock()
+                ),
+            )
+
+    async def check_deadlines(self) -> None:
+        await self.messaging.produce(
+            lambda conn: service.check_deadlines(ReviewStore(conn), self.clock(), self.deadlines)
+        )

@@ -1,0 +1,312 @@
+"""Legal admissibility of access to the Melderegisterdatenspiegel: the law in force today, in one
+place. Pure functions, no I/O.
+
+Sources (texts and their history: the project's legal notes):
+- BMG (Bundesmeldegesetz) as amended by the 2. BMGÄndG, in force since 1 May 2022:
+  § 34 Abs. 1 (data for public bodies, Satz 2 extra data for security authorities), § 34 Abs. 4
+  Satz 1 (the 13 security authorities, incl. Nr. 12 Zentralstelle für Sanktionsdurchsetzung),
+  § 34 Abs. 6 (fee-free transfer), § 34a (Personensuche and freie Suche in automated retrieval),
+  § 39 Abs. 1 (technical and organisational measures of the retrieving body), § 40 Abs. 3
+  (security authorities log their own retrievals), §§ 44, 49 (registry information for private
+  parties, fee-based).
+- BDSG § 2 Abs. 1 bis 3 und 4 Satz 2 (public bodies).
+- NMeldVO of 26 April 2022, § 26 Abs. 1 (registration at the Landesbetrieb; central bodies of other
+  states register on behalf of their bodies).
+- The operator's application procedure (seed 000): one application per role, network access over
+  the Landesnetz or DOI, otherwise an individual decision together with the Interior Ministry.
+- Art. 28 DSGVO (commissioned processing) for logging done by the operator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from shared.events.application import (
+    Behoerdenart,
+    CompleteApplication,
+    Netzzugang,
+    Protokollierung,
+    Zugangsart,
+)
+from shared.events.review import Auflage, Begruendung, Datenumfang, Entscheidung
+
+# § 34 Abs. 4 Satz 1 BMG, Nr. 1–13
+SICHERHEITSBEHOERDEN: dict[Behoerdenart, str] = {
+    Behoerdenart.POLIZEI: "Nr. 1",
+    Behoerdenart.STAATSANWALTSCHAFT: "Nr. 2",
+    Behoerdenart.AMTSANWALTSCHAFT: "Nr. 3",
+    Behoerdenart.STRAFGERICHT: "Nr. 4",
+    Behoerdenart.JUSTIZVOLLZUG: "Nr. 5",
+    Behoerdenart.VERFASSUNGSSCHUTZ: "Nr. 6",
+    Behoerdenart.BUNDESNACHRICHTENDIENST: "Nr. 7",
+    Behoerdenart.MILITAERISCHER_ABSCHIRMDIENST: "Nr. 8",
+    Behoerdenart.ZOLLFAHNDUNG: "Nr. 9",
+    Behoerdenart.HAUPTZOLLAMT: "Nr. 10",
+    Behoerdenart.STEUERFAHNDUNG: "Nr. 11",
+    Behoerdenart.ZENTRALSTELLE_SANKTIONSDURCHSETZUNG: "Nr. 12",
+    Behoerdenart.BUNDESAMT_FUER_JUSTIZ: "Nr. 13",
+}
+
+# § 39 Abs. 1 BMG with Art. 24, 25, 32 DSGVO: what the declared measures must cover. A category
+# counts as addressed when the declaration names one of its terms (lower case, umlauts as written).
+MASSNAHMEN: dict[str, tuple[str, tuple[str, ...]]] = {
+    "zugriffsberechtigung": (
+        "dass nur befugte Personen abrufen können (Berechtigungs- oder Rollenkonzept)",
+        (
+            "berechtigung",
+            "rechtekonzept",
+            "rollenkonzept",
+            "zugriffsrecht",
+            "befugt",
+            "autorisiert",
+            "zugriff nur",
+            "nur berechtigte",
+        ),
+    ),
+    "authentisierung": (
+        "wie sich die abrufenden Personen authentisieren (persönliche Kennung, Passwort, "
+        "Zertifikat)",
+        (
+            "kennung",
+            "passwort",
+            "kennwort",
+            "authentifizierung",
+            "authentisierung",
+            "anmeldung",
+            "zertifikat",
+            "zwei-faktor",
+            "2fa",
+            "smartcard",
+        ),
+    ),
+    "uebertragung": (
+        "wie die Übertragung gesichert ist (Landesnetz, DOI-Netz, Verschlüsselung)",
+        ("landesnetz", "doi", "verschlüssel", "tls", "vpn", "verbindungsnetz"),
+    ),
+}
+
+
+class Ergebnis(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    PENDING_MANUAL = "pending_manual"
+    WAITING_COMMISSION = "waiting_commission"
+
+
+@dataclass(frozen=True)
+class Pruefung:
+    """The outcome of the rules for one application."""
+
+    result: Ergebnis
+    reasons: list[Begruendung]
+    conditions: list[Auflage] = field(default_factory=list)
+    data_scope: Datenumfang | None = None
+
+
+def _reason(code: str, text: str, *provisions: str) -> Begruendung:
+    return Begruendung(code=code, text=text, provisions=list(provisions))
+
+
+def missing_measures(declaration: str) -> list[str]:
+    """The § 39 Abs. 1 requirements the declared measures do not address."""
+    text = declaration.lower()
+    return [
+        description
+        for description, terms in MASSNAHMEN.values()
+        if not any(term in text for term in terms)
+    ]
+
+
+def review(
+    app: CompleteApplication, *, operator_state: str, commission_reference: str | None
+) -> Pruefung:
+    """Decides an application by the rules, or says what a person has to decide."""
+    kind = app.authority_kind
+    security = app.access_type is Zugangsart.SICHERHEITSBEHOERDE
+
+    refusals: list[Begruendung] = []
+    if kind is Behoerdenart.PRIVATE_STELLE:
+        refusals.append(
+            _reason(
+                "NOT_A_PUBLIC_BODY",
+                "Daten im automatisierten Abruf erhalten nur öffentliche Stellen im Sinne des § 2 "
+                "Abs. 1 bis 3 und 4 Satz 2 BDSG. Private Stellen erhalten einfache "
+                "Melderegisterauskünfte bei den Meldebehörden oder über zugelassene Portale.",
+                "§ 34 Abs. 1 BMG",
+                "§ 34a Abs. 1 BMG",
+                "§ 2 BDSG",
+                "§§ 44, 49 BMG",
+            )
+        )
+    if app.authority_state and app.authority_state != operator_state:
+        refusals.append(
+            _reason(
+                "OTHER_STATE",
+                f"Die Behörde gehört zum Land mit dem Landesschlüssel {app.authority_state}. Sie "
+                "registriert sich bei der zentralen Stelle ihres Landes; diese vermittelt "
+                "länderübergreifende Abrufe und registriert sich für sie beim Landesbetrieb.",
+                "§ 26 Abs. 1 NMeldVO",
+            )
+        )
+    if security and kind not in SICHERHEITSBEHOERDEN:
+        if kind is Behoerdenart.GESETZLICHE_KRANKENKASSE:
+            refusals.append(
+                _reason(
+                    "HEALTH_INSURER_NOT_SECURITY_AUTHORITY",
+                    "Gesetzliche Krankenkassen gehören nicht zu den in § 34 Abs. 4 Satz 1 BMG "
+                    "genannten Behörden. Sie können sich nur für die einfache Behördenauskunft "
+                    "registrieren, und nur zur Erfüllung gesetzlich vorgeschriebener Aufgaben.",
+                    "§ 34 Abs. 4 Satz 1 BMG",
+                    "§ 34 Abs. 6 BMG",
+                    "§ 4 Abs. 1 SGB V",
+                )
+            )
+        else:
+            refusals.append(
+                _reason(
+                    "NOT_A_SECURITY_AUTHORITY",
+                    "Den Datenabruf als Sicherheitsbehörde erhalten nur die in § 34 Abs. 4 Satz 1 "
+                    "BMG abschließend genannten Behörden; die antragstellende Stelle gehört nicht "
+                    "dazu.",
+                    "§ 34 Abs. 4 Satz 1 BMG",
+                    "§ 34 Abs. 1 Satz 2 BMG",
+                )
+            )
+    gaps = missing_measures(app.compliance_measures)
+    if gaps:
+        refusals.append(
+            _reason(
+                "MEASURES_INCOMPLETE",
+                "Die Erklärung zu den technischen und organisatorischen Maßnahmen ist "
+                "unvollständig. "
+                "Es fehlt die Angabe, " + "; ".join(gaps) + ".",
+                "§ 39 Abs. 1 BMG",
+                "Art. 24, 25, 32 DSGVO",
+            )
+        )
+    if refusals:
+        return Pruefung(Ergebnis.REJECTED, refusals)
+
+    manual: list[Begruendung] = []
+    if app.network_channel is Netzzugang.SONSTIGER:
+        manual.append(
+            _reason(
+                "NETWORK_INDIVIDUAL_DECISION",
+                "Der Zugang soll weder über das Landesnetz noch über das DOI-Netz erfolgen "
+                f"(Begründung der Behörde: {app.network_reason}). Darüber wird im Einzelfall im "
+                "Benehmen mit dem Innenministerium entschieden.",
+                "Verfahrensbeschreibung des Betreibers",
+                "§ 39 Abs. 1 BMG",
+            )
+        )
+    if kind is Behoerdenart.SONSTIGE_OEFFENTLICHE_STELLE:
+        manual.append(
+            _reason(
+                "PUBLIC_BODY_TO_VERIFY",
+                "Ob die Stelle eine öffentliche Stelle im Sinne des § 2 Abs. 1 bis 3 und 4 Satz 2 "
+                "BDSG ist, muss anhand ihrer Rechtsgrundlage geprüft werden.",
+                "§ 34 Abs. 1 BMG",
+                "§ 2 BDSG",
+            )
+        )
+    if manual:
+        return Pruefung(Ergebnis.PENDING_MANUAL, manual)
+
+    return approval_terms(app, commission_reference=commission_reference)
+
+
+def approval_terms(app: CompleteApplication, *, commission_reference: str | None) -> Pruefung:
+    """What an approval grants and demands; waits if commissioned logging is not yet in place.
+    Used by the rules and for an operator's approval of a manual case alike."""
+    kind = app.authority_kind
+    reasons: list[Begruendung] = []
+    conditions: list[Auflage] = []
+    if app.access_type is Zugangsart.SICHERHEITSBEHOERDE:
+        reasons.append(
+            _reason(
+                "SECURITY_AUTHORITY",
+                f"Die Stelle ist eine Behörde nach § 34 Abs. 4 Satz 1 {SICHERHEITSBEHOERDEN[kind]} "
+                "BMG und erhält im automatisierten Abruf auch die Daten nach § 34 Abs. 1 Satz 2 "
+                "BMG.",
+                "§ 34a Abs. 2 BMG",
+                "§ 34 Abs. 1 Satz 2 BMG",
+                f"§ 34 Abs. 4 Satz 1 {SICHERHEITSBEHOERDEN[kind]} BMG",
+            )
+        )
+        if app.logging_arrangement is Protokollierung.EIGENPROTOKOLLIERUNG:
+            conditions.append(
+                Auflage(
+                    code="SELF_LOGGING",
+                    text="Die Behörde protokolliert ihre Abrufe selbst und wertet die Protokolle "
+                    "regelmäßig aus (§ 40 Abs. 3 BMG). Ein Abruf ohne Protokollierung ist "
+                    "unzulässig.",
+                )
+            )
+        else:
+            if commission_reference is None:
+                return Pruefung(
+                    Ergebnis.WAITING_COMMISSION,
+                    [
+                        _reason(
+                            "LOGGING_COMMISSION_OUTSTANDING",
+                            "Die Behörde will ihre Abrufe im Auftrag durch den Betreiber "
+                            "protokollieren lassen. Der Auftrag liegt noch nicht vor; ohne "
+                            "Protokollierung darf der "
+                            "Zugang nicht genutzt werden.",
+                            "§ 40 Abs. 3 BMG",
+                            "Art. 28 DSGVO",
+                        )
+                    ],
+                )
+            conditions.append(
+                Auflage(
+                    code="COMMISSIONED_LOGGING",
+                    text=f"Der Betreiber protokolliert die Abrufe im Auftrag der Behörde (Auftrag "
+                    f"{commission_reference}); die Auswertung der Protokolle bleibt Aufgabe "
+                    "der Behörde (§ 40 Abs. 3 BMG, Art. 28 DSGVO).",
+                )
+            )
+        scope = Datenumfang.SATZ_1_UND_2
+    else:
+        reasons.append(
+            _reason(
+                "PUBLIC_BODY",
+                "Die Stelle ist eine öffentliche Stelle und erhält im automatisierten Abruf die "
+                "Daten nach § 34 Abs. 1 Satz 1 BMG, soweit sie sie zur Erfüllung ihrer Aufgaben "
+                "kennen muss. Der Betreiber protokolliert die Abrufe.",
+                "§ 34a Abs. 1, 2 BMG",
+                "§ 34 Abs. 1 Satz 1 BMG",
+                "§ 40 Abs. 1, 2 BMG",
+            )
+        )
+        scope = Datenumfang.SATZ_1
+        if kind is Behoerdenart.GESETZLICHE_KRANKENKASSE:
+            conditions.append(
+                Auflage(
+                    code="STATUTORY_TASKS_ONLY",
+                    text="Abrufe sind nur zur Erfüllung gesetzlich vorgeschriebener Aufgaben "
+                    "zulässig (gebührenfrei, § 34 Abs. 6 BMG). Für freiwillige Leistungen ist "
+                    "die gebührenpflichtige Melderegisterauskunft bei der Meldebehörde zu "
+                    "verlangen (§§ 44, 49 BMG).",
+                )
+            )
+    if app.client_certificate_fingerprint:
+        conditions.append(
+            Auflage(
+                code="CLIENT_CERTIFICATE",
+                text="Der Zugang ist auf das Clientzertifikat mit dem SHA-256-Fingerabdruck "
+                f"{app.client_certificate_fingerprint} beschränkt.",
+            )
+        )
+    return Pruefung(Ergebnis.APPROVED, reasons, conditions, scope)
+
+
+def statement(decision: Entscheidung, reasons: list[Begruendung]) -> str:
+    """The form's line: *Zugang ist rechtlich zulässig: Ja … / Nein, weil …*"""
+    grounds = " ".join(r.text for r in reasons)
+    provisions = sorted({p for r in reasons for p in r.provisions})
+    cited = f" ({'; '.join(provisions)})" if provisions else ""
+    if decision is Entscheidung.APPROVED:
+        return f"Zugang ist rechtlich zulässig: Ja. {grounds}{cited}"
+    return f"Zugang ist rechtlich zulässig: Nein, weil: {grounds}{cited}"

@@ -1,0 +1,135 @@
+"""Persistence of review cases, logging commissions and manual decisions (schema `legal_review`)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from shared.events.application import CompleteApplication
+from shared.events.review import Begruendung
+
+
+@dataclass(frozen=True)
+class Case:
+    application: CompleteApplication
+    status: str
+    reasons: list[Begruendung]
+    pending_since: datetime | None
+    reminded_at: datetime | None
+    escalated_at: datetime | None
+
+
+class ReviewStore:
+    """Works inside the caller's transaction."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def case(self, application_id: str, *, lock: bool = False) -> Case | None:
+        row = await self.conn.fetchrow(
+            "SELECT * FROM review_case WHERE application_id = $1" + (" FOR UPDATE" if lock else ""),
+            application_id,
+        )
+        return _case(row) if row else None
+
+    async def save(
+        self,
+        app: CompleteApplication,
+        status: str,
+        reasons: list[Begruendung],
+        now: datetime,
+        decided_by: str | None = None,
+    ) -> None:
+        decided = status in ("approved", "rejected")
+        await self.conn.execute(
+            """INSERT INTO review_case (application_id, status, application, reasons, received_at,
+                   pending_since, decided_at, decided_by)
+               VALUES ($1, $2, $3, $4, $5::timestamptz,
+                       CASE WHEN $6::boolean THEN NULL ELSE $5::timestamptz END,
+                       CASE WHEN $6::boolean THEN $5::timestamptz END, $7)
+               ON CONFLICT (application_id) DO UPDATE SET
+                   status = EXCLUDED.status, reasons = EXCLUDED.reasons,
+                   pending_since = CASE WHEN $6::boolean THEN NULL
+                       ELSE coalesce(review_case.pending_since, $5::timestamptz) END,
+                   decided_at = EXCLUDED.decided_at, decided_by = EXCLUDED.decided_by""",
+            app.application_id,
+            status,
+            app.model_dump_json(),
+            json.dumps([r.model_dump() for r in reasons]),
+            now,
+            decided,
+            decided_by,
+        )
+
+    async def commission(self, application_id: str) -> str | None:
+        return await self.conn.fetchval(
+            "SELECT reference FROM logging_commission WHERE application_id = $1", application_id
+        )
+
+    async def add_commission(
+        self,
+        application_id: str,
+        reference: str,
+        commissioned_at: datetime,
+        recorded_by: str,
+        now: datetime,
+    ) -> None:
+        await self.conn.execute(
+            """INSERT INTO logging_commission (application_id, reference, commissioned_at,
+                   recorded_by, received_at) VALUES ($1, $2, $3, $4, $5)
+               ON CONFLICT (application_id) DO UPDATE SET reference = EXCLUDED.reference,
+                   commissioned_at = EXCLUDED.commissioned_at,
+                   recorded_by = EXCLUDED.recorded_by, received_at = EXCLUDED.received_at""",
+            application_id,
+            reference,
+            commissioned_at,
+            recorded_by,
+            now,
+        )
+
+    async def log_manual_decision(
+        self,
+        application_id: str,
+        operator_id: str,
+        decision: str,
+        reason: str,
+        outcome: str,
+        now: datetime,
+    ) -> None:
+        await self.conn.execute(
+            """INSERT INTO manual_decision (application_id, operator_id, decision, reason, outcome,
+                   at) VALUES ($1, $2, $3, $4, $5, $6)""",
+            application_id,
+            operator_id,
+            decision,
+            reason,
+            outcome,
+            now,
+        )
+
+    async def open_cases(self) -> list[Case]:
+        rows = await self.conn.fetch(
+            """SELECT * FROM review_case WHERE status IN ('pending_manual', 'waiting_commission')
+               ORDER BY pending_since FOR UPDATE SKIP LOCKED"""
+        )
+        return [_case(r) for r in rows]
+
+    async def mark_overdue(self, application_id: str, level: str, now: datetime) -> None:
+        column = {"reminder": "reminded_at", "escalation": "escalated_at"}[level]
+        await self.conn.execute(
+            f"UPDATE review_case SET {column} = $2 WHERE application_id = $1", application_id, now
+        )
+
+
+def _case(row: asyncpg.Record) -> Case:
+    return Case(
+        application=CompleteApplication.model_validate_json(row["application"]),
+        status=row["status"],
+        reasons=[Begruendung.model_validate(r) for r in json.loads(row["reasons"])],
+        pending_since=row["pending_since"],
+        reminded_at=row["reminded_at"],
+        escalated_at=row["escalated_at"],
+    )

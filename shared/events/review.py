@@ -1,0 +1,108 @@
+"""Legal review of access applications: decisions, manual cases, deadlines, logging commissions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.events.application import CompleteApplication
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class Entscheidung(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Begruendung(_Event):
+    """One reason of a decision, with the provisions it rests on."""
+
+    code: str
+    text: str = Field(description="German sentence for the written decision")
+    provisions: list[str] = Field(default_factory=list, description='e.g. "§ 34 Abs. 4 Satz 1 BMG"')
+
+
+class Auflage(_Event):
+    """A condition the approval comes with; provisioning and the router enforce it."""
+
+    code: str
+    text: str
+
+
+class Datenumfang(StrEnum):
+    """The data a tenant may retrieve (§ 34a Abs. 2 BMG)."""
+
+    SATZ_1 = "bmg_34_1_satz_1"  # § 34 Abs. 1 Satz 1 BMG
+    SATZ_1_UND_2 = "bmg_34_1_satz_1_und_2"  # plus § 34 Abs. 1 Satz 2 for security authorities
+
+
+class ReviewDecided(_Event):
+    """`min.review.decided.v1`: *Zugang ist rechtlich zulässig: Ja / Nein, weil …*"""
+
+    application_id: str
+    decision: Entscheidung
+    statement: str = Field(description="the written decision, one German paragraph")
+    reasons: list[Begruendung]
+    conditions: list[Auflage] = Field(default_factory=list)
+    data_scope: Datenumfang | None = Field(None, description="only for approvals")
+    decided_by: str = Field(description='"rules" or the operator id of a manual decision')
+    decided_at: datetime
+    application: CompleteApplication
+
+
+class ReviewPendingManual(_Event):
+    """`min.review.pending-manual.v1`: the rules cannot decide; an operator must."""
+
+    application_id: str
+    authority_name: str
+    needed: list[Begruendung] = Field(description="what the operator has to establish")
+    pending_since: datetime
+
+
+class ManualDecision(_Event):
+    """`min.review.manual-decision.v1`: an operator decides a pending-manual case."""
+
+    application_id: str
+    operator_id: str = Field(min_length=1)
+    decision: Entscheidung
+    reason: str = Field(min_length=1, description="the operator's written reason")
+
+
+class ManualDecisionRejected(_Event):
+    """`min.review.decision-rejected.v1`: a manual decision that could not be applied."""
+
+    application_id: str
+    operator_id: str
+    reason_code: str
+    message: str
+
+
+class LoggingCommissioned(_Event):
+    """`min.review.logging-commissioned.v1`: a security authority commissioned the operator to log
+    its retrievals (Auftragsverarbeitung, § 40 Abs. 3 BMG with Art. 28 DSGVO), recorded by the
+    customer representative in parallel to the application."""
+
+    application_id: str
+    reference: str = Field(min_length=1, description="the commission's reference number")
+    commissioned_at: datetime
+    recorded_by: str = Field(min_length=1)
+
+
+class Mahnstufe(StrEnum):
+    REMINDER = "reminder"
+    ESCALATION = "escalation"
+
+
+class ReviewOverdue(_Event):
+    """`min.review.overdue.v1`: a case has waited past its deadline."""
+
+    application_id: str
+    level: Mahnstufe
+    waiting_for: str = Field(description="manual_decision or logging_commission")
+    pending_since: datetime
+    raised_at: datetime

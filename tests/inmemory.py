@@ -1,0 +1,55 @@
+"""A service on FastStream's in-memory broker with the real PostgreSQL: fast handler tests."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+from faststream.kafka import TestKafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import BaseModel
+
+from shared.envelope import Envelope
+from shared.runtime import ServiceRuntime
+from shared.topics import TopicSpec
+
+
+class InMemory:
+    """`async with InMemory(service, Topics.X, …) as run: await run.deliver(Topics.Y, body)`;
+    `run.bodies(Topics.X)` are the events the service published on X, `run.messages` the raw ones
+    (a `.dlq` topic by name)."""
+
+    def __init__(self, service: ServiceRuntime, *watch: TopicSpec | str) -> None:
+        self.service = service
+        self.messages: dict[str, list[KafkaMessage]] = defaultdict(list)
+        for topic in watch:
+            self._spy(topic if isinstance(topic, str) else topic.name)
+        self._testing = TestKafkaBroker(service.broker)
+
+    def _spy(self, name: str) -> None:
+        @self.service.broker.subscriber(name)
+        async def spy(msg: KafkaMessage) -> None:
+            self.messages[name].append(msg)
+
+    async def __aenter__(self) -> InMemory:
+        await self.service.start_resources()
+        self.broker = await self._testing.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._testing.__aexit__(*exc)
+        await self.service.close_resources()
+
+    async def deliver(
+        self, spec: TopicSpec, body: BaseModel | dict[str, Any], key: str = "k"
+    ) -> Envelope:
+        envelope = Envelope.new(source="/tests", type=spec.event_type, correlation_id=None)
+        payload = json.loads(body.model_dump_json()) if isinstance(body, BaseModel) else body
+        await self.broker.publish(
+            payload, spec.name, key=key.encode(), headers=envelope.to_headers()
+        )
+        return envelope
+
+    def bodies(self, spec: TopicSpec) -> list[dict[str, Any]]:
+        return [json.loads(m.body) for m in self.messages[spec.name]]

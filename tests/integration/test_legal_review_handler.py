@@ -1,0 +1,208 @@
+"""legal_review's handlers on the in-memory broker with the real PostgreSQL and a clock the test
+moves: decisions, manual decisions and their refusals, commissions, reminders and escalations."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.intake.domain import assess
+from services.legal_review.app import LegalReview, ReviewSettings
+from shared.events.application import ApplicationAccepted, ApplicationSubmitted
+from shared.events.review import Entscheidung, LoggingCommissioned, ManualDecision
+from shared.topics import Topics
+from tests.helpers import application, database_url
+from tests.inmemory import InMemory
+
+pytestmark = pytest.mark.integration
+START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+WATCH = (
+    Topics.REVIEW_DECIDED,
+    Topics.REVIEW_PENDING_MANUAL,
+    Topics.REVIEW_DECISION_REJECTED,
+    Topics.REVIEW_OVERDUE,
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def accepted(**changes: object) -> ApplicationAccepted:
+    app_id = f"LR-{uuid.uuid4().hex[:10]}"
+    complete = assess(ApplicationSubmitted.model_validate(application(app_id, **changes)))
+    assert not isinstance(complete, list), complete
+    return ApplicationAccepted(application=complete, accepted_at=START)
+
+
+def legal_review(clock: Clock) -> InMemory:
+    settings = ReviewSettings(
+        database_url=database_url(),
+        review_reminder_after_hours=72,
+        review_escalation_after_hours=168,
+    )
+    return InMemory(LegalReview(settings, clock=clock), *WATCH)
+
+
+MANUAL = {"network.channel": "sonstiger", "network.reason_if_other": "Außenstelle ohne Netz"}
+COMMISSIONED = {
+    "access_type": "sicherheitsbehoerde",
+    "authority.kind": "polizei",
+    "logging_arrangement": "auftragsverarbeitung",
+}
+
+
+async def test_rules_decide_and_the_decision_carries_the_application() -> None:
+    event = accepted()
+    async with legal_review(Clock()) as run:
+        await run.deliver(Topics.APPLICATION_ACCEPTED, event)
+    [decided] = run.bodies(Topics.REVIEW_DECIDED)
+    assert decided["decision"] == "approved"
+    assert decided["decided_by"] == "rules"
+    assert decided["statement"].startswith("Zugang ist rechtlich zulässig: Ja.")
+    assert decided["data_scope"] == "bmg_34_1_satz_1"
+    assert decided["application"]["administrator"]["email"] == event.application.administrator.email
+
+
+async def test_manual_case_is_decided_by_an_operator_once() -> None:
+    event = accepted(**MANUAL)
+    app_id = event.application.application_id
+    decision = ManualDecision(
+        application_id=app_id,
+        operator_id="op-4711",
+        decision="approved",
+        reason="Innenministerium stimmt zu (Az. 12).",
+    )
+    async with legal_review(Clock()) as run:
+        await run.deliver(Topics.APPLICATION_ACCEPTED, event)
+        [pending] = run.bodies(Topics.REVIEW_PENDING_MANUAL)
+        assert pending["needed"][0]["code"] == "NETWORK_INDIVIDUAL_DECISION"
+        assert run.bodies(Topics.REVIEW_DECIDED) == []
+        await run.deliver(Topics.REVIEW_MANUAL_DECISION, decision)
+        await run.deliver(
+            Topics.REVIEW_MANUAL_DECISION,
+            decision.model_copy(update={"decision": Entscheidung.REJECTED, "reason": "doch nicht"}),
+        )
+
+    [decided] = run.bodies(Topics.REVIEW_DECIDED)
+    assert decided["decision"] == "approved"
+    assert decided["decided_by"] == "op-4711"
+    assert decided["reasons"][0]["text"] == "Innenministerium stimmt zu (Az. 12)."
+    [refused] = run.bodies(Topics.REVIEW_DECISION_REJECTED)
+    assert refused["reason_code"] == "ALREADY_DECIDED"
+
+
+async def test_operator_can_reject_a_manual_case() -> None:
+    event = accepted(**{"authority.kind": "sonstige_oeffentliche_stelle"})
+    async with legal_review(Clock()) as run:
+        await run.deliver(Topics.APPLICATION_ACCEPTED, event)
+        await run.deliver(
+            Topics.REVIEW_MANUAL_DECISION,
+            ManualDecision(
+                application_id=event.application.application_id,
+                operator_id="op-1",
+                decision="rejected",
+                reason="Keine öffentliche Stelle nach § 2 BDSG.",
+            ),
+        )
+    [decided] = run.bodies(Topics.REVIEW_DECIDED)
+    assert decided["decision"] == "rejected"
+    assert "Nein, weil" in decided["statement"]
+    assert "§ 2 BDSG" in decided["reasons"][0]["provisions"]
+
+
+async def test_manual_decision_for_unknown_or_waiting_case_is_answered_not_crashed() -> None:
+    waiting = accepted(**COMMISSIONED)
+    async with legal_review(Clock()) as run:
+        await run.deliver(
+            Topics.REVIEW_MANUAL_DECISION,
+            ManualDecision(
+                application_id="LR-does-not-exist",
+                operator_id="op-1",
+                decision="approved",
+                reason="x",
+            ),
+        )
+        await run.deliver(Topics.APPLICATION_ACCEPTED, waiting)
+        await run.deliver(
+            Topics.REVIEW_MANUAL_DECISION,
+            ManualDecision(
+                application_id=waiting.application.application_id,
+                operator_id="op-1",
+                decision="approved",
+                reason="x",
+            ),
+        )
+        await run.deliver(Topics.REVIEW_MANUAL_DECISION, {"application_id": "x"})  # malformed
+    assert [r["reason_code"] for r in run.bodies(Topics.REVIEW_DECISION_REJECTED)] == [
+        "UNKNOWN_CASE",
+        "WAITING_FOR_LOGGING_COMMISSION",
+    ]
+    assert run.bodies(Topics.REVIEW_DECIDED) == []
+
+
+async def test_commissioned_logging_waits_until_the_commission_arrives() -> None:
+    event = accepted(**COMMISSIONED)
+    app_id = event.application.application_id
+    async with legal_review(Clock()) as run:
+        await run.deliver(Topics.APPLICATION_ACCEPTED, event)
+        assert run.bodies(Topics.REVIEW_DECIDED) == []
+        await run.deliver(
+            Topics.REVIEW_LOGGING_COMMISSIONED,
+            LoggingCommissioned(
+                application_id=app_id,
+                reference="AV-2026-0042",
+                commissioned_at=START,
+                recorded_by="kundenbeauftragte-7",
+            ),
+        )
+    [decided] = run.bodies(Topics.REVIEW_DECIDED)
+    assert decided["decision"] == "approved"
+    assert decided["data_scope"] == "bmg_34_1_satz_1_und_2"
+    assert [c["code"] for c in decided["conditions"]] == ["COMMISSIONED_LOGGING"]
+
+
+async def test_commission_arriving_first_lets_the_application_through_at_once() -> None:
+    event = accepted(**COMMISSIONED)
+    async with legal_review(Clock()) as run:
+        await run.deliver(
+            Topics.REVIEW_LOGGING_COMMISSIONED,
+            LoggingCommissioned(
+                application_id=event.application.application_id,
+                reference="AV-1",
+                commissioned_at=START,
+                recorded_by="kb-1",
+            ),
+        )
+        await run.deliver(Topics.APPLICATION_ACCEPTED, event)
+    [decided] = run.bodies(Topics.REVIEW_DECIDED)
+    assert decided["decision"] == "approved"
+
+
+async def test_pending_case_past_its_deadline_is_reminded_then_escalated_once_each() -> None:
+    clock = Clock()
+    event = accepted(**MANUAL)
+    app_id = event.application.application_id
+    async with legal_review(clock) as run:
+        await run.deliver(Topics.APPLICATION_ACCEPTED, event)
+        service = run.service
+        clock.now = START + timedelta(hours=71)
+        await service.check_deadlines()
+        assert [o for o in run.bodies(Topics.REVIEW_OVERDUE) if o["application_id"] == app_id] == []
+        clock.now = START + timedelta(hours=72)
+        await service.check_deadlines()
+        await service.check_deadlines()
+        clock.now = START + timedelta(hours=168)
+        await service.check_deadlines()
+        await service.check_deadlines()
+    mine = [o for o in run.bodies(Topics.REVIEW_OVERDUE) if o["application_id"] == app_id]
+    assert [(o["level"], o["waiting_for"]) for o in mine] == [
+        ("reminder", "manual_decision"),
+        ("escalation", "manual_decision"),
+    ]

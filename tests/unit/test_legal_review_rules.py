@@ -1,0 +1,164 @@
+"""The legal rules of access, as pure functions."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.intake.domain import assess
+from services.legal_review.rules import (
+    SICHERHEITSBEHOERDEN,
+    Ergebnis,
+    missing_measures,
+    review,
+    statement,
+)
+from shared.events.application import ApplicationSubmitted, Behoerdenart, CompleteApplication
+from shared.events.review import Datenumfang, Entscheidung
+from tests.helpers import application
+
+SECURITY = {
+    "access_type": "sicherheitsbehoerde",
+    "authority.kind": "polizei",
+    "logging_arrangement": "eigenprotokollierung",
+}
+
+
+def complete(**changes: object) -> CompleteApplication:
+    result = assess(ApplicationSubmitted.model_validate(application("R-1", **changes)))
+    assert isinstance(result, CompleteApplication), result
+    return result
+
+
+def decide(commission: str | None = None, **changes: object):
+    return review(complete(**changes), operator_state="03", commission_reference=commission)
+
+
+def codes(outcome) -> list[str]:
+    return [r.code for r in outcome.reasons]
+
+
+def test_public_body_gets_simple_authority_information() -> None:
+    outcome = decide()
+    assert outcome.result is Ergebnis.APPROVED
+    assert outcome.data_scope is Datenumfang.SATZ_1
+    assert "§ 34 Abs. 1 Satz 1 BMG" in outcome.reasons[0].provisions
+
+
+@pytest.mark.parametrize("kind", list(SICHERHEITSBEHOERDEN))
+def test_every_authority_of_34_4_may_have_security_access(kind: Behoerdenart) -> None:
+    outcome = decide(**{**SECURITY, "authority.kind": kind.value})
+    assert outcome.result is Ergebnis.APPROVED
+    assert outcome.data_scope is Datenumfang.SATZ_1_UND_2
+    assert [c.code for c in outcome.conditions] == ["SELF_LOGGING"]
+    assert f"§ 34 Abs. 4 Satz 1 {SICHERHEITSBEHOERDEN[kind]} BMG" in outcome.reasons[0].provisions
+
+
+def test_thirteen_security_authorities_as_the_law_lists_them() -> None:
+    assert len(SICHERHEITSBEHOERDEN) == 13
+
+
+def test_commissioned_logging_waits_for_the_commission_then_is_a_condition() -> None:
+    changes = {**SECURITY, "logging_arrangement": "auftragsverarbeitung"}
+    waiting = decide(**changes)
+    assert waiting.result is Ergebnis.WAITING_COMMISSION
+    assert "§ 40 Abs. 3 BMG" in waiting.reasons[0].provisions
+    approved = decide(commission="AV-2026-17", **changes)
+    assert approved.result is Ergebnis.APPROVED
+    [condition] = approved.conditions
+    assert condition.code == "COMMISSIONED_LOGGING"
+    assert "AV-2026-17" in condition.text
+
+
+def test_municipality_asking_for_security_access_is_refused() -> None:
+    outcome = decide(**{**SECURITY, "authority.kind": "kommunalverwaltung"})
+    assert outcome.result is Ergebnis.REJECTED
+    assert codes(outcome) == ["NOT_A_SECURITY_AUTHORITY"]
+    assert "§ 34 Abs. 4 Satz 1 BMG" in outcome.reasons[0].provisions
+
+
+def test_health_insurer_asking_for_security_access_is_refused_with_its_own_reason() -> None:
+    outcome = decide(**{**SECURITY, "authority.kind": "gesetzliche_krankenkasse"})
+    assert outcome.result is Ergebnis.REJECTED
+    assert codes(outcome) == ["HEALTH_INSURER_NOT_SECURITY_AUTHORITY"]
+    assert "§ 34 Abs. 6 BMG" in outcome.reasons[0].provisions
+
+
+def test_health_insurer_gets_simple_access_for_statutory_tasks_only() -> None:
+    outcome = decide(**{"authority.kind": "gesetzliche_krankenkasse"})
+    assert outcome.result is Ergebnis.APPROVED
+    [condition] = outcome.conditions
+    assert condition.code == "STATUTORY_TASKS_ONLY"
+    assert "§§ 44, 49 BMG" in condition.text
+
+
+def test_private_company_is_refused() -> None:
+    outcome = decide(**{"authority.kind": "private_stelle"})
+    assert outcome.result is Ergebnis.REJECTED
+    assert codes(outcome) == ["NOT_A_PUBLIC_BODY"]
+    assert "§ 2 BDSG" in outcome.reasons[0].provisions
+
+
+def test_authority_of_another_state_registers_with_its_own_central_office() -> None:
+    outcome = decide(**{"authority.state": "09"})
+    assert outcome.result is Ergebnis.REJECTED
+    assert codes(outcome) == ["OTHER_STATE"]
+    assert outcome.reasons[0].provisions == ["§ 26 Abs. 1 NMeldVO"]
+
+
+def test_all_grounds_for_refusal_are_given_together() -> None:
+    outcome = decide(
+        **{
+            "authority.kind": "private_stelle",
+            "authority.state": "05",
+            "compliance.measures": "Wir passen gut auf.",
+        }
+    )
+    assert codes(outcome) == ["NOT_A_PUBLIC_BODY", "OTHER_STATE", "MEASURES_INCOMPLETE"]
+
+
+def test_incomplete_measures_are_refused_naming_what_is_missing() -> None:
+    outcome = decide(**{"compliance.measures": "Zugriff nur über das Landesnetz."})
+    assert outcome.result is Ergebnis.REJECTED
+    assert codes(outcome) == ["MEASURES_INCOMPLETE"]
+    assert "authentisieren" in outcome.reasons[0].text
+    assert "§ 39 Abs. 1 BMG" in outcome.reasons[0].provisions
+
+
+def test_measures_check_recognises_each_requirement() -> None:
+    full = "Rollenkonzept, persönliche Kennung mit Passwort, Übertragung nur im Landesnetz"
+    assert missing_measures(full) == []
+    assert len(missing_measures("nichts")) == 3
+
+
+def test_access_outside_landesnetz_and_doi_needs_an_individual_decision() -> None:
+    outcome = decide(
+        **{
+            "network.channel": "sonstiger",
+            "network.reason_if_other": "Außenstelle ohne Landesnetzanschluss",
+        }
+    )
+    assert outcome.result is Ergebnis.PENDING_MANUAL
+    assert codes(outcome) == ["NETWORK_INDIVIDUAL_DECISION"]
+    assert "Außenstelle" in outcome.reasons[0].text
+
+
+def test_other_public_body_needs_its_status_verified() -> None:
+    outcome = decide(**{"authority.kind": "sonstige_oeffentliche_stelle"})
+    assert outcome.result is Ergebnis.PENDING_MANUAL
+    assert codes(outcome) == ["PUBLIC_BODY_TO_VERIFY"]
+
+
+def test_client_certificate_restriction_becomes_a_condition() -> None:
+    outcome = decide(client_certificate_fingerprint="ab" * 32)
+    assert [c.code for c in outcome.conditions] == ["CLIENT_CERTIFICATE"]
+
+
+def test_written_statement_cites_the_provisions() -> None:
+    refused = decide(**{"authority.kind": "private_stelle"})
+    text = statement(Entscheidung.REJECTED, refused.reasons)
+    assert text.startswith("Zugang ist rechtlich zulässig: Nein, weil:")
+    assert "§ 34a Abs. 1 BMG" in text
+    approved = decide()
+    assert statement(Entscheidung.APPROVED, approved.reasons).startswith(
+        "Zugang ist rechtlich zulässig: Ja."
+    )
