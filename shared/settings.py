@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,12 @@ class Settings(BaseSettings):
     retry_backoff_max_seconds: float = Field(10.0, description="ceiling of the retry delay")
     outbox_sweep_seconds: float = Field(
         5.0, description="how often unpublished outbox events are looked for"
+    )
+    pki_dir: Path = Field(
+        Path(".local/pki"), description="certificates and keys (`python -m shared.pki init DIR`)"
+    )
+    print_spool_dir: Path = Field(
+        Path(".local/print-spool"), description="where letters for the postal service are put"
     )
     operator_state: str = Field(
         "03", description="Landesschlüssel of the state that runs this Melderegisterdatenspiegel"

@@ -7,6 +7,15 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from shared.events.account import (
+    AccountCommand,
+    AccountEvent,
+    AccountProvisioned,
+    AuthAudit,
+    CredentialsIssued,
+    ProvisioningRefused,
+    TenantState,
+)
 from shared.events.application import (
     ApplicationAccepted,
     ApplicationIncomplete,
@@ -142,6 +151,64 @@ class Topics:
         key="application_id",
         description="Reminders and escalations for cases waiting past their deadline.",
         retention_ms=90 * DAY_MS,
+    )
+    ACCOUNT_PROVISIONED = TopicSpec(
+        name="min.account.provisioned.v1",
+        event=AccountProvisioned,
+        event_type="de.meldespiegel.account.provisioned.v1",
+        key="tenant_id",
+        description="A tenant and its Hauptadministrator created, or a new administrator.",
+        retention_ms=365 * DAY_MS,
+    )
+    ACCOUNT_PROVISIONING_REFUSED = TopicSpec(
+        name="min.account.provisioning-refused.v1",
+        event=ProvisioningRefused,
+        event_type="de.meldespiegel.account.provisioning-refused.v1",
+        key="application_id",
+        description="Approved applications that could not be carried out, and why.",
+        retention_ms=365 * DAY_MS,
+    )
+    ACCOUNT_CREDENTIALS = TopicSpec(
+        name="min.account.credentials.v1",
+        event=CredentialsIssued,
+        event_type="de.meldespiegel.account.credentials.v1",
+        key="tenant_id",
+        description="Credentials to deliver; the password only sealed for mail_dispatch.",
+        retention_ms=30 * DAY_MS,
+        consumed=True,
+    )
+    ACCOUNT_COMMAND = TopicSpec(
+        name="min.account.command.v1",
+        event=AccountCommand,
+        event_type="de.meldespiegel.account.command.v1",
+        key="tenant_id",
+        description="Commands of tenant administrators and operators on accounts and tenants.",
+        retention_ms=90 * DAY_MS,
+        consumed=True,
+    )
+    ACCOUNT_EVENT = TopicSpec(
+        name="min.account.event.v1",
+        event=AccountEvent,
+        event_type="de.meldespiegel.account.event.v1",
+        key="tenant_id",
+        description="The result of every account command, applied or rejected with the reason.",
+        retention_ms=365 * DAY_MS,
+    )
+    ACCOUNT_AUDIT = TopicSpec(
+        name="min.account.audit.v1",
+        event=AuthAudit,
+        event_type="de.meldespiegel.account.audit.v1",
+        key="username",
+        description="Every login and password change with its outcome; never a password.",
+        retention_ms=365 * DAY_MS,
+    )
+    TENANT_STATE = TopicSpec(
+        name="min.tenant.state.v1",
+        event=TenantState,
+        event_type="de.meldespiegel.tenant.state.v1",
+        key="tenant_id",
+        description="Current state of every tenant (compacted): what retrieval authorises from.",
+        compacted=True,
     )
 
 

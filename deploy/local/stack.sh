@@ -206,6 +206,8 @@ write_env() {
   cat >"$CACHE/stack-$PROFILE.env" <<EOF
 export MELDESPIEGEL_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
 export DATABASE_URL=$DB_URL
+export MELDESPIEGEL_PKI_DIR=$CACHE/pki
+export MELDESPIEGEL_PRINT_SPOOL_DIR=$CACHE/print-spool-$PROFILE
 EOF
   say "environment in .local/stack-$PROFILE.env (Kafka 127.0.0.1:$KAFKA_PORT, ${DB_URL%%:*}://…@${DB_URL##*@})"
 }
@@ -216,6 +218,7 @@ case "$CMD" in
     python_env
     kafka_up
     pg_up
+    "$ROOT/.venv/bin/python" -m shared.pki init "$CACHE/pki"
     write_env
     # shellcheck disable=SC1090
     source "$CACHE/stack-$PROFILE.env"

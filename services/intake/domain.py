@@ -37,6 +37,7 @@ from shared.events.application import (
     Protokollierung,
     Zugangsart,
 )
+from shared.fingerprints import normalise_fingerprint
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 _PHONE = re.compile(r"^\+?[0-9 ()/\-]{6,30}$")
@@ -281,10 +282,6 @@ def _matching(
         found.append(invalid(value=text))
         return None
     return text
-
-
-def normalise_fingerprint(value: str) -> str:
-    return value.replace(":", "").replace(" ", "").lower()
 
 
 def authority_key(identifier: str | None, name: str, postcode: str) -> str:

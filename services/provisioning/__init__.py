@@ -1,0 +1,1 @@
+"""provisioning: tenants (Mandanten), their administrators and users, and the authentication API."""

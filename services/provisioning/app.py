@@ -1,0 +1,66 @@
+"""provisioning's wiring: approvals and account commands in; tenants, accounts, credentials, tenant
+state out; the authentication API beside it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import Field
+
+from services.provisioning import service
+from services.provisioning.service import Provisioner
+from services.provisioning.store import ProvisioningStore
+from shared.events.account import AccountCommand
+from shared.events.review import ReviewDecided
+from shared.pki import LETTER_PUB
+from shared.runtime import ServiceRuntime, utc_now
+from shared.settings import Settings
+from shared.topics import Topics
+
+SERVICE = "provisioning"
+
+
+class ProvisioningSettings(Settings):
+    initial_password_valid_days: int = Field(14, description="an initial password expires after")
+    operators: list[str] = Field(
+        default_factory=lambda: ["ops-verfahrensbetreuung"],
+        description="operator ids allowed to give account commands (JSON list)",
+    )
+    http_host: str = Field("127.0.0.1", description="authentication API address")
+    http_port: int = Field(8081, description="authentication API port")
+
+
+class Provisioning(ServiceRuntime):
+    def __init__(
+        self, settings: ProvisioningSettings | None = None, clock: Callable[[], datetime] = utc_now
+    ) -> None:
+        self.provisioning_settings = settings or ProvisioningSettings()
+        super().__init__(SERVICE, "services.provisioning", self.provisioning_settings, clock)
+        s = self.provisioning_settings
+        self.deps = Provisioner(
+            seal_key=bytes.fromhex((s.pki_dir / LETTER_PUB).read_text().strip()),
+            password_valid_days=s.initial_password_valid_days,
+            operators=frozenset(s.operators),
+        )
+
+        @self.subscriber(Topics.REVIEW_DECIDED)
+        async def on_review_decided(decided: ReviewDecided, msg: KafkaMessage) -> None:
+            """An approval creates the tenant and its Hauptadministrator."""
+            await self.consume(
+                msg,
+                lambda conn, _: service.handle_decided(
+                    ProvisioningStore(conn), decided, self.clock(), self.deps
+                ),
+            )
+
+        @self.subscriber(Topics.ACCOUNT_COMMAND)
+        async def on_account_command(command: AccountCommand, msg: KafkaMessage) -> None:
+            """Applies an administrator's or operator's command, or rejects it with the reason."""
+            await self.consume(
+                msg,
+                lambda conn, _: service.handle_command(
+                    ProvisioningStore(conn), command, self.clock(), self.deps
+                ),
+            )

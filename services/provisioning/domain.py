@@ -1,0 +1,200 @@
+"""Tenants, accounts, logins and account commands: the rules, without I/O.
+
+Seed 000: one tenant and one Hauptadministrator per authority and role; the account name goes by
+e-mail, the initial password by personal post; the first login forces a password change; access may
+be restricted to a client certificate; an administrator's password is reset only where a secure
+mail (S/MIME) address is on file; access can be restricted or suspended and lifted again. The
+administrator manages the authority's own users.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from shared.events.account import (
+    Actor,
+    ActorKind,
+    AuthOutcome,
+    CommandAction,
+    TenantStatus,
+    UserKind,
+    UserStatus,
+)
+from shared.events.application import Protokollierung, Zugangsart
+from shared.events.review import Auflage, Datenumfang
+from shared.fingerprints import normalise_fingerprint
+
+# no 0/O, 1/l/I: the password is typed from a printed letter
+PASSWORD_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
+INITIAL_PASSWORD_LENGTH = 16  # 16 × log2(56) ≈ 93 bits
+MIN_PASSWORD_LENGTH = 12
+TENANT_NAMESPACE = uuid.UUID("5b7e3d0c-2f4a-4c1e-9a57-0d1e6b3c8f21")
+
+ADMIN_ACTIONS = {CommandAction.CREATE_USER, CommandAction.LOCK_USER, CommandAction.UNLOCK_USER}
+OPERATOR_ACTIONS = set(CommandAction) - {CommandAction.CREATE_USER}
+
+
+def tenant_id_for(authority_key: str, role: Zugangsart) -> str:
+    """Stable: the same authority and role always name the same tenant."""
+    return str(uuid.uuid5(TENANT_NAMESPACE, f"{authority_key}|{role.value}"))
+
+
+def initial_password() -> str:
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(INITIAL_PASSWORD_LENGTH))
+
+
+def _ascii_slug(text: str) -> str:
+    text = text.replace("ß", "ss").replace("ä", "ae").replace("ö", "oe").replace("ü", "ue")
+    text = text.replace("Ä", "ae").replace("Ö", "oe").replace("Ü", "ue")
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "", folded)
+
+
+def username_for(first_name: str, surname: str, tenant_id: str, taken: set[str]) -> str:
+    """e.g. `j.weissmueller.4f2a9c`: the person, and which tenant the account belongs to."""
+    base = f"{_ascii_slug(first_name)[:1]}.{_ascii_slug(surname)[:30]}.{tenant_id[:6]}"
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}{n}"
+    return candidate
+
+
+def password_policy_violations(new: str, username: str) -> list[str]:
+    """BSI-style minimum: length, character classes, not the account name."""
+    problems = []
+    if len(new) < MIN_PASSWORD_LENGTH:
+        problems.append(f"mindestens {MIN_PASSWORD_LENGTH} Zeichen")
+    classes = [
+        any(c.islower() for c in new),
+        any(c.isupper() for c in new),
+        any(c.isdigit() for c in new),
+        any(not c.isalnum() for c in new),
+    ]
+    if sum(classes) < 3:
+        problems.append(
+            "mindestens drei der Zeichenarten Klein-, Großbuchstaben, Ziffern, Sonderzeichen"
+        )
+    if username.lower() in new.lower():
+        problems.append("darf den Accountnamen nicht enthalten")
+    return problems
+
+
+@dataclass(frozen=True)
+class Restriction:
+    status: TenantStatus
+    reason: str
+    since: datetime
+
+
+@dataclass(frozen=True)
+class Tenant:
+    tenant_id: str
+    authority_key: str
+    authority_name: str
+    role: Zugangsart
+    status: TenantStatus
+    data_scope: Datenumfang
+    logging_arrangement: Protokollierung | None
+    conditions: list[Auflage]
+    client_certificate_fingerprint: str | None
+    application_id: str
+    status_reason: str | None = None
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class Account:
+    user_id: str
+    tenant_id: str
+    username: str
+    kind: UserKind
+    status: UserStatus
+    first_name: str
+    surname: str
+    email: str
+    password_hash: str
+    must_change_password: bool
+    password_expires_at: datetime | None
+    smime_certificate_pem: str | None = None
+    certificate_fingerprint: str | None = None
+    failed_logins: int = 0
+
+
+@dataclass(frozen=True)
+class LoginDecision:
+    outcome: AuthOutcome
+    detail: list[str] = field(default_factory=list)
+
+    @property
+    def admitted(self) -> bool:
+        return self.outcome in (AuthOutcome.AUTHENTICATED, AuthOutcome.PASSWORD_CHANGE_REQUIRED)
+
+
+MAX_FAILED_LOGINS = 5
+
+
+def login(
+    account: Account | None,
+    tenant: Tenant | None,
+    password_ok: bool,
+    presented_fingerprint: str | None,
+    now: datetime,
+) -> LoginDecision:
+    """The order matters: nothing about the account is revealed before the password is right."""
+    if account is None or tenant is None or not password_ok:
+        return LoginDecision(AuthOutcome.INVALID_CREDENTIALS)
+    if account.status is not UserStatus.ACTIVE:
+        return LoginDecision(AuthOutcome.USER_LOCKED, [account.status.value])
+    if tenant.status is TenantStatus.SUSPENDED:
+        return LoginDecision(AuthOutcome.TENANT_SUSPENDED, [tenant.status_reason or ""])
+    required = account.certificate_fingerprint or tenant.client_certificate_fingerprint
+    if required and normalise_fingerprint(presented_fingerprint or "") != required:
+        return LoginDecision(AuthOutcome.CLIENT_CERTIFICATE_REJECTED)
+    if account.must_change_password:
+        if account.password_expires_at is not None and now >= account.password_expires_at:
+            return LoginDecision(AuthOutcome.INITIAL_PASSWORD_EXPIRED)
+        return LoginDecision(AuthOutcome.PASSWORD_CHANGE_REQUIRED)
+    detail = [f"tenant {tenant.status.value}"] if tenant.status is not TenantStatus.ACTIVE else []
+    return LoginDecision(AuthOutcome.AUTHENTICATED, detail)
+
+
+def after_failed_login(account: Account) -> Account:
+    failed = account.failed_logins + 1
+    status = UserStatus.LOCKED if failed >= MAX_FAILED_LOGINS else account.status
+    return replace(account, failed_logins=failed, status=status)
+
+
+def authorise(
+    actor: Actor,
+    action: CommandAction,
+    tenant: Tenant | None,
+    actor_account: Account | None,
+    operators: frozenset[str],
+) -> str | None:
+    """None if the actor may do this; otherwise the rejection code."""
+    if tenant is None:
+        return "UNKNOWN_TENANT"
+    if actor.kind is ActorKind.OPERATOR:
+        if actor.id not in operators:
+            return "UNKNOWN_OPERATOR"
+        return None if action in OPERATOR_ACTIONS else "ACTION_NOT_FOR_OPERATORS"
+    if (
+        actor_account is None
+        or actor_account.tenant_id != tenant.tenant_id
+        or actor_account.kind is not UserKind.ADMINISTRATOR
+        or actor_account.status is not UserStatus.ACTIVE
+    ):
+        return "NOT_AN_ACTIVE_ADMINISTRATOR_OF_TENANT"
+    if tenant.status is TenantStatus.SUSPENDED:
+        return "TENANT_SUSPENDED"
+    return None if action in ADMIN_ACTIONS else "ACTION_NOT_FOR_ADMINISTRATORS"
+
+
+def password_expiry(now: datetime, valid_days: int) -> datetime:
+    return now + timedelta(days=valid_days)

@@ -1,0 +1,577 @@
+"""provisioning's service layer: approved applications, account commands, logins, password changes.
+
+A plaintext password exists only inside `_issue` and `change_password`: it is hashed (Argon2id)
+for the database and sealed for mail_dispatch, never stored, logged or published as it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from services.provisioning import domain
+from services.provisioning.domain import Account, LoginDecision, Tenant
+from services.provisioning.store import ProvisioningStore
+from shared.events.account import (
+    AccountCommand,
+    AccountEvent,
+    AccountEventKind,
+    AccountProvisioned,
+    ActorKind,
+    AuthAudit,
+    AuthOutcome,
+    CommandAction,
+    CredentialPurpose,
+    CredentialsIssued,
+    Postanschrift,
+    ProvisioningKind,
+    ProvisioningRefused,
+    TenantState,
+    TenantStatus,
+    TenantUser,
+    UserKind,
+    UserStatus,
+    Zustellweg,
+)
+from shared.events.application import CompleteApplication
+from shared.events.review import Entscheidung, ReviewDecided
+from shared.fingerprints import normalise_fingerprint
+from shared.logging import get_logger
+from shared.messaging import Outgoing
+from shared.sealed import seal
+from shared.topics import Topics
+
+log = get_logger(__name__)
+_hasher = PasswordHasher()  # Argon2id, the library's RFC 9106 low-memory profile
+
+
+@dataclass(frozen=True)
+class Provisioner:
+    """What the service functions need besides the store."""
+
+    seal_key: bytes  # mail_dispatch's X25519 public key
+    password_valid_days: int
+    operators: frozenset[str]
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    if password_hash is None:
+        # same work for an unknown account as for a known one: no timing oracle
+        await asyncio.to_thread(_hasher.hash, password)
+        return False
+    try:
+        return await asyncio.to_thread(_hasher.verify, password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def seal_context(user_id: str, purpose: CredentialPurpose) -> bytes:
+    return f"{user_id}|{purpose.value}".encode()
+
+
+async def _issue(
+    account: Account,
+    tenant: Tenant,
+    purpose: CredentialPurpose,
+    delivery: Zustellweg,
+    address: Postanschrift,
+    deps: Provisioner,
+    now: datetime,
+) -> tuple[Account, Outgoing]:
+    """A new initial password: hashed into the account, sealed into the credentials event."""
+    password = domain.initial_password()
+    expires = domain.password_expiry(now, deps.password_valid_days)
+    account = replace(
+        account,
+        password_hash=await hash_password(password),
+        must_change_password=True,
+        password_expires_at=expires,
+        failed_logins=0,
+    )
+    sealed = seal(deps.seal_key, password.encode(), seal_context(account.user_id, purpose))
+    del password
+    event = CredentialsIssued(
+        tenant_id=tenant.tenant_id,
+        user_id=account.user_id,
+        username=account.username,
+        purpose=purpose,
+        secret_delivery=delivery,
+        email=account.email,
+        smime_certificate_pem=account.smime_certificate_pem,
+        address=address,
+        sealed_secret=sealed,
+        password_expires_at=expires,
+        role=tenant.role,
+        issued_at=now,
+    )
+    return account, Outgoing(Topics.ACCOUNT_CREDENTIALS, event, subject=account.user_id)
+
+
+async def state_of(store: ProvisioningStore, tenant_id: str, now: datetime) -> Outgoing:
+    tenant = await store.tenant(tenant_id)
+    assert tenant is not None
+    users = [
+        TenantUser(
+            user_id=a.user_id,
+            username=a.username,
+            kind=a.kind,
+            status=a.status,
+            certificate_fingerprint=a.certificate_fingerprint,
+        )
+        for a in await store.accounts(tenant_id)
+    ]
+    state = TenantState(
+        tenant_id=tenant.tenant_id,
+        authority_key=tenant.authority_key,
+        authority_name=tenant.authority_name,
+        role=tenant.role,
+        status=tenant.status,
+        status_reason=tenant.status_reason,
+        data_scope=tenant.data_scope,
+        logging_arrangement=tenant.logging_arrangement,
+        conditions=tenant.conditions,
+        client_certificate_fingerprint=tenant.client_certificate_fingerprint,
+        users=users,
+        version=tenant.version,
+        updated_at=now,
+    )
+    return Outgoing(Topics.TENANT_STATE, state, subject=tenant.tenant_id)
+
+
+def _address(app: CompleteApplication) -> Postanschrift:
+    adm = app.administrator
+    return Postanschrift(
+        salutation=adm.salutation.value,
+        first_name=adm.first_name,
+        surname=adm.surname,
+        authority_name=app.authority_name,
+        office_name=adm.office_name,
+        street_and_number=adm.street_and_number,
+        postcode=adm.postcode,
+        town=adm.town,
+    )
+
+
+async def _new_account(
+    store: ProvisioningStore,
+    tenant_id: str,
+    kind: UserKind,
+    first_name: str,
+    surname: str,
+    email: str,
+    smime: str | None,
+    fingerprint: str | None,
+) -> Account:
+    taken = await store.usernames_like(domain.username_for(first_name, surname, tenant_id, set()))
+    return Account(
+        user_id=str(uuid.uuid4()),
+        tenant_id=tenant_id,
+        username=domain.username_for(first_name, surname, tenant_id, taken),
+        kind=kind,
+        status=UserStatus.ACTIVE,
+        first_name=first_name,
+        surname=surname,
+        email=email,
+        password_hash="",
+        must_change_password=True,
+        password_expires_at=None,
+        smime_certificate_pem=smime,
+        certificate_fingerprint=fingerprint,
+    )
+
+
+def _refused(decided: ReviewDecided, code: str, message: str, now: datetime) -> Outgoing:
+    log.warning("provisioning refused", application_id=decided.application_id, reason_code=code)
+    return Outgoing(
+        Topics.ACCOUNT_PROVISIONING_REFUSED,
+        ProvisioningRefused(
+            application_id=decided.application_id,
+            reason_code=code,
+            message=message,
+            contact_email=decided.application.administrator.email,
+            refused_at=now,
+        ),
+        subject=decided.application_id,
+    )
+
+
+async def handle_decided(
+    store: ProvisioningStore, decided: ReviewDecided, now: datetime, deps: Provisioner
+) -> Sequence[Outgoing]:
+    """An approval creates the tenant and its Hauptadministrator, or replaces the administrator."""
+    if decided.decision is not Entscheidung.APPROVED:
+        return []
+    app = decided.application
+    tenant_id = domain.tenant_id_for(app.authority_key, app.access_type)
+    tenant = await store.tenant(tenant_id, lock=True)
+    address = _address(app)
+    if app.only_administrator_change:
+        if tenant is None:
+            return [
+                _refused(
+                    decided,
+                    "NO_TENANT_FOR_ADMINISTRATOR_CHANGE",
+                    "Für diese Behörde und Zugangsart besteht noch kein Zugang; ein "
+                    "Wechsel der Administratorin bzw. des Administrators ist daher nicht "
+                    "möglich. Bitte beantragen Sie den Zugang.",
+                    now,
+                )
+            ]
+        for old in await store.accounts(tenant_id):
+            if old.kind is UserKind.ADMINISTRATOR and old.status is not UserStatus.REPLACED:
+                await store.update_account(replace(old, status=UserStatus.REPLACED), now)
+        await store.bump_version(tenant_id, now)
+        kind = ProvisioningKind.ADMINISTRATOR_CHANGE
+    else:
+        if tenant is not None:
+            return [
+                _refused(
+                    decided,
+                    "TENANT_EXISTS",
+                    "Für diese Behörde und Zugangsart besteht bereits ein Zugang.",
+                    now,
+                )
+            ]
+        tenant = Tenant(
+            tenant_id=tenant_id,
+            authority_key=app.authority_key,
+            authority_name=app.authority_name,
+            role=app.access_type,
+            status=TenantStatus.ACTIVE,
+            data_scope=decided.data_scope,
+            logging_arrangement=app.logging_arrangement,  # type: ignore[arg-type]
+            conditions=decided.conditions,
+            client_certificate_fingerprint=app.client_certificate_fingerprint,
+            application_id=app.application_id,
+        )
+        await store.add_tenant(tenant, address, now)
+        kind = ProvisioningKind.NEW_TENANT
+    adm = app.administrator
+    admin = await _new_account(
+        store,
+        tenant_id,
+        UserKind.ADMINISTRATOR,
+        adm.first_name,
+        adm.surname,
+        adm.email,
+        adm.smime_certificate_pem,
+        None,
+    )
+    admin, credentials = await _issue(
+        admin,
+        tenant,
+        CredentialPurpose.ADMINISTRATOR_INITIAL,
+        Zustellweg.LETTER,
+        address,
+        deps,
+        now,
+    )
+    await store.add_account(admin, now)
+    log.info(
+        "tenant provisioned",
+        tenant_id=tenant_id,
+        kind=kind.value,
+        application_id=app.application_id,
+    )
+    provisioned = Outgoing(
+        Topics.ACCOUNT_PROVISIONED,
+        AccountProvisioned(
+            tenant_id=tenant_id,
+            application_id=app.application_id,
+            kind=kind,
+            role=app.access_type,
+            authority_name=app.authority_name,
+            administrator_user_id=admin.user_id,
+            administrator_username=admin.username,
+            provisioned_at=now,
+        ),
+        subject=tenant_id,
+    )
+    return [provisioned, credentials, await state_of(store, tenant_id, now)]
+
+
+def _account_event(
+    cmd: AccountCommand,
+    kind: AccountEventKind,
+    now: datetime,
+    user_id: str | None = None,
+    code: str | None = None,
+    message: str | None = None,
+) -> Outgoing:
+    return Outgoing(
+        Topics.ACCOUNT_EVENT,
+        AccountEvent(
+            command_id=cmd.command_id,
+            tenant_id=cmd.tenant_id,
+            kind=kind,
+            actor=cmd.actor,
+            user_id=user_id,
+            reason_code=code,
+            message=message,
+            at=now,
+        ),
+        subject=cmd.tenant_id,
+    )
+
+
+_TENANT_STATUS = {
+    CommandAction.RESTRICT_TENANT: (TenantStatus.RESTRICTED, AccountEventKind.TENANT_RESTRICTED),
+    CommandAction.SUSPEND_TENANT: (TenantStatus.SUSPENDED, AccountEventKind.TENANT_SUSPENDED),
+    CommandAction.LIFT_TENANT: (TenantStatus.ACTIVE, AccountEventKind.TENANT_LIFTED),
+}
+
+
+async def handle_command(
+    store: ProvisioningStore, cmd: AccountCommand, now: datetime, deps: Provisioner
+) -> Sequence[Outgoing]:
+    if await store.command_seen(cmd.command_id):
+        log.info("account command already applied", command_id=cmd.command_id)
+        return []
+    out, rejection = await _apply(store, cmd, now, deps)
+    if rejection:
+        code, message = rejection
+        out = [
+            _account_event(cmd, AccountEventKind.COMMAND_REJECTED, now, cmd.user_id, code, message)
+        ]
+        log.warning("account command rejected", command_id=cmd.command_id, reason_code=code)
+    await store.record_command(
+        cmd.command_id,
+        cmd.tenant_id,
+        cmd.action.value,
+        f"{cmd.actor.kind.value}:{cmd.actor.id}",
+        rejection[0] if rejection else "applied",
+        now,
+    )
+    return out
+
+
+async def _apply(
+    store: ProvisioningStore, cmd: AccountCommand, now: datetime, deps: Provisioner
+) -> tuple[list[Outgoing], tuple[str, str] | None]:
+    try:
+        uuid.UUID(cmd.tenant_id)
+    except ValueError:
+        return [], ("UNKNOWN_TENANT", "Kein Mandant mit dieser Kennung.")
+    tenant = await store.tenant(cmd.tenant_id, lock=True)
+    actor_account = None
+    if cmd.actor.kind is ActorKind.ADMINISTRATOR:
+        actor_account = await _account_by_id(store, cmd.actor.id)
+    denied = domain.authorise(cmd.actor, cmd.action, tenant, actor_account, deps.operators)
+    if denied:
+        return [], (denied, "Der Auftraggeber darf diesen Befehl für diesen Mandanten nicht geben.")
+    assert tenant is not None
+    action = cmd.action
+
+    if action in _TENANT_STATUS:
+        status, kind = _TENANT_STATUS[action]
+        if not cmd.reason:
+            return [], (
+                "REASON_REQUIRED",
+                "Einschränkung, Sperre und Aufhebung brauchen einen Grund.",
+            )
+        if status is TenantStatus.ACTIVE and tenant.status is TenantStatus.ACTIVE:
+            return [], ("NOT_RESTRICTED", "Der Mandant ist weder eingeschränkt noch gesperrt.")
+        tenant = replace(
+            tenant, status=status, status_reason=cmd.reason, version=tenant.version + 1
+        )
+        await store.set_tenant_status(tenant, f"{cmd.actor.kind.value}:{cmd.actor.id}", now)
+        return [_account_event(cmd, kind, now), await state_of(store, tenant.tenant_id, now)], None
+
+    if action is CommandAction.CREATE_USER:
+        if cmd.new_user is None:
+            return [], ("NEW_USER_MISSING", "Für create_user fehlen die Daten der Person.")
+        nu = cmd.new_user
+        fingerprint = (
+            normalise_fingerprint(nu.certificate_fingerprint)
+            if nu.certificate_fingerprint
+            else None
+        )
+        user = await _new_account(
+            store,
+            tenant.tenant_id,
+            UserKind.USER,
+            nu.first_name,
+            nu.surname,
+            nu.email,
+            None,
+            fingerprint,
+        )
+        user, credentials = await _issue(
+            user,
+            tenant,
+            CredentialPurpose.USER_INITIAL,
+            Zustellweg.LETTER,
+            await store.postal_address(tenant.tenant_id),
+            deps,
+            now,
+        )
+        await store.add_account(user, now)
+        await store.bump_version(tenant.tenant_id, now)
+        return [
+            _account_event(cmd, AccountEventKind.USER_CREATED, now, user.user_id),
+            credentials,
+            await state_of(store, tenant.tenant_id, now),
+        ], None
+
+    if action is CommandAction.RESET_ADMIN_PASSWORD:
+        admin = next(
+            (
+                a
+                for a in await store.accounts(tenant.tenant_id)
+                if a.kind is UserKind.ADMINISTRATOR and a.status is not UserStatus.REPLACED
+            ),
+            None,
+        )
+        if admin is None:
+            return [], (
+                "NO_ADMINISTRATOR",
+                "Der Mandant hat keine Administratorin bzw. keinen Administrator.",
+            )
+        if not admin.smime_certificate_pem:
+            return [], (
+                "NO_SECURE_MAIL_ADDRESS",
+                "Das Passwort der Administratorin bzw. des Administrators wird nur an eine "
+                "E-Mail-Adresse mit S/MIME-Zertifikat zurückgesetzt; es ist keines "
+                "hinterlegt.",
+            )
+        admin, credentials = await _issue(
+            admin,
+            tenant,
+            CredentialPurpose.ADMINISTRATOR_RESET,
+            Zustellweg.SMIME_MAIL,
+            await store.postal_address(tenant.tenant_id),
+            deps,
+            now,
+        )
+        await store.update_account(admin, now)
+        return [
+            _account_event(cmd, AccountEventKind.ADMIN_PASSWORD_RESET, now, admin.user_id),
+            credentials,
+        ], None
+
+    # lock or unlock a user of this tenant
+    user = await _account_by_id(store, cmd.user_id or "")
+    if user is None or user.tenant_id != tenant.tenant_id:
+        return [], ("UNKNOWN_USER", "Diese Person gehört nicht zu diesem Mandanten.")
+    if action is CommandAction.LOCK_USER:
+        user, kind = replace(user, status=UserStatus.LOCKED), AccountEventKind.USER_LOCKED
+    else:
+        if user.status is not UserStatus.LOCKED:
+            return [], ("USER_NOT_LOCKED", "Der Account ist nicht gesperrt.")
+        user = replace(user, status=UserStatus.ACTIVE, failed_logins=0)
+        kind = AccountEventKind.USER_UNLOCKED
+    await store.update_account(user, now)
+    await store.bump_version(tenant.tenant_id, now)
+    return [
+        _account_event(cmd, kind, now, user.user_id),
+        await state_of(store, tenant.tenant_id, now),
+    ], None
+
+
+async def _account_by_id(store: ProvisioningStore, user_id: str) -> Account | None:
+    try:
+        uuid.UUID(user_id)
+    except ValueError:
+        return None
+    return await store.account(user_id)
+
+
+def _audit(
+    username: str,
+    account: Account | None,
+    action: str,
+    outcome: AuthOutcome,
+    fingerprint: str | None,
+    now: datetime,
+    detail: list[str] | None = None,
+) -> Outgoing:
+    return Outgoing(
+        Topics.ACCOUNT_AUDIT,
+        AuthAudit(
+            username=username,
+            tenant_id=account.tenant_id if account else None,
+            user_id=account.user_id if account else None,
+            action=action,
+            outcome=outcome,
+            client_certificate_fingerprint=fingerprint,
+            detail=detail or [],
+            at=now,
+        ),
+        subject=account.tenant_id if account else None,
+    )
+
+
+async def login(
+    store: ProvisioningStore,
+    username: str,
+    password: str,
+    fingerprint: str | None,
+    now: datetime,
+) -> tuple[LoginDecision, Account | None, list[Outgoing]]:
+    account = await store.account_by_username(username, lock=True)
+    ok = await verify_password(account.password_hash if account else None, password)
+    tenant = await store.tenant(account.tenant_id) if account else None
+    decision = domain.login(account, tenant, ok, fingerprint, now)
+    out = [_audit(username, account, "login", decision.outcome, fingerprint, now, decision.detail)]
+    if account is not None and not ok and account.status is UserStatus.ACTIVE:
+        locked = domain.after_failed_login(account)
+        await store.update_account(locked, now)
+        if locked.status is UserStatus.LOCKED:
+            await store.bump_version(account.tenant_id, now)
+            out.append(await state_of(store, account.tenant_id, now))
+    elif account is not None and decision.admitted and account.failed_logins:
+        await store.update_account(replace(account, failed_logins=0), now)
+    return decision, account, out
+
+
+async def change_password(
+    store: ProvisioningStore,
+    username: str,
+    current: str,
+    new: str,
+    fingerprint: str | None,
+    now: datetime,
+) -> tuple[AuthOutcome, list[str], list[Outgoing]]:
+    decision, account, out = await login(store, username, current, fingerprint, now)
+    if not decision.admitted or account is None:
+        return decision.outcome, decision.detail, out
+    problems = domain.password_policy_violations(new, username)
+    if new == current:
+        problems.append("muss sich vom bisherigen Passwort unterscheiden")
+    if problems:
+        out.append(
+            _audit(
+                username,
+                account,
+                "change_password",
+                AuthOutcome.PASSWORD_POLICY_VIOLATED,
+                fingerprint,
+                now,
+                problems,
+            )
+        )
+        return AuthOutcome.PASSWORD_POLICY_VIOLATED, problems, out
+    await store.update_account(
+        replace(
+            account,
+            password_hash=await hash_password(new),
+            must_change_password=False,
+            password_expires_at=None,
+            failed_logins=0,
+        ),
+        now,
+    )
+    out.append(
+        _audit(username, account, "change_password", AuthOutcome.PASSWORD_CHANGED, fingerprint, now)
+    )
+    return AuthOutcome.PASSWORD_CHANGED, [], out

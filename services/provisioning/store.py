@@ -1,0 +1,221 @@
+"""Persistence of tenants, accounts and account commands (schema `provisioning`)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from services.provisioning.domain import Account, Tenant
+from shared.events.account import Postanschrift, TenantStatus, UserKind, UserStatus
+from shared.events.application import Protokollierung, Zugangsart
+from shared.events.review import Auflage, Datenumfang
+
+
+class ProvisioningStore:
+    """Works inside the caller's transaction."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    # ------------------------------------------------------------------ tenants
+    async def tenant(self, tenant_id: str, *, lock: bool = False) -> Tenant | None:
+        row = await self.conn.fetchrow(
+            "SELECT * FROM tenant WHERE tenant_id = $1::uuid" + (" FOR UPDATE" if lock else ""),
+            tenant_id,
+        )
+        return _tenant(row) if row else None
+
+    async def postal_address(self, tenant_id: str) -> Postanschrift:
+        raw = await self.conn.fetchval(
+            "SELECT postal_address FROM tenant WHERE tenant_id = $1::uuid", tenant_id
+        )
+        return Postanschrift.model_validate_json(raw)
+
+    async def add_tenant(self, tenant: Tenant, address: Postanschrift, now: datetime) -> None:
+        await self.conn.execute(
+            """INSERT INTO tenant (tenant_id, authority_key, authority_name, role, status,
+                   status_reason, data_scope, logging_arrangement, conditions,
+                   client_certificate_fingerprint, postal_address, application_id, version,
+                   created_at, updated_at)
+               VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)""",
+            tenant.tenant_id,
+            tenant.authority_key,
+            tenant.authority_name,
+            tenant.role.value,
+            tenant.status.value,
+            tenant.status_reason,
+            tenant.data_scope.value,
+            tenant.logging_arrangement.value if tenant.logging_arrangement else None,
+            json.dumps([c.model_dump() for c in tenant.conditions]),
+            tenant.client_certificate_fingerprint,
+            address.model_dump_json(),
+            tenant.application_id,
+            tenant.version,
+            now,
+        )
+
+    async def set_tenant_status(self, tenant: Tenant, actor: str, now: datetime) -> None:
+        await self.conn.execute(
+            """UPDATE tenant SET status = $2, status_reason = $3, version = $4, updated_at = $5
+               WHERE tenant_id = $1::uuid""",
+            tenant.tenant_id,
+            tenant.status.value,
+            tenant.status_reason,
+            tenant.version,
+            now,
+        )
+        await self.conn.execute(
+            """INSERT INTO tenant_status_history (tenant_id, status, reason, actor, at)
+               VALUES ($1::uuid, $2, $3, $4, $5)""",
+            tenant.tenant_id,
+            tenant.status.value,
+            tenant.status_reason,
+            actor,
+            now,
+        )
+
+    async def bump_version(self, tenant_id: str, now: datetime) -> int:
+        return await self.conn.fetchval(
+            """UPDATE tenant SET version = version + 1, updated_at = $2
+               WHERE tenant_id = $1::uuid RETURNING version""",
+            tenant_id,
+            now,
+        )
+
+    # ------------------------------------------------------------------ accounts
+    async def accounts(self, tenant_id: str) -> list[Account]:
+        rows = await self.conn.fetch(
+            "SELECT * FROM account WHERE tenant_id = $1::uuid ORDER BY created_at, username",
+            tenant_id,
+        )
+        return [_account(r) for r in rows]
+
+    async def account(self, user_id: str, *, lock: bool = False) -> Account | None:
+        row = await self.conn.fetchrow(
+            "SELECT * FROM account WHERE user_id = $1::uuid" + (" FOR UPDATE" if lock else ""),
+            user_id,
+        )
+        return _account(row) if row else None
+
+    async def account_by_username(self, username: str, *, lock: bool = False) -> Account | None:
+        row = await self.conn.fetchrow(
+            "SELECT * FROM account WHERE username = $1" + (" FOR UPDATE" if lock else ""), username
+        )
+        return _account(row) if row else None
+
+    async def usernames_like(self, prefix: str) -> set[str]:
+        rows = await self.conn.fetch(
+            "SELECT username FROM account WHERE username LIKE $1", prefix + "%"
+        )
+        return {r["username"] for r in rows}
+
+    async def add_account(self, account: Account, now: datetime) -> None:
+        values = asdict(account)
+        values.update(kind=account.kind.value, status=account.status.value)
+        await self.conn.execute(
+            """INSERT INTO account (user_id, tenant_id, username, kind, status, first_name, surname,
+                   email, smime_certificate_pem, certificate_fingerprint, password_hash,
+                   must_change_password, password_expires_at, failed_logins, created_at,
+                   updated_at)
+               VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                       $15, $15)""",
+            values["user_id"],
+            values["tenant_id"],
+            values["username"],
+            values["kind"],
+            values["status"],
+            values["first_name"],
+            values["surname"],
+            values["email"],
+            values["smime_certificate_pem"],
+            values["certificate_fingerprint"],
+            values["password_hash"],
+            values["must_change_password"],
+            values["password_expires_at"],
+            values["failed_logins"],
+            now,
+        )
+
+    async def update_account(self, account: Account, now: datetime) -> None:
+        await self.conn.execute(
+            """UPDATE account SET status = $2, password_hash = $3, must_change_password = $4,
+                   password_expires_at = $5, failed_logins = $6, updated_at = $7
+               WHERE user_id = $1::uuid""",
+            account.user_id,
+            account.status.value,
+            account.password_hash,
+            account.must_change_password,
+            account.password_expires_at,
+            account.failed_logins,
+            now,
+        )
+
+    # ------------------------------------------------------------------ commands
+    async def command_seen(self, command_id: str) -> bool:
+        return bool(
+            await self.conn.fetchval(
+                "SELECT true FROM account_command WHERE command_id = $1", command_id
+            )
+        )
+
+    async def record_command(
+        self, command_id: str, tenant_id: str, action: str, actor: str, outcome: str, now: datetime
+    ) -> None:
+        await self.conn.execute(
+            """INSERT INTO account_command (command_id, tenant_id, action, actor, outcome, at)
+               VALUES ($1, $2, $3, $4, $5, $6)""",
+            command_id,
+            tenant_id,
+            action,
+            actor,
+            outcome,
+            now,
+        )
+
+
+def _tenant(row: asyncpg.Record) -> Tenant:
+    return Tenant(
+        tenant_id=str(row["tenant_id"]),
+        authority_key=row["authority_key"],
+        authority_name=row["authority_name"],
+        role=Zugangsart(row["role"]),
+        status=TenantStatus(row["status"]),
+        data_scope=Datenumfang(row["data_scope"]),
+        logging_arrangement=(
+            Protokollierung(row["logging_arrangement"]) if row["logging_arrangement"] else None
+        ),
+        conditions=[Auflage.model_validate(c) for c in json.loads(row["conditions"])],
+        client_certificate_fingerprint=row["client_certificate_fingerprint"],
+        application_id=row["application_id"],
+        status_reason=row["status_reason"],
+        version=row["version"],
+    )
+
+
+def _account(row: asyncpg.Record) -> Account:
+    values: dict[str, Any] = {
+        k: row[k]
+        for k in (
+            "username",
+            "first_name",
+            "surname",
+            "email",
+            "smime_certificate_pem",
+            "certificate_fingerprint",
+            "password_hash",
+            "must_change_password",
+            "password_expires_at",
+            "failed_logins",
+        )
+    }
+    return Account(
+        user_id=str(row["user_id"]),
+        tenant_id=str(row["tenant_id"]),
+        kind=UserKind(row["kind"]),
+        status=UserStatus(row["status"]),
+        **values,
+    )

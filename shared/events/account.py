@@ -1,0 +1,214 @@
+"""Tenants (*Mandanten*), their accounts, account commands, authentication audit, credentials."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.events.application import Protokollierung, Zugangsart
+from shared.events.review import Auflage, Datenumfang
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class TenantStatus(StrEnum):
+    ACTIVE = "active"
+    RESTRICTED = "restricted"  # security deficiency: no retrieval until lifted (seed 000)
+    SUSPENDED = "suspended"  # suspected violation: no login, no retrieval
+
+
+class UserStatus(StrEnum):
+    ACTIVE = "active"
+    LOCKED = "locked"
+    REPLACED = "replaced"  # a former administrator after an administrator change
+
+
+class UserKind(StrEnum):
+    ADMINISTRATOR = "administrator"  # the Hauptadministrator
+    USER = "user"
+
+
+class TenantUser(_Event):
+    user_id: str
+    username: str
+    kind: UserKind
+    status: UserStatus
+    certificate_fingerprint: str | None = None
+
+
+class TenantState(_Event):
+    """`min.tenant.state.v1` (compacted, key tenant_id): what the retrieval path authorises from."""
+
+    tenant_id: str
+    authority_key: str
+    authority_name: str
+    role: Zugangsart
+    status: TenantStatus
+    status_reason: str | None = None
+    data_scope: Datenumfang
+    logging_arrangement: Protokollierung | None = None
+    conditions: list[Auflage] = Field(default_factory=list)
+    client_certificate_fingerprint: str | None = None
+    users: list[TenantUser]
+    version: int
+    updated_at: datetime
+
+
+class ProvisioningKind(StrEnum):
+    NEW_TENANT = "new_tenant"
+    ADMINISTRATOR_CHANGE = "administrator_change"
+
+
+class AccountProvisioned(_Event):
+    """`min.account.provisioned.v1`: a tenant and its Hauptadministrator, or a new administrator."""
+
+    tenant_id: str
+    application_id: str
+    kind: ProvisioningKind
+    role: Zugangsart
+    authority_name: str
+    administrator_user_id: str
+    administrator_username: str
+    provisioned_at: datetime
+
+
+class ProvisioningRefused(_Event):
+    """`min.account.provisioning-refused.v1`: an approved application that could not be done."""
+
+    application_id: str
+    reason_code: str
+    message: str = Field(description="German sentence for the authority")
+    contact_email: str
+    refused_at: datetime
+
+
+class Zustellweg(StrEnum):
+    LETTER = "letter"  # personal post to the office address
+    SMIME_MAIL = "smime_mail"  # only to an address with an S/MIME certificate on file
+
+
+class CredentialPurpose(StrEnum):
+    ADMINISTRATOR_INITIAL = "administrator_initial"
+    USER_INITIAL = "user_initial"
+    ADMINISTRATOR_RESET = "administrator_reset"
+
+
+class Postanschrift(_Event):
+    salutation: str
+    first_name: str
+    surname: str
+    authority_name: str
+    office_name: str
+    street_and_number: str
+    postcode: str
+    town: str
+
+
+class CredentialsIssued(_Event):
+    """`min.account.credentials.v1`: credentials mail_dispatch must deliver. The password itself is
+    only in `sealed_secret`, encrypted for mail_dispatch's key; the account name goes by e-mail."""
+
+    tenant_id: str
+    user_id: str
+    username: str
+    purpose: CredentialPurpose
+    secret_delivery: Zustellweg
+    email: str
+    smime_certificate_pem: str | None = None
+    address: Postanschrift
+    sealed_secret: str = Field(description="the password, sealed for mail_dispatch (base64)")
+    password_expires_at: datetime
+    role: Zugangsart
+    issued_at: datetime
+
+
+class CommandAction(StrEnum):
+    CREATE_USER = "create_user"
+    LOCK_USER = "lock_user"
+    UNLOCK_USER = "unlock_user"
+    RESTRICT_TENANT = "restrict_tenant"
+    SUSPEND_TENANT = "suspend_tenant"
+    LIFT_TENANT = "lift_tenant"
+    RESET_ADMIN_PASSWORD = "reset_admin_password"
+
+
+class ActorKind(StrEnum):
+    ADMINISTRATOR = "administrator"  # the tenant's administrator, by user id
+    OPERATOR = "operator"  # the operator's staff, by operator id
+
+
+class Actor(_Event):
+    kind: ActorKind
+    id: str = Field(min_length=1)
+
+
+class NewUser(_Event):
+    first_name: str = Field(min_length=1)
+    surname: str = Field(min_length=1)
+    email: str = Field(min_length=3)
+    certificate_fingerprint: str | None = None
+
+
+class AccountCommand(_Event):
+    """`min.account.command.v1`: what an administrator or an operator wants done."""
+
+    command_id: str = Field(min_length=1)
+    tenant_id: str = Field(min_length=1)
+    actor: Actor
+    action: CommandAction
+    user_id: str | None = Field(None, description="the user concerned (lock, unlock)")
+    new_user: NewUser | None = Field(None, description="for create_user")
+    reason: str | None = Field(None, description="required for restrict, suspend and lift")
+
+
+class AccountEventKind(StrEnum):
+    USER_CREATED = "user_created"
+    USER_LOCKED = "user_locked"
+    USER_UNLOCKED = "user_unlocked"
+    TENANT_RESTRICTED = "tenant_restricted"
+    TENANT_SUSPENDED = "tenant_suspended"
+    TENANT_LIFTED = "tenant_lifted"
+    ADMIN_PASSWORD_RESET = "admin_password_reset"
+    COMMAND_REJECTED = "command_rejected"
+
+
+class AccountEvent(_Event):
+    """`min.account.event.v1`: the result of every account command, accepted or rejected."""
+
+    command_id: str
+    tenant_id: str
+    kind: AccountEventKind
+    actor: Actor
+    user_id: str | None = None
+    reason_code: str | None = Field(None, description="for command_rejected")
+    message: str | None = None
+    at: datetime
+
+
+class AuthOutcome(StrEnum):
+    AUTHENTICATED = "authenticated"
+    PASSWORD_CHANGE_REQUIRED = "password_change_required"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    INITIAL_PASSWORD_EXPIRED = "initial_password_expired"
+    CLIENT_CERTIFICATE_REJECTED = "client_certificate_rejected"
+    USER_LOCKED = "user_locked"
+    TENANT_SUSPENDED = "tenant_suspended"
+    PASSWORD_CHANGED = "password_changed"
+    PASSWORD_POLICY_VIOLATED = "password_policy_violated"
+
+
+class AuthAudit(_Event):
+    """`min.account.audit.v1`: every login and password change and its outcome; no password."""
+
+    username: str
+    tenant_id: str | None = None
+    user_id: str | None = None
+    action: str = Field(description="login or change_password")
+    outcome: AuthOutcome
+    client_certificate_fingerprint: str | None = None
+    detail: list[str] = Field(default_factory=list)
+    at: datetime

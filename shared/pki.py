@@ -1,0 +1,151 @@
+"""Keys and certificates for a local or test installation: an operator CA, mail_dispatch's S/MIME
+signing certificate, and mail_dispatch's X25519 key that secrets are sealed for. Production takes
+its certificates from the state's PKI instead; the paths are the same settings.
+
+`python -m shared.pki init DIR` creates what is missing in DIR and changes nothing else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from shared.sealed import public_bytes
+
+CA_CERT, CA_KEY = "ca.pem", "ca.key"
+MAIL_CERT, MAIL_KEY = "mail-signing.pem", "mail-signing.key"
+LETTER_KEY, LETTER_PUB = "letter-seal.key", "letter-seal.pub"
+MAIL_SENDER = "verfahrensbetreuung@meldespiegel.example"
+
+
+def _pem_key(key: rsa.RSAPrivateKey | X25519PrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _name(cn: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "DE"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "meldespiegel"),
+            x509.NameAttribute(NameOID.COMMON_NAME, cn),
+        ]
+    )
+
+
+def make_ca() -> tuple[bytes, bytes]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("meldespiegel local CA"))
+        .issuer_name(_name("meldespiegel local CA"))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), _pem_key(key)
+
+
+def issue_smime(
+    ca_cert_pem: bytes, ca_key_pem: bytes, email: str, name: str
+) -> tuple[bytes, bytes]:
+    """An S/MIME certificate (signing and encryption) for `email`, issued by the CA."""
+    ca_cert = x509.load_pem_x509_certificate(ca_cert_pem)
+    ca_key = serialization.load_pem_private_key(ca_key_pem, password=None)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(name))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=730))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=True,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
+        )
+        .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )  # type: ignore[arg-type]
+    return cert.public_bytes(serialization.Encoding.PEM), _pem_key(key)
+
+
+def init(directory: Path) -> list[str]:
+    """Creates the missing files; returns their names."""
+    directory.mkdir(parents=True, exist_ok=True)
+    made: list[str] = []
+    if not (directory / CA_CERT).exists():
+        cert, key = make_ca()
+        (directory / CA_KEY).write_bytes(key)
+        (directory / CA_CERT).write_bytes(cert)
+        made += [CA_CERT, CA_KEY]
+    if not (directory / MAIL_CERT).exists():
+        cert, key = issue_smime(
+            (directory / CA_CERT).read_bytes(),
+            (directory / CA_KEY).read_bytes(),
+            MAIL_SENDER,
+            "meldespiegel Verfahrensbetreuung",
+        )
+        (directory / MAIL_KEY).write_bytes(key)
+        (directory / MAIL_CERT).write_bytes(cert)
+        made += [MAIL_CERT, MAIL_KEY]
+    if not (directory / LETTER_KEY).exists():
+        seal_key = X25519PrivateKey.generate()
+        (directory / LETTER_KEY).write_bytes(_pem_key(seal_key))
+        (directory / LETTER_PUB).write_bytes(public_bytes(seal_key).hex().encode() + b"\n")
+        made += [LETTER_KEY, LETTER_PUB]
+    for name in (CA_KEY, MAIL_KEY, LETTER_KEY):
+        (directory / name).chmod(0o600)
+    return made
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] != "init":
+        print("usage: python -m shared.pki init DIR", file=sys.stderr)
+        raise SystemExit(2)
+    created = init(Path(sys.argv[2]))
+    print(
+        f"[pki] {sys.argv[2]}: " + (", ".join(created) if created else "complete"), file=sys.stderr
+    )

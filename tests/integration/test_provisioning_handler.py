@@ -1,0 +1,370 @@
+"""provisioning on the in-memory broker with the real PostgreSQL: tenants, administrators, sealed
+credentials, account commands and their refusals, and the authentication API."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from services.provisioning.api import routes
+from services.provisioning.app import Provisioning, ProvisioningSettings
+from services.provisioning.service import seal_context
+from shared.events.account import CredentialPurpose
+from shared.pki import LETTER_KEY
+from shared.sealed import load_private_key, open_sealed
+from shared.settings import get_settings
+from shared.topics import Topics
+from tests.factories import NOW, approval, complete_application
+from tests.helpers import database_url
+from tests.inmemory import InMemory
+
+pytestmark = pytest.mark.integration
+WATCH = (
+    Topics.ACCOUNT_PROVISIONED,
+    Topics.ACCOUNT_PROVISIONING_REFUSED,
+    Topics.ACCOUNT_CREDENTIALS,
+    Topics.ACCOUNT_EVENT,
+    Topics.ACCOUNT_AUDIT,
+    Topics.TENANT_STATE,
+    Topics.ACCOUNT_COMMAND.dlq,
+)
+OPERATOR = {"kind": "operator", "id": "ops-test"}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self):
+        return self.now
+
+
+class Harness(InMemory):
+    def __init__(self, clock: Clock) -> None:
+        settings = ProvisioningSettings(
+            database_url=database_url(), operators=["ops-test"], initial_password_valid_days=14
+        )
+        super().__init__(Provisioning(settings, clock=clock), *WATCH)
+        self.http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(
+                app=self.service.app.as_asgi(asgi_routes=routes(self.service))
+            ),
+            base_url="http://provisioning",
+        )
+
+    def password(self, credentials: dict[str, Any]) -> str:
+        key = load_private_key((get_settings().pki_dir / LETTER_KEY).read_bytes())
+        context = seal_context(credentials["user_id"], CredentialPurpose(credentials["purpose"]))
+        return open_sealed(key, credentials["sealed_secret"], context).decode()
+
+    async def login(self, username: str, password: str, cert: str | None = None) -> httpx.Response:
+        headers = {"X-Client-Cert-SHA256": cert} if cert else {}
+        return await self.http.post(
+            "/auth/login", headers=headers, json={"username": username, "password": password}
+        )
+
+    async def command(self, tenant_id: str, action: str, actor: dict, **fields: Any) -> str:
+        command_id = f"cmd-{uuid.uuid4().hex[:8]}"
+        await self.deliver(
+            Topics.ACCOUNT_COMMAND,
+            {
+                "command_id": command_id,
+                "tenant_id": tenant_id,
+                "action": action,
+                "actor": actor,
+                **fields,
+            },
+        )
+        return command_id
+
+    def events(self, command_id: str) -> list[dict[str, Any]]:
+        return [e for e in self.bodies(Topics.ACCOUNT_EVENT) if e["command_id"] == command_id]
+
+
+@pytest.fixture
+async def run() -> AsyncIterator[Harness]:
+    harness = Harness(Clock())
+    async with harness:
+        yield harness
+
+
+async def provision(run: Harness, **changes: Any) -> tuple[dict, dict]:
+    await run.deliver(Topics.REVIEW_DECIDED, approval(complete_application(**changes)))
+    return run.bodies(Topics.ACCOUNT_PROVISIONED)[-1], run.bodies(Topics.ACCOUNT_CREDENTIALS)[-1]
+
+
+async def test_approval_creates_tenant_administrator_and_sealed_credentials(run: Harness) -> None:
+    provisioned, credentials = await provision(run)
+    assert provisioned["kind"] == "new_tenant"
+    assert credentials["secret_delivery"] == "letter"
+    assert credentials["address"]["town"] == "Göttingen"
+    password = run.password(credentials)
+    assert len(password) == 16
+    assert password not in credentials["sealed_secret"]
+    [state] = [
+        s for s in run.bodies(Topics.TENANT_STATE) if s["tenant_id"] == provisioned["tenant_id"]
+    ]
+    assert state["status"] == "active"
+    assert [u["kind"] for u in state["users"]] == ["administrator"]
+
+    response = await run.login(credentials["username"], password)
+    assert (response.status_code, response.json()["outcome"]) == (200, "password_change_required")
+    assert (await run.login(credentials["username"], "falsch")).status_code == 401
+    weak = await run.http.post(
+        "/auth/password",
+        json={
+            "username": credentials["username"],
+            "current_password": password,
+            "new_password": "kurz",
+        },
+    )
+    assert weak.status_code == 400
+    changed = await run.http.post(
+        "/auth/password",
+        json={
+            "username": credentials["username"],
+            "current_password": password,
+            "new_password": "Neues-Passwort-2026",
+        },
+    )
+    assert (changed.status_code, changed.json()["outcome"]) == (200, "password_changed")
+    final = await run.login(credentials["username"], "Neues-Passwort-2026")
+    assert (final.status_code, final.json()["outcome"]) == (200, "authenticated")
+    outcomes = [
+        a["outcome"]
+        for a in run.bodies(Topics.ACCOUNT_AUDIT)
+        if a["username"] == credentials["username"]
+    ]
+    assert outcomes == [
+        "password_change_required",
+        "invalid_credentials",
+        "password_change_required",
+        "password_policy_violated",
+        "password_change_required",
+        "password_changed",
+        "authenticated",
+    ]
+
+
+async def test_two_roles_are_two_tenants_even_for_the_same_person(run: Harness) -> None:
+    name = f"Polizeiinspektion Celle {uuid.uuid4().hex[:6]}"
+    simple = complete_application(**{"authority.kind": "polizei"})
+    security = complete_application(
+        **{
+            "authority.kind": "polizei",
+            "access_type": "sicherheitsbehoerde",
+            "logging_arrangement": "eigenprotokollierung",
+        }
+    )
+    for app in (simple, security):
+        app.authority_name = name
+        app.authority_key = f"name:{name.lower()}|37083"
+        await run.deliver(Topics.REVIEW_DECIDED, approval(app))
+    first, second = run.bodies(Topics.ACCOUNT_PROVISIONED)[-2:]
+    assert first["tenant_id"] != second["tenant_id"]
+    assert first["administrator_username"] != second["administrator_username"]
+    states = {s["tenant_id"]: s for s in run.bodies(Topics.TENANT_STATE)}
+    assert states[second["tenant_id"]]["data_scope"] == "bmg_34_1_satz_1_und_2"
+    assert states[second["tenant_id"]]["logging_arrangement"] == "eigenprotokollierung"
+
+
+async def test_administrator_change_replaces_the_administrator(run: Harness) -> None:
+    provisioned, old = await provision(run)
+    app = complete_application(
+        only_administrator_change=True,
+        **{"administrator.first_name": "Björn", "administrator.surname": "Großkopf"},
+    )
+    tenant_state = next(
+        s for s in run.bodies(Topics.TENANT_STATE) if s["tenant_id"] == provisioned["tenant_id"]
+    )
+    app.authority_key = tenant_state["authority_key"]
+    await run.deliver(Topics.REVIEW_DECIDED, approval(app))
+    change = run.bodies(Topics.ACCOUNT_PROVISIONED)[-1]
+    assert (change["kind"], change["tenant_id"]) == (
+        "administrator_change",
+        provisioned["tenant_id"],
+    )
+    users = run.bodies(Topics.TENANT_STATE)[-1]["users"]
+    assert {(u["username"], u["status"]) for u in users} == {
+        (old["username"], "replaced"),
+        (change["administrator_username"], "active"),
+    }
+    assert (await run.login(old["username"], run.password(old))).json()["outcome"] == "user_locked"
+
+
+async def test_administrator_change_without_tenant_is_refused(run: Harness) -> None:
+    app = complete_application(only_administrator_change=True)
+    await run.deliver(Topics.REVIEW_DECIDED, approval(app))
+    [refused] = [
+        r
+        for r in run.bodies(Topics.ACCOUNT_PROVISIONING_REFUSED)
+        if r["application_id"] == app.application_id
+    ]
+    assert refused["reason_code"] == "NO_TENANT_FOR_ADMINISTRATOR_CHANGE"
+
+
+async def test_initial_password_expires(run: Harness) -> None:
+    _, credentials = await provision(run)
+    run.service.clock.now = NOW + timedelta(days=14)  # type: ignore[attr-defined]
+    response = await run.login(credentials["username"], run.password(credentials))
+    assert (response.status_code, response.json()["outcome"]) == (403, "initial_password_expired")
+
+
+async def test_client_certificate_restriction_at_login(run: Harness) -> None:
+    fingerprint = "ab" * 32
+    _, credentials = await provision(run, client_certificate_fingerprint=fingerprint)
+    password = run.password(credentials)
+    assert (await run.login(credentials["username"], password)).json()[
+        "outcome"
+    ] == "client_certificate_rejected"
+    assert (await run.login(credentials["username"], password, "cd" * 32)).status_code == 403
+    response = await run.login(credentials["username"], password, ":".join(["AB"] * 32))
+    assert response.json()["outcome"] == "password_change_required"
+
+
+async def test_administrator_creates_locks_and_unlocks_a_user(run: Harness) -> None:
+    provisioned, _ = await provision(run)
+    tenant, actor = (
+        provisioned["tenant_id"],
+        {"kind": "administrator", "id": provisioned["administrator_user_id"]},
+    )
+    created = await run.command(
+        tenant,
+        "create_user",
+        actor,
+        new_user={
+            "first_name": "Anneliese",
+            "surname": "Schäfer",
+            "email": "a.schaefer@example.org",
+        },
+    )
+    [event] = run.events(created)
+    assert event["kind"] == "user_created"
+    credentials = run.bodies(Topics.ACCOUNT_CREDENTIALS)[-1]
+    assert (credentials["purpose"], credentials["user_id"]) == ("user_initial", event["user_id"])
+    locked = await run.command(tenant, "lock_user", actor, user_id=event["user_id"])
+    assert run.events(locked)[0]["kind"] == "user_locked"
+    assert (await run.login(credentials["username"], run.password(credentials))).json()[
+        "outcome"
+    ] == "user_locked"
+    unlocked = await run.command(tenant, "unlock_user", actor, user_id=event["user_id"])
+    assert run.events(unlocked)[0]["kind"] == "user_unlocked"
+    again = await run.command(tenant, "unlock_user", actor, user_id=event["user_id"])
+    assert run.events(again)[0]["reason_code"] == "USER_NOT_LOCKED"
+    state = run.bodies(Topics.TENANT_STATE)[-1]
+    assert {u["username"]: u["status"] for u in state["users"]}[credentials["username"]] == "active"
+
+
+async def test_operator_restricts_suspends_and_lifts_a_tenant(run: Harness) -> None:
+    provisioned, admin = await provision(run)
+    tenant = provisioned["tenant_id"]
+    no_reason = await run.command(tenant, "suspend_tenant", OPERATOR)
+    assert run.events(no_reason)[0]["reason_code"] == "REASON_REQUIRED"
+    restricted = await run.command(
+        tenant, "restrict_tenant", OPERATOR, reason="Sicherheitsmangel: veralteter Browser"
+    )
+    assert run.events(restricted)[0]["kind"] == "tenant_restricted"
+    assert run.bodies(Topics.TENANT_STATE)[-1]["status"] == "restricted"
+    suspended = await run.command(
+        tenant, "suspend_tenant", OPERATOR, reason="Verdacht auf unzulässige Abrufe"
+    )
+    assert run.events(suspended)[0]["kind"] == "tenant_suspended"
+    response = await run.login(admin["username"], run.password(admin))
+    assert (response.status_code, response.json()["outcome"]) == (403, "tenant_suspended")
+    admin_tries = await run.command(
+        tenant,
+        "create_user",
+        {"kind": "administrator", "id": provisioned["administrator_user_id"]},
+        new_user={"first_name": "A", "surname": "B", "email": "a@b.example"},
+    )
+    assert run.events(admin_tries)[0]["reason_code"] == "TENANT_SUSPENDED"
+    lifted = await run.command(tenant, "lift_tenant", OPERATOR, reason="Prüfung abgeschlossen")
+    assert run.events(lifted)[0]["kind"] == "tenant_lifted"
+    state = run.bodies(Topics.TENANT_STATE)[-1]
+    assert (state["status"], state["status_reason"]) == ("active", "Prüfung abgeschlossen")
+
+
+async def test_admin_password_reset_only_with_secure_mail(run: Harness) -> None:
+    from shared.pki import CA_CERT, CA_KEY, issue_smime
+
+    pki = get_settings().pki_dir
+    cert, _ = issue_smime(
+        (pki / CA_CERT).read_bytes(),
+        (pki / CA_KEY).read_bytes(),
+        "joerdis@example.org",
+        "Jördis Weißmüller",
+    )
+    without, _ = await provision(run)
+    refused = await run.command(without["tenant_id"], "reset_admin_password", OPERATOR)
+    assert run.events(refused)[0]["reason_code"] == "NO_SECURE_MAIL_ADDRESS"
+
+    with_smime, first = await provision(
+        run, **{"administrator.smime_certificate_pem": cert.decode()}
+    )
+    reset = await run.command(with_smime["tenant_id"], "reset_admin_password", OPERATOR)
+    assert run.events(reset)[0]["kind"] == "admin_password_reset"
+    credentials = run.bodies(Topics.ACCOUNT_CREDENTIALS)[-1]
+    assert (credentials["purpose"], credentials["secret_delivery"]) == (
+        "administrator_reset",
+        "smime_mail",
+    )
+    assert credentials["smime_certificate_pem"].startswith("-----BEGIN CERTIFICATE-----")
+    new_password = run.password(credentials)
+    assert new_password != run.password(first)
+    assert (await run.login(first["username"], new_password)).json()[
+        "outcome"
+    ] == "password_change_required"
+
+
+async def test_unauthorised_and_malformed_commands_are_answered(run: Harness) -> None:
+    provisioned, _ = await provision(run)
+    tenant = provisioned["tenant_id"]
+    stranger = await run.command(
+        tenant,
+        "create_user",
+        {"kind": "administrator", "id": str(uuid.uuid4())},
+        new_user={"first_name": "A", "surname": "B", "email": "a@b.c"},
+    )
+    unknown_op = await run.command(
+        tenant, "suspend_tenant", {"kind": "operator", "id": "x"}, reason="r"
+    )
+    no_user = await run.command(
+        tenant, "create_user", {"kind": "administrator", "id": provisioned["administrator_user_id"]}
+    )
+    bad_tenant = await run.command("kein-mandant", "lift_tenant", OPERATOR, reason="r")
+    codes = [run.events(c)[0]["reason_code"] for c in (stranger, unknown_op, no_user, bad_tenant)]
+    assert codes == [
+        "NOT_AN_ACTIVE_ADMINISTRATOR_OF_TENANT",
+        "UNKNOWN_OPERATOR",
+        "NEW_USER_MISSING",
+        "UNKNOWN_TENANT",
+    ]
+    await run.deliver(Topics.ACCOUNT_COMMAND, {"command_id": "c", "action": "explode"})
+    [letter] = run.messages[Topics.ACCOUNT_COMMAND.dlq]
+    assert letter.headers["dlq_error_type"] == "ValidationError"
+
+
+async def test_a_command_id_is_applied_once(run: Harness) -> None:
+    provisioned, _ = await provision(run)
+    body = {
+        "command_id": f"once-{uuid.uuid4().hex[:6]}",
+        "tenant_id": provisioned["tenant_id"],
+        "action": "restrict_tenant",
+        "actor": OPERATOR,
+        "reason": "Mangel",
+    }
+    await run.deliver(Topics.ACCOUNT_COMMAND, body)
+    await run.deliver(Topics.ACCOUNT_COMMAND, body)  # a second event with the same command
+    assert [e["kind"] for e in run.events(body["command_id"])] == ["tenant_restricted"]
+
+
+async def test_bad_api_requests_get_clear_answers(run: Harness) -> None:
+    assert (await run.http.post("/auth/login", content=b"kein json")).status_code == 400
+    assert (await run.http.post("/auth/login", json={"username": "x"})).status_code == 400
+    assert (await run.http.get("/auth/login")).status_code == 405
+    assert (await run.http.get("/health")).json() == {"status": "ok"}

@@ -1,0 +1,193 @@
+"""Tenants, accounts, logins and command rights, as pure functions."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.provisioning import domain
+from services.provisioning.domain import Account, Tenant
+from shared.events.account import (
+    Actor,
+    ActorKind,
+    AuthOutcome,
+    CommandAction,
+    TenantStatus,
+    UserKind,
+    UserStatus,
+)
+from shared.events.application import Zugangsart
+from shared.events.review import Datenumfang
+
+NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+TENANT = Tenant(
+    tenant_id="t-1",
+    authority_key="name:x|30159",
+    authority_name="X",
+    role=Zugangsart.EINFACHE_BEHOERDENAUSKUNFT,
+    status=TenantStatus.ACTIVE,
+    data_scope=Datenumfang.SATZ_1,
+    logging_arrangement=None,
+    conditions=[],
+    client_certificate_fingerprint=None,
+    application_id="A-1",
+)
+ADMIN = Account(
+    user_id="u-1",
+    tenant_id="t-1",
+    username="j.weissmueller.t-1",
+    kind=UserKind.ADMINISTRATOR,
+    status=UserStatus.ACTIVE,
+    first_name="Jördis",
+    surname="Weißmüller",
+    email="j@example.org",
+    password_hash="h",
+    must_change_password=False,
+    password_expires_at=None,
+)
+
+
+def test_tenant_id_is_stable_per_authority_and_role() -> None:
+    a = domain.tenant_id_for("name:x|1", Zugangsart.EINFACHE_BEHOERDENAUSKUNFT)
+    assert a == domain.tenant_id_for("name:x|1", Zugangsart.EINFACHE_BEHOERDENAUSKUNFT)
+    assert a != domain.tenant_id_for("name:x|1", Zugangsart.SICHERHEITSBEHOERDE)
+
+
+def test_initial_passwords_are_long_unambiguous_and_unique() -> None:
+    passwords = {domain.initial_password() for _ in range(2000)}
+    assert len(passwords) == 2000
+    assert all(len(p) == 16 and set(p) <= set(domain.PASSWORD_ALPHABET) for p in passwords)
+    assert not set("0O1lI") & set(domain.PASSWORD_ALPHABET)
+
+
+def test_username_folds_umlauts_and_names_the_tenant() -> None:
+    name = domain.username_for("Jördis", "Weißmüller", "4f2a9c11-x", set())
+    assert name == "j.weissmueller.4f2a9c"
+    assert domain.username_for("Jördis", "Weißmüller", "4f2a9c11-x", {name}) == name + "2"
+
+
+@pytest.mark.parametrize(
+    ("password", "ok"),
+    [
+        ("Kurz1!", False),
+        ("nurkleinbuchstabenundlang", False),
+        ("Lang-genug-und-gemischt7", True),
+        ("j.weissmueller.t-1Aa9!", False),
+    ],
+)
+def test_password_policy(password: str, ok: bool) -> None:
+    assert (domain.password_policy_violations(password, "j.weissmueller.t-1") == []) is ok
+
+
+def outcome(
+    account: Account | None = ADMIN,
+    tenant: Tenant | None = TENANT,
+    ok: bool = True,
+    fingerprint: str | None = None,
+    now: datetime = NOW,
+) -> AuthOutcome:
+    return domain.login(account, tenant, ok, fingerprint, now).outcome
+
+
+def test_login_outcomes_in_order() -> None:
+    initial = replace(ADMIN, must_change_password=True, password_expires_at=NOW + timedelta(days=1))
+    assert outcome() is AuthOutcome.AUTHENTICATED
+    assert outcome(account=None) is AuthOutcome.INVALID_CREDENTIALS
+    assert outcome(ok=False) is AuthOutcome.INVALID_CREDENTIALS
+    # a locked account does not reveal itself to a wrong password
+    assert (
+        outcome(replace(ADMIN, status=UserStatus.LOCKED), ok=False)
+        is AuthOutcome.INVALID_CREDENTIALS
+    )
+    assert outcome(replace(ADMIN, status=UserStatus.LOCKED)) is AuthOutcome.USER_LOCKED
+    assert (
+        outcome(tenant=replace(TENANT, status=TenantStatus.SUSPENDED))
+        is AuthOutcome.TENANT_SUSPENDED
+    )
+    assert outcome(initial) is AuthOutcome.PASSWORD_CHANGE_REQUIRED
+    assert outcome(initial, now=NOW + timedelta(days=1)) is AuthOutcome.INITIAL_PASSWORD_EXPIRED
+
+
+def test_client_certificate_restriction() -> None:
+    restricted = replace(TENANT, client_certificate_fingerprint="ab" * 32)
+    assert outcome(tenant=restricted) is AuthOutcome.CLIENT_CERTIFICATE_REJECTED
+    assert (
+        outcome(tenant=restricted, fingerprint="cd" * 32) is AuthOutcome.CLIENT_CERTIFICATE_REJECTED
+    )
+    assert (
+        outcome(tenant=restricted, fingerprint=":".join(["AB"] * 32)) is AuthOutcome.AUTHENTICATED
+    )
+
+
+def test_restricted_tenant_may_still_log_in_to_fix_its_deficiency() -> None:
+    decision = domain.login(ADMIN, replace(TENANT, status=TenantStatus.RESTRICTED), True, None, NOW)
+    assert decision.outcome is AuthOutcome.AUTHENTICATED
+    assert decision.detail == ["tenant restricted"]
+
+
+def test_five_failed_logins_lock_the_account() -> None:
+    account = ADMIN
+    for _ in range(domain.MAX_FAILED_LOGINS - 1):
+        account = domain.after_failed_login(account)
+        assert account.status is UserStatus.ACTIVE
+    assert domain.after_failed_login(account).status is UserStatus.LOCKED
+
+
+OPERATORS = frozenset({"ops-1"})
+
+
+@pytest.mark.parametrize(
+    ("actor", "action", "actor_account", "expected"),
+    [
+        (Actor(kind=ActorKind.OPERATOR, id="ops-1"), CommandAction.SUSPEND_TENANT, None, None),
+        (
+            Actor(kind=ActorKind.OPERATOR, id="ops-9"),
+            CommandAction.SUSPEND_TENANT,
+            None,
+            "UNKNOWN_OPERATOR",
+        ),
+        (
+            Actor(kind=ActorKind.OPERATOR, id="ops-1"),
+            CommandAction.CREATE_USER,
+            None,
+            "ACTION_NOT_FOR_OPERATORS",
+        ),
+        (Actor(kind=ActorKind.ADMINISTRATOR, id="u-1"), CommandAction.CREATE_USER, ADMIN, None),
+        (
+            Actor(kind=ActorKind.ADMINISTRATOR, id="u-1"),
+            CommandAction.LIFT_TENANT,
+            ADMIN,
+            "ACTION_NOT_FOR_ADMINISTRATORS",
+        ),
+        (
+            Actor(kind=ActorKind.ADMINISTRATOR, id="u-1"),
+            CommandAction.CREATE_USER,
+            replace(ADMIN, tenant_id="t-2"),
+            "NOT_AN_ACTIVE_ADMINISTRATOR_OF_TENANT",
+        ),
+        (
+            Actor(kind=ActorKind.ADMINISTRATOR, id="u-1"),
+            CommandAction.CREATE_USER,
+            replace(ADMIN, kind=UserKind.USER),
+            "NOT_AN_ACTIVE_ADMINISTRATOR_OF_TENANT",
+        ),
+        (
+            Actor(kind=ActorKind.ADMINISTRATOR, id="u-1"),
+            CommandAction.CREATE_USER,
+            replace(ADMIN, status=UserStatus.LOCKED),
+            "NOT_AN_ACTIVE_ADMINISTRATOR_OF_TENANT",
+        ),
+    ],
+)
+def test_who_may_give_which_command(actor, action, actor_account, expected) -> None:
+    assert domain.authorise(actor, action, TENANT, actor_account, OPERATORS) == expected
+
+
+def test_commands_for_an_unknown_tenant_are_refused() -> None:
+    actor = Actor(kind=ActorKind.OPERATOR, id="ops-1")
+    assert (
+        domain.authorise(actor, CommandAction.LIFT_TENANT, None, None, OPERATORS)
+        == "UNKNOWN_TENANT"
+    )
