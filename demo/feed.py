@@ -65,6 +65,14 @@ PEOPLE = [
 ]
 
 
+def _mailbox(name: str) -> str:
+    """A name as it appears in an e-mail address: umlauts written out, ß as ss."""
+    folded = name.lower()
+    for a, b in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss"), ("ø", "oe"), ("å", "aa")):
+        folded = folded.replace(a, b)
+    return folded.encode("ascii", "ignore").decode()
+
+
 def sample(
     authority: tuple[str, ...], person: tuple[str, ...], *, security: bool = False, **overrides: Any
 ) -> dict[str, Any]:
@@ -80,9 +88,7 @@ def sample(
             "salutation": salutation,
             "first_name": first,
             "surname": last,
-            "email": f"{first.lower()}.{last.lower()}@behoerde.example".encode(
-                "ascii", "ignore"
-            ).decode(),
+            "email": f"{_mailbox(first)}.{_mailbox(last)}@behoerde.example",
             "phone": "+49 511 120-0",
             "office_name": name.split(",")[-1].strip(),
             "street_and_number": street,
@@ -211,8 +217,15 @@ def _manual(body: dict[str, Any]) -> str:
     )
 
 
+def _provisioned(body: dict[str, Any]) -> str:
+    return (
+        f"🔑 {body['kind']:<11} {body['application_id']}  account {body['administrator_username']}"
+    )
+
+
 # what the demo follows, and how it prints each topic's events
 FOLLOWED = {
+    Topics.ACCOUNT_PROVISIONED.name: _provisioned,
     Topics.APPLICATION_ACCEPTED.name: _accepted,
     Topics.APPLICATION_INCOMPLETE.name: _incomplete,
     Topics.APPLICATION_REFUSED.name: _refused,

@@ -52,3 +52,8 @@ def load_private_key(pem: bytes) -> X25519PrivateKey:
 
 def public_bytes(key: X25519PrivateKey) -> bytes:
     return key.public_key().public_bytes(*_RAW)
+
+
+def credential_context(user_id: str, purpose: str) -> bytes:
+    """What a sealed password is bound to: the account and why it was issued."""
+    return f"{user_id}|{purpose}".encode()

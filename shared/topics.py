@@ -22,6 +22,7 @@ from shared.events.application import (
     ApplicationRefused,
     ApplicationSubmitted,
 )
+from shared.events.mail import MailDispatched, MailFailed
 from shared.events.review import (
     LoggingCommissioned,
     ManualDecision,
@@ -91,6 +92,7 @@ class Topics:
         key="application_id",
         description="Applications with defects, each with a code and a sentence for the letter.",
         retention_ms=90 * DAY_MS,
+        consumed=True,
     )
     APPLICATION_REFUSED = TopicSpec(
         name="min.application.refused.v1",
@@ -99,6 +101,7 @@ class Topics:
         key="application_id",
         description="Refused at intake: the role already has an application in review or approved.",
         retention_ms=90 * DAY_MS,
+        consumed=True,
     )
 
     REVIEW_DECIDED = TopicSpec(
@@ -167,6 +170,7 @@ class Topics:
         key="application_id",
         description="Approved applications that could not be carried out, and why.",
         retention_ms=365 * DAY_MS,
+        consumed=True,
     )
     ACCOUNT_CREDENTIALS = TopicSpec(
         name="min.account.credentials.v1",
@@ -209,6 +213,22 @@ class Topics:
         key="tenant_id",
         description="Current state of every tenant (compacted): what retrieval authorises from.",
         compacted=True,
+    )
+    MAIL_DISPATCHED = TopicSpec(
+        name="min.mail.dispatched.v1",
+        event=MailDispatched,
+        event_type="de.meldespiegel.mail.dispatched.v1",
+        key="source_event_id",
+        description="E-mails accepted by the relay and letters put in the print spool.",
+        retention_ms=365 * DAY_MS,
+    )
+    MAIL_FAILED = TopicSpec(
+        name="min.mail.failed.v1",
+        event=MailFailed,
+        event_type="de.meldespiegel.mail.failed.v1",
+        key="source_event_id",
+        description="Dispatches given up after their retries, with the last error.",
+        retention_ms=365 * DAY_MS,
     )
 
 

@@ -44,7 +44,7 @@ from shared.events.review import Entscheidung, ReviewDecided
 from shared.fingerprints import normalise_fingerprint
 from shared.logging import get_logger
 from shared.messaging import Outgoing
-from shared.sealed import seal
+from shared.sealed import credential_context, seal
 from shared.topics import Topics
 
 log = get_logger(__name__)
@@ -75,10 +75,6 @@ async def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
-def seal_context(user_id: str, purpose: CredentialPurpose) -> bytes:
-    return f"{user_id}|{purpose.value}".encode()
-
-
 async def _issue(
     account: Account,
     tenant: Tenant,
@@ -98,7 +94,9 @@ async def _issue(
         password_expires_at=expires,
         failed_logins=0,
     )
-    sealed = seal(deps.seal_key, password.encode(), seal_context(account.user_id, purpose))
+    sealed = seal(
+        deps.seal_key, password.encode(), credential_context(account.user_id, purpose.value)
+    )
     del password
     event = CredentialsIssued(
         tenant_id=tenant.tenant_id,

@@ -13,10 +13,8 @@ import pytest
 
 from services.provisioning.api import routes
 from services.provisioning.app import Provisioning, ProvisioningSettings
-from services.provisioning.service import seal_context
-from shared.events.account import CredentialPurpose
 from shared.pki import LETTER_KEY
-from shared.sealed import load_private_key, open_sealed
+from shared.sealed import credential_context, load_private_key, open_sealed
 from shared.settings import get_settings
 from shared.topics import Topics
 from tests.factories import NOW, approval, complete_application
@@ -59,7 +57,7 @@ class Harness(InMemory):
 
     def password(self, credentials: dict[str, Any]) -> str:
         key = load_private_key((get_settings().pki_dir / LETTER_KEY).read_bytes())
-        context = seal_context(credentials["user_id"], CredentialPurpose(credentials["purpose"]))
+        context = credential_context(credentials["user_id"], credentials["purpose"])
         return open_sealed(key, credentials["sealed_secret"], context).decode()
 
     async def login(self, username: str, password: str, cert: str | None = None) -> httpx.Response:

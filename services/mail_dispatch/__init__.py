@@ -1,0 +1,1 @@
+"""mail_dispatch: S/MIME mail and password letters to authorities."""

@@ -1,0 +1,175 @@
+"""mail_dispatch's wiring: credentials and notices in; S/MIME mail, letters, dispatch events out."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import BaseModel, Field
+
+from services.mail_dispatch import plan, service
+from services.mail_dispatch.plan import Plan
+from services.mail_dispatch.render import Signer
+from services.mail_dispatch.service import Dispatcher, Relay, SecretOpener, SmtpConnection
+from services.mail_dispatch.store import DispatchStore
+from shared.events.account import CredentialsIssued, ProvisioningRefused
+from shared.events.application import ApplicationIncomplete, ApplicationRefused
+from shared.events.review import ReviewDecided
+from shared.pki import LETTER_KEY, MAIL_CERT, MAIL_KEY, MAIL_SENDER
+from shared.runtime import ServiceRuntime, utc_now
+from shared.sealed import credential_context, load_private_key
+from shared.settings import Settings
+from shared.topics import Topics, TopicSpec, by_name
+
+SERVICE = "mail_dispatch"
+
+
+class MailSettings(Settings):
+    smtp_host: str = Field("127.0.0.1", description="SMTP relay")
+    smtp_port: int = Field(2525, description="SMTP relay port (STARTTLS used when offered)")
+    smtp_validate_certs: bool = Field(True, description="check the relay's TLS certificate")
+    smtp_timeout_seconds: float = Field(30.0, description="per SMTP conversation")
+    smtp_max_attempts: int = Field(6, description="attempts before a mail is given up")
+    smtp_retry_base_seconds: float = Field(5.0, description="first retry delay, doubled per retry")
+    mail_sender: str = Field(MAIL_SENDER, description="the From address; must match the cert")
+    message_id_domain: str = Field("meldespiegel.example", description="right side of Message-IDs")
+    mail_send_interval_seconds: float = Field(2.0, description="how often due mails are sent")
+
+
+class MailDispatch(ServiceRuntime):
+    def __init__(
+        self, settings: MailSettings | None = None, clock: Callable[[], datetime] = utc_now
+    ) -> None:
+        self.mail_settings = s = settings or MailSettings()
+        super().__init__(SERVICE, "services.mail_dispatch", s, clock)
+        self.deps = Dispatcher(
+            signer=Signer.load(
+                s.mail_sender,
+                (s.pki_dir / MAIL_CERT).read_bytes(),
+                (s.pki_dir / MAIL_KEY).read_bytes(),
+            ),
+            seal_key=load_private_key((s.pki_dir / LETTER_KEY).read_bytes()),
+            spool=s.print_spool_dir,
+            message_id_domain=s.message_id_domain,
+        )
+        self.smtp = SmtpConnection(
+            Relay(
+                s.smtp_host,
+                s.smtp_port,
+                s.smtp_validate_certs,
+                s.smtp_timeout_seconds,
+                s.smtp_max_attempts,
+                s.smtp_retry_base_seconds,
+            )
+        )
+        self.app.after_shutdown(self.smtp.close)
+        self.every(s.mail_send_interval_seconds, "send due mail", self.send_due)
+
+        @self.subscriber(Topics.ACCOUNT_CREDENTIALS)
+        async def on_credentials(event: CredentialsIssued, msg: KafkaMessage) -> None:
+            """Account mail and password letter, or the encrypted reset mail."""
+            secret = service.opener(
+                self.deps,
+                event.sealed_secret,
+                credential_context(event.user_id, event.purpose.value),
+            )
+            await self.dispatch(
+                msg, Topics.ACCOUNT_CREDENTIALS, event, plan.credentials(event), secret
+            )
+
+        @self.subscriber(Topics.APPLICATION_INCOMPLETE)
+        async def on_incomplete(event: ApplicationIncomplete, msg: KafkaMessage) -> None:
+            """Notice listing every defect."""
+            await self.dispatch(msg, Topics.APPLICATION_INCOMPLETE, event, plan.incomplete(event))
+
+        @self.subscriber(Topics.APPLICATION_REFUSED)
+        async def on_refused(event: ApplicationRefused, msg: KafkaMessage) -> None:
+            """Notice of a refusal at intake."""
+            await self.dispatch(msg, Topics.APPLICATION_REFUSED, event, plan.refused(event))
+
+        @self.subscriber(Topics.REVIEW_DECIDED)
+        async def on_decided(event: ReviewDecided, msg: KafkaMessage) -> None:
+            """Approval or rejection notice with the written decision."""
+            await self.dispatch(msg, Topics.REVIEW_DECIDED, event, plan.decided(event))
+
+        @self.subscriber(Topics.ACCOUNT_PROVISIONING_REFUSED)
+        async def on_provisioning_refused(event: ProvisioningRefused, msg: KafkaMessage) -> None:
+            """Notice that an approved access could not be set up."""
+            await self.dispatch(
+                msg, Topics.ACCOUNT_PROVISIONING_REFUSED, event, plan.provisioning_refused(event)
+            )
+
+    async def dispatch(
+        self,
+        msg: KafkaMessage,
+        topic: TopicSpec,
+        event: BaseModel,
+        what: Plan,
+        secret: SecretOpener | None = None,
+    ) -> None:
+        await self.consume(
+            msg,
+            lambda conn, env: service.handle(
+                DispatchStore(conn),
+                what,
+                env,
+                topic.name,
+                event.model_dump_json(),
+                self.deps,
+                self.clock(),
+                secret,
+            ),
+        )
+        await self.send_due(source_event_id=msg.headers.get("ce_id"))
+
+    async def send_due(self, source_event_id: str | None = None) -> int:
+        """Sends the due mails one by one; returns how many were tried. A mail that fails is
+        rescheduled (no longer due) or, after its last attempt, dead-lettered."""
+        tried = 0
+        while await self._send_one(source_event_id) is not None:
+            tried += 1
+        return tried
+
+    async def _send_one(self, source_event_id: str | None) -> Any:
+        result: dict[str, Any] = {}
+
+        async def effect(conn: Any) -> list[Any]:
+            mail, out = await service.send_next(
+                DispatchStore(conn),
+                self.smtp,
+                self.mail_settings.mail_sender,
+                self.clock(),
+                source_event_id,
+            )
+            result["mail"] = mail
+            return out
+
+        async with self.smtp.lock:  # one conversation at a time on the shared connection
+            envelopes = await self.messaging.produce(effect)
+        if any(env.type == Topics.MAIL_FAILED.event_type for env in envelopes):
+            await self.dead_letter(result["mail"])
+        return result["mail"]
+
+    async def dead_letter(self, mail: Any) -> None:
+        spec = by_name(mail.source_topic)
+        await self.broker.publish(
+            mail.source_payload.encode(),
+            spec.dlq,
+            key=mail.dispatch_id.encode(),
+            headers={
+                "ce_id": mail.source_event_id,
+                "ce_type": spec.event_type,
+                "ce_source": "/meldespiegel/mail_dispatch",
+                "ce_specversion": "1.0",
+                "content-type": "application/json",
+                "dlq_error_type": "MailDeliveryFailed",
+                "dlq_error": json.dumps(
+                    {"dispatch_id": mail.dispatch_id, "attempts": mail.attempts + 1}
+                ),
+                "dlq_original_topic": mail.source_topic,
+                "dlq_service": SERVICE,
+            },
+        )

@@ -1,0 +1,301 @@
+"""What goes out for each event, and with which words: the mails and letters to authorities (seed
+000). Pure functions: no I/O and no cryptography; the service renders and sends the plans.
+
+- Account data: the account name by e-mail (with a short introduction and the guide to secure
+  mail), the initial password by personal post. An administrator's reset password goes only by
+  encrypted S/MIME mail.
+- Notices: incomplete application (every defect), refusal at intake, the legal decision (approved
+  with conditions, or rejected with the reasons), a refused provisioning.
+Every mail is signed; it is encrypted when the recipient's certificate is on file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from shared.events.account import (
+    CredentialPurpose,
+    CredentialsIssued,
+    Postanschrift,
+    ProvisioningRefused,
+)
+from shared.events.application import (
+    ApplicationIncomplete,
+    ApplicationRefused,
+    Kontakt,
+    Zugangsart,
+)
+from shared.events.review import Entscheidung, ReviewDecided
+
+SECRET = "{PASSWORD}"  # where the service puts the opened password, only while rendering
+ROLE = {
+    Zugangsart.EINFACHE_BEHOERDENAUSKUNFT: "einfache Behördenauskunft (§ 34a BMG)",
+    Zugangsart.SICHERHEITSBEHOERDE: "Datenabruf als Sicherheitsbehörde (§ 34a BMG i. V. m. § 34 "
+    "Abs. 4 Satz 1 BMG)",
+}
+UNENCRYPTED_NOTE = (
+    "Hinweis: Diese Nachricht ist signiert, aber nicht verschlüsselt, weil für Ihre Adresse kein "
+    "S/MIME-Zertifikat hinterlegt ist. Bitte richten Sie eine sichere E-Mail-Adresse ein (siehe "
+    "Anleitung)."
+)
+SECURE_MAIL_GUIDE = """Anleitung: sichere E-Mail (S/MIME)
+Für die spätere Rücksetzung Ihres Passworts brauchen Sie eine E-Mail-Adresse, die verschlüsselte
+und signierte Nachrichten empfangen und senden kann.
+1. Beantragen Sie für Ihre dienstliche Adresse ein S/MIME-Zertifikat bei der Zertifizierungsstelle
+   Ihrer Verwaltung.
+2. Outlook: Datei > Optionen > Trust Center > Einstellungen für das Trust Center >
+   E-Mail-Sicherheit. Wählen Sie dort Ihr Zertifikat und aktivieren Sie „Inhalt und Anlagen für
+   ausgehende Nachrichten verschlüsseln“ und „Ausgehenden Nachrichten digitale Signatur
+   hinzufügen“. Andere Programme (z. B. Thunderbird) haben gleichwertige Einstellungen.
+3. Senden Sie der Verfahrensbetreuung eine signierte Nachricht; damit ist Ihr Zertifikat
+   hinterlegt."""
+
+
+@dataclass(frozen=True)
+class MailPlan:
+    kind: str
+    to: str
+    subject: str
+    body: str
+    encrypt_for: str | None = None  # the recipient's certificate (PEM)
+    carries_secret: bool = False  # only allowed when encrypted
+
+
+@dataclass(frozen=True)
+class LetterPlan:
+    kind: str
+    address: Postanschrift
+    subject: str
+    paragraphs: list[str]
+    secret_line: str | None = None  # the line with the password, set in a monospace font
+
+
+@dataclass(frozen=True)
+class Plan:
+    mails: list[MailPlan] = field(default_factory=list)
+    letters: list[LetterPlan] = field(default_factory=list)
+    undeliverable: str | None = None  # why nothing can go out
+
+
+def _greeting(salutation: str | None, surname: str | None) -> str:
+    if salutation == "frau" and surname:
+        return f"Sehr geehrte Frau {surname},"
+    if salutation == "herr" and surname:
+        return f"Sehr geehrter Herr {surname},"
+    return "Guten Tag,"
+
+
+def _date(moment: datetime) -> str:
+    return moment.strftime("%d.%m.%Y")
+
+
+def _mail(
+    kind: str,
+    to: str,
+    subject: str,
+    lines: list[str],
+    cert: str | None,
+    carries_secret: bool = False,
+) -> MailPlan:
+    body = "\n\n".join(lines)
+    if cert is None:
+        body += "\n\n" + UNENCRYPTED_NOTE
+    return MailPlan(kind, to, subject, body + "\n", cert, carries_secret)
+
+
+def credentials(event: CredentialsIssued) -> Plan:
+    a = event.address
+    hello = _greeting(a.salutation, a.surname)
+    if event.purpose is CredentialPurpose.ADMINISTRATOR_RESET:
+        if event.smime_certificate_pem is None:
+            return Plan(
+                undeliverable="a reset password goes only by encrypted mail; no "
+                "certificate is on file"
+            )
+        return Plan(
+            mails=[
+                _mail(
+                    "password_reset_mail",
+                    event.email,
+                    "Melderegisterdatenspiegel: neues Passwort für Ihren Administrationsaccount",
+                    [
+                        hello,
+                        f"das Passwort Ihres Accounts {event.username} wurde zurückgesetzt.",
+                        f"Ihr neues Initialpasswort: {SECRET}",
+                        f"Es gilt bis {_date(event.password_expires_at)} und muss bei der nächsten "
+                        "Anmeldung geändert werden.",
+                        "Mit freundlichen Grüßen\nIhre Verfahrensbetreuung",
+                    ],
+                    event.smime_certificate_pem,
+                    carries_secret=True,
+                )
+            ]
+        )
+    administrator = event.purpose is CredentialPurpose.ADMINISTRATOR_INITIAL
+    role = ROLE[event.role]
+    intro = [
+        "Kurzeinführung",
+        "1. Melden Sie sich mit Accountname und Initialpasswort an. Sie werden zur Änderung des "
+        "Passworts geführt (mindestens 12 Zeichen aus mindestens drei Zeichenarten).",
+        "2. Jeder Abruf braucht Aktenzeichen und Anlass; er ist nur zulässig, soweit Sie die "
+        "Daten zur Erfüllung Ihrer Aufgaben kennen müssen (§ 34a Abs. 1 BMG), und wird nach "
+        "§ 40 BMG protokolliert.",
+        "3. Das Anwendungshandbuch steht im Melderegisterdatenspiegel zum Download bereit.",
+    ]
+    if administrator:
+        intro.insert(
+            2,
+            "Als Administratorin bzw. Administrator legen Sie danach die Accounts "
+            "Ihrer Behörde an und vergeben die Rechte. Für die Einhaltung der "
+            "gesetzlichen Vorgaben und den verantwortlichen Umgang mit den Accounts "
+            "ist Ihre Behörde verantwortlich (§ 39 BMG).",
+        )
+    mail = _mail(
+        "account_mail",
+        event.email,
+        f"Ihr Zugang zum Melderegisterdatenspiegel: Account {event.username}",
+        [
+            hello,
+            f"für {a.authority_name} ist Ihr Account im Melderegisterdatenspiegel eingerichtet "
+            f"({role}).",
+            f"Ihr Accountname: {event.username}",
+            "Das Initialpasswort erhalten Sie getrennt per Post an Ihre Dienststelle. Es gilt bis "
+            f"{_date(event.password_expires_at)} und muss bei der ersten Anmeldung geändert "
+            "werden.",
+            "\n".join(intro),
+            SECURE_MAIL_GUIDE,
+            "Mit freundlichen Grüßen\nIhre Verfahrensbetreuung",
+        ],
+        event.smime_certificate_pem,
+    )
+    letter = LetterPlan(
+        "password_letter",
+        a,
+        "Persönlich: Ihr Initialpasswort für den Melderegisterdatenspiegel",
+        [
+            hello,
+            # never the account name: whoever holds the letter alone must not be able to log in
+            f"für Ihren Account im Melderegisterdatenspiegel ({role}) bei {a.authority_name} "
+            "lautet das Initialpasswort:",
+            f"Es gilt bis zum {_date(event.password_expires_at)}. Bei der ersten Anmeldung "
+            "werden Sie "
+            "zur Änderung des Passworts geführt; danach verliert dieses Schreiben seinen Wert. "
+            "Bewahren Sie es bis dahin verschlossen auf und geben Sie das Passwort nicht weiter.",
+            "Den Accountnamen haben Sie per E-Mail erhalten.",
+            "Mit freundlichen Grüßen\nIhre Verfahrensbetreuung",
+        ],
+        secret_line=SECRET,
+    )
+    return Plan(mails=[mail], letters=[letter])
+
+
+def _notice(kind: str, contact: Kontakt, cert: str | None, subject: str, lines: list[str]) -> Plan:
+    hello = _greeting(contact.salutation, contact.surname)
+    closing = "Mit freundlichen Grüßen\nIhre Verfahrensbetreuung"
+    if contact.email:
+        return Plan(mails=[_mail(kind, contact.email, subject, [hello, *lines, closing], cert)])
+    address_fields = (
+        contact.first_name,
+        contact.surname,
+        contact.street_and_number,
+        contact.postcode,
+        contact.town,
+    )
+    if all(address_fields):
+        address = Postanschrift(
+            salutation=contact.salutation or "",
+            first_name=contact.first_name or "",
+            surname=contact.surname or "",
+            authority_name=contact.authority_name or "",
+            office_name=contact.office_name or "",
+            street_and_number=contact.street_and_number or "",
+            postcode=contact.postcode or "",
+            town=contact.town or "",
+        )
+        return Plan(letters=[LetterPlan(kind, address, subject, [hello, *lines, closing])])
+    return Plan(undeliverable="the application names neither an e-mail nor a postal address")
+
+
+def incomplete(event: ApplicationIncomplete) -> Plan:
+    return _notice(
+        "incomplete_notice",
+        event.contact,
+        None,
+        f"Ihr Antrag {event.application_id} auf Zugang zum Melderegisterdatenspiegel ist "
+        "unvollständig",
+        [
+            f"Ihr Antrag {event.application_id} kann noch nicht bearbeitet werden. Es fehlt "
+            "oder ist fehlerhaft:",
+            "\n".join(f"- {d.message}" for d in event.defects),
+            "Bitte reichen Sie den vollständigen Antrag, unterschrieben von der Behördenleitung "
+            "und mit Dienstsiegel, erneut ein.",
+        ],
+    )
+
+
+def refused(event: ApplicationRefused) -> Plan:
+    return _notice(
+        "refusal_notice",
+        event.contact,
+        None,
+        f"Ihr Antrag {event.application_id} auf Zugang zum Melderegisterdatenspiegel",
+        [event.message],
+    )
+
+
+def decided(event: ReviewDecided) -> Plan:
+    app = event.application
+    adm = app.administrator
+    contact = Kontakt(
+        authority_name=app.authority_name,
+        salutation=adm.salutation.value,
+        first_name=adm.first_name,
+        surname=adm.surname,
+        email=adm.email,
+        office_name=adm.office_name,
+        street_and_number=adm.street_and_number,
+        postcode=adm.postcode,
+        town=adm.town,
+    )
+    if event.decision is Entscheidung.APPROVED:
+        lines = [
+            f"Ihr Antrag {event.application_id} auf Zugang zum Melderegisterdatenspiegel "
+            f"({ROLE[app.access_type]}) ist bewilligt.",
+            event.statement,
+        ]
+        if event.conditions:
+            lines.append("Auflagen:\n" + "\n".join(f"- {c.text}" for c in event.conditions))
+        lines.append(
+            "Die Zugangsdaten erhalten Sie gesondert: den Accountnamen per E-Mail, das "
+            "Initialpasswort per Post."
+        )
+        kind, subject = "approval_notice", "bewilligt"
+    else:
+        lines = [
+            f"Ihr Antrag {event.application_id} auf Zugang zum Melderegisterdatenspiegel "
+            "wird abgelehnt.",
+            event.statement,
+        ]
+        kind, subject = "rejection_notice", "abgelehnt"
+    return _notice(
+        kind,
+        contact,
+        adm.smime_certificate_pem,
+        f"Ihr Antrag {event.application_id}: {subject}",
+        lines,
+    )
+
+
+def provisioning_refused(event: ProvisioningRefused) -> Plan:
+    return Plan(
+        mails=[
+            _mail(
+                "provisioning_refusal_notice",
+                event.contact_email,
+                f"Ihr Antrag {event.application_id}: Zugang nicht eingerichtet",
+                ["Guten Tag,", event.message, "Mit freundlichen Grüßen\nIhre Verfahrensbetreuung"],
+                None,
+            )
+        ]
+    )

@@ -1,0 +1,163 @@
+"""The whole access lifecycle with every service as its own process, a real SMTP server and the
+HTTP API: from the submitted application to the first login. Then the initial password is looked
+for everywhere it must not be: on every topic, in every log line, in every database column."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from pypdf import PdfReader
+
+from shared.kafka_admin import wanted_topics
+from shared.pki import CA_CERT, CA_KEY, issue_smime
+from shared.settings import get_settings
+from shared.topics import Topics
+from tests.helpers import RawProducer, ServiceProcess, application, read_all, read_to_end
+from tests.smtp import SmtpServer, decrypted, free_port, verified_text
+
+pytestmark = pytest.mark.integration
+PKI = get_settings().pki_dir
+SERVICES = ("intake", "legal_review", "provisioning", "mail_dispatch")
+PASSWORD_LINE = re.compile(r"^([A-HJ-NP-Za-km-z2-9]{16})$", re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def stack(artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    smtp = SmtpServer().start()
+    spool = tmp_path_factory.mktemp("spool")
+    http_port = free_port()
+    env = {
+        "MELDESPIEGEL_SMTP_PORT": str(smtp.port),
+        "MELDESPIEGEL_PRINT_SPOOL_DIR": str(spool),
+        "MELDESPIEGEL_HTTP_PORT": str(http_port),
+        "MELDESPIEGEL_LOG_LEVEL": "DEBUG",
+    }
+    procs = [
+        ServiceProcess(f"services.{name}", artifacts / f"e2e-{name}.log", env).start()
+        for name in SERVICES
+    ]
+    yield {"smtp": smtp, "spool": spool, "api": f"http://127.0.0.1:{http_port}", "procs": procs}
+    codes = {p.module: p.stop() for p in procs}
+    smtp.stop()
+    assert set(codes.values()) == {0}, codes
+
+
+async def until(condition, what: str, seconds: float = 90):
+    for _ in range(int(seconds * 10)):
+        value = condition()
+        if value:
+            return value
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not within {seconds}s: {what}")
+
+
+async def test_from_application_to_first_login_and_no_password_anywhere(
+    stack: dict, tmp_path: Path, db: asyncpg.Connection
+) -> None:
+    cert, key = issue_smime(
+        (PKI / CA_CERT).read_bytes(),
+        (PKI / CA_KEY).read_bytes(),
+        "e2e-admin@example.org",
+        "Jördis Weißmüller",
+    )
+    (tmp_path / "admin.pem").write_bytes(cert)
+    (tmp_path / "admin.key").write_bytes(key)
+    body = application(
+        **{
+            "administrator.email": "e2e-admin@example.org",
+            "administrator.smime_certificate_pem": cert.decode(),
+        }
+    )
+    async with RawProducer() as producer:
+        await producer.send(Topics.APPLICATION_SUBMITTED.name, body, key=body["application_id"])
+
+    smtp: SmtpServer = stack["smtp"]
+    mails = await until(
+        lambda: len(smtp.to("e2e-admin@example.org")) >= 2 and smtp.to("e2e-admin@example.org"),
+        "approval notice and account mail",
+    )
+    texts = {}
+    for mail in mails:
+        assert mail.encrypted  # a certificate is on file: everything to this address is encrypted
+        texts[mail.subject] = verified_text(
+            decrypted(mail.raw, tmp_path / "admin.pem", tmp_path / "admin.key"), PKI / CA_CERT
+        )
+    [account_text] = [t for s, t in texts.items() if "Account" in s]
+    username = re.search(r"Ihr Accountname: (\S+)", account_text).group(1)
+    assert any("Zugang ist rechtlich zulässig: Ja." in t for t in texts.values())
+
+    # the letter does not name the account; the credentials event for it names the letter file
+    issued = await read_all(
+        Topics.ACCOUNT_CREDENTIALS.name,
+        until=lambda rs: any(r.json()["username"] == username for r in rs),
+    )
+    [event_id] = [r.headers["ce_id"] for r in issued if r.json()["username"] == username]
+    letter_path = stack["spool"] / f"{event_id}.password_letter.pdf"
+    await until(letter_path.exists, "password letter in the print spool")
+    letter = "\n".join(p.extract_text() for p in PdfReader(letter_path).pages)
+    password = PASSWORD_LINE.search(letter).group(1)
+    assert username not in letter  # the account name goes by e-mail, the password by post
+
+    async with httpx.AsyncClient(base_url=stack["api"]) as api:
+        first = await api.post("/auth/login", json={"username": username, "password": password})
+        assert (first.status_code, first.json()["outcome"]) == (200, "password_change_required")
+        new = "Erste-Anmeldung-2026!"
+        changed = await api.post(
+            "/auth/password",
+            json={"username": username, "current_password": password, "new_password": new},
+        )
+        assert changed.json()["outcome"] == "password_changed"
+        again = await api.post("/auth/login", json={"username": username, "password": new})
+        assert again.json()["outcome"] == "authenticated"
+        old = await api.post("/auth/login", json={"username": username, "password": password})
+        assert old.status_code == 401
+
+    dispatched = await read_all(Topics.MAIL_DISPATCHED.name, until=lambda rs: len(rs) >= 3)
+    assert {r.json()["kind"] for r in dispatched} >= {
+        "approval_notice",
+        "account_mail",
+        "password_letter",
+    }
+
+    # the initial password: on no topic, in no log line, in no database column
+    secret = password.encode()
+    for topic in wanted_topics():
+        for record in await read_to_end(topic.name):
+            assert secret not in record.value, topic.name
+            assert all(password not in v for v in record.headers.values()), topic.name
+    for proc in stack["procs"]:
+        assert password not in proc.log_text(), proc.module
+    tables = await db.fetch(
+        """SELECT table_schema, table_name FROM information_schema.tables
+           WHERE table_schema = ANY($1::text[]) AND table_type = 'BASE TABLE'""",
+        list(SERVICES),
+    )
+    assert len(tables) >= 10
+    for t in tables:
+        columns = await db.fetch(
+            """SELECT column_name, data_type FROM information_schema.columns
+               WHERE table_schema = $1 AND table_name = $2""",
+            t["table_schema"],
+            t["table_name"],
+        )
+        for c in columns:
+            column = f'{t["table_schema"]}.{t["table_name"]}."{c["column_name"]}"'
+            if c["data_type"] == "bytea":
+                found = await db.fetchval(
+                    f"SELECT count(*) FROM {t['table_schema']}.{t['table_name']} "
+                    f'WHERE position($1::bytea in "{c["column_name"]}") > 0',
+                    secret,
+                )
+            else:
+                found = await db.fetchval(
+                    f"SELECT count(*) FROM {t['table_schema']}.{t['table_name']} "
+                    f'WHERE "{c["column_name"]}"::text LIKE $1',
+                    f"%{password}%",
+                )
+            assert found == 0, column

@@ -1,0 +1,258 @@
+"""mail_dispatch on the in-memory broker, the real PostgreSQL and a real SMTP server (aiosmtpd);
+S/MIME checked by `openssl cms`, letters read back from the PDF."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+
+from services.mail_dispatch.app import MailDispatch, MailSettings
+from shared.events.account import CredentialPurpose, CredentialsIssued, Postanschrift, Zustellweg
+from shared.events.application import ApplicationIncomplete, Kontakt, Mangel, Zugangsart
+from shared.pki import CA_CERT, CA_KEY, LETTER_PUB, issue_smime
+from shared.sealed import credential_context, seal
+from shared.settings import get_settings
+from shared.topics import Topics
+from tests.factories import NOW, approval, complete_application
+from tests.helpers import database_url
+from tests.inmemory import InMemory
+from tests.smtp import SmtpServer, decrypted, free_port, verified_text
+
+pytestmark = pytest.mark.integration
+PKI = get_settings().pki_dir
+WATCH = (Topics.MAIL_DISPATCHED, Topics.MAIL_FAILED, Topics.ACCOUNT_CREDENTIALS.dlq)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def recipient_pki(tmp_path: Path) -> tuple[str, Path, Path]:
+    cert, key = issue_smime(
+        (PKI / CA_CERT).read_bytes(),
+        (PKI / CA_KEY).read_bytes(),
+        "joerdis@example.org",
+        "Jördis Weißmüller",
+    )
+    (tmp_path / "r.pem").write_bytes(cert)
+    (tmp_path / "r.key").write_bytes(key)
+    return cert.decode(), tmp_path / "r.pem", tmp_path / "r.key"
+
+
+def dispatcher(smtp_port: int, spool: Path, clock: Clock, **settings: Any) -> InMemory:
+    s = MailSettings(
+        database_url=database_url(),
+        smtp_port=smtp_port,
+        print_spool_dir=spool,
+        smtp_retry_base_seconds=1,
+        **settings,
+    )
+    return InMemory(MailDispatch(s, clock=clock), *WATCH)
+
+
+@pytest.fixture
+async def run(smtp: SmtpServer, tmp_path: Path) -> AsyncIterator[InMemory]:
+    async with dispatcher(smtp.port, tmp_path / "spool", Clock()) as harness:
+        yield harness
+
+
+def credentials(
+    purpose: CredentialPurpose = CredentialPurpose.ADMINISTRATOR_INITIAL,
+    cert: str | None = None,
+    email: str | None = None,
+) -> tuple[CredentialsIssued, str]:
+    password = f"Pw{uuid.uuid4().hex[:14]}"
+    user_id = str(uuid.uuid4())
+    public = bytes.fromhex((PKI / LETTER_PUB).read_text().strip())
+    event = CredentialsIssued(
+        tenant_id=str(uuid.uuid4()),
+        user_id=user_id,
+        username="j.weissmueller.4f2a9c",
+        purpose=purpose,
+        secret_delivery=(
+            Zustellweg.SMIME_MAIL
+            if purpose is CredentialPurpose.ADMINISTRATOR_RESET
+            else Zustellweg.LETTER
+        ),
+        email=email or f"{uuid.uuid4().hex[:8]}@example.org",
+        smime_certificate_pem=cert,
+        address=Postanschrift(
+            salutation="frau",
+            first_name="Jördis",
+            surname="Weißmüller",
+            authority_name="Landkreis Göttingen",
+            office_name="Ordnungsamt",
+            street_and_number="Reinhäuser Landstraße 4",
+            postcode="37083",
+            town="Göttingen",
+        ),
+        sealed_secret=seal(public, password.encode(), credential_context(user_id, purpose.value)),
+        password_expires_at=NOW + timedelta(days=14),
+        role=Zugangsart.EINFACHE_BEHOERDENAUSKUNFT,
+        issued_at=NOW,
+    )
+    return event, password
+
+
+def letter_text(spool: Path, source_event_id: str) -> str:
+    [pdf] = spool.glob(f"{source_event_id}.*.pdf")
+    return "\n".join(page.extract_text() for page in PdfReader(pdf).pages)
+
+
+async def test_account_mail_is_signed_and_the_password_goes_by_letter(
+    run: InMemory, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    event, password = credentials()
+    envelope = await run.deliver(Topics.ACCOUNT_CREDENTIALS, event)
+    [mail] = smtp.to(event.email)
+    assert not mail.encrypted
+    text = verified_text(mail.raw, PKI / CA_CERT)
+    assert "Ihr Accountname: j.weissmueller.4f2a9c" in text
+    assert "nicht verschlüsselt" in text  # the note when no certificate is on file
+    assert "Outlook" in text  # the guide to secure mail
+    assert password not in mail.raw.decode("latin-1")
+    letter = letter_text(tmp_path / "spool", envelope.id)
+    assert password in letter
+    assert "Göttingen" in letter
+    assert {(d["channel"], d["kind"]) for d in run.bodies(Topics.MAIL_DISPATCHED)} == {
+        ("letter", "password_letter"),
+        ("email", "account_mail"),
+    }
+
+
+async def test_mail_is_encrypted_when_the_certificate_is_on_file(
+    run: InMemory, smtp: SmtpServer, recipient_pki: tuple[str, Path, Path]
+) -> None:
+    cert, cert_path, key_path = recipient_pki
+    event, _ = credentials(cert=cert)
+    await run.deliver(Topics.ACCOUNT_CREDENTIALS, event)
+    [mail] = smtp.to(event.email)
+    assert mail.encrypted
+    text = verified_text(decrypted(mail.raw, cert_path, key_path), PKI / CA_CERT)
+    assert "j.weissmueller.4f2a9c" in text
+    assert "nicht verschlüsselt" not in text
+
+
+async def test_reset_password_goes_only_by_encrypted_mail(
+    run: InMemory, smtp: SmtpServer, recipient_pki: tuple[str, Path, Path], tmp_path: Path
+) -> None:
+    cert, cert_path, key_path = recipient_pki
+    event, password = credentials(CredentialPurpose.ADMINISTRATOR_RESET, cert=cert)
+    await run.deliver(Topics.ACCOUNT_CREDENTIALS, event)
+    [mail] = smtp.to(event.email)
+    assert mail.encrypted
+    assert password not in mail.raw.decode("latin-1")
+    text = verified_text(decrypted(mail.raw, cert_path, key_path), PKI / CA_CERT)
+    assert f"Ihr neues Initialpasswort: {password}" in text
+    assert not (tmp_path / "spool").exists()  # no letter for a reset
+
+
+async def test_each_event_is_dispatched_once_under_redelivery(
+    run: InMemory, smtp: SmtpServer, tmp_path: Path
+) -> None:
+    event, _ = credentials()
+    envelope = await run.deliver(Topics.ACCOUNT_CREDENTIALS, event)
+    # the same event again, as Kafka redelivers it after a crash: same ce_id
+    await run.broker.publish(
+        event.model_dump(mode="json"),
+        Topics.ACCOUNT_CREDENTIALS.name,
+        key=b"k",
+        headers=envelope.to_headers(),
+    )
+    assert len(smtp.to(event.email)) == 1
+    assert len(list((tmp_path / "spool").glob(f"{envelope.id}.*.pdf"))) == 1
+
+
+async def test_notices_for_incomplete_and_decided_applications(
+    run: InMemory, smtp: SmtpServer
+) -> None:
+    incomplete = ApplicationIncomplete(
+        application_id="N-1",
+        contact=Kontakt(email="amt@example.org", salutation="herr", surname="Großkopf"),
+        defects=[
+            Mangel(
+                code="OFFICIAL_SEAL_MISSING",
+                field="signature.official_seal",
+                message="Das Dienstsiegel fehlt.",
+            )
+        ],
+        decided_at=NOW,
+    )
+    await run.deliver(Topics.APPLICATION_INCOMPLETE, incomplete)
+    [notice] = smtp.to("amt@example.org")
+    text = verified_text(notice.raw, PKI / CA_CERT)
+    assert "Sehr geehrter Herr Großkopf" in text
+    assert "- Das Dienstsiegel fehlt." in text
+
+    app = complete_application(**{"administrator.email": "leitung@example.org"})
+    await run.deliver(Topics.REVIEW_DECIDED, approval(app))
+    [decision] = smtp.to("leitung@example.org")
+    assert decision.subject == f"Ihr Antrag {app.application_id}: bewilligt"
+    assert "Zugang ist rechtlich zulässig: Ja." in verified_text(decision.raw, PKI / CA_CERT)
+
+
+async def test_notice_without_email_goes_by_letter_and_without_address_fails_loudly(
+    run: InMemory, tmp_path: Path
+) -> None:
+    by_post = ApplicationIncomplete(
+        application_id="N-2",
+        contact=Kontakt(
+            first_name="Kai",
+            surname="Østergård",
+            street_and_number="Am Markt 1",
+            postcode="29221",
+            town="Celle",
+        ),
+        defects=[
+            Mangel(
+                code="ADMIN_EMAIL_MISSING",
+                field="administrator.email",
+                message="Die E-Mail-Adresse fehlt.",
+            )
+        ],
+        decided_at=NOW,
+    )
+    envelope = await run.deliver(Topics.APPLICATION_INCOMPLETE, by_post)
+    assert "Die E-Mail-Adresse fehlt." in letter_text(tmp_path / "spool", envelope.id)
+    nowhere = by_post.model_copy(update={"application_id": "N-3", "contact": Kontakt()})
+    await run.deliver(Topics.APPLICATION_INCOMPLETE, nowhere)
+    [failed] = run.bodies(Topics.MAIL_FAILED)
+    assert "neither an e-mail nor a postal address" in failed["error"]
+
+
+async def test_unreachable_relay_is_retried_then_failed_and_dead_lettered(tmp_path: Path) -> None:
+    clock = Clock()
+    async with dispatcher(
+        free_port(), tmp_path / "spool", clock, smtp_max_attempts=3, smtp_timeout_seconds=2
+    ) as run:
+        event, _ = credentials()
+        await run.deliver(Topics.ACCOUNT_CREDENTIALS, event)
+        assert run.bodies(Topics.MAIL_FAILED) == []
+        for seconds in (1, 3):  # the retries fall due: 1 s, then 2 s later
+            clock.now = NOW + timedelta(seconds=seconds)
+            await run.service.send_due()
+    [failed] = run.bodies(Topics.MAIL_FAILED)
+    assert (failed["kind"], failed["attempts"]) == ("account_mail", 3)
+    assert "Connect" in failed["error"] or "Errno" in failed["error"]
+    [letter] = run.messages[Topics.ACCOUNT_CREDENTIALS.dlq]
+    assert letter.headers["dlq_error_type"] == "MailDeliveryFailed"
+    # the letter went out all the same: only the mail failed
+    assert [d["kind"] for d in run.bodies(Topics.MAIL_DISPATCHED)] == ["password_letter"]
