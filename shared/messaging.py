@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from faststream.kafka import KafkaBroker
@@ -50,6 +50,8 @@ class Consumed:
 
 
 Effect = Callable[[asyncpg.Connection], Awaitable[Sequence[Outgoing]]]
+T = TypeVar("T")
+ValueEffect = Callable[[asyncpg.Connection], Awaitable[tuple[T, Sequence[Outgoing]]]]
 
 
 class Messaging:
@@ -78,11 +80,22 @@ class Messaging:
     async def produce(self, effect: Effect) -> list[Envelope]:
         """Runs an effect that no consumed event triggered (a schedule, an API call) in one
         transaction with its outbox rows, then publishes them."""
+
+        async def no_value(conn: asyncpg.Connection) -> tuple[None, Sequence[Outgoing]]:
+            return None, await effect(conn)
+
+        _, envelopes = await self.run(no_value)
+        return envelopes
+
+    async def run(self, effect: ValueEffect[T]) -> tuple[T, list[Envelope]]:
+        """As `produce`, for an effect that also answers its caller (e.g. an API request):
+        returns the effect's value and the envelopes of what it published."""
         async with self.pool.acquire() as conn, conn.transaction():
-            envelopes = await self.stage(conn, await effect(conn), cause=None)
+            value, outgoing = await effect(conn)
+            envelopes = await self.stage(conn, outgoing, cause=None)
         if envelopes:
             await self._publish_pending("event_id = ANY($1::uuid[])", [e.id for e in envelopes])
-        return envelopes
+        return value, envelopes
 
     async def stage(
         self, conn: asyncpg.Connection, outgoing: Sequence[Outgoing], *, cause: Envelope | None

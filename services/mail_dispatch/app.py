@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel, Field
@@ -14,7 +13,7 @@ from services.mail_dispatch import plan, service
 from services.mail_dispatch.plan import Plan
 from services.mail_dispatch.render import Signer
 from services.mail_dispatch.service import Dispatcher, Relay, SecretOpener, SmtpConnection
-from services.mail_dispatch.store import DispatchStore
+from services.mail_dispatch.store import DispatchStore, PendingMail
 from shared.events.account import CredentialsIssued, ProvisioningRefused
 from shared.events.application import ApplicationIncomplete, ApplicationRefused
 from shared.events.review import ReviewDecided
@@ -133,27 +132,22 @@ class MailDispatch(ServiceRuntime):
             tried += 1
         return tried
 
-    async def _send_one(self, source_event_id: str | None) -> Any:
-        result: dict[str, Any] = {}
-
-        async def effect(conn: Any) -> list[Any]:
-            mail, out = await service.send_next(
-                DispatchStore(conn),
-                self.smtp,
-                self.mail_settings.mail_sender,
-                self.clock(),
-                source_event_id,
-            )
-            result["mail"] = mail
-            return out
-
+    async def _send_one(self, source_event_id: str | None) -> PendingMail | None:
         async with self.smtp.lock:  # one conversation at a time on the shared connection
-            envelopes = await self.messaging.produce(effect)
-        if any(env.type == Topics.MAIL_FAILED.event_type for env in envelopes):
-            await self.dead_letter(result["mail"])
-        return result["mail"]
+            mail, envelopes = await self.messaging.run(
+                lambda conn: service.send_next(
+                    DispatchStore(conn),
+                    self.smtp,
+                    self.mail_settings.mail_sender,
+                    self.clock(),
+                    source_event_id,
+                )
+            )
+        if mail is not None and any(e.type == Topics.MAIL_FAILED.event_type for e in envelopes):
+            await self.dead_letter(mail)
+        return mail
 
-    async def dead_letter(self, mail: Any) -> None:
+    async def dead_letter(self, mail: PendingMail) -> None:
         spec = by_name(mail.source_topic)
         await self.broker.publish(
             mail.source_payload.encode(),

@@ -105,29 +105,12 @@ def opener(deps: Dispatcher, sealed: str, context: bytes) -> SecretOpener:
     return lambda: open_sealed(deps.seal_key, sealed, context).decode()
 
 
-def _failed(
-    dispatch_id: str,
-    source: Envelope,
-    topic: str,
-    kind: str,
-    recipient: str | None,
-    attempts: int,
-    error: str,
-    now: datetime,
-) -> Outgoing:
-    return Outgoing(
-        Topics.MAIL_FAILED,
-        MailFailed(
-            dispatch_id=dispatch_id,
-            source_event_id=source.id,
-            source_topic=topic,
-            kind=kind,
-            recipient=recipient,
-            attempts=attempts,
-            error=error,
-            failed_at=now,
-        ),
-    )
+def _failed(**fields: object) -> Outgoing:
+    return Outgoing(Topics.MAIL_FAILED, MailFailed.model_validate(fields))
+
+
+def _dispatched(**fields: object) -> Outgoing:
+    return Outgoing(Topics.MAIL_DISPATCHED, MailDispatched.model_validate(fields))
 
 
 async def handle(
@@ -144,14 +127,14 @@ async def handle(
         log.error("nothing can be dispatched", reason=plan.undeliverable)
         return [
             _failed(
-                f"{source.id}.undeliverable",
-                source,
-                topic,
-                "undeliverable",
-                None,
-                0,
-                plan.undeliverable,
-                now,
+                dispatch_id=f"{source.id}.undeliverable",
+                source_event_id=source.id,
+                source_topic=topic,
+                kind="undeliverable",
+                recipient=None,
+                attempts=0,
+                error=plan.undeliverable,
+                failed_at=now,
             )
         ]
     out: list[Outgoing] = []
@@ -166,18 +149,15 @@ async def handle(
         )
         await store.add_letter(dispatch_id, source.id, letter.kind, addressee, path.name, now)
         out.append(
-            Outgoing(
-                Topics.MAIL_DISPATCHED,
-                MailDispatched(
-                    dispatch_id=dispatch_id,
-                    source_event_id=source.id,
-                    channel=Kanal.LETTER,
-                    kind=letter.kind,
-                    recipient=addressee,
-                    signed=False,
-                    encrypted=False,
-                    dispatched_at=now,
-                ),
+            _dispatched(
+                dispatch_id=dispatch_id,
+                source_event_id=source.id,
+                channel=Kanal.LETTER,
+                kind=letter.kind,
+                recipient=addressee,
+                signed=False,
+                encrypted=False,
+                dispatched_at=now,
             )
         )
     for mail in plan.mails:
@@ -229,18 +209,15 @@ async def send_next(
             await store.mark_attempt_failed(mail.dispatch_id, error, None)
             log.error("mail given up", dispatch_id=mail.dispatch_id, attempts=attempts, error=error)
             return mail, [
-                Outgoing(
-                    Topics.MAIL_FAILED,
-                    MailFailed(
-                        dispatch_id=mail.dispatch_id,
-                        source_event_id=mail.source_event_id,
-                        source_topic=mail.source_topic,
-                        kind=mail.kind,
-                        recipient=mail.recipient,
-                        attempts=attempts,
-                        error=error,
-                        failed_at=now,
-                    ),
+                _failed(
+                    dispatch_id=mail.dispatch_id,
+                    source_event_id=mail.source_event_id,
+                    source_topic=mail.source_topic,
+                    kind=mail.kind,
+                    recipient=mail.recipient,
+                    attempts=attempts,
+                    error=error,
+                    failed_at=now,
                 )
             ]
         delay = relay.retry_base_seconds * 2 ** min(attempts - 1, 12)
@@ -256,17 +233,14 @@ async def send_next(
     await store.mark_sent(mail.dispatch_id, now)
     log.info("mail sent", dispatch_id=mail.dispatch_id, kind=mail.kind, encrypted=mail.encrypted)
     return mail, [
-        Outgoing(
-            Topics.MAIL_DISPATCHED,
-            MailDispatched(
-                dispatch_id=mail.dispatch_id,
-                source_event_id=mail.source_event_id,
-                channel=Kanal.EMAIL,
-                kind=mail.kind,
-                recipient=mail.recipient,
-                signed=True,
-                encrypted=mail.encrypted,
-                dispatched_at=now,
-            ),
+        _dispatched(
+            dispatch_id=mail.dispatch_id,
+            source_event_id=mail.source_event_id,
+            channel=Kanal.EMAIL,
+            kind=mail.kind,
+            recipient=mail.recipient,
+            signed=True,
+            encrypted=mail.encrypted,
+            dispatched_at=now,
         )
     ]

@@ -80,21 +80,16 @@ def json_endpoint(handler: Handler, fields: tuple[str, ...]) -> Callable[..., Aw
 
 def routes(runtime: ServiceRuntime) -> list[tuple[str, Callable[..., Awaitable[None]]]]:
     async def login(data: dict[str, Any], fingerprint: str | None) -> tuple[int, dict[str, Any]]:
-        result: dict[str, Any] = {}
-
-        async def effect(conn: Any) -> list[Any]:
-            decision, account, out = await service.login(
+        result, _ = await runtime.messaging.run(
+            lambda conn: service.login(
                 ProvisioningStore(conn),
                 data["username"],
                 data["password"],
                 fingerprint,
                 runtime.clock(),
             )
-            result.update(decision=decision, account=account)
-            return out
-
-        await runtime.messaging.produce(effect)
-        decision, account = result["decision"], result["account"]
+        )
+        decision, account = result.decision, result.account
         answer: dict[str, Any] = {"outcome": decision.outcome.value}
         if decision.admitted:
             answer.update(
@@ -108,10 +103,8 @@ def routes(runtime: ServiceRuntime) -> list[tuple[str, Callable[..., Awaitable[N
     async def change_password(
         data: dict[str, Any], fingerprint: str | None
     ) -> tuple[int, dict[str, Any]]:
-        result: dict[str, Any] = {}
-
-        async def effect(conn: Any) -> list[Any]:
-            outcome, detail, out = await service.change_password(
+        change, _ = await runtime.messaging.run(
+            lambda conn: service.change_password(
                 ProvisioningStore(conn),
                 data["username"],
                 data["current_password"],
@@ -119,12 +112,11 @@ def routes(runtime: ServiceRuntime) -> list[tuple[str, Callable[..., Awaitable[N
                 fingerprint,
                 runtime.clock(),
             )
-            result.update(outcome=outcome, detail=detail)
-            return out
-
-        await runtime.messaging.produce(effect)
-        outcome = result["outcome"]
-        return STATUS.get(outcome, 403), {"outcome": outcome.value, "detail": result["detail"]}
+        )
+        return STATUS.get(change.outcome, 403), {
+            "outcome": change.outcome.value,
+            "detail": change.detail,
+        }
 
     async def health(scope: Scope, receive: Receive, send: Send) -> None:
         await _respond(send, 200, {"status": "ok"})

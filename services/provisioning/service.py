@@ -509,13 +509,25 @@ def _audit(
     )
 
 
+@dataclass(frozen=True)
+class LoginResult:
+    decision: LoginDecision
+    account: Account | None
+
+
+@dataclass(frozen=True)
+class PasswordChange:
+    outcome: AuthOutcome
+    detail: list[str]
+
+
 async def login(
     store: ProvisioningStore,
     username: str,
     password: str,
     fingerprint: str | None,
     now: datetime,
-) -> tuple[LoginDecision, Account | None, list[Outgoing]]:
+) -> tuple[LoginResult, list[Outgoing]]:
     account = await store.account_by_username(username, lock=True)
     ok = await verify_password(account.password_hash if account else None, password)
     tenant = await store.tenant(account.tenant_id) if account else None
@@ -529,7 +541,7 @@ async def login(
             out.append(await state_of(store, account.tenant_id, now))
     elif account is not None and decision.admitted and account.failed_logins:
         await store.update_account(replace(account, failed_logins=0), now)
-    return decision, account, out
+    return LoginResult(decision, account), out
 
 
 async def change_password(
@@ -539,10 +551,11 @@ async def change_password(
     new: str,
     fingerprint: str | None,
     now: datetime,
-) -> tuple[AuthOutcome, list[str], list[Outgoing]]:
-    decision, account, out = await login(store, username, current, fingerprint, now)
+) -> tuple[PasswordChange, list[Outgoing]]:
+    result, out = await login(store, username, current, fingerprint, now)
+    decision, account = result.decision, result.account
     if not decision.admitted or account is None:
-        return decision.outcome, decision.detail, out
+        return PasswordChange(decision.outcome, decision.detail), out
     problems = domain.password_policy_violations(new, username)
     if new == current:
         problems.append("muss sich vom bisherigen Passwort unterscheiden")
@@ -558,7 +571,7 @@ async def change_password(
                 problems,
             )
         )
-        return AuthOutcome.PASSWORD_POLICY_VIOLATED, problems, out
+        return PasswordChange(AuthOutcome.PASSWORD_POLICY_VIOLATED, problems), out
     await store.update_account(
         replace(
             account,
@@ -572,4 +585,4 @@ async def change_password(
     out.append(
         _audit(username, account, "change_password", AuthOutcome.PASSWORD_CHANGED, fingerprint, now)
     )
-    return AuthOutcome.PASSWORD_CHANGED, [], out
+    return PasswordChange(AuthOutcome.PASSWORD_CHANGED, []), out
