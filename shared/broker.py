@@ -136,14 +136,19 @@ def _envelope_decoder(spec: TopicSpec, max_bytes: int) -> Callable[..., Awaitabl
     return decode
 
 
+def schema_violations(exc: ValidationError) -> str:
+    """A pydantic error as one line a sender can act on: each field and what is wrong with it."""
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()
+    )
+    return f"{exc.error_count()} schema violation(s): {problems}"
+
+
 def _describe(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, HandlerGaveUp):
         return f"HandlerGaveUp:{type(exc.cause).__name__}", str(exc)
     if isinstance(exc, ValidationError):
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()
-        )
-        return "ValidationError", f"{exc.error_count()} schema violation(s): {problems}"
+        return "ValidationError", schema_violations(exc)
     return type(exc).__name__, str(exc)
 
 
@@ -256,5 +261,6 @@ __all__ = [
     "UnknownEventType",
     "envelope_of",
     "make_broker",
+    "schema_violations",
     "subscribe",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import Field
@@ -12,7 +13,6 @@ from pydantic import Field
 from services.provisioning import service
 from services.provisioning.service import Provisioner
 from services.provisioning.store import ProvisioningStore
-from shared.events.account import AccountCommand
 from shared.events.review import ReviewDecided
 from shared.pki import LETTER_PUB
 from shared.runtime import ServiceRuntime, utc_now
@@ -56,11 +56,13 @@ class Provisioning(ServiceRuntime):
             )
 
         @self.subscriber(Topics.ACCOUNT_COMMAND)
-        async def on_account_command(command: AccountCommand, msg: KafkaMessage) -> None:
-            """Applies an administrator's or operator's command, or rejects it with the reason."""
+        async def on_account_command(command: dict[str, Any], msg: KafkaMessage) -> None:
+            """Applies an administrator's or operator's command (`AccountCommand`), or rejects
+            it with the reason; a command that breaks the schema is rejected too, not only
+            dead-lettered, so that its sender learns why."""
             await self.consume(
                 msg,
-                lambda conn, _: service.handle_command(
+                lambda conn, _: service.handle_raw_command(
                     ProvisioningStore(conn), command, self.clock(), self.deps
                 ),
             )

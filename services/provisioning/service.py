@@ -11,18 +11,22 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from pydantic import ValidationError
 
 from services.provisioning import domain
 from services.provisioning.domain import Account, LoginDecision, Tenant
 from services.provisioning.store import ProvisioningStore
+from shared.broker import schema_violations
 from shared.events.account import (
     AccountCommand,
     AccountEvent,
     AccountEventKind,
     AccountProvisioned,
+    Actor,
     ActorKind,
     AuthAudit,
     AuthOutcome,
@@ -327,6 +331,35 @@ _TENANT_STATUS = {
     CommandAction.SUSPEND_TENANT: (TenantStatus.SUSPENDED, AccountEventKind.TENANT_SUSPENDED),
     CommandAction.LIFT_TENANT: (TenantStatus.ACTIVE, AccountEventKind.TENANT_LIFTED),
 }
+
+
+async def handle_raw_command(
+    store: ProvisioningStore, raw: dict[str, Any], now: datetime, deps: Provisioner
+) -> Sequence[Outgoing]:
+    """A command that breaks the schema is answered with a rejection its sender can read."""
+    try:
+        cmd = AccountCommand.model_validate(raw)
+    except ValidationError as exc:
+        try:
+            actor = Actor.model_validate(raw.get("actor"))
+        except ValidationError:
+            actor = None
+        log.warning("malformed account command rejected", command_id=raw.get("command_id"))
+        return [
+            Outgoing(
+                Topics.ACCOUNT_EVENT,
+                AccountEvent(
+                    command_id=str(raw.get("command_id") or "unknown"),
+                    tenant_id=str(raw.get("tenant_id") or "unknown"),
+                    kind=AccountEventKind.COMMAND_REJECTED,
+                    actor=actor,
+                    reason_code="MALFORMED_COMMAND",
+                    message=schema_violations(exc),
+                    at=now,
+                ),
+            )
+        ]
+    return await handle_command(store, cmd, now, deps)
 
 
 async def handle_command(

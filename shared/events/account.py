@@ -182,7 +182,7 @@ class AccountEvent(_Event):
     command_id: str
     tenant_id: str
     kind: AccountEventKind
-    actor: Actor
+    actor: Actor | None = Field(None, description="absent only when a malformed command had none")
     user_id: str | None = None
     reason_code: str | None = Field(None, description="for command_rejected")
     message: str | None = None

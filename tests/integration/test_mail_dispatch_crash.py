@@ -58,7 +58,10 @@ async def test_sigkill_during_a_burst_sends_every_mail_once(
             "services.mail_dispatch", artifacts / "mail-crash-2.log", env
         ).start()
         for _ in range(1800):
-            if len({m.message_id for m in mine()}) >= N and len(list(spool.glob("*.pdf"))) >= N:
+            if (
+                len({m.message_id for m in mine()}) >= N
+                and len(list(spool.glob("*.password_letter.pdf"))) >= N
+            ):
                 break
             await asyncio.sleep(0.1)
         assert second.stop() == 0
@@ -68,7 +71,7 @@ async def test_sigkill_during_a_burst_sends_every_mail_once(
     counts = Counter(m.message_id for m in mine())
     expected = {f"{event_id}.account_mail@meldespiegel.example" for event_id in ids}
     assert set(counts) == expected  # every mail arrived
-    letters = sorted(p.name for p in spool.glob("*.pdf"))
+    letters = sorted(p.name for p in spool.glob("*.password_letter.pdf"))
     assert letters == sorted(f"{event_id}.password_letter.pdf" for event_id in ids)
     repeated = {k: v for k, v in counts.items() if v > 1}
     print(

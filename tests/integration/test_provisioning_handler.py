@@ -342,9 +342,18 @@ async def test_unauthorised_and_malformed_commands_are_answered(run: Harness) ->
         "NEW_USER_MISSING",
         "UNKNOWN_TENANT",
     ]
-    await run.deliver(Topics.ACCOUNT_COMMAND, {"command_id": "c", "action": "explode"})
-    [letter] = run.messages[Topics.ACCOUNT_COMMAND.dlq]
-    assert letter.headers["dlq_error_type"] == "ValidationError"
+    malformed = f"bad-{uuid.uuid4().hex[:6]}"
+    await run.deliver(
+        Topics.ACCOUNT_COMMAND,
+        {"command_id": malformed, "tenant_id": tenant, "action": "explode", "actor": OPERATOR},
+    )
+    [rejected] = run.events(malformed)
+    assert (rejected["kind"], rejected["reason_code"]) == ("command_rejected", "MALFORMED_COMMAND")
+    assert "action" in rejected["message"]
+    assert rejected["actor"] == OPERATOR
+    await run.deliver(Topics.ACCOUNT_COMMAND, {"no": "command"})  # not even a command id
+    assert any(e["command_id"] == "unknown" for e in run.bodies(Topics.ACCOUNT_EVENT))
+    assert run.messages[Topics.ACCOUNT_COMMAND.dlq] == []
 
 
 async def test_a_command_id_is_applied_once(run: Harness) -> None:
