@@ -1,0 +1,195 @@
+"""intake throughput and latency on the local stack, next to a baseline measured in the same run.
+
+    bench/run intake_throughput [N]
+
+- intake: N applications (4 in 5 complete) published at full speed to
+  `min.application.submitted.v1`; measured until N outcomes are on the outcome topics.
+- baseline: the same hops with no work, an aiokafka pass-through (consume, produce with
+  idempotence and acks=all, commit after each message) between two scratch topics.
+
+Latency is each outcome's broker timestamp (CreateTime, set when it was produced) minus its
+input's, so both sides read the same clock. Figures go to stdout; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from shared.envelope import Envelope
+from shared.settings import get_settings
+from shared.topics import Topics
+from tests.helpers import application
+
+BOOTSTRAP = get_settings().kafka_bootstrap
+PARTITIONS = Topics.APPLICATION_SUBMITTED.partitions
+
+
+@dataclass
+class Result:
+    name: str
+    count: int
+    seconds: float
+    latencies_ms: list[float]
+
+    def line(self) -> str:
+        lat = sorted(self.latencies_ms)
+        p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
+        return (
+            f"{self.name:<10} {self.count:>6} events  {self.count / self.seconds:>8.1f}/s  "
+            f"p50 {p(0.50):>7.1f} ms  p99 {p(0.99):>7.1f} ms  "
+            f"mean {statistics.fmean(lat):>7.1f} ms"
+        )
+
+
+def headers(event_type: str) -> list[tuple[str, bytes]]:
+    env = Envelope.new(source="/bench", type=event_type, correlation_id=None)
+    return [(k, v.encode()) for k, v in env.to_headers().items()]
+
+
+async def publish(topic: str, bodies: list[tuple[str, bytes]], event_type: str) -> dict[str, int]:
+    """Sends all bodies as fast as the producer allows; returns key -> CreateTime (ms)."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=BOOTSTRAP, enable_idempotence=True, acks="all", linger_ms=5
+    )
+    await producer.start()
+    sent: dict[str, int] = {}
+    try:
+        futures = [
+            (key, await producer.send(topic, value, key=key.encode(), headers=headers(event_type)))
+            for key, value in bodies
+        ]
+        for key, future in futures:
+            sent[key] = (await future).timestamp
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def positioned_reader(topics: list[str]) -> AIOKafkaConsumer:
+    """A reader at the current end of `topics`, positions resolved: nothing produced after
+    this returns is missed."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False)
+    await consumer.start()
+    partitions: list[TopicPartition] = []
+    for _ in range(150):  # a topic just created has no partitions in the metadata yet
+        await consumer._client.force_metadata_update()
+        found = {t: consumer.partitions_for_topic(t) or set() for t in topics}
+        if all(found.values()):
+            partitions = [TopicPartition(t, p) for t, ps in found.items() for p in ps]
+            break
+        await asyncio.sleep(0.2)
+    if not partitions:
+        raise TimeoutError(f"no partitions for {topics} in 30 s")
+    consumer.assign(partitions)
+    await consumer.seek_to_end(*partitions)
+    for partition in partitions:
+        await consumer.position(partition)
+    return consumer
+
+
+async def drain(consumer: AIOKafkaConsumer, keys: set[str]) -> dict[str, int]:
+    """Reads until every key arrived; returns key -> CreateTime (ms)."""
+    seen: dict[str, int] = {}
+    deadline = time.monotonic() + 600
+    try:
+        while len(seen) < len(keys):
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                for r in records:
+                    key = r.key.decode() if r.key else ""
+                    if key in keys:
+                        seen.setdefault(key, r.timestamp)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"only {len(seen)}/{len(keys)} outcomes in 600 s")
+    finally:
+        await consumer.stop()
+    return seen
+
+
+async def measure(
+    name: str,
+    in_topic: str,
+    out_topics: list[str],
+    bodies: list[tuple[str, bytes]],
+    event_type: str,
+) -> Result:
+    reader = await positioned_reader(out_topics)
+    t0 = time.monotonic()
+    sent = await publish(in_topic, bodies, event_type)
+    received = await drain(reader, {k for k, _ in bodies})
+    seconds = time.monotonic() - t0
+    return Result(name, len(bodies), seconds, [received[k] - sent[k] for k in sent])
+
+
+async def pass_through(in_topic: str, out_topic: str, stop: asyncio.Event) -> None:
+    """The baseline service: same guarantees as ours, no work."""
+    consumer = AIOKafkaConsumer(
+        in_topic,
+        bootstrap_servers=BOOTSTRAP,
+        group_id="bench-baseline",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=True, acks="all")
+    await consumer.start()
+    await producer.start()
+    try:
+        while not stop.is_set():
+            for records in (await consumer.getmany(timeout_ms=100, max_records=1)).values():
+                for r in records:
+                    await producer.send_and_wait(out_topic, r.value, key=r.key)
+                    await consumer.commit()
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+async def main(n: int) -> None:
+    bodies = []
+    for i in range(n):
+        body: dict[str, Any] = application(f"B-{uuid.uuid4().hex[:12]}")
+        if i % 5 == 0:
+            body["access_type"] = None
+        bodies.append((body["application_id"], json.dumps(body).encode()))
+
+    scratch_in, scratch_out = (
+        f"bench.in.{uuid.uuid4().hex[:6]}",
+        f"bench.out.{uuid.uuid4().hex[:6]}",
+    )
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    await admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in (scratch_in, scratch_out)])
+    stop = asyncio.Event()
+    baseline_service = asyncio.create_task(pass_through(scratch_in, scratch_out, stop))
+    await asyncio.sleep(3)  # group join
+    baseline = await measure("baseline", scratch_in, [scratch_out], bodies, "bench")
+    stop.set()
+    await baseline_service
+    await admin.delete_topics([scratch_in, scratch_out])
+    await admin.close()
+
+    intake = await measure(
+        "intake",
+        Topics.APPLICATION_SUBMITTED.name,
+        [Topics.APPLICATION_ACCEPTED.name, Topics.APPLICATION_INCOMPLETE.name],
+        [(k, v) for k, v in bodies],
+        Topics.APPLICATION_SUBMITTED.event_type,
+    )
+    print(f"intake throughput, {n} applications at full speed, Kafka {BOOTSTRAP}")
+    print(baseline.line())
+    print(intake.line())
+    ratio = (intake.count / intake.seconds) / (baseline.count / baseline.seconds)
+    print(f"intake / baseline throughput: {ratio:.2f}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 2000))
