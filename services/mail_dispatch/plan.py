@@ -247,17 +247,7 @@ def refused(event: ApplicationRefused) -> Plan:
 def decided(event: ReviewDecided) -> Plan:
     app = event.application
     adm = app.administrator
-    contact = Kontakt(
-        authority_name=app.authority_name,
-        salutation=adm.salutation.value,
-        first_name=adm.first_name,
-        surname=adm.surname,
-        email=adm.email,
-        office_name=adm.office_name,
-        street_and_number=adm.street_and_number,
-        postcode=adm.postcode,
-        town=adm.town,
-    )
+    contact = app.contact()
     if event.decision is Entscheidung.APPROVED:
         lines = [
             f"Ihr Antrag {event.application_id} auf Zugang zum Melderegisterdatenspiegel "

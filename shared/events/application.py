@@ -212,6 +212,21 @@ class CompleteApplication(_Lenient):
     only_administrator_change: bool = False
     client_certificate_fingerprint: str | None = None
 
+    def contact(self) -> Kontakt:
+        """Whom notices about this application go to: the administrator at the office."""
+        adm = self.administrator
+        return Kontakt(
+            authority_name=self.authority_name,
+            salutation=adm.salutation.value,
+            first_name=adm.first_name,
+            surname=adm.surname,
+            email=adm.email,
+            office_name=adm.office_name,
+            street_and_number=adm.street_and_number,
+            postcode=adm.postcode,
+            town=adm.town,
+        )
+
 
 class ApplicationAccepted(_Lenient):
     """`min.application.accepted.v1`: complete, handed on to legal review."""
