@@ -19,6 +19,7 @@ from shared.events.account import (
     CredentialsIssued,
     Postanschrift,
     ProvisioningRefused,
+    Zustellweg,
 )
 from shared.events.application import (
     ApplicationIncomplete,
@@ -107,11 +108,12 @@ def _mail(
 def credentials(event: CredentialsIssued) -> Plan:
     a = event.address
     hello = _greeting(a.salutation, a.surname)
-    if event.purpose is CredentialPurpose.ADMINISTRATOR_RESET:
+    # provisioning decides how the secret travels; this only words it
+    if event.secret_delivery is Zustellweg.SMIME_MAIL:
         if event.smime_certificate_pem is None:
             return Plan(
-                undeliverable="a reset password goes only by encrypted mail; no "
-                "certificate is on file"
+                undeliverable="the password is to go by encrypted mail, but no certificate is "
+                "on file"
             )
         return Plan(
             mails=[

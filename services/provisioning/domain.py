@@ -86,13 +86,6 @@ def password_policy_violations(new: str, username: str) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Restriction:
-    status: TenantStatus
-    reason: str
-    since: datetime
-
-
-@dataclass(frozen=True)
 class Tenant:
     tenant_id: str
     authority_key: str

@@ -1,0 +1,127 @@
+"""What mail_dispatch sends for each event, as pure planning."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from services.mail_dispatch import plan
+from services.mail_dispatch.plan import SECRET
+from shared.events.account import CredentialPurpose, CredentialsIssued, Postanschrift, Zustellweg
+from shared.events.application import ApplicationIncomplete, Kontakt, Mangel, Zugangsart
+from tests.factories import NOW
+
+ADDRESS = Postanschrift(
+    salutation="frau",
+    first_name="Jördis",
+    surname="Weißmüller",
+    authority_name="Landkreis Göttingen",
+    office_name="Ordnungsamt",
+    street_and_number="Reinhäuser Landstraße 4",
+    postcode="37083",
+    town="Göttingen",
+)
+
+
+def issued(
+    purpose: CredentialPurpose, delivery: Zustellweg, cert: str | None = None
+) -> CredentialsIssued:
+    return CredentialsIssued(
+        tenant_id=str(uuid.uuid4()),
+        user_id=str(uuid.uuid4()),
+        username="j.weissmueller.4f2a9c",
+        purpose=purpose,
+        secret_delivery=delivery,
+        email="j@example.org",
+        smime_certificate_pem=cert,
+        address=ADDRESS,
+        sealed_secret="x",
+        password_expires_at=NOW + timedelta(days=14),
+        role=Zugangsart.EINFACHE_BEHOERDENAUSKUNFT,
+        issued_at=NOW,
+    )
+
+
+@pytest.mark.parametrize(
+    "purpose", [CredentialPurpose.ADMINISTRATOR_INITIAL, CredentialPurpose.USER_INITIAL]
+)
+def test_account_name_by_mail_password_by_letter_never_together(
+    purpose: CredentialPurpose,
+) -> None:
+    result = plan.credentials(issued(purpose, Zustellweg.LETTER))
+    [mail], [letter] = result.mails, result.letters
+    assert "j.weissmueller.4f2a9c" in mail.body
+    assert SECRET not in mail.body
+    assert not mail.carries_secret
+    assert letter.secret_line == SECRET
+    assert not any("j.weissmueller" in p for p in [letter.subject, *letter.paragraphs])
+
+
+def test_the_administrator_hears_about_managing_users_a_user_does_not() -> None:
+    admin = plan.credentials(issued(CredentialPurpose.ADMINISTRATOR_INITIAL, Zustellweg.LETTER))
+    user = plan.credentials(issued(CredentialPurpose.USER_INITIAL, Zustellweg.LETTER))
+    assert "legen Sie danach die Accounts" in admin.mails[0].body
+    assert "legen Sie danach die Accounts" not in user.mails[0].body
+
+
+def test_a_secret_by_mail_goes_only_encrypted() -> None:
+    no_cert = plan.credentials(issued(CredentialPurpose.ADMINISTRATOR_RESET, Zustellweg.SMIME_MAIL))
+    assert no_cert.mails == [] and no_cert.letters == []  # noqa: PT018
+    assert "no certificate" in (no_cert.undeliverable or "")
+    with_cert = plan.credentials(
+        issued(CredentialPurpose.ADMINISTRATOR_RESET, Zustellweg.SMIME_MAIL, cert="PEM")
+    )
+    [mail] = with_cert.mails
+    assert mail.carries_secret
+    assert mail.encrypt_for == "PEM"
+    assert SECRET in mail.body
+    assert with_cert.letters == []
+
+
+def test_unencrypted_mail_says_so() -> None:
+    result = plan.credentials(issued(CredentialPurpose.ADMINISTRATOR_INITIAL, Zustellweg.LETTER))
+    assert plan.UNENCRYPTED_NOTE in result.mails[0].body
+    with_cert = plan.credentials(
+        issued(CredentialPurpose.ADMINISTRATOR_INITIAL, Zustellweg.LETTER, cert="PEM")
+    )
+    assert plan.UNENCRYPTED_NOTE not in with_cert.mails[0].body
+
+
+def incomplete(contact: Kontakt) -> ApplicationIncomplete:
+    return ApplicationIncomplete(
+        application_id="A-1",
+        contact=contact,
+        decided_at=NOW,
+        defects=[
+            Mangel(
+                code="OFFICIAL_SEAL_MISSING",
+                field="signature.official_seal",
+                message="Das Dienstsiegel fehlt.",
+            )
+        ],
+    )
+
+
+def test_notice_goes_by_mail_else_by_letter_else_is_undeliverable() -> None:
+    by_mail = plan.incomplete(
+        incomplete(Kontakt(email="amt@example.org", salutation="herr", surname="Großkopf"))
+    )
+    assert by_mail.mails[0].body.startswith("Sehr geehrter Herr Großkopf,")
+    assert "- Das Dienstsiegel fehlt." in by_mail.mails[0].body
+    by_post = plan.incomplete(
+        incomplete(
+            Kontakt(
+                first_name="Kai",
+                surname="Østergård",
+                street_and_number="Am Markt 1",
+                postcode="29221",
+                town="Celle",
+            )
+        )
+    )
+    assert by_post.mails == []
+    assert by_post.letters[0].address.town == "Celle"
+    nowhere = plan.incomplete(incomplete(Kontakt(surname="Østergård")))
+    assert nowhere.undeliverable
