@@ -302,6 +302,46 @@ def approval_terms(app: CompleteApplication, *, commission_reference: str | None
     return Pruefung(Ergebnis.APPROVED, reasons, conditions, scope)
 
 
+def manual_decision_refusal(application_id: str, status: Ergebnis | None) -> tuple[str, str] | None:
+    """Why an operator's decision cannot be applied to a case in this state, if it cannot:
+    operators decide the cases the rules handed to them, nothing else."""
+    if status is None:
+        return "UNKNOWN_CASE", f"Es gibt keinen Prüffall {application_id}."
+    if status in (Ergebnis.APPROVED, Ergebnis.REJECTED):
+        return (
+            "ALREADY_DECIDED",
+            f"Der Antrag {application_id} ist bereits entschieden ({status.value}).",
+        )
+    if status is Ergebnis.WAITING_COMMISSION:
+        return (
+            "WAITING_FOR_LOGGING_COMMISSION",
+            "Der Antrag wartet auf den Auftrag zur Protokollierung, nicht auf eine manuelle "
+            "Entscheidung.",
+        )
+    return None
+
+
+def decide_manually(
+    app: CompleteApplication,
+    needed: list[Begruendung],
+    decision: Entscheidung,
+    reason: str,
+    commission_reference: str | None,
+) -> Pruefung:
+    """An operator's decision: the operator's reason first, citing what the case turned on. An
+    approval grants what an approval by the rules would, and still waits for commissioned
+    logging where that is missing."""
+    operator_reason = Begruendung(
+        code="MANUAL_DECISION", text=reason, provisions=[p for r in needed for p in r.provisions]
+    )
+    if decision is Entscheidung.REJECTED:
+        return Pruefung(Ergebnis.REJECTED, [operator_reason])
+    terms = approval_terms(app, commission_reference=commission_reference)
+    return Pruefung(
+        terms.result, [operator_reason, *terms.reasons], terms.conditions, terms.data_scope
+    )
+
+
 def statement(decision: Entscheidung, reasons: list[Begruendung]) -> str:
     """The form's line: *Zugang ist rechtlich zulässig: Ja … / Nein, weil …*"""
     grounds = " ".join(r.text for r in reasons)

@@ -11,7 +11,6 @@ from services.legal_review.rules import Ergebnis, Pruefung
 from services.legal_review.store import ReviewStore
 from shared.events.application import ApplicationAccepted, CompleteApplication
 from shared.events.review import (
-    Begruendung,
     Entscheidung,
     LoggingCommissioned,
     Mahnstufe,
@@ -142,49 +141,28 @@ async def handle_manual_decision(
     store: ReviewStore, md: ManualDecision, now: datetime
 ) -> Sequence[Outgoing]:
     case = await store.case(md.application_id, lock=True)
-    if case is None:
-        out = _refusal(md, "UNKNOWN_CASE", f"Es gibt keinen Prüffall {md.application_id}.")
-    elif case.status in (Ergebnis.APPROVED, Ergebnis.REJECTED):
-        out = _refusal(
-            md,
-            "ALREADY_DECIDED",
-            f"Der Antrag {md.application_id} ist bereits entschieden ({case.status}).",
-        )
-    elif case.status == Ergebnis.WAITING_COMMISSION:
-        out = _refusal(
-            md,
-            "WAITING_FOR_LOGGING_COMMISSION",
-            "Der Antrag wartet auf den Auftrag zur Protokollierung, nicht auf eine "
-            "manuelle Entscheidung.",
-        )
-    else:
-        operator_reason = Begruendung(
-            code="MANUAL_DECISION",
-            text=md.reason,
-            provisions=[p for r in case.reasons for p in r.provisions],
-        )
-        if md.decision is Entscheidung.REJECTED:
-            outcome = Pruefung(Ergebnis.REJECTED, [operator_reason])
-        else:
-            terms = rules.approval_terms(
-                case.application, commission_reference=await store.commission(md.application_id)
-            )
-            outcome = Pruefung(
-                terms.result, [operator_reason, *terms.reasons], terms.conditions, terms.data_scope
-            )
+    refusal = rules.manual_decision_refusal(
+        md.application_id, Ergebnis(case.status) if case else None
+    )
+    if refusal is not None:
+        code, message = refusal
         await store.log_manual_decision(
-            md.application_id, md.operator_id, md.decision, md.reason, outcome.result.value, now
+            md.application_id, md.operator_id, md.decision, md.reason, code, now
         )
-        return await _record(store, case.application, outcome, now, decided_by=md.operator_id)
+        log.warning("manual decision refused", application_id=md.application_id, reason_code=code)
+        return [_refusal(md, code, message)]
+    assert case is not None
+    outcome = rules.decide_manually(
+        case.application,
+        case.reasons,
+        md.decision,
+        md.reason,
+        await store.commission(md.application_id),
+    )
     await store.log_manual_decision(
-        md.application_id, md.operator_id, md.decision, md.reason, out.event.reason_code, now
-    )  # type: ignore[attr-defined]
-    log.warning(
-        "manual decision refused",
-        application_id=md.application_id,
-        reason_code=out.event.reason_code,
-    )  # type: ignore[attr-defined]
-    return [out]
+        md.application_id, md.operator_id, md.decision, md.reason, outcome.result.value, now
+    )
+    return await _record(store, case.application, outcome, now, decided_by=md.operator_id)
 
 
 async def check_deadlines(

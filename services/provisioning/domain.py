@@ -189,5 +189,77 @@ def authorise(
     return None if action in ADMIN_ACTIONS else "ACTION_NOT_FOR_ADMINISTRATORS"
 
 
+@dataclass(frozen=True)
+class Rejection:
+    """Why a command cannot be carried out: a stable code and a German sentence."""
+
+    code: str
+    message: str
+
+
+TENANT_STATUS_AFTER = {
+    CommandAction.RESTRICT_TENANT: TenantStatus.RESTRICTED,
+    CommandAction.SUSPEND_TENANT: TenantStatus.SUSPENDED,
+    CommandAction.LIFT_TENANT: TenantStatus.ACTIVE,
+}
+
+
+def change_tenant_status(
+    tenant: Tenant, action: CommandAction, reason: str | None
+) -> Tenant | Rejection:
+    """Restrict (security deficiency), suspend (suspected violation) or lift, always with a
+    reason; lifting needs something to lift (seed 000)."""
+    if not reason:
+        return Rejection(
+            "REASON_REQUIRED", "Einschränkung, Sperre und Aufhebung brauchen einen Grund."
+        )
+    status = TENANT_STATUS_AFTER[action]
+    if status is TenantStatus.ACTIVE and tenant.status is TenantStatus.ACTIVE:
+        return Rejection("NOT_RESTRICTED", "Der Mandant ist weder eingeschränkt noch gesperrt.")
+    return replace(tenant, status=status, status_reason=reason, version=tenant.version + 1)
+
+
+def change_user_status(
+    user: Account | None, tenant_id: str, action: CommandAction
+) -> Account | Rejection:
+    """Lock or unlock a user of this tenant; unlocking also forgets failed logins."""
+    if user is None or user.tenant_id != tenant_id:
+        return Rejection("UNKNOWN_USER", "Diese Person gehört nicht zu diesem Mandanten.")
+    if action is CommandAction.LOCK_USER:
+        return replace(user, status=UserStatus.LOCKED)
+    if user.status is not UserStatus.LOCKED:
+        return Rejection("USER_NOT_LOCKED", "Der Account ist nicht gesperrt.")
+    return replace(user, status=UserStatus.ACTIVE, failed_logins=0)
+
+
+def current_administrator(accounts: list[Account]) -> Account | None:
+    return next(
+        (
+            a
+            for a in accounts
+            if a.kind is UserKind.ADMINISTRATOR and a.status is not UserStatus.REPLACED
+        ),
+        None,
+    )
+
+
+def reset_target(accounts: list[Account]) -> Account | Rejection:
+    """The administrator whose password may be reset: only with a secure-mail (S/MIME) address
+    on file, because the new password goes by encrypted mail (seed 000)."""
+    admin = current_administrator(accounts)
+    if admin is None:
+        return Rejection(
+            "NO_ADMINISTRATOR", "Der Mandant hat keine Administratorin bzw. keinen Administrator."
+        )
+    if not admin.smime_certificate_pem:
+        return Rejection(
+            "NO_SECURE_MAIL_ADDRESS",
+            "Das Passwort der Administratorin bzw. des Administrators wird nur an "
+            "eine E-Mail-Adresse mit S/MIME-Zertifikat zurückgesetzt; es ist keines "
+            "hinterlegt.",
+        )
+    return admin
+
+
 def password_expiry(now: datetime, valid_days: int) -> datetime:
     return now + timedelta(days=valid_days)

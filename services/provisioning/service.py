@@ -229,9 +229,9 @@ async def handle_decided(
                     now,
                 )
             ]
-        for old in await store.accounts(tenant_id):
-            if old.kind is UserKind.ADMINISTRATOR and old.status is not UserStatus.REPLACED:
-                await store.update_account(replace(old, status=UserStatus.REPLACED), now)
+        old = domain.current_administrator(await store.accounts(tenant_id))
+        if old is not None:
+            await store.update_account(replace(old, status=UserStatus.REPLACED), now)
         await store.bump_version(tenant_id, now)
         kind = ProvisioningKind.ADMINISTRATOR_CHANGE
     else:
@@ -326,10 +326,10 @@ def _account_event(
     )
 
 
-_TENANT_STATUS = {
-    CommandAction.RESTRICT_TENANT: (TenantStatus.RESTRICTED, AccountEventKind.TENANT_RESTRICTED),
-    CommandAction.SUSPEND_TENANT: (TenantStatus.SUSPENDED, AccountEventKind.TENANT_SUSPENDED),
-    CommandAction.LIFT_TENANT: (TenantStatus.ACTIVE, AccountEventKind.TENANT_LIFTED),
+_TENANT_EVENT = {
+    CommandAction.RESTRICT_TENANT: AccountEventKind.TENANT_RESTRICTED,
+    CommandAction.SUSPEND_TENANT: AccountEventKind.TENANT_SUSPENDED,
+    CommandAction.LIFT_TENANT: AccountEventKind.TENANT_LIFTED,
 }
 
 
@@ -403,20 +403,15 @@ async def _apply(
     assert tenant is not None
     action = cmd.action
 
-    if action in _TENANT_STATUS:
-        status, kind = _TENANT_STATUS[action]
-        if not cmd.reason:
-            return [], (
-                "REASON_REQUIRED",
-                "Einschränkung, Sperre und Aufhebung brauchen einen Grund.",
-            )
-        if status is TenantStatus.ACTIVE and tenant.status is TenantStatus.ACTIVE:
-            return [], ("NOT_RESTRICTED", "Der Mandant ist weder eingeschränkt noch gesperrt.")
-        tenant = replace(
-            tenant, status=status, status_reason=cmd.reason, version=tenant.version + 1
-        )
-        await store.set_tenant_status(tenant, f"{cmd.actor.kind.value}:{cmd.actor.id}", now)
-        return [_account_event(cmd, kind, now), await state_of(store, tenant.tenant_id, now)], None
+    if action in domain.TENANT_STATUS_AFTER:
+        changed = domain.change_tenant_status(tenant, action, cmd.reason)
+        if isinstance(changed, domain.Rejection):
+            return [], (changed.code, changed.message)
+        await store.set_tenant_status(changed, f"{cmd.actor.kind.value}:{cmd.actor.id}", now)
+        return [
+            _account_event(cmd, _TENANT_EVENT[action], now),
+            await state_of(store, tenant.tenant_id, now),
+        ], None
 
     if action is CommandAction.CREATE_USER:
         if cmd.new_user is None:
@@ -455,28 +450,11 @@ async def _apply(
         ], None
 
     if action is CommandAction.RESET_ADMIN_PASSWORD:
-        admin = next(
-            (
-                a
-                for a in await store.accounts(tenant.tenant_id)
-                if a.kind is UserKind.ADMINISTRATOR and a.status is not UserStatus.REPLACED
-            ),
-            None,
-        )
-        if admin is None:
-            return [], (
-                "NO_ADMINISTRATOR",
-                "Der Mandant hat keine Administratorin bzw. keinen Administrator.",
-            )
-        if not admin.smime_certificate_pem:
-            return [], (
-                "NO_SECURE_MAIL_ADDRESS",
-                "Das Passwort der Administratorin bzw. des Administrators wird nur an eine "
-                "E-Mail-Adresse mit S/MIME-Zertifikat zurückgesetzt; es ist keines "
-                "hinterlegt.",
-            )
+        target = domain.reset_target(await store.accounts(tenant.tenant_id))
+        if isinstance(target, domain.Rejection):
+            return [], (target.code, target.message)
         admin, credentials = await _issue(
-            admin,
+            target,
             tenant,
             CredentialPurpose.ADMINISTRATOR_RESET,
             Zustellweg.SMIME_MAIL,
@@ -491,18 +469,18 @@ async def _apply(
         ], None
 
     # lock or unlock a user of this tenant
-    user = await _account_by_id(store, cmd.user_id or "")
-    if user is None or user.tenant_id != tenant.tenant_id:
-        return [], ("UNKNOWN_USER", "Diese Person gehört nicht zu diesem Mandanten.")
-    if action is CommandAction.LOCK_USER:
-        user, kind = replace(user, status=UserStatus.LOCKED), AccountEventKind.USER_LOCKED
-    else:
-        if user.status is not UserStatus.LOCKED:
-            return [], ("USER_NOT_LOCKED", "Der Account ist nicht gesperrt.")
-        user = replace(user, status=UserStatus.ACTIVE, failed_logins=0)
-        kind = AccountEventKind.USER_UNLOCKED
+    user = domain.change_user_status(
+        await _account_by_id(store, cmd.user_id or ""), tenant.tenant_id, action
+    )
+    if isinstance(user, domain.Rejection):
+        return [], (user.code, user.message)
     await store.update_account(user, now)
     await store.bump_version(tenant.tenant_id, now)
+    kind = (
+        AccountEventKind.USER_LOCKED
+        if action is CommandAction.LOCK_USER
+        else AccountEventKind.USER_UNLOCKED
+    )
     return [
         _account_event(cmd, kind, now, user.user_id),
         await state_of(store, tenant.tenant_id, now),

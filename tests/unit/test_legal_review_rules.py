@@ -8,6 +8,8 @@ from services.intake.domain import assess
 from services.legal_review.rules import (
     SICHERHEITSBEHOERDEN,
     Ergebnis,
+    decide_manually,
+    manual_decision_refusal,
     missing_measures,
     review,
     statement,
@@ -162,3 +164,42 @@ def test_written_statement_cites_the_provisions() -> None:
     assert statement(Entscheidung.APPROVED, approved.reasons).startswith(
         "Zugang ist rechtlich zulässig: Ja."
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (None, "UNKNOWN_CASE"),
+        (Ergebnis.APPROVED, "ALREADY_DECIDED"),
+        (Ergebnis.REJECTED, "ALREADY_DECIDED"),
+        (Ergebnis.WAITING_COMMISSION, "WAITING_FOR_LOGGING_COMMISSION"),
+    ],
+)
+def test_operators_decide_only_pending_manual_cases(status, code: str) -> None:
+    assert manual_decision_refusal("A-1", status)[0] == code
+    assert manual_decision_refusal("A-1", Ergebnis.PENDING_MANUAL) is None
+
+
+def test_operator_decision_cites_what_the_case_turned_on() -> None:
+    manual = decide(**{"network.channel": "sonstiger", "network.reason_if_other": "Außenstelle"})
+    app = complete(**{"network.channel": "sonstiger", "network.reason_if_other": "Außenstelle"})
+    rejected = decide_manually(app, manual.reasons, Entscheidung.REJECTED, "Kein Netz.", None)
+    assert rejected.result is Ergebnis.REJECTED
+    assert rejected.reasons[0].text == "Kein Netz."
+    assert rejected.reasons[0].provisions == manual.reasons[0].provisions
+    approved = decide_manually(app, manual.reasons, Entscheidung.APPROVED, "MI stimmt zu.", None)
+    assert approved.result is Ergebnis.APPROVED
+    assert [r.code for r in approved.reasons] == ["MANUAL_DECISION", "PUBLIC_BODY"]
+    assert approved.data_scope is Datenumfang.SATZ_1
+
+
+def test_operator_approval_still_waits_for_commissioned_logging() -> None:
+    app = complete(
+        **{
+            "access_type": "sicherheitsbehoerde",
+            "authority.kind": "polizei",
+            "logging_arrangement": "auftragsverarbeitung",
+        }
+    )
+    outcome = decide_manually(app, [], Entscheidung.APPROVED, "ok", None)
+    assert outcome.result is Ergebnis.WAITING_COMMISSION

@@ -191,3 +191,54 @@ def test_commands_for_an_unknown_tenant_are_refused() -> None:
         domain.authorise(actor, CommandAction.LIFT_TENANT, None, None, OPERATORS)
         == "UNKNOWN_TENANT"
     )
+
+
+def test_tenant_status_changes_need_a_reason_and_something_to_lift() -> None:
+    no_reason = domain.change_tenant_status(TENANT, CommandAction.SUSPEND_TENANT, None)
+    assert isinstance(no_reason, domain.Rejection)
+    assert no_reason.code == "REASON_REQUIRED"
+    nothing = domain.change_tenant_status(TENANT, CommandAction.LIFT_TENANT, "Prüfung beendet")
+    assert isinstance(nothing, domain.Rejection)
+    assert nothing.code == "NOT_RESTRICTED"
+    restricted = domain.change_tenant_status(TENANT, CommandAction.RESTRICT_TENANT, "Mangel")
+    assert isinstance(restricted, Tenant)
+    assert (restricted.status, restricted.status_reason, restricted.version) == (
+        TenantStatus.RESTRICTED,
+        "Mangel",
+        TENANT.version + 1,
+    )
+    lifted = domain.change_tenant_status(restricted, CommandAction.LIFT_TENANT, "behoben")
+    assert isinstance(lifted, Tenant)
+    assert lifted.status is TenantStatus.ACTIVE
+
+
+def test_lock_and_unlock_only_users_of_the_tenant() -> None:
+    stranger = domain.change_user_status(
+        replace(ADMIN, tenant_id="t-2"), "t-1", CommandAction.LOCK_USER
+    )
+    assert isinstance(stranger, domain.Rejection)
+    assert stranger.code == "UNKNOWN_USER"
+    not_locked = domain.change_user_status(ADMIN, "t-1", CommandAction.UNLOCK_USER)
+    assert isinstance(not_locked, domain.Rejection)
+    assert not_locked.code == "USER_NOT_LOCKED"
+    locked = domain.change_user_status(
+        replace(ADMIN, failed_logins=5), "t-1", CommandAction.LOCK_USER
+    )
+    assert isinstance(locked, Account)
+    assert locked.status is UserStatus.LOCKED
+    unlocked = domain.change_user_status(locked, "t-1", CommandAction.UNLOCK_USER)
+    assert isinstance(unlocked, Account)
+    assert (unlocked.status, unlocked.failed_logins) == (UserStatus.ACTIVE, 0)
+
+
+def test_reset_only_for_the_current_administrator_with_smime() -> None:
+    replaced = replace(ADMIN, status=UserStatus.REPLACED, smime_certificate_pem="PEM")
+    user = replace(ADMIN, user_id="u-2", kind=UserKind.USER, smime_certificate_pem="PEM")
+    assert domain.reset_target([replaced, user]) == domain.Rejection(
+        "NO_ADMINISTRATOR", "Der Mandant hat keine Administratorin bzw. keinen Administrator."
+    )
+    no_smime = domain.reset_target([replaced, ADMIN])
+    assert isinstance(no_smime, domain.Rejection)
+    assert no_smime.code == "NO_SECURE_MAIL_ADDRESS"
+    current = replace(ADMIN, smime_certificate_pem="PEM")
+    assert domain.reset_target([replaced, user, current]) == current
