@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import inspect
 import json
 import os
 import signal
@@ -222,6 +223,22 @@ def _positions_reached(ends: dict[TopicPartition, int]) -> Callable[[list[Record
         return all(last.get(tp.partition, -1) + 1 >= end or end == 0 for tp, end in ends.items())
 
     return reached
+
+
+async def eventually(condition: Callable[[], Any], what: str, seconds: float = 90.0) -> Any:
+    """Polls `condition` (sync or async) until it is truthy and returns its value; fails naming
+    `what` after `seconds`. A liveness bound for asynchronous effects, not a timing."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while True:
+        value = condition()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if loop.time() > end:
+            raise AssertionError(f"not within {seconds:g} s: {what}")
+        await asyncio.sleep(0.1)
 
 
 def with_key(key: str) -> Callable[[Record], bool]:

@@ -3,7 +3,6 @@ from submission to the legal decision, including the cases the law treats specia
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime
 
@@ -11,7 +10,7 @@ import asyncpg
 import pytest
 
 from shared.topics import Topics
-from tests.helpers import RawProducer, application, headers_for, read_all, read_to_end
+from tests.helpers import RawProducer, application, eventually, headers_for, read_all, read_to_end
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("lifecycle_processes")]
 
@@ -57,14 +56,14 @@ async def test_two_roles_of_one_authority_are_two_approved_applications(
     assert first["application"]["authority_key"] == second["application"]["authority_key"]
     # intake closes the decided applications
     for app_id in (simple["application_id"], security["application_id"]):
-        for _ in range(50):
+
+        async def closed(app_id: str = app_id) -> bool:
             status = await db.fetchval(
                 "SELECT status FROM intake.application WHERE application_id = $1", app_id
             )
-            if status == "approved":
-                break
-            await asyncio.sleep(0.1)
-        assert status == "approved"
+            return status == "approved"
+
+        await eventually(closed, f"intake records the approval of {app_id}")
 
 
 async def test_police_without_logging_arrangement_is_incomplete() -> None:

@@ -4,7 +4,6 @@ for everywhere it must not be: on every topic, in every log line, in every datab
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,14 @@ from shared.kafka_admin import wanted_topics
 from shared.pki import CA_CERT, CA_KEY, issue_smime
 from shared.settings import get_settings
 from shared.topics import Topics
-from tests.helpers import RawProducer, ServiceProcess, application, read_all, read_to_end
+from tests.helpers import (
+    RawProducer,
+    ServiceProcess,
+    application,
+    eventually,
+    read_all,
+    read_to_end,
+)
 from tests.smtp import SmtpServer, decrypted, free_port, verified_text
 
 pytestmark = pytest.mark.integration
@@ -48,15 +54,6 @@ def stack(artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     assert set(codes.values()) == {0}, codes
 
 
-async def until(condition, what: str, seconds: float = 90):
-    for _ in range(int(seconds * 10)):
-        value = condition()
-        if value:
-            return value
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not within {seconds}s: {what}")
-
-
 async def test_from_application_to_first_login_and_no_password_anywhere(
     stack: dict, tmp_path: Path, db: asyncpg.Connection
 ) -> None:
@@ -78,7 +75,7 @@ async def test_from_application_to_first_login_and_no_password_anywhere(
         await producer.send(Topics.APPLICATION_SUBMITTED.name, body, key=body["application_id"])
 
     smtp: SmtpServer = stack["smtp"]
-    mails = await until(
+    mails = await eventually(
         lambda: len(smtp.to("e2e-admin@example.org")) >= 2 and smtp.to("e2e-admin@example.org"),
         "approval notice and account mail",
     )
@@ -99,7 +96,7 @@ async def test_from_application_to_first_login_and_no_password_anywhere(
     )
     [event_id] = [r.headers["ce_id"] for r in issued if r.json()["username"] == username]
     letter_path = stack["spool"] / f"{event_id}.password_letter.pdf"
-    await until(letter_path.exists, "password letter in the print spool")
+    await eventually(letter_path.exists, "password letter in the print spool")
     letter = "\n".join(p.extract_text() for p in PdfReader(letter_path).pages)
     password = PASSWORD_LINE.search(letter).group(1)
     assert username not in letter  # the account name goes by e-mail, the password by post

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 
@@ -15,6 +14,7 @@ from tests.helpers import (
     Record,
     ServiceProcess,
     application,
+    eventually,
     headers_for,
     read_all,
     read_to_end,
@@ -173,13 +173,15 @@ async def test_same_application_delivered_again_as_new_event_keeps_one_outcome(
     await read_all(
         Topics.APPLICATION_ACCEPTED.name, until=lambda rs: any(map(with_key(app_id), rs))
     )
-    history: list[str] = []
-    for _ in range(100):  # the second delivery is recorded in the history
-        history = [r["status"] for r in await db.fetch(HISTORY, app_id)]
-        if "redelivered" in history:
-            break
-        await asyncio.sleep(0.1)
-    assert history == ["received", "accepted", "redelivered"]
+
+    async def history() -> list[str]:
+        return [r["status"] for r in await db.fetch(HISTORY, app_id)]
+
+    async def redelivery_recorded() -> bool:
+        return "redelivered" in await history()
+
+    await eventually(redelivery_recorded, "the second delivery in the status history")
+    assert await history() == ["received", "accepted", "redelivered"]
     accepted = [r for r in await read_to_end(Topics.APPLICATION_ACCEPTED.name) if r.key == app_id]
     assert len(accepted) == 1
 

@@ -3,7 +3,6 @@ every letter goes out, counted at the SMTP server and in the print spool."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from shared.topics import Topics
-from tests.helpers import RawProducer, ServiceProcess, headers_for
+from tests.helpers import RawProducer, ServiceProcess, eventually, headers_for
 from tests.integration.test_mail_dispatch_handler import credentials
 from tests.smtp import SmtpServer
 
@@ -46,10 +45,8 @@ async def test_sigkill_during_a_burst_sends_every_mail_once(
         def mine() -> list:
             return [m for m in smtp.received if m.recipient.startswith(f"burst-{burst}-")]
 
-        for _ in range(900):  # kill once part of the burst, but not all, has gone out
-            if len(mine()) >= N // 5:
-                break
-            await asyncio.sleep(0.1)
+        # kill once part of the burst, but not all, has gone out
+        await eventually(lambda: len(mine()) >= N // 5, "the first mails of the burst")
         first.kill()
         sent_before_kill = len(mine())
         assert 0 < sent_before_kill < N, "kill did not land inside the burst"
@@ -57,13 +54,14 @@ async def test_sigkill_during_a_burst_sends_every_mail_once(
         second = ServiceProcess(
             "services.mail_dispatch", artifacts / "mail-crash-2.log", env
         ).start()
-        for _ in range(1800):
-            if (
+        await eventually(
+            lambda: (
                 len({m.message_id for m in mine()}) >= N
                 and len(list(spool.glob("*.password_letter.pdf"))) >= N
-            ):
-                break
-            await asyncio.sleep(0.1)
+            ),
+            "every mail and letter after the restart",
+            seconds=180,
+        )
         assert second.stop() == 0
     finally:
         smtp.stop()
