@@ -24,6 +24,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
 
 from shared.envelope import Envelope
 from shared.settings import get_settings
@@ -73,6 +74,29 @@ async def publish(topic: str, bodies: list[tuple[str, bytes]], event_type: str) 
     finally:
         await producer.stop()
     return sent
+
+
+async def group_ready(group_id: str, seconds: float = 60.0) -> None:
+    """Waits until the consumer group has joined (Stable, with members): a group still joining
+    would count its join time as latency."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    try:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                responses = await admin.describe_consumer_groups([group_id])
+            except KafkaError:  # no coordinator yet on a fresh broker: not joined yet
+                responses = []
+            for response in responses:
+                for group in response.groups:
+                    state, members = group[2], group[5]
+                    if state == "Stable" and members:
+                        return
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+    raise TimeoutError(f"consumer group {group_id} did not join within {seconds:g} s")
 
 
 async def positioned_reader(topics: list[str]) -> AIOKafkaConsumer:
@@ -170,13 +194,14 @@ async def main(n: int) -> None:
     await admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in (scratch_in, scratch_out)])
     stop = asyncio.Event()
     baseline_service = asyncio.create_task(pass_through(scratch_in, scratch_out, stop))
-    await asyncio.sleep(3)  # group join
+    await group_ready("bench-baseline")
     baseline = await measure("baseline", scratch_in, [scratch_out], bodies, "bench")
     stop.set()
     await baseline_service
     await admin.delete_topics([scratch_in, scratch_out])
     await admin.close()
 
+    await group_ready("intake")
     intake = await measure(
         "intake",
         Topics.APPLICATION_SUBMITTED.name,
