@@ -104,7 +104,7 @@ def subscribe(
         group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        decoder=_envelope_decoder(spec, settings.max_event_bytes),
+        decoder=_envelope_decoder(spec, spec.max_event_bytes or settings.max_event_bytes),
         title=f"{group_id}:{spec.name}",
         description=spec.description,
     )

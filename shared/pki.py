@@ -1,5 +1,6 @@
 """Keys and certificates for a local or test installation: an operator CA, mail_dispatch's S/MIME
-signing certificate, and mail_dispatch's X25519 key that secrets are sealed for. Production takes
+signing certificate, mail_dispatch's X25519 key that secrets are sealed for, the front end's
+X25519 key that answers are sealed for, and protocol_log's Ed25519 checkpoint key. Production takes
 its certificates from the state's PKI instead; the paths are the same settings.
 
 `python -m shared.pki init DIR` creates what is missing in DIR and changes nothing else.
@@ -14,6 +15,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -22,10 +24,14 @@ from shared.sealed import public_bytes
 CA_CERT, CA_KEY = "ca.pem", "ca.key"
 MAIL_CERT, MAIL_KEY = "mail-signing.pem", "mail-signing.key"
 LETTER_KEY, LETTER_PUB = "letter-seal.key", "letter-seal.pub"
+# the MiN front end's key: registers seal answers for it, only it opens them
+ANSWER_KEY, ANSWER_PUB = "answer-seal.key", "answer-seal.pub"
+# protocol_log's key for signing checkpoints of the hash chain
+CHECKPOINT_KEY, CHECKPOINT_PUB = "protocol-checkpoint.key", "protocol-checkpoint.pub"
 MAIL_SENDER = "verfahrensbetreuung@meldespiegel.example"
 
 
-def _pem_key(key: rsa.RSAPrivateKey | X25519PrivateKey) -> bytes:
+def _pem_key(key: rsa.RSAPrivateKey | X25519PrivateKey | Ed25519PrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -136,7 +142,20 @@ def init(directory: Path) -> list[str]:
         (directory / LETTER_KEY).write_bytes(_pem_key(seal_key))
         (directory / LETTER_PUB).write_bytes(public_bytes(seal_key).hex().encode() + b"\n")
         made += [LETTER_KEY, LETTER_PUB]
-    for name in (CA_KEY, MAIL_KEY, LETTER_KEY):
+    if not (directory / ANSWER_KEY).exists():
+        answer_key = X25519PrivateKey.generate()
+        (directory / ANSWER_KEY).write_bytes(_pem_key(answer_key))
+        (directory / ANSWER_PUB).write_bytes(public_bytes(answer_key).hex().encode() + b"\n")
+        made += [ANSWER_KEY, ANSWER_PUB]
+    if not (directory / CHECKPOINT_KEY).exists():
+        signing = Ed25519PrivateKey.generate()
+        (directory / CHECKPOINT_KEY).write_bytes(_pem_key(signing))
+        raw = signing.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        (directory / CHECKPOINT_PUB).write_bytes(raw.hex().encode() + b"\n")
+        made += [CHECKPOINT_KEY, CHECKPOINT_PUB]
+    for name in (CA_KEY, MAIL_KEY, LETTER_KEY, ANSWER_KEY, CHECKPOINT_KEY):
         (directory / name).chmod(0o600)
     return made
 

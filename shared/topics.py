@@ -7,6 +7,16 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from shared.events.abruf import (
+    BlockNotice,
+    QueryAnswered,
+    QueryDelivered,
+    QueryRejected,
+    QueryRequested,
+    RegisterHandover,
+    RegisterRequest,
+    RegisterResponse,
+)
 from shared.events.account import (
     AccountCommand,
     AccountEvent,
@@ -23,6 +33,8 @@ from shared.events.application import (
     ApplicationSubmitted,
 )
 from shared.events.mail import MailDispatched, MailFailed
+from shared.events.protocol import ProtocolAlert, ProtocolMetrics, SelfLogEntry
+from shared.events.register import DeliveryLogged, RegisterDelivery
 from shared.events.review import (
     LoggingCommissioned,
     ManualDecision,
@@ -31,11 +43,14 @@ from shared.events.review import (
     ReviewOverdue,
     ReviewPendingManual,
 )
+from shared.laender import LAENDER
 
 DAY_MS = 24 * 60 * 60 * 1000
 DLQ_SUFFIX = ".dlq"
 # dead letters carry the original bytes plus the error, so they may exceed the source's limit
 DLQ_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+# a sealed answer of up to 1,000 persons (BMeldDAV § 1 Abs. 4) with its envelope
+ANSWER_MAX_BYTES = 3 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,8 @@ class TopicSpec:
     retention_ms: int = 30 * DAY_MS
     compacted: bool = False
     consumed: bool = False  # a consumed topic gets a `.dlq` companion
+    # events larger than the service-wide limit, e.g. a result list of 1,000 persons
+    max_event_bytes: int | None = None
 
     def key_of(self, event: BaseModel) -> str:
         value: object = event
@@ -61,9 +78,10 @@ class TopicSpec:
         return self.name + DLQ_SUFFIX
 
     def configs(self) -> dict[str, str]:
+        sized = {"max.message.bytes": str(self.max_event_bytes)} if self.max_event_bytes else {}
         if self.compacted:
-            return {"cleanup.policy": "compact", "min.compaction.lag.ms": str(60_000)}
-        return {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms)}
+            return {"cleanup.policy": "compact", "min.compaction.lag.ms": str(60_000), **sized}
+        return {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms), **sized}
 
 
 class Topics:
@@ -213,6 +231,7 @@ class Topics:
         key="tenant_id",
         description="Current state of every tenant (compacted): what retrieval authorises from.",
         compacted=True,
+        consumed=True,
     )
     MAIL_DISPATCHED = TopicSpec(
         name="min.mail.dispatched.v1",
@@ -231,9 +250,140 @@ class Topics:
         retention_ms=365 * DAY_MS,
     )
 
+    QUERY_REQUESTED = TopicSpec(
+        name="min.query.requested.v1",
+        event=QueryRequested,
+        event_type="de.meldespiegel.query.requested.v1",
+        key="query_id",
+        description="Queries from the MiN front end and specialist applications (§ 34a BMG).",
+        retention_ms=7 * DAY_MS,
+        consumed=True,
+    )
+    REGISTER_RESPONSE = TopicSpec(
+        name="min.register.response.v1",
+        event=RegisterResponse,
+        event_type="de.meldespiegel.register.response.v1",
+        key="vorgangsnummer",
+        description="Registers' answers, sealed for the front end, with what the log needs.",
+        retention_ms=7 * DAY_MS,
+        consumed=True,
+        max_event_bytes=ANSWER_MAX_BYTES,
+    )
+    QUERY_ANSWERED = TopicSpec(
+        name="min.query.answered.v1",
+        event=QueryAnswered,
+        event_type="de.meldespiegel.query.answered.v1",
+        key="vorgangsnummer",
+        description="Answered queries, not yet released: protocol_log logs, then releases them.",
+        retention_ms=7 * DAY_MS,
+        consumed=True,
+        max_event_bytes=ANSWER_MAX_BYTES,
+    )
+    QUERY_REJECTED = TopicSpec(
+        name="min.query.rejected.v1",
+        event=QueryRejected,
+        event_type="de.meldespiegel.query.rejected.v1",
+        key="vorgangsnummer",
+        description="Refused queries and technical errors, with an XMeld-style reason code.",
+        retention_ms=7 * DAY_MS,
+        consumed=True,
+    )
+    QUERY_DELIVERED = TopicSpec(
+        name="min.query.delivered.v1",
+        event=QueryDelivered,
+        event_type="de.meldespiegel.query.delivered.v1",
+        key="query_id",
+        description="Released answers and refusals: each only after its protocol entry is durable.",
+        retention_ms=7 * DAY_MS,
+        max_event_bytes=ANSWER_MAX_BYTES,
+    )
+    REGISTER_HANDOVER = TopicSpec(
+        name="min.register.handover.v1",
+        event=RegisterHandover,
+        event_type="de.meldespiegel.register.handover.v1",
+        key="gemeindeschluessel",
+        description="Retrievals handed to the registration office for manual processing (§ 34a "
+        "Abs. 5 BMG).",
+        retention_ms=90 * DAY_MS,
+    )
+    REGISTER_BLOCK_NOTICE = TopicSpec(
+        name="min.register.block-notice.v1",
+        event=BlockNotice,
+        event_type="de.meldespiegel.register.block-notice.v1",
+        key="gemeindeschluessel",
+        description="Requests a blocked person, or the authority that had the block set, is told "
+        "of (§ 51 Abs. 3, § 34 Abs. 5 BMG).",
+        retention_ms=90 * DAY_MS,
+    )
+    REGISTER_DELIVERY = TopicSpec(
+        name="min.register.delivery.v1",
+        event=RegisterDelivery,
+        event_type="de.meldespiegel.register.delivery.v1",
+        key="absender.gemeindeschluessel",
+        description="Municipalities' deliveries to the register: changes, full, empty "
+        "(NMeldVO § 23).",
+        retention_ms=14 * DAY_MS,
+        consumed=True,
+    )
+    REGISTER_DELIVERY_LOG = TopicSpec(
+        name="min.register.delivery-log.v1",
+        event=DeliveryLogged,
+        event_type="de.meldespiegel.register.delivery-log.v1",
+        key="absender.gemeindeschluessel",
+        description="Every delivery as logged: office, time, kind, record count; or why refused.",
+        retention_ms=365 * DAY_MS,
+    )
+    PROTOCOL_SELF_LOGGING = TopicSpec(
+        name="min.protocol.self-logging.v1",
+        event=SelfLogEntry,
+        event_type="de.meldespiegel.protocol.self-logging.v1",
+        key="tenant_id",
+        description="Protocol entries of self-logging security authorities (§ 40 Abs. 3 BMG).",
+        retention_ms=30 * DAY_MS,
+    )
+    PROTOCOL_METRICS = TopicSpec(
+        name="min.protocol.metrics.v1",
+        event=ProtocolMetrics,
+        event_type="de.meldespiegel.protocol.metrics.v1",
+        key="tenant_id",
+        description="Released answers per tenant and minute by kind, latency percentiles.",
+        retention_ms=90 * DAY_MS,
+    )
+    PROTOCOL_ALERTS = TopicSpec(
+        name="min.protocol.alerts.v1",
+        event=ProtocolAlert,
+        event_type="de.meldespiegel.protocol.alerts.v1",
+        key="tenant_id",
+        description="Evaluation rules that fired (no personal data; users as pseudonyms).",
+        retention_ms=365 * DAY_MS,
+    )
 
-CATALOGUE: tuple[TopicSpec, ...] = tuple(
-    v for v in vars(Topics).values() if isinstance(v, TopicSpec)
+    @staticmethod
+    def register_request(land: str) -> TopicSpec:
+        """The request topic of a state's register (or of its gateway)."""
+        try:
+            return REGISTER_REQUESTS[land]
+        except KeyError:
+            raise KeyError(f"no register request topic for Landesschlüssel {land!r}") from None
+
+
+REGISTER_REQUESTS: dict[str, TopicSpec] = {
+    land: TopicSpec(
+        name=f"min.register.request.{land}.v1",
+        event=RegisterRequest,
+        event_type="de.meldespiegel.register.request.v1",
+        key="vorgangsnummer",
+        description=f"Authorised queries for the register of {name}.",
+        partitions=3,
+        retention_ms=7 * DAY_MS,
+        consumed=True,
+    )
+    for land, name in LAENDER.items()
+}
+
+CATALOGUE: tuple[TopicSpec, ...] = (
+    *(v for v in vars(Topics).values() if isinstance(v, TopicSpec)),
+    *REGISTER_REQUESTS.values(),
 )
 
 

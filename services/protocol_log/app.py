@@ -1,0 +1,122 @@
+"""protocol_log's FastStream wiring: logs and releases answers and refusals; signs checkpoints,
+enforces retention and publishes metrics on schedules."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import asyncpg
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import Field
+
+from services.protocol_log import service
+from services.protocol_log.domain import AlertThresholds
+from services.protocol_log.service import Evaluation
+from services.protocol_log.store import ProtocolStore
+from shared.events.abruf import QueryAnswered, QueryRejected
+from shared.messaging import Outgoing
+from shared.pki import CHECKPOINT_KEY, CHECKPOINT_PUB
+from shared.runtime import ServiceRuntime, utc_now
+from shared.settings import Settings
+from shared.topics import Topics
+
+SERVICE = "protocol_log"
+
+
+class ProtocolSettings(Settings):
+    protocol_checkpoint_seconds: float = Field(60.0, description="how often chains are signed")
+    protocol_retention_seconds: float = Field(
+        300.0, description="how often expired entries are looked for (§ 40 Abs. 5 BMG)"
+    )
+    protocol_metrics_seconds: float = Field(10.0, description="how often metrics are published")
+    alert_same_subject: int = Field(5, description="queries of one user for one person in 24 h")
+    alert_night_burst: int = Field(20, description="queries of one user in 10 minutes at night")
+    alert_volume_factor: float = Field(5.0, description="a user's day against their average")
+    alert_volume_minimum: int = Field(200, description="… but at least this many")
+
+
+def load_signing_key(pki_dir: Path) -> Ed25519PrivateKey:
+    key = serialization.load_pem_private_key((pki_dir / CHECKPOINT_KEY).read_bytes(), None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{CHECKPOINT_KEY} is not an Ed25519 key")
+    return key
+
+
+def signature_check(pki_dir: Path) -> Callable[[bytes, bytes], bool]:
+    """Verifies with the public key alone, as an auditor would."""
+    public = Ed25519PublicKey.from_public_bytes(
+        bytes.fromhex((pki_dir / CHECKPOINT_PUB).read_text().strip())
+    )
+
+    def ok(message: bytes, signature: bytes) -> bool:
+        try:
+            public.verify(signature, message)
+        except InvalidSignature:
+            return False
+        return True
+
+    return ok
+
+
+def pseudonym_key(signing: Ed25519PrivateKey) -> bytes:
+    raw = signing.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    return hashlib.sha256(b"meldespiegel protocol pseudonyms|" + raw).digest()
+
+
+class ProtocolLog(ServiceRuntime):
+    def __init__(
+        self, settings: ProtocolSettings | None = None, clock: Callable[[], datetime] = utc_now
+    ) -> None:
+        s = self.protocol_settings = settings or ProtocolSettings()
+        super().__init__(SERVICE, "services.protocol_log", s, clock)
+        self.signing_key = load_signing_key(s.pki_dir)
+        self.evaluation = Evaluation(
+            AlertThresholds(
+                s.alert_same_subject,
+                s.alert_night_burst,
+                s.alert_volume_factor,
+                s.alert_volume_minimum,
+            ),
+            pseudonym_key(self.signing_key),
+        )
+        self.every(s.protocol_checkpoint_seconds, "protocol checkpoints", self.checkpoint)
+        self.every(s.protocol_retention_seconds, "protocol retention", self.enforce_retention)
+        self.every(s.protocol_metrics_seconds, "protocol metrics", self.publish_metrics)
+
+        @self.subscriber(Topics.QUERY_ANSWERED)
+        async def on_answered(answered: QueryAnswered, msg: KafkaMessage) -> None:
+            """Logs the retrieval durably, then releases the answer."""
+            await self.consume(msg, lambda conn, _: self._release(conn, answered))
+
+        @self.subscriber(Topics.QUERY_REJECTED)
+        async def on_rejected(rejected: QueryRejected, msg: KafkaMessage) -> None:
+            """Logs the refused query, then releases the refusal."""
+            await self.consume(msg, lambda conn, _: self._release(conn, rejected))
+
+    async def _release(
+        self, conn: asyncpg.Connection, event: QueryAnswered | QueryRejected
+    ) -> list[Outgoing]:
+        return await service.release(ProtocolStore(conn), event, self.clock(), self.evaluation)
+
+    async def checkpoint(self) -> None:
+        async with self.messaging.pool.acquire() as conn, conn.transaction():
+            await service.checkpoint(ProtocolStore(conn), self.signing_key.sign, self.clock())
+
+    async def enforce_retention(self) -> None:
+        async with self.messaging.pool.acquire() as conn, conn.transaction():
+            await service.enforce_retention(
+                ProtocolStore(conn), self.signing_key.sign, self.clock()
+            )
+
+    async def publish_metrics(self) -> None:
+        await self.messaging.produce(
+            lambda conn: service.publish_metrics(ProtocolStore(conn), self.clock())
+        )

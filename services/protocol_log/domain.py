@@ -1,0 +1,326 @@
+"""protocol_log's rules, free of I/O: what an entry holds (§ 40 Abs. 1 and 2 BMG), how entries
+are chained and verified, when they are deleted (§ 40 Abs. 5 BMG), who may read them for what,
+and the evaluation rules that raise alerts.
+
+Chain: each entry's hash covers its chain, sequence number, content and the previous entry's
+hash. Signed checkpoints fix the hash at a position; when expired entries are deleted, a signed
+cut records the last deleted hash, so the remaining chain still verifies from there."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from shared.events.abruf import QueryAnswered, QueryRejected, QueryRequested, Treffer
+from shared.events.application import Zugangsart
+from shared.events.protocol import AlertRule
+
+GENESIS = "0" * 64
+OPERATOR_CHAIN = "operator"
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def tenant_chain(tenant_id: str) -> str:
+    """A commissioning security authority's entries are kept apart, in a chain of their own."""
+    return f"tenant:{tenant_id}"
+
+
+def chain_for(protokollierung: str, tenant_id: str) -> str | None:
+    """Where the entry is kept; None when the authority logs itself (§ 40 Abs. 3 BMG)."""
+    if protokollierung == "self":
+        return None
+    if protokollierung == "commissioned":
+        return tenant_chain(tenant_id)
+    return OPERATOR_CHAIN
+
+
+# -- the entry -----------------------------------------------------------------------------
+
+
+def _anfrage(query: QueryRequested) -> dict[str, Any]:
+    a = query.anfragende
+    return {
+        "tenant_id": query.tenant_id,
+        "behoerde": a.behoerde,
+        "anschrift": a.anschrift,
+        "erreichbarkeit": a.erreichbarkeit,
+        "aktenzeichen": a.aktenzeichen,
+        "anlass": a.anlass,
+        "kennung": a.kennung,
+        "verfahren": a.verfahren,
+        "suchart": query.suchart.value,
+        "gemeindeschluessel": query.gemeindeschluessel,
+        "kriterien": query.kriterien.given(),
+        "identifikationsmerkmal_verwendet": query.identifikationsmerkmal is not None,
+        "phonetisch": query.phonetisch,
+        "angeforderte_daten": [d.value for d in query.angeforderte_daten],
+        "verzicht_auf_weitere_bearbeitung": query.verzicht_auf_weitere_bearbeitung,
+        "zweck": query.zweck.value,
+        "angefragt_am": query.requested_at.isoformat(),
+    }
+
+
+def entry_for(event: QueryAnswered | QueryRejected, released_at: datetime) -> dict[str, Any]:
+    """The § 40 BMG entry: requesting body, person's Kennung or procedure, query data, data
+    retrieved and hits (or results), times of request and release, Aktenzeichen, Anlass, kind of
+    answer, Vorgangsnummer."""
+    entry = {"vorgangsnummer": event.vorgangsnummer, **_anfrage(event.query)}
+    entry["zugangsart"] = event.zugangsart.value if event.zugangsart else None
+    entry["freigegeben_am"] = released_at.isoformat()
+    if isinstance(event, QueryAnswered):
+        r = event.response
+        entry |= {
+            "land": r.land,
+            "ergebnisstatus": r.ergebnisstatus.value if r.ergebnisstatus else None,
+            "nichterstellung": r.nichterstellung.model_dump() if r.nichterstellung else None,
+            "abgerufene_daten": [d.value for d in r.datenelemente],
+            "treffer": [t.model_dump() for t in r.treffer],
+            "anzahl": r.anzahl,
+        }
+    else:
+        entry |= {
+            "land": None,
+            "ergebnisstatus": None,
+            "nichterstellung": event.nichterstellung.model_dump(),
+            "abgerufene_daten": [],
+            "treffer": [],
+            "anzahl": 0,
+        }
+    return entry
+
+
+def answer_kind(event: QueryAnswered | QueryRejected) -> str:
+    """The metrics bucket of a released answer."""
+    if isinstance(event, QueryAnswered) and event.response.ergebnisstatus:
+        return event.response.ergebnisstatus.value
+    return "abgelehnt"
+
+
+# -- the chain -----------------------------------------------------------------------------
+
+
+def canonical(entry: dict[str, Any]) -> str:
+    return json.dumps(entry, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def entry_hash(chain: str, seq: int, prev_hash: str, entry: dict[str, Any]) -> str:
+    material = f"{chain}|{seq}|{prev_hash}|{canonical(entry)}".encode()
+    return hashlib.sha256(material).hexdigest()
+
+
+def checkpoint_message(chain: str, seq: int, hash_: str, signed_at: datetime) -> bytes:
+    return f"checkpoint|{chain}|{seq}|{hash_}|{signed_at.isoformat()}".encode()
+
+
+def cut_message(chain: str, seq: int, hash_: str, cut_at: datetime) -> bytes:
+    return f"cut|{chain}|{seq}|{hash_}|{cut_at.isoformat()}".encode()
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    seq: int
+    prev_hash: str
+    entry_hash: str
+    entry: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Signed:
+    """A checkpoint or a retention cut: the hash at a position, signed."""
+
+    seq: int
+    entry_hash: str
+    at: datetime
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class Head:
+    seq: int
+    entry_hash: str
+
+
+def verify_chain(
+    chain: str,
+    entries: Sequence[StoredEntry],
+    head: Head | None,
+    checkpoints: Sequence[Signed],
+    cut: Signed | None,
+    signature_ok: Any,  # Callable[[bytes, bytes], bool]
+) -> list[str]:
+    """Every finding that shows an entry was changed, inserted or removed; [] if none."""
+    findings: list[str] = []
+    if cut is not None and not signature_ok(
+        cut_message(chain, cut.seq, cut.entry_hash, cut.at), cut.signature
+    ):
+        findings.append(f"{chain}: the retention cut at {cut.seq} is not validly signed")
+    expected_seq = cut.seq + 1 if cut else 1
+    expected_prev = cut.entry_hash if cut else GENESIS
+    by_seq: dict[int, StoredEntry] = {}
+    for e in entries:
+        if e.seq != expected_seq:
+            findings.append(
+                f"{chain}: entry {e.seq} found where {expected_seq} was expected "
+                f"({'removed' if e.seq > expected_seq else 'inserted'} entries)"
+            )
+        if e.prev_hash != expected_prev:
+            findings.append(f"{chain}: entry {e.seq} does not follow its predecessor")
+        actual = entry_hash(chain, e.seq, e.prev_hash, e.entry)
+        if actual != e.entry_hash:
+            findings.append(f"{chain}: entry {e.seq} was changed after it was written")
+        by_seq[e.seq] = e
+        expected_seq = e.seq + 1
+        expected_prev = e.entry_hash
+    first_kept = cut.seq + 1 if cut else 1
+    for cp in checkpoints:
+        if not signature_ok(checkpoint_message(chain, cp.seq, cp.entry_hash, cp.at), cp.signature):
+            findings.append(f"{chain}: checkpoint {cp.seq} is not validly signed")
+            continue
+        if cp.seq < first_kept:
+            continue  # covers entries deleted at the retention deadline
+        e = by_seq.get(cp.seq)
+        if e is None:
+            findings.append(f"{chain}: entry {cp.seq} of a checkpoint is missing")
+        elif e.entry_hash != cp.entry_hash:
+            findings.append(f"{chain}: entry {cp.seq} differs from its checkpoint")
+    last = entries[-1] if entries else None
+    if head is not None:
+        if last is None and head.seq >= first_kept:
+            findings.append(f"{chain}: entries up to {head.seq} are missing")
+        elif last is not None and (last.seq != head.seq or last.entry_hash != head.entry_hash):
+            findings.append(
+                f"{chain}: the last entry is {last.seq}, the chain head says {head.seq}"
+            )
+    return findings
+
+
+# -- retention -----------------------------------------------------------------------------
+
+
+def deletion_due(written_at: datetime) -> datetime:
+    """§ 40 Abs. 5 BMG: kept at least twelve months, deleted by the end of the calendar year
+    after the one it was written in. Due on 31 December of that year (Berlin time), or twelve
+    months after writing if that is later (an entry of 31 December)."""
+    local = written_at.astimezone(BERLIN)
+    last_day = datetime(local.year + 1, 12, 31, tzinfo=BERLIN)
+    try:
+        twelve_months = local.replace(year=local.year + 1)
+    except ValueError:  # 29 February
+        twelve_months = local.replace(year=local.year + 1, day=28) + timedelta(days=1)
+    return max(last_day, twelve_months).astimezone(UTC)
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+class Zweck(StrEnum):
+    """The only purposes a log may be read for (§ 40 Abs. 5 BMG, § 3 Abs. 2 Nr. 3 PortalV)."""
+
+    DATENSCHUTZKONTROLLE = "datenschutzkontrolle"
+    STRAFVERFAHREN = "strafverfahren"  # criminal proceedings arising from the control
+    BETRIEBSSICHERUNG = "betriebssicherung"
+    AUSKUNFT_BETROFFENE = "auskunft_betroffene"
+
+
+class ReadRefused(PermissionError):
+    pass
+
+
+def readable_chains(reader: str, requested_tenant: str | None) -> list[str]:
+    """The operator reads its own log; a commissioning authority reads only its own chain."""
+    if reader.startswith("tenant:"):
+        tenant = reader.removeprefix("tenant:")
+        if requested_tenant not in (None, tenant):
+            raise ReadRefused("an authority reads only its own protocol")
+        return [tenant_chain(tenant)]
+    if reader.startswith("operator:") and len(reader) > len("operator:"):
+        return [OPERATOR_CHAIN]
+    raise ReadRefused("the reader must be operator:<id> or tenant:<tenant id>")
+
+
+def for_person_concerned(entry: dict[str, Any], subject: Treffer) -> bool:
+    """Information to the person concerned (§ 11 BMG) leaves out security authorities."""
+    if entry.get("zugangsart") == Zugangsart.SICHERHEITSBEHOERDE.value:
+        return False
+    return subject.model_dump() in entry.get("treffer", [])
+
+
+# -- alerts --------------------------------------------------------------------------------
+
+
+def pseudonym(key: bytes, *parts: str) -> str:
+    return hmac.new(key, "|".join(parts).encode(), hashlib.sha256).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class AlertThresholds:
+    same_subject: int = 5  # per user and person within 24 hours
+    night_burst: int = 20  # per user within 10 minutes between 22 and 6 o'clock
+    volume_factor: float = 5.0  # a user's day against their 14-day daily average
+    volume_minimum: int = 200
+
+
+@dataclass(frozen=True)
+class AlertFinding:
+    rule: AlertRule
+    observed: int
+    threshold: int
+    window: str
+    text: str
+
+
+def is_night(at: datetime) -> bool:
+    hour = at.astimezone(BERLIN).hour
+    return hour >= 22 or hour < 6
+
+
+def evaluate(
+    t: AlertThresholds,
+    same_subject_24h: int,
+    night_10min: int,
+    today: int,
+    daily_average_14d: float,
+    at: datetime,
+) -> list[AlertFinding]:
+    """The rules that fire on the counts after one more retrieval (each at its threshold only,
+    so that a rule fires once per window)."""
+    found = []
+    if same_subject_24h == t.same_subject:
+        found.append(
+            AlertFinding(
+                AlertRule.REPEATED_SUBJECT,
+                same_subject_24h,
+                t.same_subject,
+                "24h",
+                "Eine Kennung hat dieselbe Person innerhalb von 24 Stunden wiederholt abgefragt.",
+            )
+        )
+    if is_night(at) and night_10min == t.night_burst:
+        found.append(
+            AlertFinding(
+                AlertRule.NIGHT_BURST,
+                night_10min,
+                t.night_burst,
+                "10min",
+                "Eine Kennung hat nachts viele Abrufe in kurzer Zeit gestellt.",
+            )
+        )
+    usual = max(t.volume_minimum, int(t.volume_factor * daily_average_14d))
+    if today == usual:
+        found.append(
+            AlertFinding(
+                AlertRule.VOLUME_ABOVE_USUAL,
+                today,
+                usual,
+                "1d",
+                "Eine Kennung hat heute weit mehr Abrufe gestellt als üblich.",
+            )
+        )
+    return found

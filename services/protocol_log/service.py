@@ -1,0 +1,242 @@
+"""protocol_log's service layer: log, then release; checkpoints, retention, metrics, verify, and
+purpose-bound reading.
+
+Releasing: the entry (or, for a self-logging authority, the hand-over of its entry) and the
+released answer are written in one transaction, entry first, and the outbox publishes them in
+that order. A crash before the commit leaves neither; after it, the relay publishes both. So no
+answer is ever delivered without its entry."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from services.protocol_log import domain
+from services.protocol_log.domain import AlertThresholds, Zweck
+from services.protocol_log.store import ProtocolStore
+from shared.events.abruf import Ausgang, QueryAnswered, QueryDelivered, QueryRejected, Treffer
+from shared.events.protocol import AnswerCounts, ProtocolAlert, ProtocolMetrics, SelfLogEntry
+from shared.logging import get_logger
+from shared.messaging import Outgoing
+from shared.topics import Topics
+
+log = get_logger(__name__)
+Signer = Callable[[bytes], bytes]
+SignatureCheck = Callable[[bytes, bytes], bool]
+RETENTION_BATCH = 5000
+STATISTICS_KEPT = timedelta(days=35)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    thresholds: AlertThresholds
+    pseudonym_key: bytes
+
+
+async def release(
+    store: ProtocolStore,
+    event: QueryAnswered | QueryRejected,
+    now: datetime,
+    evaluation: Evaluation,
+) -> list[Outgoing]:
+    query = event.query
+    if await store.released_before(event.vorgangsnummer):
+        log.info("already logged and released", vorgangsnummer=event.vorgangsnummer)
+        return []
+    entry = domain.entry_for(event, now)
+    chain = domain.chain_for(event.protokollierung, query.tenant_id)
+    out: list[Outgoing] = []
+    if chain is None:  # the authority logs itself: it gets the entry, the operator keeps none
+        where = "self"
+        out.append(
+            Outgoing(
+                Topics.PROTOCOL_SELF_LOGGING,
+                SelfLogEntry(
+                    tenant_id=query.tenant_id,
+                    vorgangsnummer=event.vorgangsnummer,
+                    entry=entry,
+                    handed_over_at=now,
+                ),
+                subject=event.vorgangsnummer,
+            )
+        )
+    else:
+        seq = await store.append(chain, event.vorgangsnummer, query.tenant_id, now, entry)
+        where = f"{chain}:{seq}"
+    kind = domain.answer_kind(event)
+    latency_ms = max(0.0, (now - query.requested_at).total_seconds() * 1000)
+    await store.record_release(event.vorgangsnummer, query.tenant_id, kind, latency_ms, now)
+    out.extend(await _evaluate(store, event, now, evaluation))
+    answered = isinstance(event, QueryAnswered)
+    out.append(
+        Outgoing(
+            Topics.QUERY_DELIVERED,
+            QueryDelivered(
+                query_id=query.query_id,
+                vorgangsnummer=event.vorgangsnummer,
+                tenant_id=query.tenant_id,
+                ausgang=Ausgang.ANSWERED if answered else Ausgang.REJECTED,
+                ergebnisstatus=event.response.ergebnisstatus if answered else None,
+                nichterstellung=(
+                    event.response.nichterstellung if answered else event.nichterstellung
+                ),
+                antwort=event.response.antwort if answered else None,
+                requested_at=query.requested_at,
+                released_at=now,
+                protokoll=where,
+            ),
+            subject=event.vorgangsnummer,
+        )
+    )
+    log.info("logged and released", vorgangsnummer=event.vorgangsnummer, protokoll=where)
+    return out
+
+
+async def _evaluate(
+    store: ProtocolStore,
+    event: QueryAnswered | QueryRejected,
+    now: datetime,
+    evaluation: Evaluation,
+) -> list[Outgoing]:
+    query = event.query
+    key = evaluation.pseudonym_key
+    user_ref = domain.pseudonym(key, query.tenant_id, query.anfragende.abrufer)
+    treffer = event.response.treffer if isinstance(event, QueryAnswered) else []
+    subjects = [domain.pseudonym(key, t.gemeindeschluessel, t.ordnungsmerkmal) for t in treffer]
+    same, last10, today, average = await store.count_retrieval(
+        user_ref, query.tenant_id, subjects, now
+    )
+    findings = domain.evaluate(evaluation.thresholds, same, last10, today, average, now)
+    return [
+        Outgoing(
+            Topics.PROTOCOL_ALERTS,
+            ProtocolAlert(
+                alert_id=str(uuid.uuid4()),
+                rule=f.rule,
+                tenant_id=query.tenant_id,
+                user_ref=user_ref,
+                observed=f.observed,
+                threshold=f.threshold,
+                window=f.window,
+                text=f.text,
+                raised_at=now,
+            ),
+        )
+        for f in findings
+    ]
+
+
+async def checkpoint(store: ProtocolStore, sign: Signer, now: datetime) -> int:
+    """Signs the head of every chain that moved since its last checkpoint."""
+    heads = await store.unchecked_heads()
+    for chain, seq, hash_ in heads:
+        signature = sign(domain.checkpoint_message(chain, seq, hash_, now))
+        await store.add_checkpoint(chain, seq, hash_, now, signature)
+    return len(heads)
+
+
+async def enforce_retention(store: ProtocolStore, sign: Signer, now: datetime) -> int:
+    """Deletes entries whose deadline has come (§ 40 Abs. 5 BMG), oldest first, and records a
+    signed cut so that the rest of the chain still verifies."""
+    deleted = 0
+    for chain in await store.chains():
+        oldest = await store.oldest(chain, RETENTION_BATCH)
+        due = []
+        for seq, hash_, written_at in oldest:
+            if domain.deletion_due(written_at) > now:
+                break  # the chain is in writing order: nothing later is due either
+            due.append((seq, hash_))
+        if due:
+            seq, hash_ = due[-1]
+            signature = sign(domain.cut_message(chain, seq, hash_, now))
+            await store.delete_through(chain, seq, hash_, len(due), now, signature)
+            deleted += len(due)
+            log.info("expired protocol entries deleted", chain=chain, count=len(due), through=seq)
+    await store.forget_statistics(now - STATISTICS_KEPT)
+    return deleted
+
+
+async def verify(store: ProtocolStore, signature_ok: SignatureCheck) -> dict[str, list[str]]:
+    """Findings per chain; an empty list means the chain is intact."""
+    results = {}
+    for chain in sorted(await store.chains()):
+        results[chain] = domain.verify_chain(
+            chain,
+            await store.entries(chain),
+            await store.head(chain),
+            await store.checkpoints(chain),
+            await store.last_cut(chain),
+            signature_ok,
+        )
+    return results
+
+
+async def publish_metrics(store: ProtocolStore, now: datetime) -> list[Outgoing]:
+    """One event per tenant and finished minute (no personal data)."""
+    minute_start = now.replace(second=0, microsecond=0)
+    out = []
+    for r in await store.closed_minutes(minute_start):
+        out.append(
+            Outgoing(
+                Topics.PROTOCOL_METRICS,
+                ProtocolMetrics(
+                    tenant_id=r["tenant_id"],
+                    minute=r["minute"],
+                    counts=AnswerCounts(
+                        eindeutig=r["k01"],
+                        trefferliste=r["k02"],
+                        neutral=r["k03"],
+                        ergebnisliste=r["k04"],
+                        abgelehnt=r["rejected"],
+                    ),
+                    total=r["total"],
+                    latency_ms_p50=round(r["p50"], 1),
+                    latency_ms_p95=round(r["p95"], 1),
+                    latency_ms_p99=round(r["p99"], 1),
+                    latency_ms_max=round(r["pmax"], 1),
+                ),
+            )
+        )
+        await store.mark_published(r["tenant_id"], r["minute"])
+    return out
+
+
+async def read(
+    store: ProtocolStore,
+    *,
+    reader: str,
+    purpose: Zweck,
+    now: datetime,
+    tenant_id: str | None = None,
+    vorgangsnummer: str | None = None,
+    subject: Treffer | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Entries for a stated purpose; the read itself is logged. Information to the person
+    concerned needs the person and leaves out security authorities' retrievals."""
+    chains = domain.readable_chains(reader, tenant_id)
+    if purpose is Zweck.AUSKUNFT_BETROFFENE and subject is None:
+        raise domain.ReadRefused("information to the person concerned names the person")
+    entries = await store.read(
+        chains,
+        tenant_id=tenant_id,
+        vorgangsnummer=vorgangsnummer,
+        subject=subject.model_dump() if subject else None,
+        since=since,
+        until=until,
+    )
+    if purpose is Zweck.AUSKUNFT_BETROFFENE and subject is not None:
+        entries = [e for e in entries if domain.for_person_concerned(e, subject)]
+    filter_ = {
+        "tenant_id": tenant_id,
+        "vorgangsnummer": vorgangsnummer,
+        "subject": subject.model_dump() if subject else None,
+        "since": since,
+        "until": until,
+    }
+    await store.log_read(reader, purpose.value, filter_, len(entries), now)
+    return entries

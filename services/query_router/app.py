@@ -1,0 +1,73 @@
+"""query_router's FastStream wiring: its own consumer group on queries, tenant states and the
+registers' answers, and the timeout check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import Field
+
+from services.query_router import service
+from services.query_router.store import RouterStore
+from shared.events.abruf import QueryRequested, RegisterResponse
+from shared.events.account import TenantState
+from shared.runtime import ServiceRuntime, utc_now
+from shared.settings import Settings
+from shared.topics import Topics
+
+SERVICE = "query_router"
+
+
+class RouterSettings(Settings):
+    register_timeout_seconds: float = Field(
+        10.0, description="a register that has not answered by then gives a technical error"
+    )
+    register_timeout_check_seconds: float = Field(
+        1.0, description="how often queries are checked for a missing answer"
+    )
+
+
+class QueryRouter(ServiceRuntime):
+    def __init__(
+        self, settings: RouterSettings | None = None, clock: Callable[[], datetime] = utc_now
+    ) -> None:
+        self.router_settings = settings or RouterSettings()
+        super().__init__(SERVICE, "services.query_router", self.router_settings, clock)
+        self.timeout = timedelta(seconds=self.router_settings.register_timeout_seconds)
+        self.every(
+            self.router_settings.register_timeout_check_seconds, "register timeouts", self.expire
+        )
+
+        @self.subscriber(Topics.TENANT_STATE)
+        async def on_tenant_state(state: TenantState, msg: KafkaMessage) -> None:
+            """Keeps the tenant's current state to authorise from."""
+            await self.consume(
+                msg, lambda conn, _: service.handle_tenant_state(RouterStore(conn), state)
+            )
+
+        @self.subscriber(Topics.QUERY_REQUESTED)
+        async def on_query(query: QueryRequested, msg: KafkaMessage) -> None:
+            """Authorises, gives the Vorgangsnummer and routes to the state's register."""
+            await self.consume(
+                msg,
+                lambda conn, _: service.handle_query(
+                    RouterStore(conn),
+                    query,
+                    self.settings.operator_state,
+                    self.clock(),
+                    self.timeout,
+                ),
+            )
+
+        @self.subscriber(Topics.REGISTER_RESPONSE)
+        async def on_response(response: RegisterResponse, msg: KafkaMessage) -> None:
+            """Hands the register's answer on to protocol_log for logging and release."""
+            await self.consume(
+                msg,
+                lambda conn, _: service.handle_response(RouterStore(conn), response, self.clock()),
+            )
+
+    async def expire(self) -> None:
+        await self.messaging.produce(lambda conn: service.expire(RouterStore(conn), self.clock()))

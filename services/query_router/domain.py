@@ -1,0 +1,111 @@
+"""query_router's decisions, free of I/O: may this user of this tenant retrieve this way, which
+register answers, who logs, and the Vorgangsnummer.
+
+Authorisation comes from the tenant as `min.tenant.state.v1` describes it; the request itself is
+checked by `shared.abruf`, the one place the retrieval law lives."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.abruf import ablehnung, land_der_anfrage, pruefe_anfrage
+from shared.events.abruf import Nichterstellung, QueryRequested, Zweck
+from shared.events.account import TenantState, TenantStatus, UserStatus
+from shared.events.application import Protokollierung, Zugangsart
+from shared.events.review import Datenumfang
+
+STATUTORY_TASKS_ONLY = "STATUTORY_TASKS_ONLY"  # the health insurers' condition (§ 34 Abs. 6 BMG)
+_VORGANG_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+class Protokoll:
+    """Who keeps the § 40 BMG protocol entry of a retrieval."""
+
+    OPERATOR = "operator"  # § 40 Abs. 1, 2 BMG, § 55 Abs. 3: the central register logs
+    COMMISSIONED = "commissioned"  # a security authority's log, kept apart on commission
+    SELF = "self"  # the security authority logs itself (§ 40 Abs. 3 BMG)
+
+
+@dataclass(frozen=True)
+class Freigabe:
+    """An authorised query: where it goes and how it is treated."""
+
+    land: str
+    zugangsart: Zugangsart
+    datenumfang: Datenumfang
+    protokollierung: str
+
+
+def vorgangsnummer(operator_state: str, now: datetime) -> str:
+    """Unique and unguessable (100 random bits); traceable to the requester only through the
+    protocol log, which records it with the requester."""
+    token = "".join(secrets.choice(_VORGANG_ALPHABET) for _ in range(20))
+    return f"{operator_state}-{now:%Y%m%d}-{token}"
+
+
+def _abgelehnt(grund: str, text: str, code: str = "17") -> Nichterstellung:
+    return ablehnung(code, grund, text)
+
+
+def autorisiere(query: QueryRequested, tenant: TenantState | None) -> Freigabe | Nichterstellung:
+    if tenant is None:
+        return _abgelehnt("MANDANT_UNBEKANNT", "Der Mandant ist nicht zum Abruf zugelassen.")
+    if tenant.status is TenantStatus.SUSPENDED:
+        return _abgelehnt(
+            "MANDANT_GESPERRT",
+            "Der Zugang des Mandanten ist wegen des Verdachts einer missbräuchlichen Nutzung "
+            "gesperrt.",
+        )
+    if tenant.status is TenantStatus.RESTRICTED:
+        return _abgelehnt(
+            "MANDANT_EINGESCHRAENKT",
+            "Der Zugang des Mandanten ist wegen eines Sicherheitsmangels eingeschränkt; Abrufe "
+            "sind bis zur Aufhebung nicht möglich.",
+        )
+    kennung = query.anfragende.kennung
+    if kennung:
+        user = next((u for u in tenant.users if u.username == kennung), None)
+        if user is None:
+            return _abgelehnt("NUTZER_UNBEKANNT", "Die Kennung gehört nicht zu diesem Mandanten.")
+        if user.status is not UserStatus.ACTIVE:
+            return _abgelehnt("NUTZER_GESPERRT", "Die Kennung ist gesperrt.")
+    sicherheit = tenant.role is Zugangsart.SICHERHEITSBEHOERDE
+    if sicherheit and tenant.logging_arrangement is None:
+        # § 40 Abs. 3 BMG: without logging a security authority must not retrieve at all
+        return _abgelehnt(
+            "PROTOKOLLIERUNG_FEHLT",
+            "Für die Sicherheitsbehörde ist weder eine Eigenprotokollierung noch eine "
+            "Protokollierung im Auftrag vereinbart; ein Abruf ist unzulässig (§ 40 Abs. 3 BMG).",
+        )
+    codes = {c.code for c in tenant.conditions}
+    if STATUTORY_TASKS_ONLY in codes and query.zweck is Zweck.FREIWILLIGE_LEISTUNG:
+        return _abgelehnt(
+            "FREIWILLIGE_LEISTUNG",
+            "Der Zugang ist auf gesetzlich vorgeschriebene Aufgaben beschränkt (§ 34 Abs. 6 BMG). "
+            "Für freiwillige Leistungen ist eine gebührenpflichtige einfache "
+            "Melderegisterauskunft nach §§ 44, 49 BMG bei der Meldebehörde einzuholen.",
+        )
+    zugangsart = (
+        Zugangsart.SICHERHEITSBEHOERDE
+        if sicherheit and tenant.data_scope is Datenumfang.SATZ_1_UND_2
+        else Zugangsart.EINFACHE_BEHOERDENAUSKUNFT
+    )
+    refusal = pruefe_anfrage(query, zugangsart)
+    if refusal:
+        return refusal
+    land = land_der_anfrage(query)
+    if land is None:
+        return _abgelehnt("AGS_UNGUELTIG", "Der Gemeindeschlüssel nennt kein Land.")
+    return Freigabe(land, zugangsart, tenant.data_scope, protokoll_fuer(tenant))
+
+
+def protokoll_fuer(tenant: TenantState | None) -> str:
+    if tenant is None or tenant.role is not Zugangsart.SICHERHEITSBEHOERDE:
+        return Protokoll.OPERATOR
+    if tenant.logging_arrangement is Protokollierung.EIGENPROTOKOLLIERUNG:
+        return Protokoll.SELF
+    if tenant.logging_arrangement is Protokollierung.AUFTRAGSVERARBEITUNG:
+        return Protokoll.COMMISSIONED
+    return Protokoll.OPERATOR  # refused for want of logging: the refusal is the operator's

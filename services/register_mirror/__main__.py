@@ -1,0 +1,11 @@
+"""`python -m services.register_mirror` (the state from `MELDESPIEGEL_REGISTER_STATE`)."""
+
+import asyncio
+
+from services.register_mirror.app import RegisterMirror, RegisterSettings, service_name
+from shared.logging import configure_logging
+
+if __name__ == "__main__":
+    settings = RegisterSettings()
+    configure_logging(service_name(settings.register_state), settings.log_level)
+    asyncio.run(RegisterMirror(settings).app.run())

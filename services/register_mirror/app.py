@@ -1,0 +1,68 @@
+"""register_mirror's FastStream wiring. One process plays one state's register: the operator's
+own (03 by default) or, configured with another Landesschlüssel, another state's register or
+gateway behind the same topics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import Field
+
+from services.register_mirror import service
+from services.register_mirror.service import Register
+from services.register_mirror.store import RegisterStore
+from shared.events.abruf import RegisterRequest
+from shared.events.register import RegisterDelivery
+from shared.pki import ANSWER_PUB
+from shared.runtime import ServiceRuntime, utc_now
+from shared.sealed import seal
+from shared.settings import Settings
+from shared.topics import Topics
+
+SERVICE = "register_mirror"
+
+
+class RegisterSettings(Settings):
+    register_state: str = Field(
+        "03", pattern=r"^\d{2}$", description="Landesschlüssel of the register this process plays"
+    )
+
+
+def service_name(land: str) -> str:
+    """Consumer group and database schema of one state's register."""
+    return f"{SERVICE}_{land}"
+
+
+class RegisterMirror(ServiceRuntime):
+    def __init__(
+        self, settings: RegisterSettings | None = None, clock: Callable[[], datetime] = utc_now
+    ) -> None:
+        s = settings or RegisterSettings()
+        super().__init__(service_name(s.register_state), "services.register_mirror", s, clock)
+        self.register = Register(s.register_state, s.operator_state)
+        answer_key = bytes.fromhex((s.pki_dir / ANSWER_PUB).read_text().strip())
+
+        def seal_answer(body: bytes, vorgangsnummer: str) -> str:
+            return seal(answer_key, body, vorgangsnummer.encode())
+
+        @self.subscriber(Topics.register_request(s.register_state))
+        async def on_request(request: RegisterRequest, msg: KafkaMessage) -> None:
+            """Searches the register and answers with the sealed result."""
+            await self.consume(
+                msg,
+                lambda conn, _: service.answer(
+                    RegisterStore(conn), request, self.register, self.clock(), seal_answer
+                ),
+            )
+
+        @self.subscriber(Topics.REGISTER_DELIVERY)
+        async def on_delivery(delivery: RegisterDelivery, msg: KafkaMessage) -> None:
+            """Applies and logs a municipality's delivery."""
+            await self.consume(
+                msg,
+                lambda conn, _: service.ingest(
+                    RegisterStore(conn), delivery, self.register, self.clock()
+                ),
+            )

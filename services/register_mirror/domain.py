@@ -1,0 +1,393 @@
+"""The register's answers (§ 34a BMG, BMeldDAV 2021 §§ 4–9), free of I/O.
+
+The store finds candidates by name and the simple criteria; here they are matched against the
+address criteria and turned into the answer: 01 unique hit (only the data in the requester's
+scope), 02 hit list (minimal data and an Identifikationsmerkmal per person), 03 the neutral
+answer, 04 a freie Suche's result list. Persons with an Auskunftssperre are never shown: a unique
+hit on one gives the neutral answer, byte for byte the one for "nobody found", plus a hand-over
+for manual processing (unless waived) and a notice for the person or the authority that had the
+block set. A bedingter Sperrvermerk travels with the data as a flag (§ 21 Abs. 3 NMeldVO).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from shared.abruf import (
+    MAX_TREFFER,
+    NEUTRALE_ANTWORT,
+    ablehnung,
+    gelieferte_datenelemente,
+)
+from shared.events.abruf import (
+    Benachrichtigter,
+    Datenelement,
+    Ergebnisstatus,
+    Nichterstellung,
+    RegisterRequest,
+    Suchart,
+    Suchkriterien,
+    Treffer,
+)
+from shared.events.register import Anschrift, Bezugsperson, Personendatensatz
+from shared.suchnormalisierung import (
+    koelner_phonetik,
+    normalise,
+    normalise_strasse,
+    vornamen_set,
+)
+
+
+@dataclass(frozen=True)
+class Fund:
+    """A candidate record: the register entry of one person in one municipality."""
+
+    gemeindeschluessel: str
+    datensatz: Personendatensatz
+
+    @property
+    def treffer(self) -> Treffer:
+        return Treffer(
+            gemeindeschluessel=self.gemeindeschluessel,
+            ordnungsmerkmal=self.datensatz.ordnungsmerkmal,
+        )
+
+
+@dataclass(frozen=True)
+class Benachrichtigung:
+    fund: Fund
+    empfaenger: Benachrichtigter
+    veranlassende_behoerde: str | None
+
+
+@dataclass
+class Antwort:
+    ergebnisstatus: Ergebnisstatus | None = None
+    nichterstellung: Nichterstellung | None = None
+    inhalt: dict[str, Any] | None = None  # what is sealed for the front end
+    treffer: list[Treffer] = field(default_factory=list)
+    datenelemente: list[Datenelement] = field(default_factory=list)
+    uebergaben: list[Fund] = field(default_factory=list)
+    benachrichtigungen: list[Benachrichtigung] = field(default_factory=list)
+    merkmale: list[tuple[str, Fund]] = field(default_factory=list)
+
+    @property
+    def anzahl(self) -> int:
+        return len(self.treffer)
+
+
+NEUTRAL_INHALT: dict[str, Any] = {
+    "ergebnisstatus": Ergebnisstatus.NEUTRAL.value,
+    "hinweis": NEUTRALE_ANTWORT,
+}
+
+
+def gesperrt(d: Personendatensatz, heute: date) -> bool:
+    return d.auskunftssperre is not None and d.auskunftssperre.bis >= heute
+
+
+# -- index columns: what the store searches by ---------------------------------------------
+
+
+def suchspalten(gemeindeschluessel: str, d: Personendatensatz, heute: date) -> dict[str, Any]:
+    """The search forms the store keeps beside the record."""
+    here = [a for a in d.anschriften if a.derzeitig and a.gemeindeschluessel == gemeindeschluessel]
+    haupt = d.hauptwohnung()
+    return {
+        "gemeindeschluessel": gemeindeschluessel,
+        "ordnungsmerkmal": d.ordnungsmerkmal,
+        "familienname_n": normalise(d.familienname),
+        "familienname_p": koelner_phonetik(d.familienname),
+        "fruehere_namen_n": [normalise(n) for n in d.fruehere_namen],
+        "fruehere_namen_p": [koelner_phonetik(n) for n in d.fruehere_namen],
+        "vornamen_n": vornamen_set(d.vornamen),
+        "vornamen_p": sorted({koelner_phonetik(v) for v in vornamen_set(d.vornamen)}),
+        "ordensname_n": normalise(d.ordensname) if d.ordensname else None,
+        "kuenstlername_n": normalise(d.kuenstlername) if d.kuenstlername else None,
+        "geburtsdatum": d.geburtsdatum,
+        "geburtsort_n": normalise(d.geburtsort),
+        "geschlecht": d.geschlecht,
+        "staatsangehoerigkeiten": [normalise(s) for s in d.staatsangehoerigkeiten],
+        "familienstand": normalise(d.familienstand) if d.familienstand else None,
+        "strassen_n": sorted({normalise_strasse(a.strasse) for a in here}),
+        "postleitzahlen": sorted({a.postleitzahl for a in here}),
+        "haupt_gemeinde": haupt.gemeindeschluessel if haupt else None,
+        "sterbedatum": d.sterbedatum,
+        "sterbeort_n": normalise(d.sterbeort) if d.sterbeort else None,
+        "waffen": d.waffenrechtliche_erlaubnis,
+        "sprengstoff": d.sprengstoffrechtliche_erlaubnis,
+        "gesperrt": gesperrt(d, heute),
+    }
+
+
+def name_schluessel(k: Suchkriterien, phonetisch: bool) -> dict[str, str | list[str] | None]:
+    """The name criteria in the form the store compares (only phonetic if asked for)."""
+    form = koelner_phonetik if phonetisch else normalise
+    vornamen = vornamen_set(k.vornamen) if k.vornamen else []
+    return {
+        "familienname": form(k.familienname) if k.familienname else None,
+        "frueherer_name": form(k.frueherer_name) if k.frueherer_name else None,
+        "vornamen": sorted({koelner_phonetik(v) for v in vornamen}) if phonetisch else vornamen,
+        "ordensname": normalise(k.ordensname) if k.ordensname else None,
+        "kuenstlername": normalise(k.kuenstlername) if k.kuenstlername else None,
+    }
+
+
+# -- matching ------------------------------------------------------------------------------
+
+
+def _anschrift_passt(a: Anschrift, k: Suchkriterien) -> bool:
+    if k.strasse and normalise_strasse(a.strasse) != normalise_strasse(k.strasse):
+        return False
+    if k.hausnummer and normalise(a.hausnummer) != normalise(k.hausnummer):
+        return False
+    return not (k.postleitzahl and a.postleitzahl != k.postleitzahl)
+
+
+def adresse_passt(fund: Fund, k: Suchkriterien) -> bool:
+    """BMeldDAV § 4 Abs. 6: every criterion given is used; the address ones against the
+    person's current addresses in the municipality searched."""
+    if not (k.strasse or k.hausnummer or k.postleitzahl):
+        return True
+    return any(
+        _anschrift_passt(a, k)
+        for a in fund.datensatz.anschriften
+        if a.derzeitig and a.gemeindeschluessel == fund.gemeindeschluessel
+    )
+
+
+# -- answers -------------------------------------------------------------------------------
+
+
+def personensuche(
+    request: RegisterRequest,
+    kandidaten: list[Fund],
+    heute: date,
+    neues_merkmal: Callable[[], str],
+) -> Antwort:
+    """The answer to a Personensuche, from the candidates the store found by name."""
+    funde = [f for f in kandidaten if adresse_passt(f, request.kriterien)]
+    if len(funde) > MAX_TREFFER:
+        return Antwort(nichterstellung=zu_viele(request.suchart))
+    if not funde:
+        return _neutral([])
+    gesperrte = [f for f in funde if gesperrt(f.datensatz, heute)]
+    offene = [f for f in funde if f not in gesperrte]
+    notices = [_benachrichtigung(f, request) for f in gesperrte]
+    if not offene:  # only blocked persons: the neutral answer, and manual processing
+        answer = _neutral([f.treffer for f in funde])
+        answer.uebergaben = [] if request.verzicht_auf_weitere_bearbeitung else gesperrte
+        answer.benachrichtigungen = notices
+        return answer
+    if len(funde) == 1:
+        return eindeutig(request, funde[0])
+    merkmale = [(neues_merkmal(), f) for f in offene]
+    return Antwort(
+        ergebnisstatus=Ergebnisstatus.TREFFERLISTE,
+        inhalt={
+            "ergebnisstatus": Ergebnisstatus.TREFFERLISTE.value,
+            "trefferliste": [_trefferlisteneintrag(f, m) for m, f in merkmale],
+        },
+        treffer=[f.treffer for f in offene],
+        datenelemente=[Datenelement.NAMEN, Datenelement.GEBURT, Datenelement.ANSCHRIFTEN],
+        benachrichtigungen=notices,
+        merkmale=merkmale,
+    )
+
+
+def eindeutig(request: RegisterRequest, fund: Fund) -> Antwort:
+    elemente = gelieferte_datenelemente(
+        request.zugangsart, Suchart.PERSONENSUCHE, request.angeforderte_daten
+    )
+    d = fund.datensatz
+    return Antwort(
+        ergebnisstatus=Ergebnisstatus.EINDEUTIG,
+        inhalt={
+            "ergebnisstatus": Ergebnisstatus.EINDEUTIG.value,
+            "person": personendaten(d, elemente),
+            "bedingter_sperrvermerk": d.bedingter_sperrvermerk,
+            "hinweise": _hinweise(fund),
+        },
+        treffer=[fund.treffer],
+        datenelemente=elemente,
+    )
+
+
+def nach_merkmal(request: RegisterRequest, fund: Fund | None, heute: date) -> Antwort:
+    """A Personensuche continued with an Identifikationsmerkmal (BMeldDAV § 4 Abs. 5)."""
+    if fund is None:
+        return Antwort(
+            nichterstellung=ablehnung(
+                "01",
+                "IDENTIFIKATIONSMERKMAL_UNGUELTIG",
+                "Das Identifikationsmerkmal ist unbekannt, abgelaufen (48 Stunden, § 9 "
+                "BMeldDAV) oder nicht für diese Stelle ausgegeben.",
+            )
+        )
+    if gesperrt(fund.datensatz, heute):  # blocked since the hit list was sent
+        answer = _neutral([fund.treffer])
+        answer.uebergaben = [] if request.verzicht_auf_weitere_bearbeitung else [fund]
+        answer.benachrichtigungen = [_benachrichtigung(fund, request)]
+        return answer
+    return eindeutig(request, fund)
+
+
+def freie_suche(
+    request: RegisterRequest, ergebnisse: list[Fund], neues_merkmal: Callable[[], str]
+) -> Antwort:
+    """The result list of a freie Suche; the store has left out blocked persons."""
+    if len(ergebnisse) > MAX_TREFFER:
+        return Antwort(nichterstellung=zu_viele(request.suchart))
+    elemente = gelieferte_datenelemente(
+        request.zugangsart, Suchart.FREIE_SUCHE, request.angeforderte_daten
+    )
+    several = len(ergebnisse) > 1
+    merkmale = [(neues_merkmal(), f) for f in ergebnisse] if several else []
+    liste = []
+    for i, f in enumerate(ergebnisse):
+        entry = personendaten(f.datensatz, elemente, nur_hauptwohnung=True)
+        entry["bedingter_sperrvermerk"] = f.datensatz.bedingter_sperrvermerk
+        entry["hinweise"] = _hinweise(f)
+        if several:
+            entry["identifikationsmerkmal"] = merkmale[i][0]
+        liste.append(entry)
+    return Antwort(
+        ergebnisstatus=Ergebnisstatus.ERGEBNISLISTE,
+        inhalt={"ergebnisstatus": Ergebnisstatus.ERGEBNISLISTE.value, "ergebnisliste": liste},
+        treffer=[f.treffer for f in ergebnisse],
+        datenelemente=elemente,
+        merkmale=merkmale,
+    )
+
+
+def zu_viele(suchart: Suchart) -> Nichterstellung:
+    personensuche_ = suchart is Suchart.PERSONENSUCHE
+    return ablehnung(
+        "12" if personensuche_ else "13",
+        "ZU_VIELE_TREFFER",
+        f"Die Suche ergab mehr als {MAX_TREFFER} "
+        f"{'Treffer' if personensuche_ else 'Ergebnisse'} (§ 1 Abs. 4 BMeldDAV); bitte die "
+        "Suchkriterien einschränken.",
+    )
+
+
+def _neutral(treffer: list[Treffer]) -> Antwort:
+    return Antwort(
+        ergebnisstatus=Ergebnisstatus.NEUTRAL, inhalt=dict(NEUTRAL_INHALT), treffer=treffer
+    )
+
+
+def _benachrichtigung(fund: Fund, request: RegisterRequest) -> Benachrichtigung:
+    sperre = fund.datensatz.auskunftssperre
+    assert sperre is not None
+    # § 34 Abs. 5 Satz 3: a request of a security authority is told only to the authority that
+    # had the block set, not to the person
+    if sperre.veranlasst_von_sicherheitsbehoerde and request.sicherheitsbehoerde:
+        return Benachrichtigung(
+            fund, Benachrichtigter.VERANLASSENDE_BEHOERDE, sperre.veranlassende_behoerde
+        )
+    return Benachrichtigung(fund, Benachrichtigter.BETROFFENE_PERSON, sperre.veranlassende_behoerde)
+
+
+def _hinweise(fund: Fund) -> dict[str, bool]:
+    d = fund.datensatz
+    current_here = any(
+        a.derzeitig and a.gemeindeschluessel == fund.gemeindeschluessel for a in d.anschriften
+    )
+    return {"verstorben": d.sterbedatum is not None, "verzogen": not current_here}
+
+
+def _anschrift(a: Anschrift) -> dict[str, Any]:
+    return {
+        "strasse": a.strasse,
+        "hausnummer": a.hausnummer,
+        "postleitzahl": a.postleitzahl,
+        "wohnort": a.wohnort,
+        "gemeindeschluessel": a.gemeindeschluessel,
+        "status": a.status.value,
+        "einzugsdatum": a.einzugsdatum.isoformat() if a.einzugsdatum else None,
+        "auszugsdatum": a.auszugsdatum.isoformat() if a.auszugsdatum else None,
+        "bedingter_sperrvermerk": a.bedingter_sperrvermerk,
+    }
+
+
+def _trefferlisteneintrag(fund: Fund, merkmal: str) -> dict[str, Any]:
+    d = fund.datensatz
+    haupt = d.hauptwohnung()
+    return {
+        "familienname": d.familienname,
+        "fruehere_namen": d.fruehere_namen,
+        "vornamen": d.vornamen,
+        "geburtsdatum": d.geburtsdatum,
+        "hauptwohnung": _anschrift(haupt) if haupt else None,
+        "identifikationsmerkmal": merkmal,
+        "bedingter_sperrvermerk": d.bedingter_sperrvermerk,
+        "hinweise": _hinweise(fund),
+    }
+
+
+def _bezugspersonen(personen: list[Bezugsperson]) -> list[dict[str, Any]]:
+    # § 34a Abs. 5 Satz 2: data of a co-registered person with a block is withheld
+    return [p.model_dump(exclude={"gesperrt"}) for p in personen if not p.gesperrt]
+
+
+def personendaten(
+    d: Personendatensatz, elemente: list[Datenelement], *, nur_hauptwohnung: bool = False
+) -> dict[str, Any]:
+    """The person's data, limited to the data items given (the scope already applied)."""
+    out: dict[str, Any] = {}
+    for element in elemente:
+        if element is Datenelement.NAMEN:
+            out |= {
+                "familienname": d.familienname,
+                "fruehere_namen": d.fruehere_namen,
+                "vornamen": d.vornamen,
+                "doktorgrad": d.doktorgrad,
+                "ordensname": d.ordensname,
+                "kuenstlername": d.kuenstlername,
+            }
+        elif element is Datenelement.GEBURT:
+            out |= {
+                "geburtsdatum": d.geburtsdatum,
+                "geburtsort": d.geburtsort,
+                "geburtsstaat": d.geburtsstaat,
+            }
+        elif element is Datenelement.GESCHLECHT:
+            out["geschlecht"] = d.geschlecht
+        elif element is Datenelement.STAATSANGEHOERIGKEITEN:
+            out["staatsangehoerigkeiten"] = d.staatsangehoerigkeiten
+        elif element is Datenelement.ANSCHRIFTEN:
+            if nur_hauptwohnung:
+                haupt = d.hauptwohnung()
+                out["hauptwohnung"] = _anschrift(haupt) if haupt else None
+            else:
+                out["anschriften"] = [_anschrift(a) for a in d.anschriften]
+        elif element is Datenelement.GESETZLICHER_VERTRETER:
+            out["gesetzlicher_vertreter"] = _bezugspersonen(d.gesetzlicher_vertreter)
+        elif element is Datenelement.FAMILIENSTAND:
+            out |= {
+                "familienstand": d.familienstand,
+                "eheschliessung_datum": d.eheschliessung_datum,
+                "eheschliessung_ort": d.eheschliessung_ort,
+            }
+        elif element is Datenelement.EHEGATTE:
+            out["ehegatte"] = _bezugspersonen([d.ehegatte] if d.ehegatte else [])
+        elif element is Datenelement.KINDER:
+            out["kinder"] = _bezugspersonen(d.kinder)
+        elif element is Datenelement.STERBEDATEN:
+            out |= {"sterbedatum": d.sterbedatum, "sterbeort": d.sterbeort}
+        elif element is Datenelement.AUSWEISDATEN:
+            out["ausweise"] = [a.model_dump(mode="json") for a in d.ausweise]
+        elif element is Datenelement.PASSVERSAGUNG:
+            out["passversagung"] = d.passversagung
+        elif element is Datenelement.WAFFEN_SPRENGSTOFF:
+            out |= {
+                "waffenrechtliche_erlaubnis": d.waffenrechtliche_erlaubnis,
+                "sprengstoffrechtliche_erlaubnis": d.sprengstoffrechtliche_erlaubnis,
+            }
+        elif element is Datenelement.WOHNUNGSGEBER:
+            out["wohnungsgeber"] = d.wohnungsgeber
+    return out

@@ -1,0 +1,255 @@
+"""register_mirror's service layer: answering requests, ingesting deliveries."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from services.register_mirror import domain
+from services.register_mirror.domain import Antwort
+from services.register_mirror.store import RegisterStore
+from shared.abruf import (
+    IDENTIFIKATIONSMERKMAL_GUELTIG_STUNDEN,
+    MAX_TREFFER,
+    ablehnung,
+    pruefe_anfrage,
+)
+from shared.events.abruf import (
+    BlockNotice,
+    RegisterHandover,
+    RegisterRequest,
+    RegisterResponse,
+    Suchart,
+    Uebergabegrund,
+)
+from shared.events.register import DeliveryLogged, Lieferart, LieferStatus, RegisterDelivery
+from shared.laender import land_of
+from shared.logging import get_logger
+from shared.messaging import Outgoing
+from shared.topics import Topics
+
+log = get_logger(__name__)
+Sealer = Callable[[bytes, str], str]  # (answer, vorgangsnummer) -> sealed box
+
+
+@dataclass(frozen=True)
+class Register:
+    """Which register this process plays, and whether it is the operator's own (which logs
+    deliveries from other states' offices as refused rather than ignoring them)."""
+
+    land: str
+    operator_state: str
+
+    @property
+    def own(self) -> bool:
+        return self.land == self.operator_state
+
+
+def neues_merkmal() -> str:
+    """An Identifikationsmerkmal: 384 random bits, reveals nothing (§ 39 Abs. 2 BMG)."""
+    return secrets.token_urlsafe(48)
+
+
+async def answer(
+    store: RegisterStore,
+    request: RegisterRequest,
+    register: Register,
+    now: datetime,
+    seal_answer: Sealer,
+) -> list[Outgoing]:
+    outcome = await _search(store, request, register, now)
+    if outcome.merkmale:
+        await store.issue_merkmale(
+            outcome.merkmale,
+            request.tenant_id,
+            request.vorgangsnummer,
+            now,
+            now + timedelta(hours=IDENTIFIKATIONSMERKMAL_GUELTIG_STUNDEN),
+        )
+    sealed = None
+    if outcome.inhalt is not None:
+        body = json.dumps(outcome.inhalt, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        sealed = seal_answer(body.encode("utf-8"), request.vorgangsnummer)
+    response = RegisterResponse(
+        vorgangsnummer=request.vorgangsnummer,
+        query_id=request.query_id,
+        land=register.land,
+        ergebnisstatus=outcome.ergebnisstatus,
+        nichterstellung=outcome.nichterstellung,
+        treffer=outcome.treffer,
+        anzahl=outcome.anzahl,
+        datenelemente=outcome.datenelemente,
+        antwort=sealed,
+        answered_at=now,
+    )
+    out = [Outgoing(Topics.REGISTER_RESPONSE, response, subject=request.vorgangsnummer)]
+    for fund in outcome.uebergaben:
+        out.append(
+            Outgoing(
+                Topics.REGISTER_HANDOVER,
+                RegisterHandover(
+                    vorgangsnummer=request.vorgangsnummer,
+                    gemeindeschluessel=fund.gemeindeschluessel,
+                    ordnungsmerkmal=fund.datensatz.ordnungsmerkmal,
+                    grund=Uebergabegrund.AUSKUNFTSSPERRE,
+                    tenant_id=request.tenant_id,
+                    zugangsart=request.zugangsart,
+                    anfragende=request.anfragende,
+                    suchart=request.suchart,
+                    kriterien=request.kriterien,
+                    handed_over_at=now,
+                ),
+                subject=request.vorgangsnummer,
+            )
+        )
+    for notice in outcome.benachrichtigungen:
+        out.append(
+            Outgoing(
+                Topics.REGISTER_BLOCK_NOTICE,
+                BlockNotice(
+                    vorgangsnummer=request.vorgangsnummer,
+                    gemeindeschluessel=notice.fund.gemeindeschluessel,
+                    ordnungsmerkmal=notice.fund.datensatz.ordnungsmerkmal,
+                    empfaenger=notice.empfaenger,
+                    veranlassende_behoerde=notice.veranlassende_behoerde,
+                    anfragende_behoerde=request.anfragende.behoerde,
+                    noticed_at=now,
+                ),
+                subject=request.vorgangsnummer,
+            )
+        )
+    log.info(
+        "request answered",
+        vorgangsnummer=request.vorgangsnummer,
+        status=outcome.ergebnisstatus,
+        refused=outcome.nichterstellung.grund if outcome.nichterstellung else None,
+        hits=outcome.anzahl,
+    )
+    return out
+
+
+async def _search(
+    store: RegisterStore, request: RegisterRequest, register: Register, now: datetime
+) -> Antwort:
+    if any(land_of(a) != register.land for a in request.gemeindeschluessel):
+        return Antwort(
+            nichterstellung=ablehnung(
+                "22",
+                "SUCHBEREICH",
+                "Der Suchbereich liegt außerhalb der Zuständigkeit dieses Registers.",
+            )
+        )
+    refusal = pruefe_anfrage(request, request.zugangsart)
+    if refusal:  # the router checked too; a register answers nothing the law does not allow
+        return Antwort(nichterstellung=refusal)
+    heute = now.date()
+    if request.suchart is Suchart.FREIE_SUCHE:
+        funde = await store.freie_suche(
+            request.gemeindeschluessel, request.kriterien, request.phonetisch, MAX_TREFFER + 1
+        )
+        funde = [f for f in funde if domain.adresse_passt(f, request.kriterien)]
+        return domain.freie_suche(request, funde, neues_merkmal)
+    ags = request.gemeindeschluessel[0]
+    if request.identifikationsmerkmal:
+        fund = await store.by_merkmal(request.identifikationsmerkmal, ags, request.tenant_id, now)
+        return domain.nach_merkmal(request, fund, heute)
+    kandidaten = await store.personensuche(ags, request.kriterien, request.phonetisch)
+    return domain.personensuche(request, kandidaten, heute, neues_merkmal)
+
+
+async def ingest(
+    store: RegisterStore, delivery: RegisterDelivery, register: Register, now: datetime
+) -> list[Outgoing]:
+    """Applies a municipality's delivery and logs it (NMeldVO 2022 § 23)."""
+    ags = delivery.absender.gemeindeschluessel
+    if await store.logged_before(delivery.delivery_id, delivery.teil):
+        return []  # the same delivery (part) again, under another event id
+    if land_of(ags) != register.land:
+        if not register.own:
+            return []  # another state's delivery; the operator's own register logs it
+        return await _logged(store, delivery, register, now, LieferStatus.REJECTED, _fremd(ags))
+    problem = _problem(delivery)
+    if problem:
+        return await _logged(store, delivery, register, now, LieferStatus.REJECTED, problem)
+    heute = now.date()
+    if delivery.art is Lieferart.AENDERUNG:
+        await store.upsert(ags, delivery.datensaetze, heute, delivery.delivery_id)
+        await store.remove(ags, delivery.entfernt)
+    elif delivery.art is Lieferart.VOLLBESTAND:
+        if delivery.teile == 1:
+            await store.replace_all(ags, delivery.datensaetze, heute, delivery.delivery_id)
+        else:
+            have = await store.stage_part(
+                delivery.delivery_id, delivery.teil, delivery.teile, ags, delivery.datensaetze
+            )
+            if have < delivery.teile:
+                return await _logged(
+                    store, delivery, register, now, LieferStatus.PART_RECEIVED, None
+                )
+            records = await store.take_parts(delivery.delivery_id)
+            await store.replace_all(ags, records, heute, delivery.delivery_id)
+    return await _logged(store, delivery, register, now, LieferStatus.APPLIED, None)
+
+
+def _fremd(ags: str) -> str:
+    return (
+        f"Die Meldebehörde {ags} gehört nicht zu diesem Land; sie liefert an ihr eigenes Register."
+    )
+
+
+def _problem(delivery: RegisterDelivery) -> str | None:
+    if delivery.teil > delivery.teile:
+        return f"Teil {delivery.teil} von {delivery.teile} ist nicht möglich."
+    if delivery.art is Lieferart.LEERMITTEILUNG and (delivery.datensaetze or delivery.entfernt):
+        return "Eine Leermitteilung enthält keine Datensätze."
+    if delivery.art is not Lieferart.VOLLBESTAND and delivery.teile != 1:
+        return "Nur ein Vollbestand kann in Teilen geliefert werden."
+    if delivery.art is Lieferart.VOLLBESTAND and delivery.entfernt:
+        return "Ein Vollbestand ersetzt alle Datensätze; Entfernungen sind darin nicht anzugeben."
+    ags = delivery.absender.gemeindeschluessel
+    seen: set[str] = set()
+    for record in delivery.datensaetze:
+        if record.ordnungsmerkmal in seen:  # one record per person per AGS (§ 23 Abs. 2)
+            return f"Der Datensatz {record.ordnungsmerkmal} ist mehrfach enthalten."
+        seen.add(record.ordnungsmerkmal)
+        if not any(a.gemeindeschluessel == ags for a in record.anschriften):
+            return (
+                f"Der Datensatz {record.ordnungsmerkmal} hat keine Anschrift in der "
+                f"liefernden Gemeinde {ags}."
+            )
+    return None
+
+
+async def _logged(
+    store: RegisterStore,
+    delivery: RegisterDelivery,
+    register: Register,
+    now: datetime,
+    status: LieferStatus,
+    grund: str | None,
+) -> list[Outgoing]:
+    entry = DeliveryLogged(
+        delivery_id=delivery.delivery_id,
+        absender=delivery.absender,
+        art=delivery.art,
+        teil=delivery.teil,
+        teile=delivery.teile,
+        anzahl_datensaetze=len(delivery.datensaetze),
+        anzahl_entfernt=len(delivery.entfernt),
+        status=status,
+        grund=grund,
+        empfangen_am=now,
+        land=register.land,
+    )
+    await store.log_delivery(entry)
+    log.info(
+        "delivery logged",
+        delivery_id=delivery.delivery_id,
+        status=status,
+        records=len(delivery.datensaetze),
+        reason=grund,
+    )
+    return [Outgoing(Topics.REGISTER_DELIVERY_LOG, entry, subject=delivery.delivery_id)]

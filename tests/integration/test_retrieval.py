@@ -1,0 +1,469 @@
+"""The retrieval path end to end, every service its own process on the real broker and database:
+query_router, protocol_log, and two state registers (03 Niedersachsen, 09 Bayern). State 05 has
+no register running: its queries meet the router's timeout."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from shared.topics import Topics
+from tests.helpers import RawProducer, ServiceProcess, database_url, eventually, read_to_end
+from tests.retrieval import (
+    BRAUNSCHWEIG,
+    HANNOVER,
+    KOELN,
+    MUENCHEN,
+    ask,
+    deliver,
+    delivery,
+    delivery_log,
+    opened,
+    person,
+    publish,
+    query,
+    tenant_state,
+    token,
+)
+
+pytestmark = pytest.mark.integration
+TOK = token()
+TIMEOUT_S = "4"
+
+
+@pytest.fixture(scope="module")
+def retrieval_processes(artifacts: Path) -> Iterator[list[ServiceProcess]]:
+    env = {"MELDESPIEGEL_REGISTER_TIMEOUT_SECONDS": TIMEOUT_S}
+    procs = [
+        ServiceProcess("services.query_router", artifacts / "router-retrieval.log", env),
+        ServiceProcess("services.protocol_log", artifacts / "protocol-retrieval.log", env),
+        ServiceProcess(
+            "services.register_mirror",
+            artifacts / "register03-retrieval.log",
+            {"MELDESPIEGEL_REGISTER_STATE": "03"},
+        ),
+        ServiceProcess(
+            "services.register_mirror",
+            artifacts / "register09-retrieval.log",
+            {"MELDESPIEGEL_REGISTER_STATE": "09"},
+        ),
+    ]
+    for p in procs:
+        p.start()
+    yield procs
+    for p in procs:
+        code = p.stop()
+        assert code == 0, f"{p.module} exited with {code}:\n{p.log_text()[-3000:]}"
+
+
+T = {
+    "plain": f"T-plain-{TOK}",
+    "suspended": f"T-susp-{TOK}",
+    "sec_nolog": f"T-secnl-{TOK}",
+    "sec_comm": f"T-seccomm-{TOK}",
+    "sec_self": f"T-secself-{TOK}",
+    "gkv": f"T-gkv-{TOK}",
+}
+UNIQUE = f"Größmann-{TOK}"
+TWIN = f"Zwilling{TOK}"
+BLOCKED = f"Gesperrt{TOK}"
+HEIM = f"Heimbewohner{TOK}"
+MEYER = f"Meyer{TOK}"
+HUBER = f"Huber{TOK}"
+CAP = f"Massen{TOK}"
+
+
+@pytest.fixture(scope="module")
+async def world(retrieval_processes: list[ServiceProcess]) -> AsyncIterator[RawProducer]:
+    """Tenants on the compacted topic, persons delivered to both registers."""
+    states = [
+        tenant_state(T["plain"], users={"sachbearbeitung": "active", "gesperrt": "locked"}),
+        tenant_state(T["suspended"], status="suspended"),
+        tenant_state(T["sec_nolog"], role="sicherheitsbehoerde"),
+        tenant_state(T["sec_comm"], role="sicherheitsbehoerde", logging="auftragsverarbeitung"),
+        tenant_state(T["sec_self"], role="sicherheitsbehoerde", logging="eigenprotokollierung"),
+        tenant_state(T["gkv"], conditions=["STATUTORY_TASKS_ONLY"]),
+    ]
+    hannover = [
+        person(
+            f"U{TOK}",
+            UNIQUE,
+            ["Jürgen", "Karl-Heinz"],
+            "19800101",
+            geschlecht="m",
+            ausweise=[
+                {
+                    "art": "Personalausweis",
+                    "seriennummer": "L01X00T47",
+                    "ausstellungsbehoerde": "Stadt Hannover",
+                    "ausstellungsdatum": "2020-01-02",
+                    "gueltig_bis": "2030-01-01",
+                }
+            ],
+            waffenrechtliche_erlaubnis=True,
+            wohnungsgeber="Wohnungsbau Hannover",
+        ),
+        person(f"Z1{TOK}", TWIN, ["Anna"], "19900505", strasse="Lindenallee", hausnummer="1"),
+        person(f"Z2{TOK}", TWIN, ["Anna"], "19900505", strasse="Goethestraße", hausnummer="9"),
+        person(
+            f"S{TOK}",
+            BLOCKED,
+            ["Eva"],
+            "19700707",
+            auskunftssperre={"bis": "2099-12-31", "veranlasst_von_sicherheitsbehoerde": False},
+        ),
+        person(f"H{TOK}", HEIM, ["Karl"], "19300303", bedingter_sperrvermerk=True),
+        person(f"M{TOK}", MEYER, ["Paul"], "19650202", geschlecht="m"),
+    ]
+    munich = [person(f"B{TOK}", HUBER, ["Sepp"], "19770303", place=MUENCHEN, geschlecht="m")]
+    # 1,001 persons of one name in Braunschweig for the cap (in parts below the event limit)
+    crowd = [
+        person(
+            f"C{i:04d}{TOK}",
+            CAP if i < 1000 else f"{CAP}x",
+            ["Max"],
+            "20000101",
+            place=BRAUNSCHWEIG,
+        )
+        for i in range(1001)
+    ]
+    async with RawProducer() as producer:
+        for s in states:
+            await publish(producer, Topics.TENANT_STATE.name, s, s["tenant_id"])
+        deliveries = [
+            delivery(HANNOVER, hannover),
+            delivery(MUENCHEN, munich),
+            *(delivery(BRAUNSCHWEIG, crowd[i : i + 250]) for i in range(0, 1001, 250)),
+        ]
+        await deliver(producer, *deliveries)
+        # the router must know the tenants before the first query
+        db = await asyncpg.connect(database_url())
+        try:
+            await eventually(
+                lambda: db.fetchval(
+                    "SELECT count(*) = $2 FROM query_router.mandanten WHERE tenant_id = ANY($1)",
+                    list(T.values()),
+                    len(T),
+                ),
+                "the router has the tenants' states",
+            )
+        finally:
+            await db.close()
+        ids = {d["delivery_id"] for d in deliveries}
+        munich_id = deliveries[1]["delivery_id"]
+        logged = await delivery_log(ids - {munich_id})
+        assert {e["status"] for e in logged} == {"applied"}, logged
+        assert {e["land"] for e in logged} == {"03"}
+        # Munich's delivery: applied by Bavaria's register, refused by the operator's own
+        munich = {e["land"]: e for e in await delivery_log({munich_id}, per_delivery=2)}
+        assert munich["09"]["status"] == "applied"
+        assert munich["03"]["status"] == "rejected"
+        assert "gehört nicht zu diesem Land" in munich["03"]["grund"]
+        yield producer
+
+
+def kriterien(name: str, vorname: str, **more: Any) -> dict[str, Any]:
+    return {"familienname": name, "vornamen": vorname, **more}
+
+
+async def test_unique_hit_gives_satz_1_data_only_to_a_plain_authority(world: RawProducer) -> None:
+    q = query(
+        T["plain"],
+        ags=[HANNOVER[0]],
+        kriterien=kriterien(UNIQUE.upper(), "Karl-Heinz", geburtsdatum="19800101"),
+    )
+    answer = (await ask(world, q))[q["query_id"]]
+    assert answer["ausgang"] == "answered"
+    assert answer["ergebnisstatus"] == "01"
+    assert answer["protokoll"].startswith("operator:")
+    body = opened(answer)
+    assert body["person"]["familienname"] == UNIQUE
+    assert body["person"]["vornamen"] == ["Jürgen", "Karl-Heinz"]
+    assert body["bedingter_sperrvermerk"] is False
+    for satz_2 in ("ausweise", "waffenrechtliche_erlaubnis", "wohnungsgeber", "passversagung"):
+        assert satz_2 not in body["person"]
+
+
+async def test_security_authority_receives_satz_2_data(world: RawProducer) -> None:
+    q = query(
+        T["sec_comm"],
+        ags=[HANNOVER[0]],
+        kriterien=kriterien(UNIQUE, "Jürgen", strasse="Hauptstr. "),
+    )
+    answer = (await ask(world, q))[q["query_id"]]
+    assert answer["ergebnisstatus"] == "01", answer
+    body = opened(answer)
+    assert body["person"]["ausweise"][0]["seriennummer"] == "L01X00T47"
+    assert body["person"]["waffenrechtliche_erlaubnis"] is True
+    assert body["person"]["wohnungsgeber"] == "Wohnungsbau Hannover"
+    assert answer["protokoll"].startswith(f"tenant:{T['sec_comm']}:")
+
+
+async def test_plain_authority_asking_for_satz_2_data_is_refused(world: RawProducer) -> None:
+    q = query(
+        T["plain"],
+        ags=[HANNOVER[0]],
+        kriterien=kriterien(UNIQUE, "Jürgen", geburtsdatum="19800101"),
+        angeforderte_daten=["namen", "ausweisdaten"],
+    )
+    answer = (await ask(world, q))[q["query_id"]]
+    assert answer["ausgang"] == "rejected"
+    assert answer["nichterstellung"]["code"] == "06"
+    assert answer["antwort"] is None
+
+
+async def test_hit_list_and_follow_up_by_identifikationsmerkmal(world: RawProducer) -> None:
+    q = query(T["plain"], ags=[HANNOVER[0]], kriterien=kriterien(TWIN, "Anna", geschlecht="w"))
+    answer = (await ask(world, q))[q["query_id"]]
+    assert answer["ergebnisstatus"] == "02"
+    liste = opened(answer)["trefferliste"]
+    assert len(liste) == 2
+    merkmale = [e["identifikationsmerkmal"] for e in liste]
+    assert len(set(merkmale)) == 2
+    assert all(len(m) <= 500 for m in merkmale)
+    assert all(TWIN not in m and "19900505" not in m for m in merkmale)
+    assert set(liste[0]) >= {"familienname", "vornamen", "geburtsdatum", "hauptwohnung"}
+    assert "staatsangehoerigkeiten" not in liste[0]
+
+    chosen = liste[1]
+    follow = query(
+        T["plain"], ags=[HANNOVER[0]], identifikationsmerkmal=chosen["identifikationsmerkmal"]
+    )
+    other_tenant = query(
+        T["sec_comm"], ags=[HANNOVER[0]], identifikationsmerkmal=chosen["identifikationsmerkmal"]
+    )
+    answers = await ask(world, follow, other_tenant)
+    unique = answers[follow["query_id"]]
+    assert unique["ergebnisstatus"] == "01"
+    assert (
+        opened(unique)["person"]["anschriften"][0]["strasse"] == chosen["hauptwohnung"]["strasse"]
+    )
+    # a Merkmal goes back only from the body it was sent to
+    assert answers[other_tenant["query_id"]]["nichterstellung"]["code"] == "01"
+
+
+async def test_blocked_person_is_indistinguishable_from_nobody(world: RawProducer) -> None:
+    blocked = query(
+        T["plain"], ags=[HANNOVER[0]], kriterien=kriterien(BLOCKED, "Eva", geburtsdatum="19700707")
+    )
+    nobody = query(
+        T["plain"],
+        ags=[HANNOVER[0]],
+        kriterien=kriterien(f"Niemand{TOK}", "Eva", geburtsdatum="19700707"),
+    )
+    answers = await ask(world, blocked, nobody)
+    a, b = answers[blocked["query_id"]], answers[nobody["query_id"]]
+    varying = {"query_id", "vorgangsnummer", "antwort", "requested_at", "released_at", "protokoll"}
+    assert {k: v for k, v in a.items() if k not in varying} == {
+        k: v for k, v in b.items() if k not in varying
+    }
+    assert a["ergebnisstatus"] == b["ergebnisstatus"] == "03"
+    assert opened(a) == opened(b)
+    assert len(a["antwort"]) == len(b["antwort"])
+    assert a["protokoll"].split(":")[0] == b["protokoll"].split(":")[0] == "operator"
+
+    handovers = [r.json() for r in await read_to_end(Topics.REGISTER_HANDOVER.name)]
+    notices = [r.json() for r in await read_to_end(Topics.REGISTER_BLOCK_NOTICE.name)]
+    assert [
+        h["ordnungsmerkmal"] for h in handovers if h["vorgangsnummer"] == a["vorgangsnummer"]
+    ] == [f"S{TOK}"]
+    assert [n["empfaenger"] for n in notices if n["vorgangsnummer"] == a["vorgangsnummer"]] == [
+        "betroffene_person"
+    ]
+    assert not [h for h in handovers if h["vorgangsnummer"] == b["vorgangsnummer"]]
+    assert not [n for n in notices if n["vorgangsnummer"] == b["vorgangsnummer"]]
+
+
+async def test_waiver_leaves_out_the_hand_over_but_not_the_notice(world: RawProducer) -> None:
+    q = query(
+        T["plain"],
+        ags=[HANNOVER[0]],
+        kriterien=kriterien(BLOCKED, "Eva", geburtsdatum="19700707"),
+        verzicht_auf_weitere_bearbeitung=True,
+    )
+    answer = (await ask(world, q))[q["query_id"]]
+    assert answer["ergebnisstatus"] == "03"
+    notices = [r.json() for r in await read_to_end(Topics.REGISTER_BLOCK_NOTICE.name)]
+    handovers = [r.json() for r in await read_to_end(Topics.REGISTER_HANDOVER.name)]
+    assert [n for n in notices if n["vorgangsnummer"] == answer["vorgangsnummer"]]
+    assert not [h for h in handovers if h["vorgangsnummer"] == answer["vorgangsnummer"]]
+
+
+async def test_conditional_block_gives_data_and_flag(world: RawProducer) -> None:
+    q = query(
+        T["plain"], ags=[HANNOVER[0]], kriterien=kriterien(HEIM, "Karl", geburtsdatum="19300303")
+    )
+    answer = (await ask(world, q))[q["query_id"]]
+    assert answer["ergebnisstatus"] == "01"
+    body = opened(answer)
+    assert body["bedingter_sperrvermerk"] is True
+    assert body["person"]["anschriften"][0]["bedingter_sperrvermerk"] is True
+
+
+async def test_phonetic_search_finds_the_other_spelling(world: RawProducer) -> None:
+    maier = MEYER.replace("Meyer", "Maier")
+    exact = query(T["plain"], ags=[HANNOVER[0]], kriterien=kriterien(maier, "Paul", geschlecht="m"))
+    phonetic = query(
+        T["plain"],
+        ags=[HANNOVER[0]],
+        kriterien=kriterien(maier, "Paul", geschlecht="m"),
+        phonetisch=True,
+    )
+    answers = await ask(world, exact, phonetic)
+    assert answers[exact["query_id"]]["ergebnisstatus"] == "03"
+    found = answers[phonetic["query_id"]]
+    assert found["ergebnisstatus"] == "01"
+    assert opened(found)["person"]["familienname"] == MEYER
+
+
+async def test_freie_suche_with_wildcards_leaves_out_blocked_persons(world: RawProducer) -> None:
+    twins = query(
+        T["plain"],
+        ags=[HANNOVER[0][:5]],  # the Region Hannover
+        suchart="freie_suche",
+        kriterien={"familienname": f"Zwil*{TOK}", "vornamen": "An?a"},
+    )
+    blocked = query(
+        T["plain"], ags=["03"], suchart="freie_suche", kriterien={"familienname": f"Gesp*{TOK}"}
+    )
+    answers = await ask(world, twins, blocked)
+    listed = opened(answers[twins["query_id"]])
+    assert answers[twins["query_id"]]["ergebnisstatus"] == "04"
+    assert len(listed["ergebnisliste"]) == 2
+    assert all("identifikationsmerkmal" in e for e in listed["ergebnisliste"])
+    assert "anschriften" not in listed["ergebnisliste"][0]  # § 34a Abs. 3: main address only
+    assert answers[blocked["query_id"]]["ergebnisstatus"] == "04"
+    assert opened(answers[blocked["query_id"]])["ergebnisliste"] == []
+
+
+async def test_the_1000_cap(world: RawProducer) -> None:
+    exactly = query(
+        T["plain"], ags=[BRAUNSCHWEIG[0]], suchart="freie_suche", kriterien={"familienname": CAP}
+    )
+    over = query(
+        T["plain"],
+        ags=[BRAUNSCHWEIG[0]],
+        suchart="freie_suche",
+        kriterien={"familienname": f"{CAP}*"},
+    )
+    answers = await ask(world, exactly, over)
+    assert answers[exactly["query_id"]]["ergebnisstatus"] == "04"
+    assert len(opened(answers[exactly["query_id"]])["ergebnisliste"]) == 1000
+    assert answers[over["query_id"]]["nichterstellung"]["code"] == "13"
+
+
+async def test_forbidden_criteria_and_refused_tenants(world: RawProducer) -> None:
+    cases = {
+        "04": query(
+            T["plain"],
+            ags=["03"],
+            suchart="freie_suche",
+            kriterien={"familienname": UNIQUE, "waffenrechtliche_erlaubnis": True},
+        ),
+        "MANDANT_GESPERRT": query(
+            T["suspended"],
+            ags=[HANNOVER[0]],
+            kriterien=kriterien(UNIQUE, "Jürgen", geburtsdatum="19800101"),
+        ),
+        "NUTZER_GESPERRT": query(
+            T["plain"],
+            ags=[HANNOVER[0]],
+            kennung="gesperrt",
+            kriterien=kriterien(UNIQUE, "Jürgen", geburtsdatum="19800101"),
+        ),
+        "PROTOKOLLIERUNG_FEHLT": query(
+            T["sec_nolog"],
+            ags=[HANNOVER[0]],
+            kriterien=kriterien(UNIQUE, "Jürgen", geburtsdatum="19800101"),
+        ),
+        "FREIWILLIGE_LEISTUNG": query(
+            T["gkv"],
+            ags=[HANNOVER[0]],
+            zweck="freiwillige_leistung",
+            kriterien=kriterien(UNIQUE, "Jürgen", geburtsdatum="19800101"),
+        ),
+        "MINDESTKRITERIEN": query(
+            T["plain"], ags=[HANNOVER[0]], kriterien={"familienname": UNIQUE}
+        ),
+        "AGS_NICHT_EINDEUTIG": query(
+            T["plain"],
+            ags=[HANNOVER[0], BRAUNSCHWEIG[0]],
+            kriterien=kriterien(UNIQUE, "Jürgen", geburtsdatum="19800101"),
+        ),
+    }
+    allowed = query(
+        T["sec_comm"],
+        ags=["03"],
+        suchart="freie_suche",
+        kriterien={"familienname": UNIQUE, "waffenrechtliche_erlaubnis": True},
+    )
+    statutory = query(
+        T["gkv"], ags=[HANNOVER[0]], kriterien=kriterien(UNIQUE, "Jürgen", geburtsdatum="19800101")
+    )
+    answers = await ask(world, *cases.values(), allowed, statutory)
+    for expected, q in cases.items():
+        a = answers[q["query_id"]]
+        assert a["ausgang"] == "rejected", (expected, a)
+        got = a["nichterstellung"]
+        assert expected in (got["code"], got["grund"]), (expected, got)
+        assert a["vorgangsnummer"]
+    assert (
+        "§§ 44, 49" in answers[cases["FREIWILLIGE_LEISTUNG"]["query_id"]]["nichterstellung"]["text"]
+    )
+    assert answers[allowed["query_id"]]["ergebnisstatus"] == "04"
+    assert answers[statutory["query_id"]]["ergebnisstatus"] == "01"
+
+
+async def test_other_states_register_answers_and_a_silent_one_times_out(world: RawProducer) -> None:
+    bavaria = query(
+        T["plain"], ags=[MUENCHEN[0]], kriterien=kriterien(HUBER, "Sepp", geschlecht="m")
+    )
+    silent = query(T["plain"], ags=[KOELN], kriterien=kriterien(HUBER, "Sepp", geschlecht="m"))
+    answers = await ask(world, bavaria, silent)
+    assert answers[bavaria["query_id"]]["ergebnisstatus"] == "01"
+    assert opened(answers[bavaria["query_id"]])["person"]["anschriften"][0]["wohnort"] == "München"
+    timed_out = answers[silent["query_id"]]
+    assert timed_out["ausgang"] == "rejected"
+    assert timed_out["nichterstellung"]["code"] == "16"
+
+
+async def test_every_release_has_its_entry_and_self_logging_keeps_none(
+    world: RawProducer, db: asyncpg.Connection
+) -> None:
+    own = query(
+        T["sec_self"],
+        ags=[HANNOVER[0]],
+        kriterien=kriterien(UNIQUE, "Jürgen", geburtsdatum="19800101"),
+    )
+    plain = query(
+        T["plain"],
+        ags=[HANNOVER[0]],
+        kriterien=kriterien(UNIQUE, "Jürgen", geburtsdatum="19800101"),
+    )
+    answers = await ask(world, own, plain)
+    assert answers[own["query_id"]]["protokoll"] == "self"
+    nummer_self = answers[own["query_id"]]["vorgangsnummer"]
+    nummer_plain = answers[plain["query_id"]]["vorgangsnummer"]
+    assert not await db.fetchval(
+        "SELECT count(*) FROM protocol_log.protokoll WHERE vorgangsnummer = $1", nummer_self
+    )
+    handed = [r.json() for r in await read_to_end(Topics.PROTOCOL_SELF_LOGGING.name)]
+    mine = [h for h in handed if h["vorgangsnummer"] == nummer_self]
+    assert len(mine) == 1 and mine[0]["tenant_id"] == T["sec_self"]
+    entry = await db.fetchval(
+        "SELECT entry FROM protocol_log.protokoll WHERE vorgangsnummer = $1", nummer_plain
+    )
+    import json
+
+    e = json.loads(entry)
+    assert e["kennung"] == "sachbearbeitung"
+    assert e["aktenzeichen"] == "AZ 12-3/2026"
+    assert e["anlass"] == "Prüfung der Zuständigkeit"
+    assert e["ergebnisstatus"] == "01"
+    assert e["treffer"] == [{"gemeindeschluessel": HANNOVER[0], "ordnungsmerkmal": f"U{TOK}"}]
+    assert "namen" in e["abgerufene_daten"] and "ausweisdaten" not in e["abgerufene_daten"]
+    assert e["angefragt_am"] <= e["freigegeben_am"]

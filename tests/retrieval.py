@@ -1,0 +1,185 @@
+"""Builders for the retrieval path's tests: register records and deliveries, tenant states,
+queries; and reading released answers (opened with the front end's key)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import string
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from shared.pki import ANSWER_KEY
+from shared.sealed import load_private_key, open_sealed
+from shared.topics import Topics
+from tests.helpers import RawProducer, Record, headers_for, read_all
+
+HANNOVER = ("03241001", "Hannover", "30159")
+BRAUNSCHWEIG = ("03101000", "Braunschweig", "38100")
+MUENCHEN = ("09162000", "München", "80331")
+KOELN = "05315000"  # no register of state 05 runs in the tests
+
+
+def token(n: int = 6) -> str:
+    """Letters that make a test's names its own."""
+    return "".join(secrets.choice(string.ascii_lowercase) for _ in range(n)).capitalize()
+
+
+def person(
+    om: str,
+    familienname: str,
+    vornamen: list[str],
+    geburtsdatum: str,
+    place: tuple[str, str, str] = HANNOVER,
+    strasse: str = "Hauptstraße",
+    hausnummer: str = "5",
+    **extra: Any,
+) -> dict[str, Any]:
+    ags, ort, plz = place
+    anschrift = {
+        "strasse": strasse,
+        "hausnummer": hausnummer,
+        "postleitzahl": plz,
+        "wohnort": ort,
+        "gemeindeschluessel": ags,
+        "status": "alleinige_wohnung",
+        "einzugsdatum": "2015-04-01",
+        "bedingter_sperrvermerk": extra.pop("bedingter_sperrvermerk", False),
+    }
+    return {
+        "ordnungsmerkmal": om,
+        "familienname": familienname,
+        "vornamen": vornamen,
+        "geburtsdatum": geburtsdatum,
+        "geburtsort": ort,
+        "geschlecht": extra.pop("geschlecht", "w"),
+        "staatsangehoerigkeiten": ["deutsch"],
+        "anschriften": [anschrift],
+        **extra,
+    }
+
+
+def delivery(
+    place: tuple[str, str, str],
+    records: list[dict[str, Any]],
+    art: str = "aenderung",
+    **extra: Any,
+) -> dict[str, Any]:
+    ags, ort, _ = place
+    return {
+        "delivery_id": f"L-{uuid.uuid4().hex[:12]}",
+        "absender": {"gemeindeschluessel": ags, "name": f"Stadt {ort}"},
+        "art": art,
+        "datensaetze": records,
+        "erstellt_am": datetime.now(UTC).isoformat(),
+        **extra,
+    }
+
+
+def tenant_state(
+    tenant_id: str,
+    *,
+    role: str = "einfache_behoerdenauskunft",
+    status: str = "active",
+    logging: str | None = None,
+    conditions: Iterable[str] = (),
+    users: dict[str, str] | None = None,
+    version: int = 1,
+) -> dict[str, Any]:
+    security = role == "sicherheitsbehoerde"
+    return {
+        "tenant_id": tenant_id,
+        "authority_key": f"key-{tenant_id}",
+        "authority_name": f"Behörde {tenant_id}",
+        "role": role,
+        "status": status,
+        "data_scope": "bmg_34_1_satz_1_und_2" if security else "bmg_34_1_satz_1",
+        "logging_arrangement": logging,
+        "conditions": [{"code": c, "text": c} for c in conditions],
+        "users": [
+            {"user_id": f"u-{name}", "username": name, "kind": "user", "status": state}
+            for name, state in (users or {"sachbearbeitung": "active"}).items()
+        ],
+        "version": version,
+        "updated_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def query(
+    tenant_id: str,
+    *,
+    ags: list[str],
+    kriterien: dict[str, Any] | None = None,
+    suchart: str = "personensuche",
+    kennung: str = "sachbearbeitung",
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "query_id": f"Q-{uuid.uuid4().hex}",
+        "tenant_id": tenant_id,
+        "anfragende": {
+            "behoerde": f"Behörde {tenant_id}",
+            "anschrift": "Schloßplatz 1, 30159 Hannover",
+            "erreichbarkeit": "+49 511 0000, post@behoerde.example",
+            "aktenzeichen": "AZ 12-3/2026",
+            "anlass": "Prüfung der Zuständigkeit",
+            "kennung": kennung,
+        },
+        "suchart": suchart,
+        "gemeindeschluessel": ags,
+        "kriterien": kriterien or {},
+        "requested_at": datetime.now(UTC).isoformat(),
+        **extra,
+    }
+
+
+async def publish(producer: RawProducer, spec_name: str, body: dict[str, Any], key: str) -> None:
+    from shared.topics import by_name
+
+    await producer.send(
+        spec_name, body, key=key, headers=headers_for(by_name(spec_name).event_type)
+    )
+
+
+async def deliver(producer: RawProducer, *deliveries: dict[str, Any]) -> None:
+    for d in deliveries:
+        await publish(
+            producer, Topics.REGISTER_DELIVERY.name, d, d["absender"]["gemeindeschluessel"]
+        )
+
+
+async def delivery_log(delivery_ids: set[str], per_delivery: int = 1) -> list[dict[str, Any]]:
+    """The delivery log entries of the given deliveries, once each has `per_delivery` entries
+    (every register that consumed it logs it, or ignores it if it belongs to no state of its)."""
+
+    def done(records: list[Record]) -> bool:
+        seen = [r.json()["delivery_id"] for r in records]
+        return all(seen.count(d) >= per_delivery for d in delivery_ids)
+
+    records = await read_all(Topics.REGISTER_DELIVERY_LOG.name, until=done)
+    return [r.json() for r in records if r.json()["delivery_id"] in delivery_ids]
+
+
+async def ask(producer: RawProducer, *queries: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Publishes the queries and returns each one's released answer by query id."""
+    for q in queries:
+        await publish(producer, Topics.QUERY_REQUESTED.name, q, q["query_id"])
+    wanted = {q["query_id"] for q in queries}
+
+    def done(records: list[Record]) -> bool:
+        return wanted <= {r.key for r in records}
+
+    records = await read_all(Topics.QUERY_DELIVERED.name, until=done)
+    return {r.key: r.json() for r in records if r.key in wanted}  # type: ignore[misc]
+
+
+def opened(delivered: dict[str, Any]) -> dict[str, Any]:
+    """The answer as the front end sees it, opened with its key."""
+    pki = Path(os.environ.get("MELDESPIEGEL_PKI_DIR", ".local/pki"))
+    key = load_private_key((pki / ANSWER_KEY).read_bytes())
+    raw = open_sealed(key, delivered["antwort"], delivered["vorgangsnummer"].encode())
+    return json.loads(raw)
