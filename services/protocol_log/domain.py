@@ -116,11 +116,11 @@ def entry_hash(chain: str, seq: int, prev_hash: str, entry: dict[str, Any]) -> s
 
 
 def checkpoint_message(chain: str, seq: int, hash_: str, signed_at: datetime) -> bytes:
-    return f"checkpoint|{chain}|{seq}|{hash_}|{signed_at.isoformat()}".encode()
+    return f"checkpoint|{chain}|{seq}|{hash_}|{signed_at.astimezone(UTC).isoformat()}".encode()
 
 
 def cut_message(chain: str, seq: int, hash_: str, cut_at: datetime) -> bytes:
-    return f"cut|{chain}|{seq}|{hash_}|{cut_at.isoformat()}".encode()
+    return f"cut|{chain}|{seq}|{hash_}|{cut_at.astimezone(UTC).isoformat()}".encode()
 
 
 @dataclass(frozen=True)

@@ -97,15 +97,14 @@ class ProtocolStore:
         row = await self.conn.fetchrow(
             """SELECT
                  count(*) FILTER (WHERE at > $2::timestamptz - interval '10 minutes') AS last10,
-                 count(*) FILTER (WHERE at >= date_trunc('day', $2::timestamptz)) AS today,
-                 count(*) FILTER (WHERE at < date_trunc('day', $2::timestamptz)
-                                    AND at >= date_trunc('day', $2::timestamptz) - interval '14 days')
-                   / 14.0 AS average
+                 count(*) FILTER (WHERE at >= $3) AS today,
+                 count(*) FILTER (WHERE at < $3) / 14.0 AS average
                FROM retrieval_stats
                WHERE user_ref = $1 AND subject_ref IS NULL
-                 AND at >= date_trunc('day', $2::timestamptz) - interval '14 days'""",
+                 AND at >= $3::timestamptz - interval '14 days' AND at <= $2""",
             user_ref,
             at,
+            at.replace(hour=0, minute=0, second=0, microsecond=0),
         )
         return int(same), int(row["last10"]), int(row["today"]), float(row["average"])
 

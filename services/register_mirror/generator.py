@@ -406,6 +406,9 @@ async def _main() -> None:
     parser.add_argument("--state", default="03", help="Landesschlüssel of the register to load")
     parser.add_argument("--persons", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--if-empty", action="store_true", help="load only if the register holds nobody yet"
+    )
     args = parser.parse_args()
     settings = get_settings()
     pool = await create_pool(
@@ -413,6 +416,9 @@ async def _main() -> None:
     )
     started = time.perf_counter()
     try:
+        if args.if_empty and await pool.fetchval("SELECT EXISTS (SELECT 1 FROM personen)"):
+            print(f"[generator] register {args.state} already loaded", file=sys.stderr)
+            return
         await load(pool, args.state, args.persons, args.seed)
     finally:
         await pool.close()

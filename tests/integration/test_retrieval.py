@@ -4,6 +4,7 @@ no register running: its queries meet the router's timeout."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -453,17 +454,17 @@ async def test_every_release_has_its_entry_and_self_logging_keeps_none(
     )
     handed = [r.json() for r in await read_to_end(Topics.PROTOCOL_SELF_LOGGING.name)]
     mine = [h for h in handed if h["vorgangsnummer"] == nummer_self]
-    assert len(mine) == 1 and mine[0]["tenant_id"] == T["sec_self"]
+    assert len(mine) == 1
+    assert mine[0]["tenant_id"] == T["sec_self"]
     entry = await db.fetchval(
         "SELECT entry FROM protocol_log.protokoll WHERE vorgangsnummer = $1", nummer_plain
     )
-    import json
-
     e = json.loads(entry)
     assert e["kennung"] == "sachbearbeitung"
     assert e["aktenzeichen"] == "AZ 12-3/2026"
     assert e["anlass"] == "Prüfung der Zuständigkeit"
     assert e["ergebnisstatus"] == "01"
     assert e["treffer"] == [{"gemeindeschluessel": HANNOVER[0], "ordnungsmerkmal": f"U{TOK}"}]
-    assert "namen" in e["abgerufene_daten"] and "ausweisdaten" not in e["abgerufene_daten"]
+    assert "namen" in e["abgerufene_daten"]
+    assert "ausweisdaten" not in e["abgerufene_daten"]
     assert e["angefragt_am"] <= e["freigegeben_am"]

@@ -12,7 +12,7 @@ from shared.kafka_admin import wanted_topics
 from shared.topics import CATALOGUE, Topics
 from tests.helpers import ROOT
 
-TOPIC_NAME = re.compile(r"^min\.[a-z]+(\.[a-z-]+)+\.v[0-9]+$")
+TOPIC_NAME = re.compile(r"^min\.[a-z]+(\.[a-z0-9-]+)+\.v[0-9]+$")
 
 
 def test_catalogue_names_are_versioned_and_unique() -> None:

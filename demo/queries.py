@@ -1,0 +1,187 @@
+"""`python -m demo.queries [SECONDS]`: retrieval traffic like the MiN front end sends it, from the
+tenants the demo feed got provisioned, about persons of the synthetic registers (same seed as
+their load), and prints each released answer: status, Vorgangsnummer, where it was logged.
+
+A mix: Personensuche in Niedersachsen and Bayern, a phonetic search, a freie Suche with
+wildcards, a query for a state whose register is not connected (answered with the technical
+error once the router's deadline passes), and a refused one (minimum criteria not met)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import signal
+import sys
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from services.register_mirror.generator import Generator
+from shared.envelope import Envelope
+from shared.settings import get_settings
+from shared.topics import Topics
+
+SOURCE = "/demo/min-frontend"
+KNOWN = 2000  # the first persons of each generated register; every demo load has at least these
+
+
+def persons(land: str) -> list[tuple[str, Any]]:
+    return list(Generator(land, seed=1).persons(KNOWN))
+
+
+async def tenants(stop: asyncio.Event) -> dict[str, tuple[str, str]]:
+    """Active tenants and an active user of each, from the compacted tenant state."""
+    consumer = AIOKafkaConsumer(
+        Topics.TENANT_STATE.name,
+        bootstrap_servers=get_settings().kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    found: dict[str, tuple[str, str]] = {}
+    try:
+        while not stop.is_set() and not found:
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                for r in records:
+                    state = json.loads(r.value or b"{}")
+                    users = [u for u in state.get("users", []) if u["status"] == "active"]
+                    if state.get("status") == "active" and users:
+                        found[state["tenant_id"]] = (state["authority_name"], users[0]["username"])
+            if not found:
+                print("… waiting for a provisioned tenant (demo feed)", flush=True)
+    finally:
+        await consumer.stop()
+    return found
+
+
+def _query(tenant_id: str, authority: str, user: str, **search: Any) -> dict[str, Any]:
+    return {
+        "query_id": f"DEMO-{uuid.uuid4().hex[:12]}",
+        "tenant_id": tenant_id,
+        "anfragende": {
+            "behoerde": authority[:120],
+            "anschrift": "Schiffgraben 12, 30159 Hannover",
+            "erreichbarkeit": "+49 511 120-0",
+            "aktenzeichen": f"AZ {random.randint(100, 999)}/2026",
+            "anlass": "Ermittlung der Anschrift im Verwaltungsverfahren",
+            "kennung": user,
+        },
+        "requested_at": datetime.now(UTC).isoformat(),
+        **search,
+    }
+
+
+def next_query(
+    tenant: tuple[str, tuple[str, str]], ni: list[tuple[str, Any]], by: list[tuple[str, Any]]
+) -> tuple[str, dict[str, Any]]:
+    tenant_id, (authority, user) = tenant
+    roll = random.random()
+    ags, p = random.choice(by if roll < 0.2 else ni)
+    name = {"familienname": p.familienname, "vornamen": p.vornamen[0]}
+    if roll < 0.6:
+        what = "Personensuche " + ("Bayern" if roll < 0.2 else "Niedersachsen")
+        search = {"gemeindeschluessel": [ags], "kriterien": name | {"geburtsdatum": p.geburtsdatum}}
+    elif roll < 0.7:
+        what = "phonetische Personensuche"
+        search = {
+            "gemeindeschluessel": [ags],
+            "phonetisch": True,
+            "kriterien": name | {"geschlecht": p.geschlecht},
+        }
+    elif roll < 0.85:
+        what = "freie Suche mit Platzhalter"
+        search = {
+            "suchart": "freie_suche",
+            "gemeindeschluessel": [ags[:5]],
+            "kriterien": {"familienname": p.familienname[:3] + "*", "geburtsdatum": p.geburtsdatum},
+        }
+    elif roll < 0.93:
+        what = "Personensuche Nordrhein-Westfalen (kein Register angebunden)"
+        search = {"gemeindeschluessel": ["05315000"], "kriterien": name | {"geschlecht": "w"}}
+    else:
+        what = "ohne Mindestkriterien"
+        search = {"gemeindeschluessel": [ags], "kriterien": {"familienname": p.familienname}}
+    search.setdefault("suchart", "personensuche")
+    return what, _query(tenant_id, authority, user, **search)
+
+
+def describe(body: dict[str, Any], asked: dict[str, str]) -> str:
+    what = asked.pop(body["query_id"], "")
+    if body["ausgang"] == "answered":
+        status = {"01": "eindeutig", "02": "Trefferliste", "03": "neutral", "04": "Ergebnisliste"}
+        outcome = f"{body['ergebnisstatus']} {status[body['ergebnisstatus']]}"
+    else:
+        n = body["nichterstellung"]
+        outcome = f"✘ {n['code']} {n['grund']}"
+    released = datetime.fromisoformat(body["released_at"])
+    latency = (released - datetime.fromisoformat(body["requested_at"])).total_seconds() * 1000
+    return (
+        f"✉ {outcome:<28} {body['vorgangsnummer']}  {body['protokoll']:<24} "
+        f"{latency:>6.0f} ms  {what}"
+    )
+
+
+async def follow(stop: asyncio.Event, asked: dict[str, str]) -> None:
+    consumer = AIOKafkaConsumer(
+        Topics.QUERY_DELIVERED.name,
+        bootstrap_servers=get_settings().kafka_bootstrap,
+        group_id=f"demo-queries-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="latest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        while not stop.is_set():
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for r in records:
+                    body = json.loads(r.value or b"{}")
+                    if body.get("query_id") in asked:
+                        print(describe(body, asked), flush=True)
+    finally:
+        await consumer.stop()
+
+
+async def main(interval: float) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    ni, by = persons("03"), persons("09")
+    known = await tenants(stop)
+    asked: dict[str, str] = {}
+    follower = asyncio.create_task(follow(stop, asked))
+    producer = AIOKafkaProducer(
+        bootstrap_servers=get_settings().kafka_bootstrap, enable_idempotence=True, acks="all"
+    )
+    await producer.start()
+    try:
+        await asyncio.sleep(3)  # the follower joins before the first answer
+        while not stop.is_set():
+            what, body = next_query(random.choice(list(known.items())), ni, by)
+            env = Envelope.new(
+                source=SOURCE, type=Topics.QUERY_REQUESTED.event_type, correlation_id=None
+            )
+            asked[body["query_id"]] = what
+            await producer.send_and_wait(
+                Topics.QUERY_REQUESTED.name,
+                json.dumps(body, ensure_ascii=False).encode(),
+                key=body["query_id"].encode(),
+                headers=[(k, v.encode()) for k, v in env.to_headers().items()],
+            )
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+    finally:
+        stop.set()
+        await producer.stop()
+        await follower
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    asyncio.run(main(float(sys.argv[1]) if len(sys.argv) > 1 else 3.0))

@@ -1,0 +1,239 @@
+"""The protocol's tamper evidence and retention, on PostgreSQL, with the clock in the test's hand:
+the verifier finds an edited, a deleted and an inserted entry; retention keeps an entry on its
+last day and deletes it after the deadline, and the chain still verifies; reading needs a
+purpose, is logged, and information to a person leaves out security authorities."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from services.protocol_log import service
+from services.protocol_log.domain import BERLIN, AlertThresholds, ReadRefused, Zweck
+from services.protocol_log.service import Evaluation
+from services.protocol_log.store import ProtocolStore
+from shared.db import create_pool
+from shared.events.abruf import QueryAnswered, QueryRequested, RegisterResponse, Treffer
+from tests.helpers import database_url
+from tests.retrieval import HANNOVER, query
+
+pytestmark = pytest.mark.integration
+KEY = Ed25519PrivateKey.generate()
+EVALUATION = Evaluation(AlertThresholds(), b"k" * 32)
+
+
+def signature_ok(message: bytes, signature: bytes) -> bool:
+    try:
+        KEY.public_key().verify(signature, message)
+    except InvalidSignature:
+        return False
+    return True
+
+
+@pytest.fixture
+async def store() -> AsyncIterator[ProtocolStore]:
+    """A protocol of its own: a fresh schema per test."""
+    schema = f"protocol_test_{uuid.uuid4().hex[:8]}"
+    pool = await create_pool(database_url(), schema, "services.protocol_log", max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            yield ProtocolStore(conn)
+    finally:
+        async with pool.acquire() as conn:
+            await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        await pool.close()
+
+
+def answered(
+    at: datetime,
+    *,
+    tenant: str = "T-chain",
+    zugangsart: str = "einfache_behoerdenauskunft",
+    protokollierung: str = "operator",
+    treffer: str = "P1",
+) -> QueryAnswered:
+    q = QueryRequested.model_validate(
+        query(tenant, ags=[HANNOVER[0]], kriterien={"familienname": "Möller", "vornamen": "Ida"})
+        | {"requested_at": at.isoformat()}
+    )
+    nummer = f"03-{uuid.uuid4().hex[:16]}"
+    return QueryAnswered(
+        vorgangsnummer=nummer,
+        query=q,
+        zugangsart=zugangsart,
+        protokollierung=protokollierung,
+        land="03",
+        response=RegisterResponse(
+            vorgangsnummer=nummer,
+            query_id=q.query_id,
+            land="03",
+            ergebnisstatus="01",
+            treffer=[Treffer(gemeindeschluessel=HANNOVER[0], ordnungsmerkmal=treffer)],
+            anzahl=1,
+            datenelemente=["namen"],
+            antwort="c2VhbGVk",
+            answered_at=at,
+        ),
+        routed_at=at,
+    )
+
+
+async def write(store: ProtocolStore, *times: datetime, **kw: str) -> None:
+    for at in times:
+        async with store.conn.transaction():
+            await service.release(store, answered(at, **kw), at, EVALUATION)
+
+
+async def findings(store: ProtocolStore) -> list[str]:
+    return [f for fs in (await service.verify(store, signature_ok)).values() for f in fs]
+
+
+NOW = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
+
+
+async def test_intact_chain_verifies(store: ProtocolStore) -> None:
+    await write(store, *(NOW + timedelta(minutes=i) for i in range(6)))
+    await service.checkpoint(store, KEY.sign, NOW + timedelta(hours=1))
+    await write(store, NOW + timedelta(hours=2))
+    assert await findings(store) == []
+
+
+@pytest.mark.parametrize(
+    ("tampering", "expected"),
+    [
+        (
+            "UPDATE protokoll SET entry = jsonb_set(entry, '{aktenzeichen}', '\"AZ 9\"') "
+            "WHERE seq = 3",
+            "entry 3 was changed",
+        ),
+        ("DELETE FROM protokoll WHERE seq = 3", "entry 4 found where 3 was expected"),
+        (
+            "UPDATE protokoll SET seq = seq + 1 WHERE seq >= 3",  # then a forged entry at 3
+            "entry 3 does not follow",
+        ),
+        ("DELETE FROM protokoll WHERE seq = 6", "the last entry is 5"),
+    ],
+    ids=["edited", "deleted", "inserted", "tail-removed"],
+)
+async def test_verifier_finds_tampering(
+    store: ProtocolStore, tampering: str, expected: str
+) -> None:
+    await write(store, *(NOW + timedelta(minutes=i) for i in range(6)))
+    await service.checkpoint(store, KEY.sign, NOW + timedelta(hours=1))
+    assert await findings(store) == []
+    conn = store.conn
+    if "seq + 1" in tampering:
+        # make room by renumbering from the top, then forge an entry in the gap
+        for seq in range(6, 2, -1):
+            await conn.execute("UPDATE protokoll SET seq = seq + 1 WHERE seq = $1", seq)
+        forged = {"vorgangsnummer": "03-FORGED", "aktenzeichen": "AZ X"}
+        await conn.execute(
+            """INSERT INTO protokoll VALUES ('operator', 3, '03-FORGED', 'T-chain', now(), $1,
+                   $2, $3)""",
+            json.dumps(forged),
+            "f" * 64,
+            "e" * 64,
+        )
+    else:
+        await conn.execute(tampering)
+    found = await findings(store)
+    assert any(expected in f for f in found), found
+
+
+async def test_retention_keeps_the_last_day_deletes_after_the_deadline(
+    store: ProtocolStore,
+) -> None:
+    march = datetime(2025, 3, 15, 9, 0, tzinfo=BERLIN)
+    new_year_eve = datetime(2025, 12, 31, 22, 0, tzinfo=BERLIN)
+    later = datetime(2026, 6, 1, 12, 0, tzinfo=BERLIN)
+    await write(store, march, new_year_eve, later)
+    await service.checkpoint(store, KEY.sign, later + timedelta(minutes=5))
+
+    async def run_at(at: datetime) -> int:
+        async with store.conn.transaction():
+            return await service.enforce_retention(store, KEY.sign, at)
+
+    async def kept() -> list[datetime]:
+        rows = await store.conn.fetch("SELECT written_at FROM protokoll ORDER BY seq")
+        return [r["written_at"] for r in rows]
+
+    # 30 December 2026, a minute before midnight: the March entry's last day is not over
+    assert await run_at(datetime(2026, 12, 30, 23, 59, tzinfo=BERLIN)) == 0
+    assert len(await kept()) == 3
+    # 31 December 2026: deleted by the end of the year after writing
+    assert await run_at(datetime(2026, 12, 31, 0, 0, tzinfo=BERLIN)) == 1
+    assert len(await kept()) == 2
+    assert await findings(store) == []
+    # the New Year's Eve entry is kept its full twelve months, to the hour ...
+    assert await run_at(datetime(2026, 12, 31, 21, 59, tzinfo=BERLIN)) == 0
+    # ... and deleted when they are over, still within the following year
+    assert await run_at(datetime(2026, 12, 31, 22, 0, tzinfo=BERLIN)) == 1
+    assert [k.astimezone(BERLIN) for k in await kept()] == [later]
+    assert await findings(store) == []
+    # a forged cut is found
+    await store.conn.execute("UPDATE retention_cuts SET entry_hash = repeat('a', 64)")
+    assert any("not validly signed" in f for f in await findings(store))
+
+
+async def test_reading_needs_a_purpose_and_is_logged(store: ProtocolStore) -> None:
+    await write(store, NOW, treffer="P-subject")
+    await write(store, NOW, treffer="P-other")
+    await write(
+        store,
+        NOW,
+        tenant="T-police",
+        zugangsart="sicherheitsbehoerde",
+        protokollierung="commissioned",
+        treffer="P-subject",
+    )
+    subject = Treffer(gemeindeschluessel=HANNOVER[0], ordnungsmerkmal="P-subject")
+    about = await service.read(
+        store,
+        reader="operator:dsb",
+        purpose=Zweck.AUSKUNFT_BETROFFENE,
+        now=NOW,
+        subject=subject,
+    )
+    assert len(about) == 1
+    assert about[0]["zugangsart"] == "einfache_behoerdenauskunft"
+    # the commissioning authority reads its own entries, nobody else's
+    own = await service.read(
+        store, reader="tenant:T-police", purpose=Zweck.DATENSCHUTZKONTROLLE, now=NOW
+    )
+    assert [e["tenant_id"] for e in own] == ["T-police"]
+    with pytest.raises(ReadRefused):
+        await service.read(
+            store,
+            reader="tenant:T-police",
+            purpose=Zweck.DATENSCHUTZKONTROLLE,
+            now=NOW,
+            tenant_id="T-chain",
+        )
+    with pytest.raises(ReadRefused):
+        await service.read(store, reader="operator:x", purpose=Zweck.AUSKUNFT_BETROFFENE, now=NOW)
+    reads = await store.conn.fetch("SELECT reader, purpose, entries FROM read_log ORDER BY read_id")
+    assert [(r["reader"], r["purpose"], r["entries"]) for r in reads] == [
+        ("operator:dsb", "auskunft_betroffene", 1),
+        ("tenant:T-police", "datenschutzkontrolle", 1),
+    ]
+
+
+async def test_alert_when_one_user_queries_the_same_person_repeatedly(
+    store: ProtocolStore,
+) -> None:
+    outs = []
+    for i in range(6):
+        at = NOW + timedelta(minutes=i)
+        async with store.conn.transaction():
+            outs += await service.release(store, answered(at, treffer="P-stalked"), at, EVALUATION)
+    alerts = [o.event for o in outs if o.topic.name.endswith("alerts.v1")]
+    assert [a.rule for a in alerts] == ["repeated_subject"]
+    dumped = alerts[0].model_dump_json()
+    assert "P-stalked" not in dumped
+    assert "sachbearbeitung" not in dumped

@@ -1,0 +1,145 @@
+"""protocol_log killed with SIGKILL in the middle of a burst of queries. Afterwards every query
+has exactly one protocol entry and one released answer, and a watcher that checked each released
+answer the moment it appeared never saw one whose entry was missing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from shared.envelope import decode_headers
+from shared.topics import Topics
+from tests.helpers import RawProducer, ServiceProcess, bootstrap, database_url, eventually
+from tests.retrieval import (
+    HANNOVER,
+    deliver,
+    delivery,
+    delivery_log,
+    person,
+    publish,
+    query,
+    tenant_state,
+    token,
+)
+
+pytestmark = pytest.mark.integration
+N = 300
+TOK = token()
+
+
+@pytest.fixture(scope="module")
+def path_processes(artifacts: Path) -> Iterator[dict[str, ServiceProcess]]:
+    procs = {
+        "router": ServiceProcess("services.query_router", artifacts / "router-crash.log"),
+        "register": ServiceProcess("services.register_mirror", artifacts / "register-crash.log"),
+        "protocol": ServiceProcess("services.protocol_log", artifacts / "protocol-crash.log"),
+    }
+    for p in procs.values():
+        p.start()
+    yield procs
+    for p in procs.values():
+        assert p.stop() == 0, p.log_text()[-3000:]
+
+
+class Watcher:
+    """Reads released answers as they appear and checks at once that each has its entry."""
+
+    def __init__(self, db: asyncpg.Connection) -> None:
+        self.db = db
+        self.seen: dict[str, set[str]] = {}  # query id -> event ids of its releases
+        self.missing: list[str] = []
+        self.task: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(), enable_auto_commit=False)
+        await consumer.start()
+        try:
+            await consumer._client.force_metadata_update()
+            topic = Topics.QUERY_DELIVERED.name
+            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+            consumer.assign(partitions)
+            await consumer.seek_to_end(*partitions)
+            self.ready.set()
+            while True:
+                batch = await consumer.getmany(timeout_ms=200)
+                for records in batch.values():
+                    for r in records:
+                        headers = decode_headers(r.headers or ())
+                        body = r.value or b""
+                        released = json.loads(body)
+                        if released["tenant_id"] != f"T-crash-{TOK}":
+                            continue
+                        entry = await self.db.fetchval(
+                            "SELECT count(*) FROM protocol_log.protokoll WHERE vorgangsnummer = $1",
+                            released["vorgangsnummer"],
+                        )
+                        if entry != 1:
+                            self.missing.append(released["vorgangsnummer"])
+                        self.seen.setdefault(released["query_id"], set()).add(headers["ce_id"])
+        finally:
+            await consumer.stop()
+
+
+async def test_sigkill_during_a_burst(path_processes: dict[str, ServiceProcess]) -> None:
+    tenant = f"T-crash-{TOK}"
+    db = await asyncpg.connect(database_url())
+    watcher = Watcher(db)
+    try:
+        async with RawProducer() as producer:
+            await publish(producer, Topics.TENANT_STATE.name, tenant_state(tenant), tenant)
+            d = delivery(HANNOVER, [person(f"K{TOK}", f"Kranich{TOK}", ["Ida"], "19850505")])
+            await deliver(producer, d)
+            await delivery_log({d["delivery_id"]})
+            await eventually(
+                lambda: db.fetchval(
+                    "SELECT count(*) FROM query_router.mandanten WHERE tenant_id = $1", tenant
+                ),
+                "the router knows the tenant",
+            )
+            watcher.task = asyncio.create_task(watcher.run())
+            await asyncio.wait_for(watcher.ready.wait(), 30)
+            queries = [
+                query(
+                    tenant,
+                    ags=[HANNOVER[0]],
+                    kriterien={
+                        "familienname": f"Kranich{TOK}",
+                        "vornamen": "Ida",
+                        "geburtsdatum": "19850505" if i % 2 else "19850506",
+                    },
+                )
+                for i in range(N)
+            ]
+            for q in queries:
+                await publish(producer, Topics.QUERY_REQUESTED.name, q, q["query_id"])
+        await eventually(lambda: len(watcher.seen) >= N // 6, "a sixth of the answers released")
+        path_processes["protocol"].kill()
+        released_at_kill = len(watcher.seen)
+        path_processes["protocol"].start()
+        await eventually(lambda: len(watcher.seen) >= N, f"all {N} answers released", 180)
+        await asyncio.sleep(2)  # anything released twice would show up now
+
+        wanted = {q["query_id"] for q in queries}
+        assert set(watcher.seen) == wanted
+        assert watcher.missing == []
+        # a release republished after the crash carries the same event id: one release each
+        assert all(len(ids) == 1 for ids in watcher.seen.values())
+        entries = await db.fetchval(
+            "SELECT count(*) FROM protocol_log.protokoll WHERE tenant_id = $1", tenant
+        )
+        assert entries == N
+        print(f"\n[crash] killed after {released_at_kill} of {N} releases; {entries} entries")
+    finally:
+        if watcher.task:
+            watcher.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher.task
+        await db.close()
