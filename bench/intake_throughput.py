@@ -46,7 +46,7 @@ class Result:
         lat = sorted(self.latencies_ms)
         p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
         return (
-            f"{self.name:<10} {self.count:>6} events  {self.count / self.seconds:>8.1f}/s  "
+            f"{self.name:<20} {self.count:>6} events  {self.count / self.seconds:>8.1f}/s  "
             f"p50 {p(0.50):>7.1f} ms  p99 {p(0.99):>7.1f} ms  "
             f"mean {statistics.fmean(lat):>7.1f} ms"
         )

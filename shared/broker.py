@@ -18,12 +18,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
 import asyncpg
+from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -110,28 +111,63 @@ def subscribe(
     )
 
 
+def subscribe_batch(
+    broker: KafkaBroker,
+    spec: TopicSpec,
+    *,
+    group_id: str,
+    settings: Settings,
+) -> Callable[[Callable[..., Awaitable[Any]]], Any]:
+    """A consumer-group subscriber that hands over what the broker has, up to
+    `batch_max_records` records at a time, undecoded: `ServiceRuntime.consume_batch` decodes
+    each record itself, so that one poisoned record cannot take its batch with it. The offsets
+    are committed once the batch's handler returned."""
+    if not spec.consumed:
+        raise ValueError(f"{spec.name} is not marked consumed in the catalogue: it has no .dlq")
+    return broker.subscriber(
+        spec.name,
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        batch=True,
+        max_records=settings.batch_max_records,
+        batch_timeout_ms=100,  # only how long an idle poll waits; records present return at once
+        decoder=_undecoded_batch,
+        title=f"{group_id}:{spec.name}",
+        description=spec.description,
+    )
+
+
+async def _undecoded_batch(msg: StreamMessage[Any]) -> Any:
+    return list(msg.raw_message)
+
+
 def envelope_of(msg: StreamMessage[Any]) -> Envelope:
     return Envelope.from_headers(msg.headers)
 
 
+def decode_event(spec: TopicSpec, headers: Mapping[str, str], body: bytes, max_bytes: int) -> Any:
+    """Checks size, envelope, `ce_type` and JSON; returns the JSON object. Raises POISON."""
+    if len(body) > max_bytes:
+        raise EventTooLarge(f"event has {len(body)} bytes, the limit is {max_bytes}")
+    envelope = Envelope.from_headers(headers)
+    if envelope.type != spec.event_type:
+        raise UnknownEventType(
+            f"ce_type {envelope.type!r} is not carried by {spec.name} "
+            f"(expected {spec.event_type!r})"
+        )
+    try:
+        decoded = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UndecodableEvent(f"body is not UTF-8 JSON: {exc}") from exc
+    if not isinstance(decoded, dict):
+        raise UndecodableEvent(f"body is JSON {type(decoded).__name__}, not an object")
+    return decoded
+
+
 def _envelope_decoder(spec: TopicSpec, max_bytes: int) -> Callable[..., Awaitable[Any]]:
     async def decode(msg: StreamMessage[Any]) -> Any:
-        body: bytes = msg.body or b""
-        if len(body) > max_bytes:
-            raise EventTooLarge(f"event has {len(body)} bytes, the limit is {max_bytes}")
-        envelope = Envelope.from_headers(msg.headers)
-        if envelope.type != spec.event_type:
-            raise UnknownEventType(
-                f"ce_type {envelope.type!r} is not carried by {spec.name} "
-                f"(expected {spec.event_type!r})"
-            )
-        try:
-            decoded = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise UndecodableEvent(f"body is not UTF-8 JSON: {exc}") from exc
-        if not isinstance(decoded, dict):
-            raise UndecodableEvent(f"body is JSON {type(decoded).__name__}, not an object")
-        return decoded
+        return decode_event(spec, msg.headers, msg.body or b"", max_bytes)
 
     return decode
 
@@ -202,53 +238,68 @@ def _dead_letter_middleware(
             if exc_val is None or not isinstance(exc_val, Exception):
                 return False  # success, or cancellation at shutdown: not committed, comes again
             record = self.msg
-            headers = decode_headers(record.headers or ())
-            error_type, error_text = _describe(exc_val)
-            try:
-                dlq_topic = by_name(record.topic).dlq
-            except KeyError:
+            if isinstance(record, tuple):
+                # a batch handler lets only outages escape; anything else is a defect: the batch
+                # is not committed and comes again, its finished events recognised by the inbox
                 log.error(
-                    "no dead-letter topic for this topic; not committed",
-                    topic=record.topic,
-                    error_type=error_type,
-                    error=error_text[:300],
+                    "batch handler failed; the batch will be redelivered", error=repr(exc_val)
                 )
                 return False
-            dead_headers = {
-                **headers,
-                "dlq_error_type": error_type,
-                "dlq_error": error_text[:MAX_ERROR_TEXT],
-                "dlq_original_topic": record.topic,
-                "dlq_original_partition": str(record.partition),
-                "dlq_original_offset": str(record.offset),
-                "dlq_original_timestamp": str(record.timestamp),
-                "dlq_service": service,
-                "dlq_failed_at": datetime.now(UTC).isoformat(),
-            }
-            with event_context(
-                event_id=headers.get("ce_id"),
-                event_type=headers.get("ce_type"),
-                correlation_id=headers.get("correlation_id"),
-            ):
-                # raises if the DLQ cannot be written: then the message is not committed
-                await broker.publish(
-                    record.value or b"",
-                    dlq_topic,
-                    key=record.key,
-                    headers=dead_headers,
-                    correlation_id=headers.get("correlation_id") or headers.get("ce_id"),
-                )
-                log.error(
-                    "event dead-lettered",
-                    dlq_topic=dlq_topic,
-                    error_type=error_type,
-                    error=error_text[:300],
-                    partition=record.partition,
-                    offset=record.offset,
-                )
-            return True
+            return await publish_dead_letter(broker, record, exc_val, service)
 
     return DeadLetterMiddleware
+
+
+async def publish_dead_letter(
+    broker: KafkaBroker, record: ConsumerRecord[Any, Any], exc: Exception, service: str
+) -> bool:
+    """Publishes `record` to its topic's `.dlq` with the error and its original position;
+    False (not committed, comes again) if the topic has no dead-letter companion. Raises if the
+    dead-letter topic cannot be written."""
+    headers = decode_headers(record.headers or ())
+    error_type, error_text = _describe(exc)
+    try:
+        dlq_topic = by_name(record.topic).dlq
+    except KeyError:
+        log.error(
+            "no dead-letter topic for this topic; not committed",
+            topic=record.topic,
+            error_type=error_type,
+            error=error_text[:300],
+        )
+        return False
+    dead_headers = {
+        **headers,
+        "dlq_error_type": error_type,
+        "dlq_error": error_text[:MAX_ERROR_TEXT],
+        "dlq_original_topic": record.topic,
+        "dlq_original_partition": str(record.partition),
+        "dlq_original_offset": str(record.offset),
+        "dlq_original_timestamp": str(record.timestamp),
+        "dlq_service": service,
+        "dlq_failed_at": datetime.now(UTC).isoformat(),
+    }
+    with event_context(
+        event_id=headers.get("ce_id"),
+        event_type=headers.get("ce_type"),
+        correlation_id=headers.get("correlation_id"),
+    ):
+        await broker.publish(
+            record.value or b"",
+            dlq_topic,
+            key=record.key,
+            headers=dead_headers,
+            correlation_id=headers.get("correlation_id") or headers.get("ce_id"),
+        )
+        log.error(
+            "event dead-lettered",
+            dlq_topic=dlq_topic,
+            error_type=error_type,
+            error=error_text[:300],
+            partition=record.partition,
+            offset=record.offset,
+        )
+    return True
 
 
 __all__ = [
@@ -259,8 +310,11 @@ __all__ = [
     "HandlerGaveUp",
     "UndecodableEvent",
     "UnknownEventType",
+    "decode_event",
     "envelope_of",
     "make_broker",
+    "publish_dead_letter",
     "schema_violations",
     "subscribe",
+    "subscribe_batch",
 ]

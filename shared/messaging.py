@@ -14,6 +14,7 @@ redelivered.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ import asyncpg
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
+from shared.broker import INFRASTRUCTURE
 from shared.envelope import Envelope
 from shared.logging import get_logger
 from shared.topics import TopicSpec
@@ -50,6 +52,16 @@ class Consumed:
 
 
 Effect = Callable[[asyncpg.Connection], Awaitable[Sequence[Outgoing]]]
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """A consumed event of a batch and the effect it has."""
+
+    consumed: Consumed
+    effect: Effect
+
+
 T = TypeVar("T")
 ValueEffect = Callable[[asyncpg.Connection], Awaitable[tuple[T, Sequence[Outgoing]]]]
 
@@ -77,6 +89,46 @@ class Messaging:
         await self._publish_pending("source_event_id = $1", consumed.envelope.id)
         return bool(fresh)
 
+    async def process_batch(self, items: Sequence[BatchItem]) -> list[BatchItem]:
+        """Runs the effects of a batch of consumed events in one transaction, each event once,
+        then publishes what they produced. If an effect fails (other than an outage), the whole
+        transaction is rolled back and the items are returned for the caller to run one by one
+        (`process_once`), so that one bad event costs its batch only time, never an effect."""
+        if not items:
+            return []
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                fresh = {
+                    r["event_id"]
+                    for r in await conn.fetch(
+                        """INSERT INTO inbox (event_id, topic, partition, "offset", event_type)
+                           SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[],
+                                                $5::text[])
+                           ON CONFLICT (event_id) DO NOTHING RETURNING event_id""",
+                        [i.consumed.envelope.id for i in items],
+                        [i.consumed.topic for i in items],
+                        [i.consumed.partition for i in items],
+                        [i.consumed.offset for i in items],
+                        [i.consumed.envelope.type for i in items],
+                    )
+                }
+                for item in items:
+                    event_id = item.consumed.envelope.id
+                    if event_id in fresh:
+                        fresh.discard(event_id)  # the same event twice in one batch: once
+                        await self.stage(
+                            conn, await item.effect(conn), cause=item.consumed.envelope
+                        )
+        except INFRASTRUCTURE:
+            raise
+        except Exception as exc:
+            log.warning("batch rolled back, its events go one by one", error=repr(exc))
+            return list(items)
+        await self._publish_pending(
+            "source_event_id = ANY($1::text[])", [i.consumed.envelope.id for i in items]
+        )
+        return []
+
     async def produce(self, effect: Effect) -> list[Envelope]:
         """Runs an effect that no consumed event triggered (a schedule, an API call) in one
         transaction with its outbox rows, then publishes them."""
@@ -102,6 +154,7 @@ class Messaging:
     ) -> list[Envelope]:
         """Writes events to the outbox inside the caller's transaction."""
         envelopes = []
+        rows = []
         for out in outgoing:
             if not isinstance(out.event, out.topic.event):
                 raise TypeError(f"{type(out.event).__name__} does not belong on {out.topic.name}")
@@ -111,17 +164,23 @@ class Messaging:
                 correlation_id=cause.correlation if cause else None,
                 subject=out.subject,
             )
-            await conn.execute(
-                """INSERT INTO outbox (event_id, source_event_id, topic, key, headers, payload)
-                   VALUES ($1, $2, $3, $4, $5, $6)""",
-                env.id,
-                cause.id if cause else None,
-                out.topic.name,
-                out.topic.key_of(out.event),
-                json.dumps(env.to_headers()),
-                out.event.model_dump_json(),
+            rows.append(
+                (
+                    env.id,
+                    cause.id if cause else None,
+                    out.topic.name,
+                    out.topic.key_of(out.event),
+                    json.dumps(env.to_headers()),
+                    out.event.model_dump_json(),
+                )
             )
             envelopes.append(env)
+        if rows:  # in order: the outbox's sequence is the order of publishing
+            await conn.executemany(
+                """INSERT INTO outbox (event_id, source_event_id, topic, key, headers, payload)
+                   VALUES ($1, $2, $3, $4, $5, $6)""",
+                rows,
+            )
         return envelopes
 
     async def relay_pending(self, older_than_seconds: float = 0.0) -> int:
@@ -134,23 +193,43 @@ class Messaging:
         async with self.pool.acquire() as conn, conn.transaction():
             # SKIP LOCKED: a concurrent relay or handler publishing the same rows is skipped
             rows = await conn.fetch(
-                f"""SELECT seq, topic, key, headers, payload FROM outbox
+                f"""SELECT seq, source_event_id, topic, key, headers, payload FROM outbox
                     WHERE published_at IS NULL AND {where}
                     ORDER BY seq FOR UPDATE SKIP LOCKED""",
                 arg,
             )
-            for row in rows:
-                headers: dict[str, str] = json.loads(row["headers"])
-                await self.broker.publish(
-                    row["payload"].encode("utf-8"),
-                    row["topic"],
-                    key=row["key"].encode("utf-8"),
-                    headers=headers,
-                    correlation_id=headers.get("correlation_id"),
-                )
+            # pipelined: the n-th events of all sources together, each wave acknowledged
+            # before the next, so that a source's events keep their order (an entry's hand-over
+            # is acknowledged before its release is sent)
+            for wave in _waves(rows):
+                await asyncio.gather(*(self._publish_row(row) for row in wave))
             if rows:
                 await conn.execute(
                     "UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])",
                     [r["seq"] for r in rows],
                 )
         return len(rows)
+
+    async def _publish_row(self, row: asyncpg.Record) -> None:
+        headers: dict[str, str] = json.loads(row["headers"])
+        await self.broker.publish(
+            row["payload"].encode("utf-8"),
+            row["topic"],
+            key=row["key"].encode("utf-8"),
+            headers=headers,
+            correlation_id=headers.get("correlation_id"),
+        )
+
+
+def _waves(rows: Sequence[asyncpg.Record]) -> list[list[asyncpg.Record]]:
+    """Rows (in outbox order) grouped so that wave n holds each source's n-th row. Rows without
+    a source (schedules, API calls) count as one source."""
+    per_source: dict[str | None, int] = {}
+    waves: list[list[asyncpg.Record]] = []
+    for row in rows:
+        n = per_source.get(row["source_event_id"], 0)
+        per_source[row["source_event_id"]] = n + 1
+        if n == len(waves):
+            waves.append([])
+        waves[n].append(row)
+    return waves

@@ -11,21 +11,44 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+from aiokafka import ConsumerRecord
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
 
-from shared.broker import envelope_of, make_broker, subscribe
+from shared.broker import (
+    INFRASTRUCTURE,
+    POISON,
+    HandlerGaveUp,
+    decode_event,
+    envelope_of,
+    make_broker,
+    publish_dead_letter,
+    subscribe,
+    subscribe_batch,
+)
 from shared.db import create_pool
-from shared.envelope import Envelope
-from shared.logging import get_logger
-from shared.messaging import Consumed, Messaging, Outgoing
+from shared.envelope import Envelope, decode_headers
+from shared.logging import event_context, get_logger
+from shared.messaging import BatchItem, Consumed, Effect, Messaging, Outgoing
 from shared.settings import Settings, get_settings
 from shared.topics import TopicSpec
 
 log = get_logger(__name__)
 Job = Callable[[], Awaitable[Any]]
 Handling = Callable[[asyncpg.Connection, Envelope], Awaitable[Sequence[Outgoing]]]
+# a batch handler's effect for one event: (connection, envelope, the decoded event)
+EventHandling = Callable[[asyncpg.Connection, Envelope, Any], Awaitable[Sequence[Outgoing]]]
+
+
+def _bound(handling: EventHandling, envelope: Envelope, event: Any) -> Effect:
+    async def effect(conn: asyncpg.Connection) -> Sequence[Outgoing]:
+        with event_context(
+            event_id=envelope.id, event_type=envelope.type, correlation_id=envelope.correlation
+        ):
+            return await handling(conn, envelope, event)
+
+    return effect
 
 
 def utc_now() -> datetime:
@@ -67,6 +90,66 @@ class ServiceRuntime:
     def every(self, seconds: float, name: str, job: Job) -> None:
         """Runs `job` every `seconds` while the service runs."""
         self._jobs.append((name, seconds, job))
+
+    def batch_subscriber(self, spec: TopicSpec) -> Callable[[Callable[..., Awaitable[Any]]], Any]:
+        """For the high-volume topics: records come in batches, see `consume_batch`."""
+        return subscribe_batch(self.broker, spec, group_id=self.name, settings=self.settings)
+
+    async def consume_batch(
+        self, msg: StreamMessage[Any], spec: TopicSpec, handling: EventHandling
+    ) -> None:
+        """Applies a batch of consumed records: each is decoded on its own (poison goes to the
+        dead-letter topic at once), the effects run in one transaction with one inbox and outbox
+        write each, the outcomes are published pipelined, and the batch's offsets are committed
+        together when this returns. If an effect fails, the batch's events go one by one, each
+        retried and dead-lettered on its own like a single consumed event."""
+        items: list[tuple[ConsumerRecord[Any, Any], BatchItem]] = []
+        for record in msg.raw_message:
+            headers = decode_headers(record.headers or ())
+            try:
+                decoded = decode_event(
+                    spec,
+                    headers,
+                    record.value or b"",
+                    spec.max_event_bytes or self.settings.max_event_bytes,
+                )
+                event = spec.event.model_validate(decoded)
+                envelope = Envelope.from_headers(headers)
+            except POISON as exc:
+                await publish_dead_letter(self.broker, record, exc, self.name)
+                continue
+            consumed = Consumed(envelope, record.topic, record.partition, record.offset)
+            items.append((record, BatchItem(consumed, _bound(handling, envelope, event))))
+        failed = await self.messaging.process_batch([item for _, item in items])
+        if failed:
+            by_item = {id(item): record for record, item in items}
+            for item in failed:
+                await self._one_by_one(by_item[id(item)], item)
+
+    async def _one_by_one(self, record: ConsumerRecord[Any, Any], item: BatchItem) -> None:
+        env = item.consumed.envelope
+        attempt = 0
+        with event_context(event_id=env.id, event_type=env.type, correlation_id=env.correlation):
+            while True:
+                attempt += 1
+                try:
+                    await self.messaging.process_once(item.consumed, item.effect)
+                    return
+                except INFRASTRUCTURE:
+                    raise  # an outage: the batch comes again; the inbox knows what was done
+                except Exception as exc:
+                    if attempt >= self.settings.handler_max_attempts:
+                        await publish_dead_letter(
+                            self.broker, record, HandlerGaveUp(attempt, exc), self.name
+                        )
+                        return
+                    log.warning("handler failed, retrying", error=repr(exc), attempt=attempt)
+                    await asyncio.sleep(
+                        min(
+                            self.settings.retry_backoff_seconds * 2 ** (attempt - 1),
+                            self.settings.retry_backoff_max_seconds,
+                        )
+                    )
 
     async def consume(self, msg: StreamMessage[Any], handling: Handling) -> bool:
         """Applies a consumed event once (inbox), publishing what it produced (outbox)."""

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     )
     retry_backoff_seconds: float = Field(0.2, description="first retry delay, doubled per retry")
     retry_backoff_max_seconds: float = Field(10.0, description="ceiling of the retry delay")
+    batch_max_records: int = Field(
+        500, description="records a batch subscriber takes at once (the query path's topics)"
+    )
     outbox_sweep_seconds: float = Field(
         5.0, description="how often unpublished outbox events are looked for"
     )

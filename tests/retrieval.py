@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+
 from shared.pki import ANSWER_KEY
 from shared.sealed import load_private_key, open_sealed
 from shared.topics import Topics
@@ -183,3 +185,14 @@ def opened(delivered: dict[str, Any]) -> dict[str, Any]:
     key = load_private_key((pki / ANSWER_KEY).read_bytes())
     raw = open_sealed(key, delivered["antwort"], delivered["vorgangsnummer"].encode())
     return json.loads(raw)
+
+
+async def router_knows(db: Any, tenant_ids: list[str]) -> bool:
+    """Whether query_router has the tenants' states (False while it has not even migrated)."""
+    try:
+        found = await db.fetchval(
+            "SELECT count(*) FROM query_router.mandanten WHERE tenant_id = ANY($1)", tenant_ids
+        )
+    except asyncpg.UndefinedTableError:
+        return False
+    return found == len(tenant_ids)

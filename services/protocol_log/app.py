@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from cryptography.exceptions import InvalidSignature
@@ -91,15 +92,19 @@ class ProtocolLog(ServiceRuntime):
         self.every(s.protocol_retention_seconds, "protocol retention", self.enforce_retention)
         self.every(s.protocol_metrics_seconds, "protocol metrics", self.publish_metrics)
 
-        @self.subscriber(Topics.QUERY_ANSWERED)
-        async def on_answered(answered: QueryAnswered, msg: KafkaMessage) -> None:
-            """Logs the retrieval durably, then releases the answer."""
-            await self.consume(msg, lambda conn, _: self._release(conn, answered))
+        @self.batch_subscriber(Topics.QUERY_ANSWERED)
+        async def on_answered(records: list[Any], msg: KafkaMessage) -> None:
+            """Logs the retrievals durably, then releases the answers."""
+            await self.consume_batch(
+                msg, Topics.QUERY_ANSWERED, lambda conn, _, event: self._release(conn, event)
+            )
 
-        @self.subscriber(Topics.QUERY_REJECTED)
-        async def on_rejected(rejected: QueryRejected, msg: KafkaMessage) -> None:
-            """Logs the refused query, then releases the refusal."""
-            await self.consume(msg, lambda conn, _: self._release(conn, rejected))
+        @self.batch_subscriber(Topics.QUERY_REJECTED)
+        async def on_rejected(records: list[Any], msg: KafkaMessage) -> None:
+            """Logs the refused queries, then releases the refusals."""
+            await self.consume_batch(
+                msg, Topics.QUERY_REJECTED, lambda conn, _, event: self._release(conn, event)
+            )
 
     async def _release(
         self, conn: asyncpg.Connection, event: QueryAnswered | QueryRejected

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import Field
 
 from services.query_router import service
 from services.query_router.store import RouterStore
-from shared.events.abruf import QueryRequested, RegisterResponse
 from shared.events.account import TenantState
 from shared.runtime import ServiceRuntime, utc_now
 from shared.settings import Settings
@@ -47,12 +47,13 @@ class QueryRouter(ServiceRuntime):
                 msg, lambda conn, _: service.handle_tenant_state(RouterStore(conn), state)
             )
 
-        @self.subscriber(Topics.QUERY_REQUESTED)
-        async def on_query(query: QueryRequested, msg: KafkaMessage) -> None:
+        @self.batch_subscriber(Topics.QUERY_REQUESTED)
+        async def on_queries(records: list[Any], msg: KafkaMessage) -> None:
             """Authorises, gives the Vorgangsnummer and routes to the state's register."""
-            await self.consume(
+            await self.consume_batch(
                 msg,
-                lambda conn, _: service.handle_query(
+                Topics.QUERY_REQUESTED,
+                lambda conn, _, query: service.handle_query(
                     RouterStore(conn),
                     query,
                     self.settings.operator_state,
@@ -61,12 +62,15 @@ class QueryRouter(ServiceRuntime):
                 ),
             )
 
-        @self.subscriber(Topics.REGISTER_RESPONSE)
-        async def on_response(response: RegisterResponse, msg: KafkaMessage) -> None:
-            """Hands the register's answer on to protocol_log for logging and release."""
-            await self.consume(
+        @self.batch_subscriber(Topics.REGISTER_RESPONSE)
+        async def on_responses(records: list[Any], msg: KafkaMessage) -> None:
+            """Hands the registers' answers on to protocol_log for logging and release."""
+            await self.consume_batch(
                 msg,
-                lambda conn, _: service.handle_response(RouterStore(conn), response, self.clock()),
+                Topics.REGISTER_RESPONSE,
+                lambda conn, _, response: service.handle_response(
+                    RouterStore(conn), response, self.clock()
+                ),
             )
 
     async def expire(self) -> None:

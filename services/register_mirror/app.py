@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import Field
@@ -13,7 +14,6 @@ from pydantic import Field
 from services.register_mirror import service
 from services.register_mirror.service import Register
 from services.register_mirror.store import RegisterStore
-from shared.events.abruf import RegisterRequest
 from shared.events.register import RegisterDelivery
 from shared.pki import ANSWER_PUB
 from shared.runtime import ServiceRuntime, utc_now
@@ -47,12 +47,15 @@ class RegisterMirror(ServiceRuntime):
         def seal_answer(body: bytes, vorgangsnummer: str) -> str:
             return seal(answer_key, body, vorgangsnummer.encode())
 
-        @self.subscriber(Topics.register_request(s.register_state))
-        async def on_request(request: RegisterRequest, msg: KafkaMessage) -> None:
+        requests = Topics.register_request(s.register_state)
+
+        @self.batch_subscriber(requests)
+        async def on_requests(records: list[Any], msg: KafkaMessage) -> None:
             """Searches the register and answers with the sealed result."""
-            await self.consume(
+            await self.consume_batch(
                 msg,
-                lambda conn, _: service.answer(
+                requests,
+                lambda conn, _, request: service.answer(
                     RegisterStore(conn), request, self.register, self.clock(), seal_answer
                 ),
             )

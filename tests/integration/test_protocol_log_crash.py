@@ -25,6 +25,7 @@ from tests.retrieval import (
     person,
     publish,
     query,
+    router_knows,
     tenant_state,
     token,
 )
@@ -98,12 +99,7 @@ async def test_sigkill_during_a_burst(path_processes: dict[str, ServiceProcess])
             d = delivery(HANNOVER, [person(f"K{TOK}", f"Kranich{TOK}", ["Ida"], "19850505")])
             await deliver(producer, d)
             await delivery_log({d["delivery_id"]})
-            await eventually(
-                lambda: db.fetchval(
-                    "SELECT count(*) FROM query_router.mandanten WHERE tenant_id = $1", tenant
-                ),
-                "the router knows the tenant",
-            )
+            await eventually(lambda: router_knows(db, [tenant]), "the router knows the tenant")
             watcher.task = asyncio.create_task(watcher.run())
             await asyncio.wait_for(watcher.ready.wait(), 30)
             queries = [

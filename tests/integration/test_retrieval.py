@@ -27,6 +27,7 @@ from tests.retrieval import (
     person,
     publish,
     query,
+    router_knows,
     tenant_state,
     token,
 )
@@ -145,12 +146,7 @@ async def world(retrieval_processes: list[ServiceProcess]) -> AsyncIterator[RawP
         db = await asyncpg.connect(database_url())
         try:
             await eventually(
-                lambda: db.fetchval(
-                    "SELECT count(*) = $2 FROM query_router.mandanten WHERE tenant_id = ANY($1)",
-                    list(T.values()),
-                    len(T),
-                ),
-                "the router has the tenants' states",
+                lambda: router_knows(db, list(T.values())), "the router has the tenants' states"
             )
         finally:
             await db.close()

@@ -1,0 +1,250 @@
+"""The retrieval path end to end against a register of a million persons, next to a baseline
+measured in the same run.
+
+    bench/run query_path [PERSONS] [FULL_SPEED_QUERIES] [RATES] [SECONDS_PER_RATE]
+    bench/run query_path 1000000 3000 100,250,500 20
+
+- Register: PERSONS synthetic persons loaded into register 03 (COPY, indexes built after).
+- Path: Personensuche queries (name, first name, birth date of generated persons) published to
+  `min.query.requested.v1`; measured until each one's answer is released on
+  `min.query.delivered.v1` with its durable protocol entry (query_router → register_mirror →
+  query_router → protocol_log: four consuming hops).
+- Baseline: four aiokafka pass-through processes chained over scratch topics: the same hops, the
+  same guarantees (idempotent producer, acks=all, commit after each message), no work.
+- Offered load: FULL_SPEED_QUERIES at once, then each rate in RATES for SECONDS_PER_RATE.
+
+Latency is the answer's broker CreateTime minus the query's. Figures go to stdout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from bench.intake_throughput import Result, group_ready, headers, positioned_reader
+from services.register_mirror.generator import Generator, load
+from shared.db import create_pool
+from shared.settings import get_settings
+from shared.topics import Topics
+from tests.retrieval import query, tenant_state
+
+BOOTSTRAP = get_settings().kafka_bootstrap
+TENANT = "T-bench"
+HOPS = 4
+
+
+async def send_all(
+    topic: str, bodies: list[tuple[str, bytes]], event_type: str, rate: float | None
+) -> dict[str, int]:
+    """Publishes at `rate` per second (None: as fast as possible); key -> CreateTime."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=BOOTSTRAP, enable_idempotence=True, acks="all", linger_ms=2
+    )
+    await producer.start()
+    futures = []
+    try:
+        start = time.monotonic()
+        for i, (key, value) in enumerate(bodies):
+            if rate:
+                delay = start + i / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            futures.append(
+                (
+                    key,
+                    await producer.send(
+                        topic, value, key=key.encode(), headers=headers(event_type)
+                    ),
+                )
+            )
+        return {key: (await f).timestamp for key, f in futures}
+    finally:
+        await producer.stop()
+
+
+async def drain(consumer: AIOKafkaConsumer, keys: set[str], seconds: float = 900) -> dict[str, int]:
+    seen: dict[str, int] = {}
+    deadline = time.monotonic() + seconds
+    try:
+        while len(seen) < len(keys) and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                for r in records:
+                    key = r.key.decode() if r.key else ""
+                    if key in keys:
+                        seen.setdefault(key, r.timestamp)
+    finally:
+        await consumer.stop()
+    return seen
+
+
+async def measure(
+    name: str,
+    in_topic: str,
+    out_topic: str,
+    bodies: list[tuple[str, bytes]],
+    event_type: str,
+    rate: float | None,
+) -> Result:
+    reader = await positioned_reader([out_topic])
+    t0 = time.monotonic()
+    sent = await send_all(in_topic, bodies, event_type, rate)
+    received = await drain(reader, set(sent))
+    seconds = time.monotonic() - t0
+    if len(received) < len(sent):
+        print(f"  ({name}: only {len(received)}/{len(sent)} answers arrived)")
+    return Result(name, len(received), seconds, [received[k] - sent[k] for k in received])
+
+
+def queries(persons: list[tuple[str, object]], count: int) -> list[tuple[str, bytes]]:
+    out = []
+    for i in range(count):
+        ags, p = persons[i % len(persons)]
+        body = query(
+            TENANT,
+            ags=[ags],
+            kriterien={
+                "familienname": p.familienname,  # type: ignore[attr-defined]
+                "vornamen": p.vornamen[0],  # type: ignore[attr-defined]
+                "geburtsdatum": p.geburtsdatum,  # type: ignore[attr-defined]
+            },
+        )
+        body["requested_at"] = datetime.now(UTC).isoformat()
+        out.append((body["query_id"], json.dumps(body).encode()))
+    return out
+
+
+def start_baseline(topics: list[str]) -> list[subprocess.Popen[bytes]]:
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "bench.query_path", "passthrough", a, b, f"bench-hop-{i}"]
+        )
+        for i, (a, b) in enumerate(itertools.pairwise(topics))
+    ]
+
+
+async def passthrough(in_topic: str, out_topic: str, group: str) -> None:
+    """One baseline hop, as its own process: consume, produce (idempotent, acks=all), commit."""
+    consumer = AIOKafkaConsumer(
+        in_topic,
+        bootstrap_servers=BOOTSTRAP,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=True, acks="all")
+    await consumer.start()
+    await producer.start()
+    try:
+        while True:
+            for records in (await consumer.getmany(timeout_ms=100, max_records=1)).values():
+                for r in records:
+                    await producer.send_and_wait(out_topic, r.value, key=r.key)
+                    await consumer.commit()
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+async def main(persons: int, full_speed: int, rates: list[float], per_rate: float) -> None:
+    settings = get_settings()
+    print(f"query path on {BOOTSTRAP}; register 03 with {persons:,} persons")
+    pool = await create_pool(
+        settings.database_url, "register_mirror_03", "services.register_mirror"
+    )
+    t = time.monotonic()
+    await load(pool, "03", persons, seed=1)
+    took = time.monotonic() - t
+    print(f"register loaded in {took:.1f} s ({persons / took:,.0f} persons/s)")
+    await pool.close()
+    known = [
+        x for x in Generator("03", seed=1).persons(min(persons, 50_000)) if not x[1].auskunftssperre
+    ]
+
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=True, acks="all")
+    await producer.start()
+    await producer.send_and_wait(
+        Topics.TENANT_STATE.name,
+        json.dumps(tenant_state(TENANT)).encode(),
+        key=TENANT.encode(),
+        headers=headers(Topics.TENANT_STATE.event_type),
+    )
+    await producer.stop()
+    db = await asyncpg.connect(settings.database_url)
+    for _ in range(300):
+        if await db.fetchval(
+            "SELECT count(*) FROM query_router.mandanten WHERE tenant_id = $1", TENANT
+        ):
+            break
+        await asyncio.sleep(0.2)
+    await db.close()
+    for group in ("query_router", "register_mirror_03", "protocol_log"):
+        await group_ready(group)
+    # warm-up: the first queries pay for connections and caches
+    await measure(
+        "warm-up",
+        Topics.QUERY_REQUESTED.name,
+        Topics.QUERY_DELIVERED.name,
+        queries(known, 200),
+        Topics.QUERY_REQUESTED.event_type,
+        None,
+    )
+
+    scratch = [f"bench.hop{i}.{uuid.uuid4().hex[:6]}" for i in range(HOPS + 1)]
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    await admin.create_topics([NewTopic(s, 6, 1) for s in scratch])
+    hops = start_baseline(scratch)
+    try:
+        for i in range(HOPS):
+            await group_ready(f"bench-hop-{i}")
+        loads: list[tuple[str, float | None, int]] = [("full speed", None, full_speed)]
+        loads += [(f"{r:g}/s", r, int(r * per_rate)) for r in rates]
+        results: list[Result] = []
+        for offered, rate, count in loads:
+            batch = queries(known, count)
+            results.append(
+                await measure(f"baseline {offered}", scratch[0], scratch[-1], batch, "bench", rate)
+            )
+            results.append(
+                await measure(
+                    f"queries  {offered}",
+                    Topics.QUERY_REQUESTED.name,
+                    Topics.QUERY_DELIVERED.name,
+                    queries(known, count),
+                    Topics.QUERY_REQUESTED.event_type,
+                    rate,
+                )
+            )
+    finally:
+        for h in hops:
+            h.terminate()
+        await admin.delete_topics(scratch)
+        await admin.close()
+    print(f"{HOPS} consuming hops each; latency = released CreateTime - requested CreateTime")
+    for r in results:
+        print(r.line())
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "passthrough":
+        asyncio.run(passthrough(*sys.argv[2:5]))
+    else:
+        args = sys.argv[1:]
+        asyncio.run(
+            main(
+                int(args[0]) if args else 1_000_000,
+                int(args[1]) if len(args) > 1 else 3000,
+                [float(r) for r in (args[2] if len(args) > 2 else "100,250,500").split(",")],
+                float(args[3]) if len(args) > 3 else 20.0,
+            )
+        )
