@@ -131,7 +131,7 @@ def subscribe_batch(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         batch=True,
         max_records=settings.batch_max_records,
-        batch_timeout_ms=100,  # only how long an idle poll waits; records present return at once
+        batch_timeout_ms=10,  # an idle poll waits (and then sleeps) this long; data returns at once
         decoder=_undecoded_batch,
         title=f"{group_id}:{spec.name}",
         description=spec.description,

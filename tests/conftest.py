@@ -9,7 +9,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.helpers import ROOT, ServiceProcess, database_url
+from tests.helpers import ROOT, ServiceProcess, database_url, stop_all
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
@@ -35,9 +35,7 @@ def run_services(artifacts: Path, module: str, *names: str) -> Iterator[list[Ser
         for name in names
     ]
     yield procs
-    for proc in procs:
-        code = proc.stop()
-        assert code == 0, f"{proc.module} exited with {code}:\n{proc.log_text()[-3000:]}"
+    stop_all(procs)
 
 
 @pytest.fixture(scope="module")

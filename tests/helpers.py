@@ -286,3 +286,11 @@ class ServiceProcess:
 
     def log_text(self) -> str:
         return self.log_path.read_text("utf-8", "replace") if self.log_path.exists() else ""
+
+
+def stop_all(procs: list[ServiceProcess]) -> None:
+    """Stops every process first, then reports those that did not exit cleanly: a failing one
+    must not leave the others running."""
+    codes = [(proc, proc.stop()) for proc in procs]
+    for proc, code in codes:
+        assert code == 0, f"{proc.module} exited with {code}:\n{proc.log_text()[-3000:]}"

@@ -106,9 +106,7 @@ async def _evaluate(
     user_ref = domain.pseudonym(key, query.tenant_id, query.anfragende.abrufer)
     treffer = event.response.treffer if isinstance(event, QueryAnswered) else []
     subjects = [domain.pseudonym(key, t.gemeindeschluessel, t.ordnungsmerkmal) for t in treffer]
-    same, last10, today, average = await store.count_retrieval(
-        user_ref, query.tenant_id, subjects, now
-    )
+    same, last10, today, average = await store.count_retrieval(user_ref, subjects, now)
     findings = domain.evaluate(evaluation.thresholds, same, last10, today, average, now)
     return [
         Outgoing(

@@ -73,40 +73,54 @@ class ProtocolStore:
     # -- evaluation statistics ---------------------------------------------------------------
 
     async def count_retrieval(
-        self, user_ref: str, tenant_id: str, subject_refs: list[str], at: datetime
+        self, user_ref: str, subject_refs: list[str], at: datetime
     ) -> tuple[int, int, int, float]:
-        """Records one retrieval; returns the counts the rules look at: the most-queried of
-        these subjects in 24 h, the user's last 10 minutes, today, and the 14-day average."""
-        await self.conn.executemany(
-            "INSERT INTO retrieval_stats VALUES ($1, $2, $3, $4)",
-            # one row for the retrieval (no subject), one per person it concerned
-            [(user_ref, tenant_id, s, at) for s in [None, *subject_refs]],
+        """Counts one retrieval; returns what the rules look at: the most-queried of these
+        subjects in the last 24 hours, the user's last 10 minutes, today, and the average day of
+        the 14 before."""
+        minute = at.replace(second=0, microsecond=0)
+        hour = minute.replace(minute=0)
+        day = at.date()
+        await self.conn.execute(
+            """WITH m AS (INSERT INTO stats_minute VALUES ($1, $2, 1)
+                          ON CONFLICT (user_ref, minute) DO UPDATE SET n = stats_minute.n + 1)
+               INSERT INTO stats_day VALUES ($1, $3, 1)
+               ON CONFLICT (user_ref, day) DO UPDATE SET n = stats_day.n + 1""",
+            user_ref,
+            minute,
+            day,
         )
-        same = 0
         if subject_refs:
-            same = await self.conn.fetchval(
-                """SELECT coalesce(max(n), 0) FROM (
-                       SELECT count(*) AS n FROM retrieval_stats
-                       WHERE user_ref = $1 AND subject_ref = ANY($2)
-                         AND at > $3::timestamptz - interval '24 hours'
-                       GROUP BY subject_ref) s""",
+            await self.conn.execute(
+                """INSERT INTO stats_subject_hour
+                   SELECT $1, s, $3, 1 FROM unnest($2::text[]) s
+                   ON CONFLICT (user_ref, subject_ref, hour)
+                   DO UPDATE SET n = stats_subject_hour.n + 1""",
                 user_ref,
                 subject_refs,
-                at,
+                hour,
             )
         row = await self.conn.fetchrow(
             """SELECT
-                 count(*) FILTER (WHERE at > $2::timestamptz - interval '10 minutes') AS last10,
-                 count(*) FILTER (WHERE at >= $3) AS today,
-                 count(*) FILTER (WHERE at < $3) / 14.0 AS average
-               FROM retrieval_stats
-               WHERE user_ref = $1 AND subject_ref IS NULL
-                 AND at >= $3::timestamptz - interval '14 days' AND at <= $2""",
+                 (SELECT coalesce(max(t), 0) FROM (
+                      SELECT sum(n) AS t FROM stats_subject_hour
+                      WHERE user_ref = $1 AND subject_ref = ANY($2::text[])
+                        AND hour > $3::timestamptz - interval '24 hours'
+                      GROUP BY subject_ref) s) AS same,
+                 (SELECT coalesce(sum(n), 0) FROM stats_minute
+                  WHERE user_ref = $1 AND minute > $4::timestamptz - interval '10 minutes')
+                   AS last10,
+                 (SELECT coalesce(sum(n), 0) FROM stats_day WHERE user_ref = $1 AND day = $5)
+                   AS today,
+                 (SELECT coalesce(sum(n), 0) / 14.0 FROM stats_day
+                  WHERE user_ref = $1 AND day < $5 AND day >= $5 - 14) AS average""",
             user_ref,
-            at,
-            at.replace(hour=0, minute=0, second=0, microsecond=0),
+            subject_refs,
+            hour,
+            minute,
+            day,
         )
-        return int(same), int(row["last10"]), int(row["today"]), float(row["average"])
+        return int(row["same"]), int(row["last10"]), int(row["today"]), float(row["average"])
 
     # -- chain, checkpoints, retention -------------------------------------------------------
 
@@ -189,7 +203,9 @@ class ProtocolStore:
 
     async def forget_statistics(self, before: datetime) -> None:
         """Statistics and release records serve dashboards and rules only for a while."""
-        await self.conn.execute("DELETE FROM retrieval_stats WHERE at < $1", before)
+        await self.conn.execute("DELETE FROM stats_minute WHERE minute < $1", before)
+        await self.conn.execute("DELETE FROM stats_day WHERE day < $1", before.date())
+        await self.conn.execute("DELETE FROM stats_subject_hour WHERE hour < $1", before)
         await self.conn.execute("DELETE FROM releases WHERE released_at < $1", before)
         await self.conn.execute("DELETE FROM metrics_published WHERE minute < $1", before)
 

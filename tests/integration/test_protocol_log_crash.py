@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.envelope import decode_headers
 from shared.topics import Topics
-from tests.helpers import RawProducer, ServiceProcess, bootstrap, database_url, eventually
+from tests.helpers import RawProducer, ServiceProcess, bootstrap, database_url, eventually, stop_all
 from tests.retrieval import (
     HANNOVER,
     deliver,
@@ -45,8 +45,7 @@ def path_processes(artifacts: Path) -> Iterator[dict[str, ServiceProcess]]:
     for p in procs.values():
         p.start()
     yield procs
-    for p in procs.values():
-        assert p.stop() == 0, p.log_text()[-3000:]
+    stop_all(list(procs.values()))
 
 
 class Watcher:

@@ -13,7 +13,14 @@ import asyncpg
 import pytest
 
 from shared.topics import Topics
-from tests.helpers import RawProducer, ServiceProcess, database_url, eventually, read_to_end
+from tests.helpers import (
+    RawProducer,
+    ServiceProcess,
+    database_url,
+    eventually,
+    read_to_end,
+    stop_all,
+)
 from tests.retrieval import (
     BRAUNSCHWEIG,
     HANNOVER,
@@ -57,9 +64,7 @@ def retrieval_processes(artifacts: Path) -> Iterator[list[ServiceProcess]]:
     for p in procs:
         p.start()
     yield procs
-    for p in procs:
-        code = p.stop()
-        assert code == 0, f"{p.module} exited with {code}:\n{p.log_text()[-3000:]}"
+    stop_all(procs)
 
 
 T = {

@@ -56,15 +56,28 @@ CREATE TABLE metrics_published (
     PRIMARY KEY (tenant_id, minute)
 );
 
--- Pseudonymous retrieval statistics for the evaluation rules, and the alerts raised.
-CREATE TABLE retrieval_stats (
-    user_ref    text NOT NULL,
-    tenant_id   text NOT NULL,
-    subject_ref text,
-    at          timestamptz NOT NULL
+-- Pseudonymous retrieval counters for the evaluation rules, in buckets so that a rule costs the
+-- same whatever a user's volume: per minute (bursts), per day (usual volume), per person and
+-- hour (the same person queried repeatedly).
+CREATE TABLE stats_minute (
+    user_ref  text NOT NULL,
+    minute    timestamptz NOT NULL,
+    n         integer NOT NULL,
+    PRIMARY KEY (user_ref, minute)
 );
-CREATE INDEX retrieval_stats_user ON retrieval_stats (user_ref, at);
-CREATE INDEX retrieval_stats_subject ON retrieval_stats (user_ref, subject_ref, at);
+CREATE TABLE stats_day (
+    user_ref  text NOT NULL,
+    day       date NOT NULL,
+    n         integer NOT NULL,
+    PRIMARY KEY (user_ref, day)
+);
+CREATE TABLE stats_subject_hour (
+    user_ref    text NOT NULL,
+    subject_ref text NOT NULL,
+    hour        timestamptz NOT NULL,
+    n           integer NOT NULL,
+    PRIMARY KEY (user_ref, subject_ref, hour)
+);
 
 -- Who read the protocol, for which purpose, with which filter, how many entries (§ 40 Abs. 5).
 CREATE TABLE read_log (
