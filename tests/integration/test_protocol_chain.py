@@ -237,3 +237,27 @@ async def test_alert_when_one_user_queries_the_same_person_repeatedly(
     dumped = alerts[0].model_dump_json()
     assert "P-stalked" not in dumped
     assert "sachbearbeitung" not in dumped
+
+
+async def test_metrics_per_tenant_and_minute_without_personal_data(store: ProtocolStore) -> None:
+    minute = NOW.replace(second=0)
+    await write(store, minute + timedelta(seconds=5), minute + timedelta(seconds=30))
+    await write(store, minute + timedelta(seconds=40), tenant="T-other")
+    async with store.conn.transaction():
+        # the minute is not over yet: nothing to publish
+        assert await service.publish_metrics(store, minute + timedelta(seconds=50)) == []
+    async with store.conn.transaction():
+        outs = await service.publish_metrics(store, minute + timedelta(minutes=1, seconds=1))
+    metrics = {o.event.tenant_id: o.event for o in outs}
+    assert set(metrics) == {"T-chain", "T-other"}
+    chain = metrics["T-chain"]
+    assert chain.minute == minute
+    assert chain.total == 2
+    assert chain.counts.eindeutig == 2
+    assert chain.latency_ms_p50 == 0.0  # released at the time they were requested
+    dumped = chain.model_dump_json()
+    assert "Möller" not in dumped
+    assert "sachbearbeitung" not in dumped
+    async with store.conn.transaction():
+        # each minute once
+        assert await service.publish_metrics(store, minute + timedelta(minutes=2)) == []
