@@ -60,6 +60,7 @@ class TopicSpec:
     event_type: str  # CloudEvents `ce_type` of every event on the topic
     key: str  # the event field whose value is the Kafka key (what orders the events)
     description: str
+    writer: str = ""  # the one service (or outside party) that writes the topic
     partitions: int = 6
     retention_ms: int = 30 * DAY_MS
     compacted: bool = False
@@ -90,6 +91,7 @@ class Topics:
         event=ApplicationSubmitted,
         event_type="de.meldespiegel.application.submitted.v1",
         key="application_id",
+        writer="upstream systems (scan, e-form)",
         description="Access applications as upstream systems (scan, e-form) deliver them.",
         retention_ms=90 * DAY_MS,
         consumed=True,
@@ -99,6 +101,7 @@ class Topics:
         event=ApplicationAccepted,
         event_type="de.meldespiegel.application.accepted.v1",
         key="application.application_id",
+        writer="intake",
         description="Complete applications, handed on to legal review.",
         retention_ms=90 * DAY_MS,
         consumed=True,
@@ -108,6 +111,7 @@ class Topics:
         event=ApplicationIncomplete,
         event_type="de.meldespiegel.application.incomplete.v1",
         key="application_id",
+        writer="intake",
         description="Applications with defects, each with a code and a sentence for the letter.",
         retention_ms=90 * DAY_MS,
         consumed=True,
@@ -117,6 +121,7 @@ class Topics:
         event=ApplicationRefused,
         event_type="de.meldespiegel.application.refused.v1",
         key="application_id",
+        writer="intake",
         description="Refused at intake: the role already has an application in review or approved.",
         retention_ms=90 * DAY_MS,
         consumed=True,
@@ -127,6 +132,7 @@ class Topics:
         event=ReviewDecided,
         event_type="de.meldespiegel.review.decided.v1",
         key="application_id",
+        writer="legal_review",
         description="Legal decisions on applications: approved or rejected, with written reasons.",
         retention_ms=365 * DAY_MS,
         consumed=True,
@@ -136,6 +142,7 @@ class Topics:
         event=ReviewPendingManual,
         event_type="de.meldespiegel.review.pending-manual.v1",
         key="application_id",
+        writer="legal_review",
         description="Cases the rules cannot decide, with what an operator has to establish.",
         retention_ms=365 * DAY_MS,
     )
@@ -144,6 +151,7 @@ class Topics:
         event=ManualDecision,
         event_type="de.meldespiegel.review.manual-decision.v1",
         key="application_id",
+        writer="operators",
         description="Operators' decisions on pending-manual cases.",
         retention_ms=365 * DAY_MS,
         consumed=True,
@@ -153,6 +161,7 @@ class Topics:
         event=ManualDecisionRejected,
         event_type="de.meldespiegel.review.decision-rejected.v1",
         key="application_id",
+        writer="legal_review",
         description="Manual decisions that could not be applied, and why.",
         retention_ms=90 * DAY_MS,
     )
@@ -161,6 +170,7 @@ class Topics:
         event=LoggingCommissioned,
         event_type="de.meldespiegel.review.logging-commissioned.v1",
         key="application_id",
+        writer="customer representatives",
         description="Commissions by security authorities for the operator to log their retrievals.",
         retention_ms=365 * DAY_MS,
         consumed=True,
@@ -170,6 +180,7 @@ class Topics:
         event=ReviewOverdue,
         event_type="de.meldespiegel.review.overdue.v1",
         key="application_id",
+        writer="legal_review",
         description="Reminders and escalations for cases waiting past their deadline.",
         retention_ms=90 * DAY_MS,
     )
@@ -178,6 +189,7 @@ class Topics:
         event=AccountProvisioned,
         event_type="de.meldespiegel.account.provisioned.v1",
         key="tenant_id",
+        writer="provisioning",
         description="A tenant and its Hauptadministrator created, or a new administrator.",
         retention_ms=365 * DAY_MS,
     )
@@ -186,6 +198,7 @@ class Topics:
         event=ProvisioningRefused,
         event_type="de.meldespiegel.account.provisioning-refused.v1",
         key="application_id",
+        writer="provisioning",
         description="Approved applications that could not be carried out, and why.",
         retention_ms=365 * DAY_MS,
         consumed=True,
@@ -195,6 +208,7 @@ class Topics:
         event=CredentialsIssued,
         event_type="de.meldespiegel.account.credentials.v1",
         key="tenant_id",
+        writer="provisioning",
         description="Credentials to deliver; the password only sealed for mail_dispatch.",
         retention_ms=30 * DAY_MS,
         consumed=True,
@@ -204,6 +218,7 @@ class Topics:
         event=AccountCommand,
         event_type="de.meldespiegel.account.command.v1",
         key="tenant_id",
+        writer="tenant administrators, operators",
         description="Commands of tenant administrators and operators on accounts and tenants.",
         retention_ms=90 * DAY_MS,
         consumed=True,
@@ -213,6 +228,7 @@ class Topics:
         event=AccountEvent,
         event_type="de.meldespiegel.account.event.v1",
         key="tenant_id",
+        writer="provisioning",
         description="The result of every account command, applied or rejected with the reason.",
         retention_ms=365 * DAY_MS,
     )
@@ -221,6 +237,7 @@ class Topics:
         event=AuthAudit,
         event_type="de.meldespiegel.account.audit.v1",
         key="username",
+        writer="provisioning",
         description="Every login and password change with its outcome; never a password.",
         retention_ms=365 * DAY_MS,
     )
@@ -229,6 +246,7 @@ class Topics:
         event=TenantState,
         event_type="de.meldespiegel.tenant.state.v1",
         key="tenant_id",
+        writer="provisioning",
         description="Current state of every tenant (compacted): what retrieval authorises from.",
         compacted=True,
         consumed=True,
@@ -238,6 +256,7 @@ class Topics:
         event=MailDispatched,
         event_type="de.meldespiegel.mail.dispatched.v1",
         key="source_event_id",
+        writer="mail_dispatch",
         description="E-mails accepted by the relay and letters put in the print spool.",
         retention_ms=365 * DAY_MS,
     )
@@ -246,6 +265,7 @@ class Topics:
         event=MailFailed,
         event_type="de.meldespiegel.mail.failed.v1",
         key="source_event_id",
+        writer="mail_dispatch",
         description="Dispatches given up after their retries, with the last error.",
         retention_ms=365 * DAY_MS,
     )
@@ -255,6 +275,7 @@ class Topics:
         event=QueryRequested,
         event_type="de.meldespiegel.query.requested.v1",
         key="query_id",
+        writer="MiN front end, specialist applications",
         description="Queries from the MiN front end and specialist applications (§ 34a BMG).",
         retention_ms=7 * DAY_MS,
         consumed=True,
@@ -264,6 +285,7 @@ class Topics:
         event=RegisterResponse,
         event_type="de.meldespiegel.register.response.v1",
         key="vorgangsnummer",
+        writer="register_mirror",
         description="Registers' answers, sealed for the front end, with what the log needs.",
         retention_ms=7 * DAY_MS,
         consumed=True,
@@ -274,6 +296,7 @@ class Topics:
         event=QueryAnswered,
         event_type="de.meldespiegel.query.answered.v1",
         key="vorgangsnummer",
+        writer="query_router",
         description="Answered queries, not yet released: protocol_log logs, then releases them.",
         retention_ms=7 * DAY_MS,
         consumed=True,
@@ -284,6 +307,7 @@ class Topics:
         event=QueryRejected,
         event_type="de.meldespiegel.query.rejected.v1",
         key="vorgangsnummer",
+        writer="query_router",
         description="Refused queries and technical errors, with an XMeld-style reason code.",
         retention_ms=7 * DAY_MS,
         consumed=True,
@@ -293,6 +317,7 @@ class Topics:
         event=QueryDelivered,
         event_type="de.meldespiegel.query.delivered.v1",
         key="query_id",
+        writer="protocol_log",
         description="Released answers and refusals: each only after its protocol entry is durable.",
         retention_ms=7 * DAY_MS,
         max_event_bytes=ANSWER_MAX_BYTES,
@@ -302,6 +327,7 @@ class Topics:
         event=RegisterHandover,
         event_type="de.meldespiegel.register.handover.v1",
         key="gemeindeschluessel",
+        writer="register_mirror",
         description="Retrievals handed to the registration office for manual processing (§ 34a "
         "Abs. 5 BMG).",
         retention_ms=90 * DAY_MS,
@@ -311,6 +337,7 @@ class Topics:
         event=BlockNotice,
         event_type="de.meldespiegel.register.block-notice.v1",
         key="gemeindeschluessel",
+        writer="register_mirror",
         description="Requests a blocked person, or the authority that had the block set, is told "
         "of (§ 51 Abs. 3, § 34 Abs. 5 BMG).",
         retention_ms=90 * DAY_MS,
@@ -320,6 +347,7 @@ class Topics:
         event=RegisterDelivery,
         event_type="de.meldespiegel.register.delivery.v1",
         key="absender.gemeindeschluessel",
+        writer="municipal registration offices",
         description="Municipalities' deliveries to the register: changes, full, empty "
         "(NMeldVO § 23).",
         retention_ms=14 * DAY_MS,
@@ -330,6 +358,7 @@ class Topics:
         event=DeliveryLogged,
         event_type="de.meldespiegel.register.delivery-log.v1",
         key="absender.gemeindeschluessel",
+        writer="register_mirror",
         description="Every delivery as logged: office, time, kind, record count; or why refused.",
         retention_ms=365 * DAY_MS,
     )
@@ -338,6 +367,7 @@ class Topics:
         event=SelfLogEntry,
         event_type="de.meldespiegel.protocol.self-logging.v1",
         key="tenant_id",
+        writer="protocol_log",
         description="Protocol entries of self-logging security authorities (§ 40 Abs. 3 BMG).",
         retention_ms=30 * DAY_MS,
     )
@@ -346,6 +376,7 @@ class Topics:
         event=ProtocolMetrics,
         event_type="de.meldespiegel.protocol.metrics.v1",
         key="tenant_id",
+        writer="protocol_log",
         description="Released answers per tenant and minute by kind, latency percentiles.",
         retention_ms=90 * DAY_MS,
     )
@@ -354,6 +385,7 @@ class Topics:
         event=ProtocolAlert,
         event_type="de.meldespiegel.protocol.alerts.v1",
         key="tenant_id",
+        writer="protocol_log",
         description="Evaluation rules that fired (no personal data; users as pseudonyms).",
         retention_ms=365 * DAY_MS,
     )
@@ -374,6 +406,7 @@ REGISTER_REQUESTS: dict[str, TopicSpec] = {
         event_type="de.meldespiegel.register.request.v1",
         key="vorgangsnummer",
         description=f"Authorised queries for the register of {name}.",
+        writer="query_router",
         partitions=3,
         retention_ms=7 * DAY_MS,
         consumed=True,

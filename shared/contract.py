@@ -1,0 +1,175 @@
+"""The event contract, generated from the code: an AsyncAPI 3.0 document (by FastStream) of every
+topic with its payload, who writes it and which services consume it, and a JSON Schema per
+event type (pydantic).
+
+    python -m shared.contract write   # docs/asyncapi.json, docs/events/<ce_type>.schema.json
+    python -m shared.contract check   # exit 1 if the committed documents are stale
+
+Consumers are read from the services' own brokers, so a subscriber added to a service shows up
+here without anyone writing it down. Evolution of `v1` topics is additive only (see
+`docs/architecture.md`); the stored samples in `tests/contract/samples/` must keep validating.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+from faststream.specification.asyncapi import AsyncAPI
+from pydantic import BaseModel
+
+from shared.runtime import ServiceRuntime
+from shared.topics import CATALOGUE, TopicSpec
+
+ROOT = Path(__file__).resolve().parent.parent
+ASYNCAPI = ROOT / "docs" / "asyncapi.json"
+EVENTS = ROOT / "docs" / "events"
+VERSION = "1"
+
+
+def services() -> list[ServiceRuntime]:
+    """Every service as it is configured to run (brokers built, nothing connected)."""
+    from services.intake.app import Intake
+    from services.legal_review.app import LegalReview
+    from services.mail_dispatch.app import MailDispatch
+    from services.protocol_log.app import ProtocolLog
+    from services.provisioning.app import Provisioning
+    from services.query_router.app import QueryRouter
+    from services.register_mirror.app import RegisterMirror
+
+    return [
+        Intake(),
+        LegalReview(),
+        Provisioning(),
+        MailDispatch(),
+        QueryRouter(),
+        RegisterMirror(),
+        ProtocolLog(),
+    ]
+
+
+def consumers() -> dict[str, list[str]]:
+    """Topic name -> the services (consumer groups) subscribed to it."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for service in services():
+        for subscriber in service.broker.subscribers:
+            for topic in subscriber.topic_names:
+                found[topic].append(service.name)
+    return {topic: sorted(names) for topic, names in found.items()}
+
+
+def _typed_handler(model: type[BaseModel]) -> Callable[..., Awaitable[None]]:
+    async def handler(event: BaseModel) -> None:
+        """Documentation only."""
+
+    handler.__annotations__["event"] = model  # the payload schema FastStream documents
+    return handler
+
+
+def _describe(spec: TopicSpec, readers: list[str]) -> str:
+    return (
+        f"{spec.description} Key: `{spec.key}`. CloudEvents type `{spec.event_type}` in the "
+        f"`ce_type` header. Written by {spec.writer}; read by "
+        f"{', '.join(readers) if readers else 'operators and dashboards'}."
+        + (f" Errors: `{spec.dlq}`." if spec.consumed else "")
+    )
+
+
+def asyncapi() -> dict[str, Any]:
+    readers = consumers()
+    broker = KafkaBroker("kafka:9092", description="the operator's Kafka cluster")
+    for spec in CATALOGUE:
+        who = readers.get(spec.name, [])
+        broker.publisher(
+            spec.name,
+            schema=spec.event,
+            title=f"{spec.name}:send",
+            description=_describe(spec, who),
+        )
+        for group in who:
+            broker.subscriber(
+                spec.name,
+                group_id=group,
+                title=f"{spec.name}:receive:{group}",
+                description=f"{group} consumes {spec.name} in its own consumer group.",
+            )(_typed_handler(spec.event))
+    document = AsyncAPI(
+        broker,
+        title="meldespiegel",
+        version=VERSION,
+        description="Events of the Melderegisterdatenspiegel's back office: access "
+        "applications, accounts, secure mail, retrieval and its § 40 BMG protocol. Every event "
+        "is JSON with CloudEvents 1.0 attributes as Kafka headers (binary mode).",
+    ).to_specification()
+    result: dict[str, Any] = json.loads(document.to_json())
+    return result
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """File name -> JSON Schema, one per event type."""
+    by_type: dict[str, list[TopicSpec]] = defaultdict(list)
+    for spec in CATALOGUE:
+        by_type[spec.event_type].append(spec)
+    out = {}
+    for event_type, specs in sorted(by_type.items()):
+        schema = specs[0].event.model_json_schema()
+        out[f"{event_type}.schema.json"] = {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": f"urn:meldespiegel:event:{event_type}",
+            "x-ce-type": event_type,
+            "x-topics": [s.name for s in specs],
+            "x-key": specs[0].key,
+            **schema,
+        }
+    return out
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+
+
+def rendered() -> dict[Path, str]:
+    files = {ASYNCAPI: _text(asyncapi())}
+    files |= {EVENTS / name: _text(schema) for name, schema in json_schemas().items()}
+    return files
+
+
+def stale() -> list[str]:
+    """Documents that differ from what the code generates, or that the code no longer makes."""
+    wanted = rendered()
+    problems = [
+        str(path.relative_to(ROOT))
+        for path, text in wanted.items()
+        if not path.exists() or path.read_text("utf-8") != text
+    ]
+    if EVENTS.exists():
+        problems += [str(p.relative_to(ROOT)) for p in EVENTS.glob("*.json") if p not in wanted]
+    return sorted(problems)
+
+
+def main() -> int:
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    if command == "write":
+        EVENTS.mkdir(parents=True, exist_ok=True)
+        for old in EVENTS.glob("*.json"):
+            old.unlink()
+        for path, text in rendered().items():
+            path.write_text(text, "utf-8")
+        print(f"[contract] {len(rendered())} documents written", file=sys.stderr)
+        return 0
+    if command == "check":
+        problems = stale()
+        for p in problems:
+            print(f"[contract] stale: {p} (run python -m shared.contract write)", file=sys.stderr)
+        return 1 if problems else 0
+    print("usage: python -m shared.contract write|check", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
