@@ -28,6 +28,7 @@ from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.message import StreamMessage
 from faststream.middlewares import BaseMiddleware
 from pydantic import ValidationError
@@ -80,7 +81,15 @@ INFRASTRUCTURE: tuple[type[Exception], ...] = (
 )
 
 
-def make_broker(settings: Settings, service: str) -> KafkaBroker:
+DeadLetterCount = Callable[[str, str], None]  # (original topic, error type)
+
+
+def make_broker(
+    settings: Settings,
+    service: str,
+    metrics: KafkaPrometheusMiddleware | None = None,
+    on_dead_letter: DeadLetterCount | None = None,
+) -> KafkaBroker:
     broker = KafkaBroker(
         settings.kafka_bootstrap,
         client_id=f"meldespiegel-{service}",
@@ -90,7 +99,9 @@ def make_broker(settings: Settings, service: str) -> KafkaBroker:
         logger=logging.getLogger(f"meldespiegel.{service}.broker"),
         log_level=logging.DEBUG,  # per-message "Received/Processed" lines only when debugging
     )
-    broker.add_middleware(_dead_letter_middleware(broker, settings, service))
+    if metrics is not None:
+        broker.add_middleware(metrics)
+    broker.add_middleware(_dead_letter_middleware(broker, settings, service, on_dead_letter))
     return broker
 
 
@@ -195,7 +206,7 @@ def _backoff(settings: Settings, attempt: int) -> float:
 
 
 def _dead_letter_middleware(
-    broker: KafkaBroker, settings: Settings, service: str
+    broker: KafkaBroker, settings: Settings, service: str, on_dead_letter: DeadLetterCount | None
 ) -> type[BaseMiddleware]:
     class DeadLetterMiddleware(BaseMiddleware):
         async def consume_scope(
@@ -245,13 +256,17 @@ def _dead_letter_middleware(
                     "batch handler failed; the batch will be redelivered", error=repr(exc_val)
                 )
                 return False
-            return await publish_dead_letter(broker, record, exc_val, service)
+            return await publish_dead_letter(broker, record, exc_val, service, on_dead_letter)
 
     return DeadLetterMiddleware
 
 
 async def publish_dead_letter(
-    broker: KafkaBroker, record: ConsumerRecord[Any, Any], exc: Exception, service: str
+    broker: KafkaBroker,
+    record: ConsumerRecord[Any, Any],
+    exc: Exception,
+    service: str,
+    on_dead_letter: DeadLetterCount | None = None,
 ) -> bool:
     """Publishes `record` to its topic's `.dlq` with the error and its original position;
     False (not committed, comes again) if the topic has no dead-letter companion. Raises if the
@@ -299,6 +314,8 @@ async def publish_dead_letter(
             partition=record.partition,
             offset=record.offset,
         )
+    if on_dead_letter is not None:
+        on_dead_letter(record.topic, error_type)
     return True
 
 

@@ -31,6 +31,7 @@ from shared.db import create_pool
 from shared.envelope import Envelope, decode_headers
 from shared.logging import event_context, get_logger
 from shared.messaging import BatchItem, Consumed, Effect, Messaging, Outgoing
+from shared.metrics import Metrics
 from shared.settings import Settings, get_settings
 from shared.topics import TopicSpec
 
@@ -67,7 +68,13 @@ class ServiceRuntime:
         self.package = package
         self.settings = settings or get_settings()
         self.clock = clock
-        self.broker: KafkaBroker = make_broker(self.settings, name)
+        self.metrics = Metrics(name)
+        self.broker: KafkaBroker = make_broker(
+            self.settings, name, self.metrics.faststream, self.metrics.dead_lettered
+        )
+        self._http: asyncio.Server | None = None
+        self._consuming = False
+        self.metrics.healthy = lambda: self._consuming and self._messaging is not None
         self._messaging: Messaging | None = None
         self._jobs: list[tuple[str, float, Job]] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -77,6 +84,7 @@ class ServiceRuntime:
         self.app.on_shutdown(self.stop_jobs)
         self.app.after_shutdown(self.close_resources)  # after the broker stopped consuming
         self.every(self.settings.outbox_sweep_seconds, "outbox relay", self._relay_leftovers)
+        self.every(15.0, "consumer lag", lambda: self.metrics.update_lag(self.broker, self.name))
 
     @property
     def messaging(self) -> Messaging:
@@ -116,7 +124,9 @@ class ServiceRuntime:
                 event = spec.event.model_validate(decoded)
                 envelope = Envelope.from_headers(headers)
             except POISON as exc:
-                await publish_dead_letter(self.broker, record, exc, self.name)
+                await publish_dead_letter(
+                    self.broker, record, exc, self.name, self.metrics.dead_lettered
+                )
                 continue
             consumed = Consumed(envelope, record.topic, record.partition, record.offset)
             items.append((record, BatchItem(consumed, _bound(handling, envelope, event))))
@@ -140,7 +150,11 @@ class ServiceRuntime:
                 except Exception as exc:
                     if attempt >= self.settings.handler_max_attempts:
                         await publish_dead_letter(
-                            self.broker, record, HandlerGaveUp(attempt, exc), self.name
+                            self.broker,
+                            record,
+                            HandlerGaveUp(attempt, exc),
+                            self.name,
+                            self.metrics.dead_lettered,
                         )
                         return
                     log.warning("handler failed, retrying", error=repr(exc), attempt=attempt)
@@ -165,10 +179,19 @@ class ServiceRuntime:
     async def start_jobs(self) -> None:
         await self._relay_leftovers(older_than_seconds=0)  # what a previous run left unpublished
         self._tasks = [asyncio.create_task(self._repeat(*job)) for job in self._jobs]
+        if self.settings.metrics_port:
+            self._http = await self.metrics.serve(
+                self.settings.metrics_host, self.settings.metrics_port
+            )
+        self._consuming = True
 
     async def stop_jobs(self) -> None:
+        self._consuming = False
         for task in self._tasks:
             task.cancel()
+        if self._http is not None:
+            self._http.close()
+            self._http = None
 
     async def close_resources(self) -> None:
         if self._messaging:

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     print_spool_dir: Path = Field(
         Path(".local/print-spool"), description="where letters for the postal service are put"
     )
+    metrics_host: str = Field("127.0.0.1", description="where /metrics and /health listen")
+    metrics_port: int = Field(0, description="port of /metrics and /health; 0 turns them off")
     operator_state: str = Field(
         "03", description="Landesschlüssel of the state that runs this Melderegisterdatenspiegel"
     )

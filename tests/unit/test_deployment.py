@@ -8,7 +8,7 @@ import yaml
 
 from tests.helpers import ROOT
 
-PROCESS_COMMAND = re.compile(r"^python -m ([a-z_.]+)")
+PROCESS_COMMAND = re.compile(r"^(?:env (?:[A-Z_]+=\S+ )+)?python -m ([a-z_.]+)")
 
 
 def compose() -> dict:
@@ -55,3 +55,48 @@ def test_compose_kafka_matches_the_local_broker_version() -> None:
     pom = (ROOT / "deploy/kafka/pom.xml").read_text("utf-8")
     version = re.search(r"<kafka.version>([^<]+)</kafka.version>", pom).group(1)
     assert compose()["services"]["kafka"]["image"] == f"apache/kafka:{version}"
+
+
+def test_every_service_container_is_probed_and_scraped() -> None:
+    for name, service in compose()["services"].items():
+        command = " ".join(service.get("command") or [])
+        if not re.fullmatch(r"python -m services\.[a-z_]+", command):
+            continue  # not a service process (a one-off job, the demo, a third-party image)
+        assert service["restart"] == "unless-stopped", name
+        assert "/health" in " ".join(service["healthcheck"]["test"]), name
+        assert service["environment"]["MELDESPIEGEL_METRICS_PORT"] == "9100", name
+    assert compose()["services"]["kafka-ui"]["image"].startswith("ghcr.io/kafbat/kafka-ui:")
+
+
+def test_kubernetes_manifests_are_generated_from_the_code() -> None:
+    from shared import deployment
+
+    assert deployment.stale() == [], "run: python -m shared.deployment write"
+    kustomization = yaml.safe_load((ROOT / "deploy/k8s/kustomization.yaml").read_text("utf-8"))
+    assert set(kustomization["resources"]) == {
+        "namespace.yaml",
+        "services.yaml",
+        "kafka-topics.yaml",
+    }
+    docs = list(yaml.safe_load_all((ROOT / "deploy/k8s/services.yaml").read_text("utf-8")))
+    deployments = [d for d in docs if d["kind"] == "Deployment"]
+    modules = {d["spec"]["template"]["spec"]["containers"][0]["command"][2] for d in deployments}
+    assert {m.split(".")[1] for m in modules} == service_packages()
+    for d in deployments:
+        container = d["spec"]["template"]["spec"]["containers"][0]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+
+
+def test_strimzi_topics_match_the_catalogue() -> None:
+    from shared.kafka_admin import wanted_topics
+
+    docs = list(yaml.safe_load_all((ROOT / "deploy/k8s/kafka-topics.yaml").read_text("utf-8")))
+    topics = {d["spec"]["topicName"]: d["spec"] for d in docs}
+    wanted = {w.name: w for w in wanted_topics()}
+    assert set(topics) == set(wanted)
+    for name, spec in topics.items():
+        assert spec["partitions"] == wanted[name].partitions
+        assert {k: v for k, v in spec["config"].items() if k != "min.insync.replicas"} == (
+            wanted[name].configs
+        )
