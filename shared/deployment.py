@@ -35,6 +35,7 @@ class Process:
     env: dict[str, str] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
     replicas: int = 1
+    expose: bool = False  # a Service for the metrics port (the dashboard's page)
 
 
 PROCESSES = (
@@ -51,6 +52,13 @@ PROCESSES = (
     Process("protocol-log", "services.protocol_log", replicas=2),
     Process("register-ni", "services.register_mirror", env={"MELDESPIEGEL_REGISTER_STATE": "03"}),
     Process("register-by", "services.register_mirror", env={"MELDESPIEGEL_REGISTER_STATE": "09"}),
+    # the page, /events and /health on the one port
+    Process(
+        "dashboard",
+        "services.dashboard",
+        env={"MELDESPIEGEL_DASHBOARD_HOST": "0.0.0.0", "MELDESPIEGEL_DASHBOARD_PORT": "9100"},
+        expose=True,
+    ),
 )
 
 
@@ -117,14 +125,15 @@ def _service(p: Process) -> dict[str, Any]:
         "metadata": {"name": p.name},
         "spec": {
             "selector": {"app.kubernetes.io/name": p.name},
-            "ports": [{"name": n, "port": port, "targetPort": n} for n, port in p.ports.items()],
+            "ports": [{"name": n, "port": port, "targetPort": n} for n, port in p.ports.items()]
+            + ([{"name": "http", "port": 80, "targetPort": "metrics"}] if p.expose else []),
         },
     }
 
 
 def services_manifest() -> list[dict[str, Any]]:
     docs = [_deployment(p) for p in PROCESSES]
-    docs += [_service(p) for p in PROCESSES if p.ports]
+    docs += [_service(p) for p in PROCESSES if p.ports or p.expose]
     return docs
 
 

@@ -223,6 +223,11 @@ case "$CMD" in
     # shellcheck disable=SC1090
     source "$CACHE/stack-$PROFILE.env"
     "$ROOT/.venv/bin/python" -m shared.kafka_admin ensure
+    # the dashboard's browser test runs in Debian's headless Chromium
+    if [ "$PROFILE" = test ] && [ ! -x /usr/bin/chromium ]; then
+      say "installing Debian's chromium for the browser test"
+      apt_install chromium
+    fi
     ;;
   down) kafka_down; [ "${STOP_POSTGRES:-0}" = 1 ] && pg_down; true ;;
   down-all) kafka_down; pg_down ;;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import yaml
@@ -100,3 +101,27 @@ def test_strimzi_topics_match_the_catalogue() -> None:
         assert {k: v for k, v in spec["config"].items() if k != "min.insync.replicas"} == (
             wanted[name].configs
         )
+
+
+def test_grafana_dashboard_queries_only_metrics_the_services_expose() -> None:
+    from prometheus_client import generate_latest
+
+    from shared.metrics import Metrics
+
+    exposed = set(
+        re.findall(r"^# TYPE (\w+) (\w+)", generate_latest(Metrics("t").registry).decode(), re.M)
+    )
+    names = {name for name, _ in exposed}
+    histograms = {name for name, kind in exposed if kind == "histogram"}
+    names |= {f"{n}_bucket" for n in histograms}
+    counters = {name for name, kind in exposed if kind == "counter"}
+    names |= {f"{n}_total" for n in counters}
+    dashboard = json.loads((ROOT / "deploy/grafana/meldespiegel.json").read_text("utf-8"))
+    used = {
+        m
+        for p in dashboard["panels"]
+        for t in p["targets"]
+        for m in re.findall(r"\bmeldespiegel_\w+", t["expr"])
+    }
+    assert used
+    assert used <= names, used - names

@@ -1,0 +1,230 @@
+"""The dashboard service: a read model of the log, metrics and review topics, served as a live
+page (server-sent events) to operators.
+
+It reads its topics from the earliest retained event at every start, without a consumer group:
+the page's state is a fold of what the topics hold, so a restart rebuilds it and nothing needs
+to be stored. Dead-letter sizes are the retained records of every `.dlq` topic, polled.
+
+GET /         the page
+GET /events   the state as server-sent events, on every change
+GET /state    the state as JSON
+GET /health   200 while the topics are being read
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from pydantic import Field
+
+from services.dashboard.domain import WATCHED, Dashboard
+from shared.logging import get_logger
+from shared.settings import Settings
+from shared.topics import CATALOGUE
+
+log = get_logger(__name__)
+SERVICE = "dashboard"
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class DashboardSettings(Settings):
+    dashboard_host: str = Field("127.0.0.1", description="where the page listens")
+    dashboard_port: int = Field(8090, description="port of the page, /events, /state, /health")
+    dashboard_dlq_seconds: float = Field(5.0, description="how often dead-letter sizes are read")
+
+
+class DashboardService:
+    def __init__(self, settings: DashboardSettings | None = None) -> None:
+        self.settings = settings or DashboardSettings()
+        self.state = Dashboard()
+        self.changed = asyncio.Condition()
+        self.reading = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self.page = resources.files("services.dashboard").joinpath("page.html").read_bytes()
+
+    # -- reading the topics --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._read_topics()),
+            asyncio.create_task(self._read_dead_letters()),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _notify(self) -> None:
+        async with self.changed:
+            self.changed.notify_all()
+
+    async def _consumer(self, topics: list[str]) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            enable_auto_commit=False,
+            client_id=f"meldespiegel-{SERVICE}",
+        )
+        await consumer.start()
+        await consumer._client.force_metadata_update()
+        partitions = [
+            TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
+        ]
+        return consumer, partitions
+
+    async def _read_topics(self) -> None:
+        while True:
+            try:
+                consumer, partitions = await self._consumer(list(WATCHED))
+                try:
+                    consumer.assign(partitions)
+                    await consumer.seek_to_beginning(*partitions)
+                    self.reading = True
+                    while True:
+                        batch = await consumer.getmany(timeout_ms=500, max_records=1000)
+                        for records in batch.values():
+                            for r in records:
+                                with contextlib.suppress(ValueError):
+                                    self.state.apply(r.topic, json.loads(r.value or b""))
+                        if batch:
+                            await self._notify()
+                finally:
+                    self.reading = False
+                    await consumer.stop()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the broker away: read again once it is back
+                log.warning("reading the topics failed, retrying", error=repr(exc))
+                await asyncio.sleep(5)
+
+    async def _read_dead_letters(self) -> None:
+        dlqs = [spec.dlq for spec in CATALOGUE if spec.consumed]
+        while True:
+            try:
+                consumer, partitions = await self._consumer(dlqs)
+                try:
+                    while True:
+                        starts = await consumer.beginning_offsets(partitions)
+                        ends = await consumer.end_offsets(partitions)
+                        sizes: dict[str, int] = {}
+                        for tp in partitions:
+                            sizes[tp.topic] = sizes.get(tp.topic, 0) + ends[tp] - starts[tp]
+                        before = self.state.version
+                        self.state.set_dead_letters({t: n for t, n in sizes.items() if n})
+                        if self.state.version != before:
+                            await self._notify()
+                        await asyncio.sleep(self.settings.dashboard_dlq_seconds)
+                finally:
+                    await consumer.stop()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("reading dead-letter sizes failed, retrying", error=repr(exc))
+                await asyncio.sleep(5)
+
+    # -- serving the page ----------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        if scope["method"] != "GET":
+            await _respond(send, 405, "text/plain", b"GET only\n")
+        elif path == "/":
+            await _respond(send, 200, "text/html; charset=utf-8", self.page)
+        elif path == "/state":
+            body = json.dumps(self.state.snapshot(), ensure_ascii=False).encode()
+            await _respond(send, 200, "application/json", body)
+        elif path == "/health":
+            ok = self.reading
+            await _respond(
+                send,
+                200 if ok else 503,
+                "application/json",
+                b'{"status": "ok"}' if ok else b'{"status": "starting"}',
+            )
+        elif path == "/events":
+            await self._stream(receive, send)
+        else:
+            await _respond(send, 404, "text/plain", b"not found\n")
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await self.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _stream(self, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"text/event-stream"),
+                    (b"cache-control", b"no-cache"),
+                ],
+            }
+        )
+        gone = asyncio.create_task(_disconnected(receive))
+        sent = -1
+        try:
+            while not gone.done():
+                if self.state.version != sent:
+                    sent = self.state.version
+                    data = json.dumps(self.state.snapshot(), ensure_ascii=False)
+                    await send(
+                        {
+                            "type": "http.response.body",
+                            "body": f"data: {data}\n\n".encode(),
+                            "more_body": True,
+                        }
+                    )
+                async with self.changed:
+                    with contextlib.suppress(TimeoutError):
+                        # a comment every 15 s keeps proxies from closing an idle stream
+                        await asyncio.wait_for(self.changed.wait(), 15)
+                if self.state.version == sent and not gone.done():
+                    await send(
+                        {"type": "http.response.body", "body": b": idle\n\n", "more_body": True}
+                    )
+        except OSError:
+            pass  # the browser went away
+        finally:
+            gone.cancel()
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _respond(send: Send, status: int, ctype: str, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", ctype.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
