@@ -13,7 +13,6 @@ here without anyone writing it down. Evolution of `v1` topics is additive only (
 from __future__ import annotations
 
 import json
-import sys
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -23,10 +22,11 @@ from faststream.kafka import KafkaBroker
 from faststream.specification.asyncapi import AsyncAPI
 from pydantic import BaseModel
 
+from shared import generated
 from shared.runtime import ServiceRuntime
 from shared.topics import CATALOGUE, TopicSpec
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = generated.ROOT
 ASYNCAPI = ROOT / "docs" / "asyncapi.json"
 EVENTS = ROOT / "docs" / "events"
 VERSION = "1"
@@ -141,35 +141,8 @@ def rendered() -> dict[Path, str]:
 
 def stale() -> list[str]:
     """Documents that differ from what the code generates, or that the code no longer makes."""
-    wanted = rendered()
-    problems = [
-        str(path.relative_to(ROOT))
-        for path, text in wanted.items()
-        if not path.exists() or path.read_text("utf-8") != text
-    ]
-    if EVENTS.exists():
-        problems += [str(p.relative_to(ROOT)) for p in EVENTS.glob("*.json") if p not in wanted]
-    return sorted(problems)
-
-
-def main() -> int:
-    command = sys.argv[1] if len(sys.argv) > 1 else ""
-    if command == "write":
-        EVENTS.mkdir(parents=True, exist_ok=True)
-        for old in EVENTS.glob("*.json"):
-            old.unlink()
-        for path, text in rendered().items():
-            path.write_text(text, "utf-8")
-        print(f"[contract] {len(rendered())} documents written", file=sys.stderr)
-        return 0
-    if command == "check":
-        problems = stale()
-        for p in problems:
-            print(f"[contract] stale: {p} (run python -m shared.contract write)", file=sys.stderr)
-        return 1 if problems else 0
-    print("usage: python -m shared.contract write|check", file=sys.stderr)
-    return 2
+    return generated.stale(rendered(), owned=EVENTS)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(generated.main("shared.contract", rendered, owned=EVENTS))

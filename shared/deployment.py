@@ -12,16 +12,16 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from shared import generated
 from shared.kafka_admin import wanted_topics
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = generated.ROOT
 K8S = ROOT / "deploy" / "k8s"
 IMAGE = "meldespiegel:latest"
 METRICS_PORT = 9100
@@ -172,28 +172,8 @@ def rendered() -> dict[Path, str]:
 
 
 def stale() -> list[str]:
-    return sorted(
-        str(path.relative_to(ROOT))
-        for path, text in rendered().items()
-        if not path.exists() or path.read_text("utf-8") != text
-    )
-
-
-def main() -> int:
-    command = sys.argv[1] if len(sys.argv) > 1 else ""
-    if command == "write":
-        K8S.mkdir(parents=True, exist_ok=True)
-        for path, text in rendered().items():
-            path.write_text(text, "utf-8")
-        return 0
-    if command == "check":
-        problems = stale()
-        for p in problems:
-            print(f"[deployment] stale: {p} (python -m shared.deployment write)", file=sys.stderr)
-        return 1 if problems else 0
-    print("usage: python -m shared.deployment write|check", file=sys.stderr)
-    return 2
+    return generated.stale(rendered())
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(generated.main("shared.deployment", rendered))
