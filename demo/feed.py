@@ -157,9 +157,14 @@ def random_application() -> dict[str, Any]:
 
 
 async def publish(
-    producer: AIOKafkaProducer, spec: TopicSpec, key: str, body: dict[str, Any] | bytes
+    producer: AIOKafkaProducer,
+    spec: TopicSpec,
+    key: str,
+    body: dict[str, Any] | bytes,
+    source: str = SOURCE,
 ) -> None:
-    env = Envelope.new(source=SOURCE, type=spec.event_type, correlation_id=None, subject=key)
+    """Publishes like an upstream system: CloudEvents headers, JSON body, keyed."""
+    env = Envelope.new(source=source, type=spec.event_type, correlation_id=None, subject=key)
     raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
     await producer.send_and_wait(
         spec.name,

@@ -21,8 +21,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from demo.feed import publish
 from services.register_mirror.generator import Generator
-from shared.envelope import Envelope
 from shared.settings import get_settings
 from shared.topics import Topics
 
@@ -163,16 +163,8 @@ async def main(interval: float) -> None:
         await asyncio.sleep(3)  # the follower joins before the first answer
         while not stop.is_set():
             what, body = next_query(random.choice(list(known.items())), ni, by)
-            env = Envelope.new(
-                source=SOURCE, type=Topics.QUERY_REQUESTED.event_type, correlation_id=None
-            )
             asked[body["query_id"]] = what
-            await producer.send_and_wait(
-                Topics.QUERY_REQUESTED.name,
-                json.dumps(body, ensure_ascii=False).encode(),
-                key=body["query_id"].encode(),
-                headers=[(k, v.encode()) for k, v in env.to_headers().items()],
-            )
+            await publish(producer, Topics.QUERY_REQUESTED, body["query_id"], body, SOURCE)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval)
     finally:

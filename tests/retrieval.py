@@ -17,7 +17,7 @@ import asyncpg
 
 from shared.pki import ANSWER_KEY
 from shared.sealed import load_private_key, open_sealed
-from shared.topics import Topics
+from shared.topics import Topics, by_name
 from tests.helpers import RawProducer, Record, headers_for, read_all
 
 HANNOVER = ("03241001", "Hannover", "30159")
@@ -140,8 +140,6 @@ def query(
 
 
 async def publish(producer: RawProducer, spec_name: str, body: dict[str, Any], key: str) -> None:
-    from shared.topics import by_name
-
     await producer.send(
         spec_name, body, key=key, headers=headers_for(by_name(spec_name).event_type)
     )

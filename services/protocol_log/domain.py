@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -153,7 +153,7 @@ def verify_chain(
     head: Head | None,
     checkpoints: Sequence[Signed],
     cut: Signed | None,
-    signature_ok: Any,  # Callable[[bytes, bytes], bool]
+    signature_ok: Callable[[bytes, bytes], bool],
 ) -> list[str]:
     """Every finding that shows an entry was changed, inserted or removed; [] if none."""
     findings: list[str] = []

@@ -32,7 +32,13 @@ from shared.events.abruf import (
     Suchkriterien,
     Treffer,
 )
-from shared.events.register import Anschrift, Bezugsperson, Personendatensatz
+from shared.events.register import (
+    Anschrift,
+    Bezugsperson,
+    Lieferart,
+    Personendatensatz,
+    RegisterDelivery,
+)
 from shared.suchnormalisierung import (
     koelner_phonetik,
     normalise,
@@ -391,3 +397,37 @@ def personendaten(
         elif element is Datenelement.WOHNUNGSGEBER:
             out["wohnungsgeber"] = d.wohnungsgeber
     return out
+
+
+# -- deliveries ----------------------------------------------------------------------------
+
+
+def fremde_lieferung(ags: str) -> str:
+    """Why the operator's register refuses another state's office."""
+    return (
+        f"Die Meldebehörde {ags} gehört nicht zu diesem Land; sie liefert an ihr eigenes Register."
+    )
+
+
+def lieferung_fehler(delivery: RegisterDelivery) -> str | None:
+    """What makes a delivery unusable (NMeldVO 2022 § 23 Abs. 2), or None."""
+    if delivery.teil > delivery.teile:
+        return f"Teil {delivery.teil} von {delivery.teile} ist nicht möglich."
+    if delivery.art is Lieferart.LEERMITTEILUNG and (delivery.datensaetze or delivery.entfernt):
+        return "Eine Leermitteilung enthält keine Datensätze."
+    if delivery.art is not Lieferart.VOLLBESTAND and delivery.teile != 1:
+        return "Nur ein Vollbestand kann in Teilen geliefert werden."
+    if delivery.art is Lieferart.VOLLBESTAND and delivery.entfernt:
+        return "Ein Vollbestand ersetzt alle Datensätze; Entfernungen sind darin nicht anzugeben."
+    ags = delivery.absender.gemeindeschluessel
+    seen: set[str] = set()
+    for record in delivery.datensaetze:
+        if record.ordnungsmerkmal in seen:  # one record per person per AGS (§ 23 Abs. 2)
+            return f"Der Datensatz {record.ordnungsmerkmal} ist mehrfach enthalten."
+        seen.add(record.ordnungsmerkmal)
+        if not any(a.gemeindeschluessel == ags for a in record.anschriften):
+            return (
+                f"Der Datensatz {record.ordnungsmerkmal} hat keine Anschrift in der "
+                f"liefernden Gemeinde {ags}."
+            )
+    return None

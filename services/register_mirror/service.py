@@ -170,8 +170,10 @@ async def ingest(
     if land_of(ags) != register.land:
         if not register.own:
             return []  # another state's delivery; the operator's own register logs it
-        return await _logged(store, delivery, register, now, LieferStatus.REJECTED, _fremd(ags))
-    problem = _problem(delivery)
+        return await _logged(
+            store, delivery, register, now, LieferStatus.REJECTED, domain.fremde_lieferung(ags)
+        )
+    problem = domain.lieferung_fehler(delivery)
     if problem:
         return await _logged(store, delivery, register, now, LieferStatus.REJECTED, problem)
     heute = now.date()
@@ -192,35 +194,6 @@ async def ingest(
             records = await store.take_parts(delivery.delivery_id)
             await store.replace_all(ags, records, heute, delivery.delivery_id)
     return await _logged(store, delivery, register, now, LieferStatus.APPLIED, None)
-
-
-def _fremd(ags: str) -> str:
-    return (
-        f"Die Meldebehörde {ags} gehört nicht zu diesem Land; sie liefert an ihr eigenes Register."
-    )
-
-
-def _problem(delivery: RegisterDelivery) -> str | None:
-    if delivery.teil > delivery.teile:
-        return f"Teil {delivery.teil} von {delivery.teile} ist nicht möglich."
-    if delivery.art is Lieferart.LEERMITTEILUNG and (delivery.datensaetze or delivery.entfernt):
-        return "Eine Leermitteilung enthält keine Datensätze."
-    if delivery.art is not Lieferart.VOLLBESTAND and delivery.teile != 1:
-        return "Nur ein Vollbestand kann in Teilen geliefert werden."
-    if delivery.art is Lieferart.VOLLBESTAND and delivery.entfernt:
-        return "Ein Vollbestand ersetzt alle Datensätze; Entfernungen sind darin nicht anzugeben."
-    ags = delivery.absender.gemeindeschluessel
-    seen: set[str] = set()
-    for record in delivery.datensaetze:
-        if record.ordnungsmerkmal in seen:  # one record per person per AGS (§ 23 Abs. 2)
-            return f"Der Datensatz {record.ordnungsmerkmal} ist mehrfach enthalten."
-        seen.add(record.ordnungsmerkmal)
-        if not any(a.gemeindeschluessel == ags for a in record.anschriften):
-            return (
-                f"Der Datensatz {record.ordnungsmerkmal} hat keine Anschrift in der "
-                f"liefernden Gemeinde {ags}."
-            )
-    return None
 
 
 async def _logged(
