@@ -49,7 +49,13 @@ PROCESSES = (
     ),
     Process("mail-dispatch", "services.mail_dispatch"),
     Process("query-router", "services.query_router", replicas=2),
-    Process("protocol-log", "services.protocol_log", replicas=2),
+    Process(
+        "protocol-log",
+        "services.protocol_log",
+        env={"MELDESPIEGEL_PROTOCOL_API_HOST": "0.0.0.0"},
+        ports={"read-api": 8083},
+        replicas=2,
+    ),
     Process("register-ni", "services.register_mirror", env={"MELDESPIEGEL_REGISTER_STATE": "03"}),
     Process("register-by", "services.register_mirror", env={"MELDESPIEGEL_REGISTER_STATE": "09"}),
     # the page, /events and /health on the one port

@@ -32,6 +32,7 @@ from shared.events.application import (
     ApplicationRefused,
     ApplicationSubmitted,
 )
+from shared.events.betrieb import Redriven
 from shared.events.mail import MailDispatched, MailFailed
 from shared.events.protocol import ProtocolAlert, ProtocolMetrics, SelfLogEntry
 from shared.events.register import DeliveryLogged, RegisterDelivery
@@ -387,6 +388,16 @@ class Topics:
         key="tenant_id",
         writer="protocol_log",
         description="Evaluation rules that fired (no personal data; users as pseudonyms).",
+        retention_ms=365 * DAY_MS,
+    )
+    OPERATOR_REDRIVEN = TopicSpec(
+        name="min.operator.redriven.v1",
+        event=Redriven,
+        event_type="de.meldespiegel.operator.redriven.v1",
+        key="dlq_topic",
+        writer="operators (meldespiegel dlq redrive)",
+        description="Dead letters operators published back to their original topics.",
+        partitions=1,
         retention_ms=365 * DAY_MS,
     )
 

@@ -14,7 +14,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from services.protocol_log import service
 from services.protocol_log.domain import AlertThresholds
@@ -40,6 +40,11 @@ class ProtocolSettings(Settings):
     alert_night_burst: int = Field(20, description="queries of one user in 10 minutes at night")
     alert_volume_factor: float = Field(5.0, description="a user's day against their average")
     alert_volume_minimum: int = Field(200, description="… but at least this many")
+    protocol_api_host: str = Field("127.0.0.1", description="where the read API listens")
+    protocol_api_port: int = Field(8083, description="port of the read API (/protocol/…)")
+    protocol_api_token: SecretStr = Field(
+        SecretStr(""), description="bearer token of the read API; empty: every read refused"
+    )
 
 
 def load_signing_key(pki_dir: Path) -> Ed25519PrivateKey:
@@ -79,6 +84,7 @@ class ProtocolLog(ServiceRuntime):
         s = self.protocol_settings = settings or ProtocolSettings()
         super().__init__(SERVICE, "services.protocol_log", s, clock)
         self.signing_key = load_signing_key(s.pki_dir)
+        self.signature_ok = signature_check(s.pki_dir)
         self.evaluation = Evaluation(
             AlertThresholds(
                 s.alert_same_subject,

@@ -9,12 +9,21 @@ The TLS terminator passes the client certificate's SHA-256 fingerprint in the he
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from services.provisioning import service
 from services.provisioning.store import ProvisioningStore
+from shared.asgi import (
+    BadRequest,
+    Endpoint,
+    Receive,
+    Scope,
+    Send,
+    header,
+    read_json_object,
+    respond_json,
+)
 from shared.events.account import AuthOutcome
 from shared.runtime import ServiceRuntime
 
@@ -27,58 +36,33 @@ STATUS = {
     AuthOutcome.INVALID_CREDENTIALS: 401,
     AuthOutcome.PASSWORD_POLICY_VIOLATED: 400,
 }  # every other outcome: 403
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 Handler = Callable[[dict[str, Any], str | None], Awaitable[tuple[int, dict[str, Any]]]]
 
 
-async def _respond(send: Send, status: int, body: dict[str, Any]) -> None:
-    raw = json.dumps(body, ensure_ascii=False).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json; charset=utf-8"),
-                (b"cache-control", b"no-store"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": raw})
-
-
-def json_endpoint(handler: Handler, fields: tuple[str, ...]) -> Callable[..., Awaitable[None]]:
+def json_endpoint(handler: Handler, fields: tuple[str, ...]) -> Endpoint:
     """POST with a JSON object holding `fields` as strings; anything else is a 400, not a crash."""
 
     async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
-            await _respond(send, 405, {"error": "method not allowed"})
+            await respond_json(send, 405, {"error": "method not allowed"})
             return
-        body, more = b"", True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > MAX_BODY:
-                await _respond(send, 413, {"error": "request too large"})
-                return
         try:
-            data = json.loads(body)
-            if not isinstance(data, dict) or not all(isinstance(data.get(f), str) for f in fields):
-                raise ValueError
-        except ValueError:
-            await _respond(send, 400, {"error": f"expected a JSON object with {', '.join(fields)}"})
+            data = await read_json_object(receive, MAX_BODY)
+        except BadRequest as exc:
+            await respond_json(send, exc.status, {"error": str(exc)})
             return
-        headers = dict(scope.get("headers") or [])
-        fingerprint = headers.get(CERT_HEADER, b"").decode("latin-1") or None
-        status, answer = await handler(data, fingerprint)
-        await _respond(send, status, answer)
+        if not all(isinstance(data.get(f), str) for f in fields):
+            await respond_json(
+                send, 400, {"error": f"expected a JSON object with {', '.join(fields)}"}
+            )
+            return
+        status, answer = await handler(data, header(scope, CERT_HEADER))
+        await respond_json(send, status, answer)
 
     return endpoint
 
 
-def routes(runtime: ServiceRuntime) -> list[tuple[str, Callable[..., Awaitable[None]]]]:
+def routes(runtime: ServiceRuntime) -> list[tuple[str, Endpoint]]:
     async def login(data: dict[str, Any], fingerprint: str | None) -> tuple[int, dict[str, Any]]:
         result, _ = await runtime.messaging.run(
             lambda conn: service.login(
@@ -119,7 +103,7 @@ def routes(runtime: ServiceRuntime) -> list[tuple[str, Callable[..., Awaitable[N
         }
 
     async def health(scope: Scope, receive: Receive, send: Send) -> None:
-        await _respond(send, 200, {"status": "ok"})
+        await respond_json(send, 200, {"status": "ok"})
 
     return [
         ("/auth/login", json_endpoint(login, ("username", "password"))),

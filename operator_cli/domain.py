@@ -1,0 +1,406 @@
+"""What the operator commands compute from topics, free of I/O: application timelines, open
+reviews, the newest tenant states, dead letters and their redrive, consumer lag, log exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiokafka.partitioner import murmur2
+from pydantic import ValidationError
+
+from shared.broker import schema_violations
+from shared.events.application import ApplicationSubmitted
+from shared.topics import DLQ_SUFFIX, Topics
+
+
+class Abbruch(Exception):
+    """A command cannot go on; the message says why. Exit status 1."""
+
+    exit_code = 1
+
+
+class Eingabefehler(Abbruch, ValueError):
+    """Input the command cannot use; the message says what to change. Exit status 2."""
+
+    exit_code = 2
+
+
+class KeineAntwort(Abbruch):
+    """What was published got no answer in time (the service may be down or lagging)."""
+
+
+@dataclass(frozen=True)
+class Satz:
+    """One record read from a topic."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes
+    headers: dict[str, str]
+    timestamp_ms: int
+
+    @property
+    def body(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.value)
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    @property
+    def at(self) -> datetime:
+        raw = self.headers.get("ce_time")
+        if raw:
+            try:
+                return datetime.fromisoformat(raw)
+            except ValueError:
+                pass
+        return datetime.fromtimestamp(self.timestamp_ms / 1000, UTC)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.topic}/{self.partition}/{self.offset}"
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives `key` (murmur2, as every producer here)."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+# -- applications ---------------------------------------------------------------------------
+
+
+def load_application(path: Path, text: str) -> dict[str, Any]:
+    """An application from JSON or YAML, checked against the submitted event's schema."""
+    try:
+        data = (
+            yaml.safe_load(text) if path.suffix.lower() in {".yaml", ".yml"} else json.loads(text)
+        )
+    except (ValueError, yaml.YAMLError) as exc:
+        kind = "YAML" if path.suffix.lower() in {".yaml", ".yml"} else "JSON"
+        raise Eingabefehler(f"{path.name} is not valid {kind}: {exc}") from None
+    if not isinstance(data, dict):
+        raise Eingabefehler(f"{path.name} must hold one application object")
+    try:
+        ApplicationSubmitted.model_validate(data)
+    except ValidationError as exc:
+        raise Eingabefehler(f"{path.name}: {schema_violations(exc)}") from None
+    # dates and the like as the upstream systems send them: JSON text
+    return json.loads(json.dumps(data, default=str))
+
+
+def application_of(satz: Satz) -> str | None:
+    """The application an event belongs to, or None."""
+    body = satz.body
+    if satz.topic == Topics.APPLICATION_ACCEPTED.name:
+        return (body.get("application") or {}).get("application_id")
+    if satz.topic.endswith(DLQ_SUFFIX):
+        return satz.key
+    value = body.get("application_id")
+    return value if isinstance(value, str) else None
+
+
+def _codes(items: Iterable[dict[str, Any]]) -> str:
+    return ", ".join(str(i.get("code")) for i in items)
+
+
+def _describe(satz: Satz) -> str:
+    b = satz.body
+    t = satz.topic
+    if t == Topics.APPLICATION_SUBMITTED.name:
+        return "submitted"
+    if t == Topics.APPLICATION_ACCEPTED.name:
+        return "accepted as complete, handed to legal review"
+    if t == Topics.APPLICATION_INCOMPLETE.name:
+        return f"incomplete: {_codes(b.get('defects', []))}"
+    if t == Topics.APPLICATION_REFUSED.name:
+        return f"refused at intake: {b.get('reason_code')} ({b.get('message', '')})"
+    if t == Topics.REVIEW_PENDING_MANUAL.name:
+        return f"waiting for a manual decision: {_codes(b.get('needed', []))}"
+    if t == Topics.REVIEW_MANUAL_DECISION.name:
+        return f"manual decision by {b.get('operator_id')}: {b.get('decision')} ({b.get('reason')})"
+    if t == Topics.REVIEW_DECISION_REJECTED.name:
+        return f"manual decision not applied: {b.get('reason_code')} ({b.get('message')})"
+    if t == Topics.REVIEW_LOGGING_COMMISSIONED.name:
+        return f"logging commissioned ({b.get('reference')})"
+    if t == Topics.REVIEW_OVERDUE.name:
+        return f"overdue ({b.get('level')}), waiting for {b.get('waiting_for')}"
+    if t == Topics.REVIEW_DECIDED.name:
+        if b.get("decision") == "approved":
+            terms = _codes(b.get("conditions", [])) or "no conditions"
+            return f"approved by {b.get('decided_by')} ({terms}): {b.get('statement', '')}"
+        return f"rejected by {b.get('decided_by')}: {b.get('statement', '')}"
+    if t == Topics.ACCOUNT_PROVISIONED.name:
+        return (
+            f"{b.get('kind')}: tenant {b.get('tenant_id')}, "
+            f"administrator {b.get('administrator_username')}"
+        )
+    if t == Topics.ACCOUNT_PROVISIONING_REFUSED.name:
+        return f"provisioning refused: {b.get('reason_code')} ({b.get('message')})"
+    if t == Topics.ACCOUNT_CREDENTIALS.name:
+        return f"credentials issued for {b.get('username')} ({b.get('purpose')})"
+    if t == Topics.MAIL_DISPATCHED.name:
+        how = "signed and encrypted" if b.get("signed") and b.get("encrypted") else "sent"
+        if b.get("channel") == "letter":
+            how = "letter put in the print spool"
+        return f"{b.get('kind')} to {b.get('recipient')}: {how}"
+    if t == Topics.MAIL_FAILED.name:
+        return f"{b.get('kind')} to {b.get('recipient')} FAILED: {b.get('error')}"
+    if t.endswith(DLQ_SUFFIX):
+        return (
+            f"dead-lettered: {satz.headers.get('dlq_error_type')}: {satz.headers.get('dlq_error')}"
+        )
+    return t
+
+
+@dataclass(frozen=True)
+class Schritt:
+    at: datetime
+    topic: str
+    was: str
+    fehler: bool = False
+
+
+FEHLER_TOPICS = {
+    Topics.APPLICATION_INCOMPLETE.name,
+    Topics.APPLICATION_REFUSED.name,
+    Topics.REVIEW_DECISION_REJECTED.name,
+    Topics.ACCOUNT_PROVISIONING_REFUSED.name,
+    Topics.MAIL_FAILED.name,
+}
+
+
+def zeitleiste(saetze: Iterable[Satz]) -> list[Schritt]:
+    """An application's events as steps in time order, each event once."""
+    seen: set[str] = set()
+    steps = []
+    for s in saetze:
+        event_id = s.headers.get("ce_id") or s.ref
+        if event_id in seen and not s.topic.endswith(DLQ_SUFFIX):
+            continue
+        seen.add(event_id)
+        failed = s.topic in FEHLER_TOPICS or s.topic.endswith(DLQ_SUFFIX)
+        if s.topic == Topics.REVIEW_DECIDED.name and s.body.get("decision") == "rejected":
+            failed = True
+        steps.append(Schritt(s.at, s.topic, _describe(s), failed))
+    return sorted(steps, key=lambda st: st.at)
+
+
+def stand(saetze: Sequence[Satz]) -> str:
+    """Where an application stands, from the last decisive event."""
+    topics = [s.topic for s in sorted(saetze, key=lambda s: s.at)]
+    decisive = {
+        Topics.APPLICATION_SUBMITTED.name: "submitted, not yet checked",
+        Topics.APPLICATION_ACCEPTED.name: "in legal review",
+        Topics.APPLICATION_INCOMPLETE.name: "incomplete (the authority was told the defects)",
+        Topics.APPLICATION_REFUSED.name: "refused at intake",
+        Topics.REVIEW_PENDING_MANUAL.name: "waiting for a manual decision",
+        Topics.ACCOUNT_PROVISIONED.name: "approved; tenant and administrator provisioned",
+        Topics.ACCOUNT_PROVISIONING_REFUSED.name: "approved, but provisioning refused",
+    }
+    result = "unknown: no event of this application on the retained topics"
+    for topic, s in zip(topics, sorted(saetze, key=lambda s: s.at), strict=True):
+        if topic == Topics.REVIEW_DECIDED.name:
+            result = (
+                "approved; provisioning"
+                if s.body.get("decision") == "approved"
+                else "rejected after legal review"
+            )
+        elif topic.endswith(DLQ_SUFFIX):
+            result = "dead-lettered: see `meldespiegel dlq list`"
+        elif topic in decisive:
+            result = decisive[topic]
+    return result
+
+
+def abgeschlossen(saetze: Sequence[Satz]) -> bool:
+    """Whether following an application can stop: nothing more comes without someone acting."""
+    done = {
+        Topics.APPLICATION_INCOMPLETE.name,
+        Topics.APPLICATION_REFUSED.name,
+        Topics.REVIEW_PENDING_MANUAL.name,
+        Topics.ACCOUNT_PROVISIONED.name,
+        Topics.ACCOUNT_PROVISIONING_REFUSED.name,
+    }
+    for s in saetze:
+        if s.topic in done or s.topic.endswith(DLQ_SUFFIX):
+            return True
+        if s.topic == Topics.REVIEW_DECIDED.name and s.body.get("decision") == "rejected":
+            return True
+    return False
+
+
+# -- reviews ----------------------------------------------------------------------------------
+
+
+@dataclass
+class OffenePruefung:
+    application_id: str
+    authority_name: str
+    needed: list[str]
+    pending_since: datetime
+    overdue: str | None = None
+
+
+def offene_pruefungen(
+    pending: Iterable[Satz], decided: Iterable[Satz], overdue: Iterable[Satz] = ()
+) -> list[OffenePruefung]:
+    """Pending-manual cases that no decision has closed yet, oldest first."""
+    open_: dict[str, OffenePruefung] = {}
+    for s in pending:
+        b = s.body
+        open_[b["application_id"]] = OffenePruefung(
+            b["application_id"],
+            b.get("authority_name", ""),
+            [n.get("code", "") for n in b.get("needed", [])],
+            datetime.fromisoformat(b["pending_since"]),
+        )
+    for s in decided:
+        open_.pop(s.body.get("application_id", ""), None)
+    for s in overdue:
+        case = open_.get(s.body.get("application_id", ""))
+        if case is not None:
+            case.overdue = s.body.get("level")
+    return sorted(open_.values(), key=lambda c: c.pending_since)
+
+
+# -- tenants ----------------------------------------------------------------------------------
+
+
+def neueste_staende(saetze: Iterable[Satz]) -> dict[str, dict[str, Any]]:
+    """The newest state per tenant (highest version) of the compacted tenant topic."""
+    newest: dict[str, dict[str, Any]] = {}
+    for s in saetze:
+        b = s.body
+        tenant = b.get("tenant_id")
+        if not tenant:
+            continue
+        if tenant not in newest or b.get("version", 0) >= newest[tenant].get("version", 0):
+            newest[tenant] = b
+    return newest
+
+
+# -- dead letters -------------------------------------------------------------------------------
+
+DLQ_HEADERS = (
+    "dlq_error_type",
+    "dlq_error",
+    "dlq_original_topic",
+    "dlq_original_partition",
+    "dlq_original_offset",
+    "dlq_original_timestamp",
+    "dlq_service",
+    "dlq_failed_at",
+)
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Where a dead letter is: `<dlq topic>/<partition>/<offset>`."""
+
+    topic: str
+    partition: int
+    offset: int
+
+    @classmethod
+    def parse(cls, text: str) -> Ref:
+        topic, _, rest = text.partition("/")
+        partition, _, offset = rest.partition("/")
+        if not topic.endswith(DLQ_SUFFIX) or not partition.isdigit() or not offset.isdigit():
+            raise Eingabefehler(
+                f"{text!r} is not a dead letter reference: expected <topic>.dlq/<partition>/"
+                "<offset>, as `meldespiegel dlq list` prints them"
+            )
+        return cls(topic, int(partition), int(offset))
+
+    def __str__(self) -> str:
+        return f"{self.topic}/{self.partition}/{self.offset}"
+
+
+@dataclass(frozen=True)
+class Redrive:
+    """A dead letter to be published back to where it came from."""
+
+    ref: Ref
+    topic: str
+    key: str | None
+    value: bytes
+    headers: dict[str, str]
+
+
+def redrive_of(satz: Satz, operator: str, now: datetime) -> Redrive:
+    """The dead letter as it goes back: original bytes, key and CloudEvents headers (the same
+    event id, so a consumer that meanwhile handled it drops the copy), with the error headers
+    left out and the redrive noted."""
+    original = satz.headers.get("dlq_original_topic")
+    if not original:
+        raise Eingabefehler(f"{satz.ref} names no original topic (dlq_original_topic)")
+    headers = {k: v for k, v in satz.headers.items() if k not in DLQ_HEADERS}
+    headers["redriven_from"] = satz.ref
+    headers["redriven_by"] = operator
+    headers["redriven_at"] = now.isoformat()
+    ref = Ref(satz.topic, satz.partition, satz.offset)
+    return Redrive(ref, original, satz.key, satz.value, headers)
+
+
+def zurueckgegeben(audit: Iterable[Satz]) -> dict[str, dict[str, Any]]:
+    """Dead letters already redriven, by reference, from the operators' audit topic."""
+    return {s.body["dead_letter"]: s.body for s in audit if "dead_letter" in s.body}
+
+
+# -- topics and lag ---------------------------------------------------------------------------
+
+
+@dataclass
+class TopicZeile:
+    name: str
+    partitions_wanted: int
+    partitions_found: int | None
+    retained: int = 0
+    lag: dict[str, int] = field(default_factory=dict)
+
+
+def lag_per_topic(
+    committed: Mapping[tuple[str, int], int], ends: Mapping[tuple[str, int], int]
+) -> dict[str, int]:
+    """Records not yet consumed per topic, over the partitions the group has committed on."""
+    lag: dict[str, int] = {}
+    for (topic, partition), offset in committed.items():
+        end = ends.get((topic, partition))
+        if end is None or offset < 0:
+            continue
+        lag[topic] = lag.get(topic, 0) + max(0, end - offset)
+    return lag
+
+
+# -- log exports ------------------------------------------------------------------------------
+
+
+def as_csv(entries: Sequence[dict[str, Any]]) -> str:
+    """Entries as CSV: every top-level field a column, nested values as JSON."""
+    columns: list[str] = []
+    for e in entries:
+        columns += [k for k in e if k not in columns]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    for e in entries:
+        writer.writerow(
+            [
+                json.dumps(e[c], ensure_ascii=False)
+                if isinstance(e.get(c), dict | list)
+                else ("" if e.get(c) is None else e[c])
+                for c in columns
+            ]
+        )
+    return out.getvalue()

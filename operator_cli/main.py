@@ -1,0 +1,869 @@
+"""`meldespiegel`: the operators' command line against the local stack or any configured cluster.
+
+It works through the same doors as everyone else: it publishes commands and events to the
+catalogue's topics, reads topics, and reads the protocol log through its read API. Connection
+settings come from the environment (`MELDESPIEGEL_KAFKA_BOOTSTRAP`,
+`MELDESPIEGEL_PROTOCOL_API_URL`, `MELDESPIEGEL_PROTOCOL_API_TOKEN`, `MELDESPIEGEL_PKI_DIR`), as
+`deploy/local/stack.sh env` prints them.
+
+Exit status: 0 done, 1 the system refused or did not answer, 2 unusable input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import Field, SecretStr, ValidationError
+from rich.console import Console
+from rich.json import JSON
+from rich.progress import Progress
+from rich.table import Table
+
+from operator_cli import domain
+from operator_cli.domain import Abbruch, Eingabefehler, KeineAntwort, Ref, Satz
+from operator_cli.kafka import Follower, Kafka, new_id
+from operator_cli.protokoll_api import ProtokollApi
+from shared.broker import schema_violations
+from shared.events.abruf import QueryRequested
+from shared.events.account import AccountCommand
+from shared.events.betrieb import Redriven
+from shared.events.review import ManualDecision
+from shared.pki import ANSWER_KEY
+from shared.sealed import load_private_key, open_sealed
+from shared.settings import Settings
+from shared.topics import CATALOGUE, DLQ_SUFFIX, Topics
+
+T = TypeVar("T")
+# piped output (grep, files) is not cut to 80 columns
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 240)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 240)
+
+
+class CliSettings(Settings):
+    protocol_api_url: str = Field(
+        "http://127.0.0.1:8083", description="protocol_log's read API, for `meldespiegel log`"
+    )
+    protocol_api_token: SecretStr = Field(SecretStr(""), description="its bearer token")
+    operator: str = Field("", description="the operator id recorded with decisions and redrives")
+
+
+class Kontext:
+    def __init__(self, bootstrap: str | None, operator: str | None) -> None:
+        self.settings = CliSettings()
+        self.bootstrap = bootstrap or self.settings.kafka_bootstrap
+        self.operator = operator or self.settings.operator or getpass.getuser()
+
+    def kafka(self) -> Kafka:
+        return Kafka(self.bootstrap)
+
+    def protokoll(self) -> ProtokollApi:
+        return ProtokollApi(
+            self.settings.protocol_api_url, self.settings.protocol_api_token.get_secret_value()
+        )
+
+
+app = typer.Typer(
+    name="meldespiegel",
+    help="Operate the Melderegisterdatenspiegel: applications, reviews, tenants, queries, "
+    "the protocol log, dead letters and topics.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    add_completion=False,
+)
+review_app = typer.Typer(help="Pending-manual legal reviews.", no_args_is_help=True)
+tenant_app = typer.Typer(
+    help="Tenants (authorities with access) and their users.", no_args_is_help=True
+)
+log_app = typer.Typer(
+    help="The § 40 BMG protocol log (through its read API).", no_args_is_help=True
+)
+dlq_app = typer.Typer(help="Dead letters: list, show, redrive.", no_args_is_help=True)
+app.add_typer(review_app, name="review")
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(log_app, name="log")
+app.add_typer(dlq_app, name="dlq")
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    bootstrap: Annotated[
+        str | None, typer.Option(help="Kafka bootstrap servers [env MELDESPIEGEL_KAFKA_BOOTSTRAP]")
+    ] = None,
+    operator: Annotated[
+        str | None, typer.Option(help="your operator id [env MELDESPIEGEL_OPERATOR, login name]")
+    ] = None,
+) -> None:
+    ctx.obj = Kontext(bootstrap, operator)
+
+
+def _run(ctx: typer.Context, work: Callable[[Kontext], Awaitable[T]]) -> T:
+    return asyncio.run(work(ctx.obj))
+
+
+def _time(at: datetime | str | None) -> str:
+    if at is None:
+        return ""
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    return at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+# -- applications ---------------------------------------------------------------------------
+
+APPLICATION_TOPICS = (
+    Topics.APPLICATION_SUBMITTED,
+    Topics.APPLICATION_ACCEPTED,
+    Topics.APPLICATION_INCOMPLETE,
+    Topics.APPLICATION_REFUSED,
+    Topics.REVIEW_PENDING_MANUAL,
+    Topics.REVIEW_MANUAL_DECISION,
+    Topics.REVIEW_DECISION_REJECTED,
+    Topics.REVIEW_LOGGING_COMMISSIONED,
+    Topics.REVIEW_OVERDUE,
+    Topics.REVIEW_DECIDED,
+    Topics.ACCOUNT_PROVISIONING_REFUSED,
+)
+MAIL_TOPICS = (Topics.MAIL_DISPATCHED, Topics.MAIL_FAILED)
+
+
+def _print_step(step: domain.Schritt) -> None:
+    style = "red" if step.fehler else "green" if "approved" in step.was else ""
+    out.print(
+        f"{_time(step.at)}  [{style}]{step.was}[/]" if style else f"{_time(step.at)}  {step.was}"
+    )
+
+
+async def _timeline(kafka: Kafka, application_id: str) -> list[Satz]:
+    found: list[Satz] = []
+    for spec in APPLICATION_TOPICS:
+        found += await kafka.read_key(spec, application_id)
+    found += await kafka.read_key(Topics.APPLICATION_SUBMITTED.dlq, application_id)
+    provisioned = [
+        s
+        for s in await kafka.read(Topics.ACCOUNT_PROVISIONED.name)
+        if s.body.get("application_id") == application_id
+    ]
+    found += provisioned
+    for tenant in {s.body["tenant_id"] for s in provisioned}:
+        credentials = await kafka.read_key(Topics.ACCOUNT_CREDENTIALS, tenant)
+        first = min((s.at for s in provisioned), default=None)
+        found += [c for c in credentials if first is None or c.at >= first]
+    for source in {s.headers.get("ce_id") for s in found if s.headers.get("ce_id")}:
+        for spec in MAIL_TOPICS:
+            found += await kafka.read_key(spec, source)  # type: ignore[arg-type]
+    return found
+
+
+@app.command("apply")
+def apply(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="the application, JSON or YAML")],
+    follow: Annotated[bool, typer.Option(help="follow it through intake, review, mail")] = True,
+    wait: Annotated[float, typer.Option(help="seconds to follow at most")] = 120.0,
+    settle: Annotated[float, typer.Option(help="quiet seconds after the outcome")] = 5.0,
+) -> None:
+    """Publish an access application and follow it: accepted or incomplete, the decision, the
+    tenant, the mails."""
+    if not file.is_file():
+        raise Eingabefehler(f"{file}: no such file")
+    body = domain.load_application(file, file.read_text(encoding="utf-8"))
+
+    async def work(k: Kontext) -> None:
+        async with k.kafka() as kafka:
+            follower = await kafka.follow(
+                *(s.name for s in APPLICATION_TOPICS if s is not Topics.APPLICATION_SUBMITTED),
+                Topics.ACCOUNT_PROVISIONED.name,
+                Topics.ACCOUNT_CREDENTIALS.name,
+                *(s.name for s in MAIL_TOPICS),
+                Topics.APPLICATION_SUBMITTED.dlq,
+            )
+            try:
+                env = await kafka.publish(Topics.APPLICATION_SUBMITTED, body)
+                out.print(f"submitted {body['application_id']} (event {env.id})")
+                if follow:
+                    await _follow_application(follower, body["application_id"], wait, settle)
+            finally:
+                await follower.close()
+
+    _run(ctx, work)
+
+
+async def _follow_application(
+    follower: Follower, application_id: str, wait: float, settle: float
+) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    mine: list[Satz] = []
+    ids: set[str] = set()
+    tenants: set[str] = set()
+    quiet_since: float | None = None
+    with err.status(f"following {application_id} …"):
+        while loop.time() < deadline:
+            for s in await follower.next(1.0):
+                b = s.body
+                belongs = (
+                    domain.application_of(s) == application_id
+                    or (
+                        s.topic == Topics.ACCOUNT_CREDENTIALS.name and b.get("tenant_id") in tenants
+                    )
+                    or (
+                        s.topic in {t.name for t in MAIL_TOPICS} and b.get("source_event_id") in ids
+                    )
+                )
+                if not belongs:
+                    continue
+                mine.append(s)
+                ids.add(s.headers.get("ce_id", ""))
+                if s.topic == Topics.ACCOUNT_PROVISIONED.name:
+                    tenants.add(b.get("tenant_id", ""))
+                for step in domain.zeitleiste([s]):
+                    _print_step(step)
+                quiet_since = loop.time()
+            settled = quiet_since is not None and loop.time() - quiet_since >= settle
+            if settled and domain.abgeschlossen(mine):
+                break
+    out.print(f"[bold]{application_id}: {domain.stand(mine)}[/]")
+    if not mine:
+        raise KeineAntwort(
+            f"nothing came back for {application_id} within {wait:g} s: is intake running?"
+        )
+
+
+@app.command("status")
+def status(
+    ctx: typer.Context, application_id: Annotated[str, typer.Argument(help="the application id")]
+) -> None:
+    """Print an application's timeline from the retained topics."""
+
+    async def work(k: Kontext) -> None:
+        async with k.kafka() as kafka:
+            with err.status(f"reading the topics for {application_id} …"):
+                found = await _timeline(kafka, application_id)
+        if not found:
+            raise Abbruch(f"no event of application {application_id} on the retained topics")
+        for step in domain.zeitleiste(found):
+            _print_step(step)
+        out.print(f"[bold]{application_id}: {domain.stand(found)}[/]")
+
+    _run(ctx, work)
+
+
+# -- reviews ----------------------------------------------------------------------------------
+
+
+@review_app.command("list")
+def review_list(ctx: typer.Context) -> None:
+    """Pending-manual cases no decision has closed yet, oldest first."""
+
+    async def work(k: Kontext) -> list[domain.OffenePruefung]:
+        async with k.kafka() as kafka:
+            with err.status("reading the review topics …"):
+                return domain.offene_pruefungen(
+                    await kafka.read(Topics.REVIEW_PENDING_MANUAL.name),
+                    await kafka.read(Topics.REVIEW_DECIDED.name),
+                    await kafka.read(Topics.REVIEW_OVERDUE.name),
+                )
+
+    cases = _run(ctx, work)
+    table = Table("application", "authority", "to establish", "pending since", "overdue")
+    for c in cases:
+        table.add_row(
+            c.application_id,
+            c.authority_name,
+            ", ".join(c.needed),
+            _time(c.pending_since),
+            f"[red]{c.overdue}[/]" if c.overdue else "",
+        )
+    out.print(table)
+    out.print(f"{len(cases)} pending")
+
+
+@review_app.command("decide")
+def review_decide(
+    ctx: typer.Context,
+    application_id: Annotated[str, typer.Argument()],
+    approve: Annotated[bool, typer.Option("--approve", help="the access is admissible")] = False,
+    reject: Annotated[bool, typer.Option("--reject", help="the access is not admissible")] = False,
+    reason: Annotated[str, typer.Option(help="your written reason, for the decision letter")] = "",
+    wait: Annotated[float, typer.Option(help="seconds to wait for legal_review")] = 60.0,
+) -> None:
+    """Decide a pending-manual case, and wait until legal review has applied it."""
+    if approve == reject:
+        raise Eingabefehler("give exactly one of --approve and --reject")
+    if not reason.strip():
+        raise Eingabefehler("--reason is required: the decision is given with a written reason")
+    decision = ManualDecision(
+        application_id=application_id,
+        operator_id=ctx.obj.operator,
+        decision="approved" if approve else "rejected",
+        reason=reason,
+    )
+
+    async def work(k: Kontext) -> None:
+        async with k.kafka() as kafka:
+            follower = await kafka.follow(
+                Topics.REVIEW_DECIDED.name, Topics.REVIEW_DECISION_REJECTED.name
+            )
+            try:
+                await kafka.publish(Topics.REVIEW_MANUAL_DECISION, decision)
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + wait
+                with err.status("waiting for legal_review …"):
+                    while loop.time() < deadline:
+                        for s in await follower.next(1.0):
+                            if s.body.get("application_id") != application_id:
+                                continue
+                            for step in domain.zeitleiste([s]):
+                                _print_step(step)
+                            if s.topic == Topics.REVIEW_DECISION_REJECTED.name:
+                                raise Abbruch("legal_review did not apply the decision")
+                            return
+            finally:
+                await follower.close()
+        raise KeineAntwort(f"legal_review did not answer within {wait:g} s")
+
+    _run(ctx, work)
+
+
+# -- tenants ----------------------------------------------------------------------------------
+
+
+async def _tenant(kafka: Kafka, tenant_id: str) -> dict[str, Any]:
+    states = domain.neueste_staende(await kafka.read_key(Topics.TENANT_STATE, tenant_id))
+    if tenant_id not in states:
+        raise Abbruch(f"no tenant {tenant_id} on {Topics.TENANT_STATE.name}")
+    return states[tenant_id]
+
+
+@tenant_app.command("list")
+def tenant_list(ctx: typer.Context) -> None:
+    """Every tenant with its newest state."""
+
+    async def work(k: Kontext) -> dict[str, dict[str, Any]]:
+        async with k.kafka() as kafka:
+            return domain.neueste_staende(await kafka.read(Topics.TENANT_STATE.name))
+
+    table = Table("tenant", "authority", "role", "status", "users")
+    for tenant_id, s in sorted(_run(ctx, work).items()):
+        table.add_row(
+            tenant_id, s["authority_name"], s["role"], s["status"], str(len(s.get("users", [])))
+        )
+    out.print(table)
+
+
+@tenant_app.command("show")
+def tenant_show(ctx: typer.Context, tenant_id: Annotated[str, typer.Argument()]) -> None:
+    """A tenant's newest state: role, status, data scope, logging, conditions."""
+
+    async def work(k: Kontext) -> dict[str, Any]:
+        async with k.kafka() as kafka:
+            return await _tenant(kafka, tenant_id)
+
+    s = _run(ctx, work)
+    table = Table(show_header=False)
+    for field in (
+        "tenant_id",
+        "authority_name",
+        "role",
+        "status",
+        "status_reason",
+        "data_scope",
+        "logging_arrangement",
+        "client_certificate_fingerprint",
+        "version",
+        "updated_at",
+    ):
+        table.add_row(field, str(s.get(field) if s.get(field) is not None else "–"))
+    table.add_row("conditions", ", ".join(c["code"] for c in s.get("conditions", [])) or "–")
+    out.print(table)
+
+
+@tenant_app.command("users")
+def tenant_users(ctx: typer.Context, tenant_id: Annotated[str, typer.Argument()]) -> None:
+    """A tenant's users: administrator and users, with status and certificate binding."""
+
+    async def work(k: Kontext) -> dict[str, Any]:
+        async with k.kafka() as kafka:
+            return await _tenant(kafka, tenant_id)
+
+    table = Table("user id", "username", "kind", "status", "certificate")
+    for u in _run(ctx, work).get("users", []):
+        table.add_row(
+            u["user_id"],
+            u["username"],
+            u["kind"],
+            u["status"],
+            u.get("certificate_fingerprint") or "–",
+        )
+    out.print(table)
+
+
+async def _command(
+    k: Kontext, tenant_id: str, action: str, reason: str, wait: float
+) -> dict[str, Any]:
+    command = AccountCommand(
+        command_id=new_id("CLI"),
+        tenant_id=tenant_id,
+        actor={"kind": "operator", "id": k.operator},
+        action=action,
+        reason=reason,
+    )
+    async with k.kafka() as kafka:
+        follower = await kafka.follow(Topics.ACCOUNT_EVENT.name)
+        try:
+            await kafka.publish(Topics.ACCOUNT_COMMAND, command)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + wait
+            with err.status("waiting for provisioning …"):
+                while loop.time() < deadline:
+                    for s in await follower.next(1.0):
+                        if s.body.get("command_id") == command.command_id:
+                            return s.body
+        finally:
+            await follower.close()
+    raise KeineAntwort(f"provisioning did not answer command {command.command_id} in {wait:g} s")
+
+
+def _tenant_command(
+    ctx: typer.Context, tenant_id: str, action: str, reason: str, wait: float
+) -> None:
+    if not reason.strip():
+        raise Eingabefehler("--reason is required: the authority is told why")
+    event = _run(ctx, lambda k: _command(k, tenant_id, action, reason, wait))
+    if event["kind"] == "command_rejected":
+        raise Abbruch(f"refused: {event.get('reason_code')}: {event.get('message')}")
+    out.print(f"{tenant_id}: {event['kind']}")
+
+
+@tenant_app.command("restrict")
+def tenant_restrict(
+    ctx: typer.Context,
+    tenant_id: Annotated[str, typer.Argument()],
+    reason: Annotated[str, typer.Option(help="why (sent to the authority)")] = "",
+    suspend: Annotated[
+        bool, typer.Option("--suspend", help="suspected violation: no login either")
+    ] = False,
+    wait: Annotated[float, typer.Option()] = 60.0,
+) -> None:
+    """Restrict a tenant (no retrieval until lifted), or suspend it with --suspend."""
+    _tenant_command(
+        ctx, tenant_id, "suspend_tenant" if suspend else "restrict_tenant", reason, wait
+    )
+
+
+@tenant_app.command("lift")
+def tenant_lift(
+    ctx: typer.Context,
+    tenant_id: Annotated[str, typer.Argument()],
+    reason: Annotated[str, typer.Option(help="why the restriction ends")] = "",
+    wait: Annotated[float, typer.Option()] = 60.0,
+) -> None:
+    """Lift a tenant's restriction or suspension."""
+    _tenant_command(ctx, tenant_id, "lift_tenant", reason, wait)
+
+
+# -- queries ----------------------------------------------------------------------------------
+
+
+@app.command("query")
+def query(
+    ctx: typer.Context,
+    tenant: Annotated[str, typer.Option(help="the tenant the user belongs to")],
+    user: Annotated[str, typer.Option(help="the user's name (Kennung)")],
+    ags: Annotated[list[str], typer.Option(help="Amtlicher Gemeindeschlüssel, 8 digits")],
+    familienname: Annotated[str, typer.Option()],
+    aktenzeichen: Annotated[str, typer.Option(help="the authority's file number")],
+    anlass: Annotated[str, typer.Option(help="why the authority asks")],
+    anschrift: Annotated[str, typer.Option(help="the authority's address")],
+    erreichbarkeit: Annotated[str, typer.Option(help="phone or mail of the asking person")],
+    vornamen: Annotated[str | None, typer.Option()] = None,
+    geburtsdatum: Annotated[str | None, typer.Option(help="JJJJMMTT")] = None,
+    frueherer_name: Annotated[str | None, typer.Option()] = None,
+    geschlecht: Annotated[str | None, typer.Option()] = None,
+    strasse: Annotated[str | None, typer.Option()] = None,
+    hausnummer: Annotated[str | None, typer.Option()] = None,
+    postleitzahl: Annotated[str | None, typer.Option()] = None,
+    wait: Annotated[float, typer.Option(help="seconds to wait for the answer")] = 60.0,
+) -> None:
+    """Run a Personensuche as a tenant's user and print the delivered answer with its
+    Vorgangsnummer (opened with the front end's key)."""
+    kriterien = {
+        "familienname": familienname,
+        "vornamen": vornamen,
+        "geburtsdatum": geburtsdatum,
+        "frueherer_name": frueherer_name,
+        "geschlecht": geschlecht,
+        "strasse": strasse,
+        "hausnummer": hausnummer,
+        "postleitzahl": postleitzahl,
+    }
+
+    async def work(k: Kontext) -> dict[str, Any]:
+        async with k.kafka() as kafka:
+            state = await _tenant(kafka, tenant)
+            body = {
+                "query_id": new_id("CLI-Q"),
+                "tenant_id": tenant,
+                "anfragende": {
+                    "behoerde": state["authority_name"],
+                    "anschrift": anschrift,
+                    "erreichbarkeit": erreichbarkeit,
+                    "aktenzeichen": aktenzeichen,
+                    "anlass": anlass,
+                    "kennung": user,
+                },
+                "suchart": "personensuche",
+                "gemeindeschluessel": ags,
+                "kriterien": {k: v for k, v in kriterien.items() if v is not None},
+                "requested_at": datetime.now(UTC).isoformat(),
+            }
+            try:
+                event = QueryRequested.model_validate(body)
+            except ValidationError as exc:
+                raise Eingabefehler(schema_violations(exc)) from None
+            follower = await kafka.follow(Topics.QUERY_DELIVERED.name)
+            try:
+                await kafka.publish(Topics.QUERY_REQUESTED, event)
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + wait
+                with err.status(f"query {event.query_id} …"):
+                    while loop.time() < deadline:
+                        for s in await follower.next(1.0):
+                            if s.key == event.query_id:
+                                return s.body
+            finally:
+                await follower.close()
+        raise KeineAntwort(f"no answer to {event.query_id} within {wait:g} s")
+
+    delivered = _run(ctx, work)
+    out.print(f"Vorgangsnummer [bold]{delivered['vorgangsnummer']}[/]")
+    out.print(f"Ausgang        {delivered['ausgang']}")
+    if delivered.get("nichterstellung"):
+        n = delivered["nichterstellung"]
+        out.print(f"[red]Nichterstellung {n['code']} ({n['grund']}): {n['text']}[/]")
+    if delivered.get("ergebnisstatus"):
+        out.print(f"Ergebnisstatus {delivered['ergebnisstatus']}")
+    if delivered.get("antwort"):
+        key_path = ctx.obj.settings.pki_dir / ANSWER_KEY
+        if not key_path.is_file():
+            raise Abbruch(f"the front end's key {key_path} is missing: the answer stays sealed")
+        key = load_private_key(key_path.read_bytes())
+        raw = open_sealed(key, delivered["antwort"], delivered["vorgangsnummer"].encode())
+        out.print(JSON(raw.decode()))
+    if delivered["ausgang"] == "rejected":
+        raise typer.Exit(1)
+
+
+# -- the protocol log -------------------------------------------------------------------------
+
+
+class Zweck(StrEnum):
+    DATENSCHUTZKONTROLLE = "datenschutzkontrolle"
+    STRAFVERFAHREN = "strafverfahren"
+    BETRIEBSSICHERUNG = "betriebssicherung"
+
+
+class Format(StrEnum):
+    CSV = "csv"
+    JSON = "json"
+
+
+@log_app.command("verify")
+def log_verify(ctx: typer.Context) -> None:
+    """Verify every chain against its signed checkpoints and retention cuts."""
+    result = ctx.obj.protokoll().verify()
+    for chain, findings in sorted(result["chains"].items()):
+        out.print(f"{chain}: {'[green]intact[/]' if not findings else '[red]FINDINGS[/]'}")
+        for finding in findings:
+            out.print(f"  - {finding}")
+    if not result["intact"]:
+        raise typer.Exit(1)
+
+
+def _write(entries: list[dict[str, Any]], fmt: Format, output: Path | None) -> None:
+    text = (
+        domain.as_csv(entries)
+        if fmt is Format.CSV
+        else json.dumps(entries, ensure_ascii=False, indent=2) + "\n"
+    )
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"{len(entries)} entries written to {output}")
+
+
+@log_app.command("export")
+def log_export(
+    ctx: typer.Context,
+    purpose: Annotated[Zweck, typer.Option(help="the purpose of § 40 Abs. 5 BMG (logged)")],
+    tenant: Annotated[str | None, typer.Option(help="only this tenant's retrievals")] = None,
+    vorgangsnummer: Annotated[str | None, typer.Option()] = None,
+    since: Annotated[datetime | None, typer.Option(help="from (ISO date or time)")] = None,
+    until: Annotated[datetime | None, typer.Option(help="before (ISO date or time)")] = None,
+    fmt: Annotated[Format, typer.Option("--format")] = Format.CSV,
+    output: Annotated[Path | None, typer.Option(help="file to write; default stdout")] = None,
+) -> None:
+    """Export log entries for a stated purpose; the export is itself logged."""
+    entries = ctx.obj.protokoll().read(
+        reader=f"operator:{ctx.obj.operator}",
+        purpose=purpose.value,
+        tenant_id=tenant,
+        vorgangsnummer=vorgangsnummer,
+        since=since.astimezone().isoformat() if since else None,
+        until=until.astimezone().isoformat() if until else None,
+    )
+    _write(entries, fmt, output)
+
+
+@log_app.command("subject")
+def log_subject(
+    ctx: typer.Context,
+    person: Annotated[str, typer.Argument(help="AGS:Ordnungsmerkmal of the person concerned")],
+    fmt: Annotated[Format, typer.Option("--format")] = Format.JSON,
+    output: Annotated[Path | None, typer.Option()] = None,
+) -> None:
+    """Information for the person concerned (§ 11 BMG): the retrievals of their data, without
+    those of security authorities."""
+    ags, sep, merkmal = person.partition(":")
+    if not sep or not ags or not merkmal:
+        raise Eingabefehler(f"{person!r}: expected AGS:Ordnungsmerkmal, e.g. 03241001:0000123")
+    entries = ctx.obj.protokoll().read(
+        reader=f"operator:{ctx.obj.operator}",
+        purpose="auskunft_betroffene",
+        subject={"gemeindeschluessel": ags, "ordnungsmerkmal": merkmal},
+    )
+    _write(entries, fmt, output)
+
+
+# -- dead letters -----------------------------------------------------------------------------
+
+DLQ_TOPICS = [s.dlq for s in CATALOGUE if s.consumed]
+
+
+def _dlq_topics(topic: str | None) -> list[str]:
+    if topic is None:
+        return DLQ_TOPICS
+    name = topic if topic.endswith(DLQ_SUFFIX) else topic + DLQ_SUFFIX
+    if name not in DLQ_TOPICS:
+        raise Eingabefehler(f"{topic!r} has no dead-letter topic; see `meldespiegel topics`")
+    return [name]
+
+
+async def _dead_letters(kafka: Kafka, topics: list[str]) -> tuple[list[Satz], dict[str, Any]]:
+    with err.status("reading the dead-letter topics …"):
+        letters = await kafka.read(*topics)
+        done = domain.zurueckgegeben(await kafka.read(Topics.OPERATOR_REDRIVEN.name))
+    return letters, done
+
+
+@dlq_app.command("list")
+def dlq_list(
+    ctx: typer.Context,
+    topic: Annotated[str | None, typer.Option(help="one topic (with or without .dlq)")] = None,
+    redriven: Annotated[bool, typer.Option(help="include those already redriven")] = False,
+) -> None:
+    """Dead letters with their error, not yet redriven unless --redriven."""
+    topics = _dlq_topics(topic)
+
+    async def work(k: Kontext) -> tuple[list[Satz], dict[str, Any]]:
+        async with k.kafka() as kafka:
+            return await _dead_letters(kafka, topics)
+
+    letters, done = _run(ctx, work)
+    table = Table("reference", "key", "error", "failed at", "redriven")
+    shown = 0
+    for s in sorted(letters, key=lambda s: s.at):
+        if s.ref in done and not redriven:
+            continue
+        shown += 1
+        error = f"{s.headers.get('dlq_error_type', '?')}: {s.headers.get('dlq_error', '')}"
+        by = done.get(s.ref)
+        table.add_row(
+            s.ref,
+            s.key or "–",
+            error[:100],
+            _time(s.headers.get("dlq_failed_at")),
+            f"{by['operator']} {_time(by['redriven_at'])}" if by else "",
+        )
+    out.print(table)
+    out.print(f"{shown} shown; {len(letters)} retained, {len(done)} redriven")
+
+
+@dlq_app.command("show")
+def dlq_show(
+    ctx: typer.Context, ref: Annotated[str, typer.Argument(help="as `dlq list` prints it")]
+) -> None:
+    """One dead letter: headers, error and the original bytes."""
+    where = Ref.parse(ref)
+
+    async def work(k: Kontext) -> Satz | None:
+        async with k.kafka() as kafka:
+            return await kafka.record(where.topic, where.partition, where.offset)
+
+    s = _run(ctx, work)
+    if s is None:
+        raise Abbruch(f"no retained record at {where}")
+    table = Table(show_header=False)
+    table.add_row("key", s.key or "–")
+    for k, v in sorted(s.headers.items()):
+        table.add_row(k, v)
+    out.print(table)
+    try:
+        out.print(JSON(s.value.decode("utf-8")))
+    except (UnicodeDecodeError, ValueError):
+        out.print(repr(s.value[:2000]))
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    ctx: typer.Context,
+    ref: Annotated[
+        str | None, typer.Argument(help="one dead letter, as `dlq list` prints it")
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="every dead letter not yet redriven")] = False,
+    topic: Annotated[
+        str | None, typer.Option(help="with --all: only this dead-letter topic")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would go back")] = False,
+    again: Annotated[bool, typer.Option(help="redrive one that was redriven before")] = False,
+) -> None:
+    """Publish dead letters back to their original topics (named in their headers), with the
+    same event id; each redrive is recorded on the operators' audit topic."""
+    if (ref is None) == (not all_):
+        raise Eingabefehler("give one reference or --all")
+    if ref is not None and topic is not None:
+        raise Eingabefehler("--topic goes with --all")
+    one = Ref.parse(ref) if ref is not None else None
+    topics = [one.topic] if one else _dlq_topics(topic)
+
+    async def work(k: Kontext) -> int:
+        async with k.kafka() as kafka:
+            letters, done = await _dead_letters(kafka, topics)
+            if one is not None:
+                letters = [s for s in letters if s.ref == str(one)]
+                if not letters:
+                    raise Abbruch(f"no retained dead letter at {one}")
+                if str(one) in done and not again:
+                    by = done[str(one)]
+                    raise Abbruch(
+                        f"{one} was redriven by {by['operator']} at {_time(by['redriven_at'])}; "
+                        "add --again to send it once more"
+                    )
+            else:
+                letters = [s for s in letters if s.ref not in done]
+            now = datetime.now(UTC)
+            plans = [domain.redrive_of(s, k.operator, now) for s in letters]
+            if dry_run:
+                for p in plans:
+                    out.print(f"would redrive {p.ref} → {p.topic} (key {p.key})")
+                out.print(f"{len(plans)} would be redriven (dry run, nothing published)")
+                return 0
+            with Progress(console=err, transient=True) as progress:
+                task = progress.add_task("redriving", total=len(plans))
+                for p, s in zip(plans, letters, strict=True):
+                    await kafka.publish_raw(p.topic, p.key, p.value, p.headers)
+                    await kafka.publish(
+                        Topics.OPERATOR_REDRIVEN,
+                        Redriven(
+                            dead_letter=str(p.ref),
+                            dlq_topic=p.ref.topic,
+                            original_topic=p.topic,
+                            event_id=p.headers.get("ce_id"),
+                            error_type=s.headers.get("dlq_error_type"),
+                            operator=k.operator,
+                            redriven_at=now,
+                        ),
+                    )
+                    out.print(f"redriven {p.ref} → {p.topic}")
+                    progress.advance(task)
+            return len(plans)
+
+    count = _run(ctx, work)
+    if not dry_run:
+        out.print(f"{count} redriven")
+
+
+# -- topics -------------------------------------------------------------------------------------
+
+
+@app.command("topics")
+def topics(ctx: typer.Context) -> None:
+    """The topic catalogue as the cluster has it: partitions, retained records, lag per
+    consumer group."""
+
+    async def work(k: Kontext) -> list[domain.TopicZeile]:
+        async with k.kafka() as kafka:
+            with err.status("reading the cluster's metadata …"):
+                existing = await kafka.topics()
+                names = [(s.name, s.partitions) for s in CATALOGUE]
+                names += [(s.dlq, s.partitions) for s in CATALOGUE if s.consumed]
+                rows = []
+                ends_all: dict[tuple[str, int], int] = {}
+                for name, wanted in names:
+                    row = domain.TopicZeile(name, wanted, None)
+                    if name in existing:
+                        parts = await kafka.all_partitions([name])
+                        ends = await kafka.end_offsets(parts)
+                        starts = await kafka.start_offsets(parts)
+                        row.partitions_found = len(parts)
+                        row.retained = sum(ends[tp] - starts[tp] for tp in parts)
+                        ends_all.update({(tp.topic, tp.partition): e for tp, e in ends.items()})
+                    rows.append(row)
+                for group, committed in (await kafka.group_offsets()).items():
+                    for topic, lag in domain.lag_per_topic(committed, ends_all).items():
+                        for row in rows:
+                            if row.name == topic:
+                                row.lag[group] = lag
+                return rows
+
+    table = Table("topic", "partitions", "retained", "lag per consumer group")
+    missing = 0
+    for row in _run(ctx, work):
+        if row.partitions_found is None:
+            missing += 1
+            table.add_row(row.name, "[red]missing[/]", "", "")
+            continue
+        parts = str(row.partitions_found)
+        if row.partitions_found != row.partitions_wanted:
+            parts = f"[yellow]{parts} (catalogue: {row.partitions_wanted})[/]"
+        lag = ", ".join(f"{g}={n}" for g, n in sorted(row.lag.items()))
+        table.add_row(row.name, parts, str(row.retained), lag)
+    out.print(table)
+    if missing:
+        out.print(
+            f"[red]{missing} catalogue topics are missing: "
+            "run `python -m shared.kafka_admin ensure`[/]"
+        )
+
+
+def run() -> None:
+    """The `meldespiegel` entry point: clear messages and exit codes, never a traceback."""
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # its errors come back as ours
+    try:
+        app()
+    except Abbruch as exc:
+        err.print(f"[red]meldespiegel: {exc}[/]")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("MELDESPIEGEL_CLI_DEBUG"):
+            traceback.print_exc()
+        err.print(f"[red]meldespiegel: unexpected {exc.__class__.__name__}: {exc}[/]")
+        err.print("(set MELDESPIEGEL_CLI_DEBUG=1 for the details)")
+        sys.exit(1)

@@ -1,0 +1,85 @@
+"""The small HTTP APIs some services serve beside their consumers (plain ASGI under uvicorn):
+JSON answers, bounded JSON request bodies, and a uvicorn server that exits like every service."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import uvicorn
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Endpoint = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class BadRequest(ValueError):
+    """The request cannot be served; `status` says why (400, 413)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def respond_json(send: Send, status: int, body: Any) -> None:
+    raw = json.dumps(body, ensure_ascii=False, default=str).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json; charset=utf-8"),
+                (b"content-length", str(len(raw)).encode()),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": raw})
+
+
+async def read_json_object(receive: Receive, max_bytes: int) -> dict[str, Any]:
+    """The request body as a JSON object; BadRequest for anything else or anything larger."""
+    body, more = b"", True
+    while more:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+        if len(body) > max_bytes:
+            raise BadRequest(413, "request too large")
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise BadRequest(400, "the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise BadRequest(400, "the body must be a JSON object")
+    return data
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """A request header's value (names are lower case in ASGI)."""
+    for key, value in scope.get("headers") or ():
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+class Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # shut down gracefully and exit 0 like every other service; uvicorn's own handling
+        # re-raises the signal after the shutdown, which supervisors read as a crash
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self.handle_exit)
+        yield
+
+
+def server(app: Any, host: str, port: int, **options: Any) -> Server:
+    return Server(
+        uvicorn.Config(
+            app, host=host, port=port, lifespan="on", log_config=None, access_log=False, **options
+        )
+    )

@@ -1,0 +1,357 @@
+"""The `meldespiegel` command as operators run it (its own process) against the real broker, the
+services as processes, and protocol_log's read API: applications followed to their tenant,
+manual reviews, tenant restrictions, a Personensuche with its Vorgangsnummer, the log read for a
+purpose, dead letters redriven, the topic catalogue with lag. Bad input gives a message and a
+non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from shared.topics import Topics
+from tests.helpers import (
+    ROOT,
+    RawProducer,
+    ServiceProcess,
+    application,
+    headers_for,
+    read_all,
+    stop_all,
+)
+from tests.retrieval import (
+    HANNOVER,
+    deliver,
+    delivery,
+    delivery_log,
+    person,
+    publish,
+    tenant_state,
+    token,
+)
+from tests.smtp import SmtpServer, free_port
+
+pytestmark = pytest.mark.integration
+TOK = token()
+SERVICES = ("intake", "legal_review", "provisioning", "mail_dispatch", "query_router")
+
+
+@pytest.fixture(scope="module")
+def stack(artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    smtp = SmtpServer().start()
+    api_port = free_port()
+    env = {
+        "MELDESPIEGEL_SMTP_PORT": str(smtp.port),
+        "MELDESPIEGEL_PRINT_SPOOL_DIR": str(tmp_path_factory.mktemp("spool")),
+        "MELDESPIEGEL_HTTP_PORT": str(free_port()),
+        "MELDESPIEGEL_PROTOCOL_API_PORT": str(api_port),
+        "MELDESPIEGEL_PROTOCOL_API_TOKEN": f"cli-test-{TOK}",
+        "MELDESPIEGEL_OPERATORS": '["op-cli-test"]',
+    }
+    procs = [
+        ServiceProcess(f"services.{name}", artifacts / f"cli-{name}.log", env).start()
+        for name in (*SERVICES, "protocol_log")
+    ]
+    procs.append(
+        ServiceProcess(
+            "services.register_mirror",
+            artifacts / "cli-register03.log",
+            {**env, "MELDESPIEGEL_REGISTER_STATE": "03"},
+        ).start()
+    )
+    yield {
+        "MELDESPIEGEL_PROTOCOL_API_URL": f"http://127.0.0.1:{api_port}",
+        "MELDESPIEGEL_PROTOCOL_API_TOKEN": env["MELDESPIEGEL_PROTOCOL_API_TOKEN"],
+        "MELDESPIEGEL_OPERATOR": "op-cli-test",
+    }
+    stop_all(procs)
+    smtp.stop()
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Runs `meldespiegel ARGS` as an operator would, as its own process."""
+    return subprocess.run(
+        [sys.executable, "-m", "operator_cli", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
+def refused(result: subprocess.CompletedProcess[str], code: int, message: str) -> None:
+    assert result.returncode == code, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert message in " ".join(result.stderr.split()), result.stderr
+
+
+def test_apply_follows_an_application_to_its_tenant_and_status_tells_it_again(
+    stack: dict[str, str], tmp_path: Path
+) -> None:
+    body = application(f"CLI-OK-{TOK}")
+    path = tmp_path / "antrag.yaml"
+    path.write_text(yaml.safe_dump(body, allow_unicode=True), encoding="utf-8")
+
+    followed = ok(cli("apply", str(path), "--settle", "8", env=stack))
+    assert f"submitted {body['application_id']}" in followed
+    assert "accepted as complete" in followed
+    assert "approved by rules" in followed
+    assert (
+        re.search(r"first_admin: tenant \S+, administrator \S+", followed) or "tenant" in followed
+    )
+    assert "approval_notice to" in followed  # the mail went out, signed (and encrypted if it can)
+    assert "approved; tenant and administrator provisioned" in followed
+
+    timeline = ok(cli("status", body["application_id"], env=stack))
+    for step in ("submitted", "accepted as complete", "approved by rules", "approval_notice"):
+        assert step in timeline
+    assert "credentials issued for" in timeline
+    assert "password_letter" in timeline
+    # time order: submitted first, the decision before the credentials
+    assert timeline.index("submitted") < timeline.index("approved") < timeline.index("credentials")
+
+
+def test_apply_reports_an_incomplete_application(stack: dict[str, str], tmp_path: Path) -> None:
+    body = application(f"CLI-INC-{TOK}", **{"compliance.measures": None})
+    path = tmp_path / "antrag.json"
+    path.write_text(json.dumps(body), encoding="utf-8")
+    followed = ok(cli("apply", str(path), "--settle", "2", env=stack))
+    assert "incomplete:" in followed
+    assert "incomplete (the authority was told the defects)" in followed
+
+
+def test_bad_arguments_give_a_message_and_a_non_zero_exit(
+    stack: dict[str, str], tmp_path: Path
+) -> None:
+    refused(cli("apply", str(tmp_path / "missing.json")), 2, "no such file")
+    (tmp_path / "broken.yaml").write_text("application_id: [unclosed", encoding="utf-8")
+    refused(cli("apply", str(tmp_path / "broken.yaml")), 2, "is not valid YAML")
+    (tmp_path / "bad-id.json").write_text(json.dumps(application("bad id!")), encoding="utf-8")
+    refused(cli("apply", str(tmp_path / "bad-id.json")), 2, "application_id")
+    refused(cli("review", "decide", "X-1", "--reason", "r"), 2, "exactly one of --approve")
+    refused(cli("review", "decide", "X-1", "--approve"), 2, "--reason is required")
+    refused(cli("dlq", "show", "no-such-ref"), 2, "is not a dead letter reference")
+    refused(cli("dlq", "redrive"), 2, "give one reference or --all")
+    refused(cli("dlq", "list", "--topic", "min.nonsense.v1"), 2, "has no dead-letter topic")
+    refused(cli("log", "subject", "03241001"), 2, "expected AGS:Ordnungsmerkmal")
+    refused(cli("log", "export", "--purpose", "neugier"), 2, "Invalid value for '--purpose'")
+    refused(cli("tenant", "show", f"T-none-{TOK}", env=stack), 1, "no tenant")
+    refused(cli("--bootstrap", "127.0.0.1:1", "topics"), 1, "no Kafka broker answers")
+    wrong = {**stack, "MELDESPIEGEL_PROTOCOL_API_TOKEN": "wrong"}
+    refused(cli("log", "verify", env=wrong), 1, "refused (401)")
+    gone = {**stack, "MELDESPIEGEL_PROTOCOL_API_URL": f"http://127.0.0.1:{free_port()}"}
+    refused(cli("log", "verify", env=gone), 1, "does not answer")
+
+
+def test_review_list_shows_a_manual_case_until_an_operator_decides_it(
+    stack: dict[str, str], tmp_path: Path
+) -> None:
+    body = application(
+        f"CLI-MAN-{TOK}",
+        **{"network.channel": "sonstiger", "network.reason_if_other": "Außenstelle ohne Netz"},
+    )
+    path = tmp_path / "manual.json"
+    path.write_text(json.dumps(body), encoding="utf-8")
+    followed = ok(cli("apply", str(path), "--settle", "1", env=stack))
+    assert "waiting for a manual decision: NETWORK_INDIVIDUAL_DECISION" in followed
+
+    listed = ok(cli("review", "list", env=stack))
+    assert body["application_id"] in listed
+    assert "NETWORK_INDIVIDUAL_DECISION" in listed
+
+    decided = ok(
+        cli(
+            "review",
+            "decide",
+            body["application_id"],
+            "--approve",
+            "--reason",
+            "Innenministerium stimmt der Außenstelle zu (Az. 12-3).",
+            env=stack,
+        )
+    )
+    assert "approved by op-cli-test" in decided
+    assert body["application_id"] not in ok(cli("review", "list", env=stack))
+    # deciding it once more is refused by legal_review, and the CLI says so
+    again = cli("review", "decide", body["application_id"], "--reject", "--reason", "x", env=stack)
+    refused(again, 1, "legal_review did not apply the decision")
+
+
+def _tenant_of(application_id: str, env: dict[str, str]) -> str:
+    timeline = ok(cli("status", application_id, env=env))
+    found = re.search(r"tenant (\S+), administrator", timeline)
+    assert found, timeline
+    return found.group(1).rstrip(",")
+
+
+def test_tenant_show_users_restrict_and_lift(stack: dict[str, str], tmp_path: Path) -> None:
+    body = application(f"CLI-TEN-{TOK}")
+    path = tmp_path / "tenant.json"
+    path.write_text(json.dumps(body), encoding="utf-8")
+    ok(cli("apply", str(path), "--settle", "1", env=stack))
+    tenant = _tenant_of(body["application_id"], stack)
+
+    shown = ok(cli("tenant", "show", tenant, env=stack))
+    assert re.search(r"status\W+active", shown)
+    users = ok(cli("tenant", "users", tenant, env=stack))
+    assert "administrator" in users
+    assert "active" in users
+
+    refused(cli("tenant", "restrict", tenant, env=stack), 2, "--reason is required")
+    stranger = {**stack, "MELDESPIEGEL_OPERATOR": "op-unbekannt"}
+    refused(
+        cli("tenant", "restrict", tenant, "--reason", "Test", env=stranger),
+        1,
+        "refused: UNKNOWN_OPERATOR",
+    )
+    restricted = ok(
+        cli("tenant", "restrict", tenant, "--reason", "TLS-Zertifikat abgelaufen", env=stack)
+    )
+    assert f"{tenant}: tenant_restricted" in restricted
+    assert re.search(r"status\W+restricted", ok(cli("tenant", "show", tenant, env=stack)))
+    lifted = ok(cli("tenant", "lift", tenant, "--reason", "Zertifikat erneuert", env=stack))
+    assert f"{tenant}: tenant_lifted" in lifted
+    assert re.search(r"status\W+active", ok(cli("tenant", "show", tenant, env=stack)))
+    assert tenant in ok(cli("tenant", "list", env=stack))
+
+
+async def test_query_prints_the_answer_and_the_log_is_read_for_a_purpose(
+    stack: dict[str, str],
+) -> None:
+    tenant = f"T-cli-{TOK}"
+    name = f"Brückner{TOK}"
+    registered = delivery(HANNOVER, [person(f"CLI{TOK}", name, ["Lotte"], "19750909")])
+    async with RawProducer() as producer:
+        await publish(producer, Topics.TENANT_STATE.name, tenant_state(tenant), tenant)
+        await deliver(producer, registered)
+    await delivery_log({registered["delivery_id"]})
+    args = [
+        "query",
+        "--tenant", tenant,
+        "--user", "sachbearbeitung",
+        "--ags", HANNOVER[0],
+        "--familienname", name,
+        "--vornamen", "Lotte",
+        "--geburtsdatum", "19750909",
+        "--aktenzeichen", "AZ 7-1/2026",
+        "--anlass", "Zustellung eines Bescheids",
+        "--anschrift", "Schloßplatz 1, 30159 Hannover",
+        "--erreichbarkeit", "+49 511 0000",
+    ]  # fmt: skip
+    answer = cli(*args, env=stack)
+    for _ in range(5):  # the router may not have read the new tenant yet: it refuses, say so
+        if "MANDANT_UNBEKANNT" not in answer.stdout:
+            break
+        answer = cli(*args, env=stack)
+    text = ok(answer)
+    vorgangsnummer = re.search(r"Vorgangsnummer (03-\d{8}-\S+)", text).group(1)
+    assert "Ergebnisstatus 01" in text
+    assert name in text
+    assert "Lotte" in text
+
+    exported = ok(
+        cli(
+            "log", "export", "--purpose", "datenschutzkontrolle", "--tenant", tenant,
+            "--format", "json", env=stack,
+        )
+    )  # fmt: skip
+    entries = json.loads(exported)
+    assert vorgangsnummer in {e["vorgangsnummer"] for e in entries}
+    csv_text = ok(
+        cli("log", "export", "--purpose", "datenschutzkontrolle", "--tenant", tenant, env=stack)
+    )
+    assert csv_text.splitlines()[0].startswith("chain,seq,")
+    assert vorgangsnummer in csv_text
+
+    [entry] = [e for e in entries if e["vorgangsnummer"] == vorgangsnummer]
+    [hit] = entry["treffer"]
+    subject = ok(
+        cli("log", "subject", f"{hit['gemeindeschluessel']}:{hit['ordnungsmerkmal']}", env=stack)
+    )
+    assert vorgangsnummer in {e["vorgangsnummer"] for e in json.loads(subject)}
+
+    verified = cli("log", "verify", env=stack)
+    assert "operator: intact" in ok(verified)
+
+
+async def test_dead_letters_are_listed_shown_and_redriven_once(stack: dict[str, str]) -> None:
+    key = f"CLI-DLQ-{TOK}"
+    async with RawProducer() as producer:
+        await producer.send(Topics.APPLICATION_SUBMITTED.name, b"{not json", key=key)
+    dlq = Topics.APPLICATION_SUBMITTED.dlq
+    [letter] = [
+        r
+        for r in await read_all(dlq, until=lambda rs: any(r.key == key for r in rs))
+        if r.key == key
+    ]
+    ref = f"{dlq}/{letter.partition}/{letter.offset}"
+
+    listed = ok(cli("dlq", "list", "--topic", Topics.APPLICATION_SUBMITTED.name, env=stack))
+    assert ref in listed
+    assert "UndecodableEvent" in listed
+    shown = ok(cli("dlq", "show", ref, env=stack))
+    assert "dlq_original_topic" in shown
+    assert Topics.APPLICATION_SUBMITTED.name in shown
+
+    dry = ok(cli("dlq", "redrive", ref, "--dry-run", env=stack))
+    assert f"would redrive {ref} → {Topics.APPLICATION_SUBMITTED.name}" in dry
+    assert ref in ok(cli("dlq", "list", env=stack))  # a dry run changes nothing
+
+    ok(cli("dlq", "redrive", ref, env=stack))
+    back = await read_all(
+        Topics.APPLICATION_SUBMITTED.name,
+        until=lambda rs: any(r.headers.get("redriven_from") == ref for r in rs),
+    )
+    [copy] = [r for r in back if r.headers.get("redriven_from") == ref]
+    assert copy.value == b"{not json"
+    assert copy.key == key
+    assert copy.headers["ce_id"] == letter.headers["ce_id"]
+    assert copy.headers["redriven_by"] == "op-cli-test"
+    assert not any(h.startswith("dlq_") for h in copy.headers)
+    audit = await read_all(
+        Topics.OPERATOR_REDRIVEN.name, until=lambda rs: any(ref in r.value.decode() for r in rs)
+    )
+    assert [r.json()["operator"] for r in audit if r.json()["dead_letter"] == ref] == [
+        "op-cli-test"
+    ]
+
+    assert ref not in ok(cli("dlq", "list", env=stack))
+    assert ref in ok(cli("dlq", "list", "--redriven", env=stack))
+    refused(cli("dlq", "redrive", ref, env=stack), 1, "was redriven by op-cli-test")
+    # still poison: intake dead-letters the copy again, under a new reference
+    again = await read_all(dlq, until=lambda rs: sum(r.key == key for r in rs) >= 2)
+    assert sum(r.key == key for r in again) == 2
+    dry_all = ok(cli("dlq", "redrive", "--all", "--topic", dlq, "--dry-run", env=stack))
+    assert ref not in dry_all
+    assert re.search(r"would redrive \S+ → min\.application\.submitted\.v1 \(key " + key, dry_all)
+
+
+async def test_topics_lists_the_catalogue_with_partitions_and_lag(stack: dict[str, str]) -> None:
+    async with RawProducer() as producer:  # something for intake to have consumed
+        body = application(f"CLI-TOP-{TOK}")
+        await producer.send(
+            Topics.APPLICATION_SUBMITTED.name, body, key=body["application_id"],
+            headers=headers_for(),
+        )  # fmt: skip
+    listing = ok(cli("topics", env=stack))
+    row = next(line for line in listing.splitlines() if " min.application.submitted.v1 " in line)
+    assert re.search(r"\b6\b", row)
+    assert re.search(r"intake=\d+", row)
+    assert "min.register.request.09.v1" in listing
+    assert "min.operator.redriven.v1" in listing
+    assert "missing" not in listing

@@ -1,0 +1,200 @@
+"""The operator CLI's pure part: timelines, open reviews, tenant states, dead-letter redrives,
+lag, exports, and reading application files."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from aiokafka.partitioner import DefaultPartitioner
+
+from operator_cli import domain
+from operator_cli.domain import Eingabefehler, Ref, Satz
+from shared.topics import Topics
+from tests.helpers import application
+
+T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+
+
+def satz(
+    topic: str, body: dict[str, Any], minute: int, *, key: str = "A-1", **headers: str
+) -> Satz:
+    at = (T0 + timedelta(minutes=minute)).isoformat()
+    return Satz(
+        topic,
+        0,
+        minute,
+        key,
+        json.dumps(body).encode(),
+        {"ce_id": f"e{minute}", "ce_time": at, **headers},
+        0,
+    )
+
+
+def test_partition_for_is_kafkas_default_partitioner() -> None:
+    partitioner = DefaultPartitioner()
+    for key in ("A-1", "CLI-OK-xyz", "03-20261121-ab", "Größmann"):
+        assert domain.partition_for(key, 6) == partitioner(key.encode(), list(range(6)), [])
+
+
+def test_timeline_in_time_order_each_event_once_failures_marked() -> None:
+    steps = domain.zeitleiste(
+        [
+            satz(Topics.REVIEW_DECIDED.name, {"decision": "rejected", "decided_by": "rules"}, 3),
+            satz(Topics.APPLICATION_SUBMITTED.name, {"application_id": "A-1"}, 1),
+            satz(Topics.APPLICATION_ACCEPTED.name, {"application": {"application_id": "A-1"}}, 2),
+            satz(Topics.APPLICATION_SUBMITTED.name, {"application_id": "A-1"}, 1),  # redelivered
+        ]
+    )
+    assert [s.topic for s in steps] == [
+        Topics.APPLICATION_SUBMITTED.name,
+        Topics.APPLICATION_ACCEPTED.name,
+        Topics.REVIEW_DECIDED.name,
+    ]
+    assert [s.fehler for s in steps] == [False, False, True]
+    assert steps[2].was.startswith("rejected by rules")
+
+
+@pytest.mark.parametrize(
+    ("topic", "body", "stand", "done"),
+    [
+        (Topics.APPLICATION_SUBMITTED.name, {}, "submitted, not yet checked", False),
+        (Topics.APPLICATION_INCOMPLETE.name, {"defects": [{"code": "X"}]}, "incomplete", True),
+        (Topics.REVIEW_PENDING_MANUAL.name, {"needed": []}, "waiting for a manual decision", True),
+        (Topics.REVIEW_DECIDED.name, {"decision": "approved"}, "approved; provisioning", False),
+        (Topics.REVIEW_DECIDED.name, {"decision": "rejected"}, "rejected after legal review", True),
+        (Topics.ACCOUNT_PROVISIONED.name, {}, "approved; tenant and administrator", True),
+        (Topics.APPLICATION_SUBMITTED.dlq, {}, "dead-lettered", True),
+    ],
+)
+def test_where_an_application_stands_and_whether_following_can_stop(
+    topic: str, body: dict[str, Any], stand: str, done: bool
+) -> None:
+    events = [satz(Topics.APPLICATION_SUBMITTED.name, {}, 0), satz(topic, body, 5)]
+    assert domain.stand(events).startswith(stand)
+    assert domain.abgeschlossen(events) is done
+
+
+def test_open_reviews_leave_out_decided_cases_and_mark_overdue_ones() -> None:
+    def pending(app_id: str, minute: int) -> Satz:
+        body = {
+            "application_id": app_id,
+            "authority_name": f"Behörde {app_id}",
+            "needed": [{"code": "NETWORK_INDIVIDUAL_DECISION"}],
+            "pending_since": (T0 + timedelta(minutes=minute)).isoformat(),
+        }
+        return satz(Topics.REVIEW_PENDING_MANUAL.name, body, minute, key=app_id)
+
+    cases = domain.offene_pruefungen(
+        [pending("B", 2), pending("A", 1), pending("C", 3)],
+        [satz(Topics.REVIEW_DECIDED.name, {"application_id": "C"}, 9, key="C")],
+        [satz(Topics.REVIEW_OVERDUE.name, {"application_id": "B", "level": "reminder"}, 8)],
+    )
+    assert [(c.application_id, c.overdue) for c in cases] == [("A", None), ("B", "reminder")]
+    assert cases[0].needed == ["NETWORK_INDIVIDUAL_DECISION"]
+
+
+def test_newest_tenant_state_is_the_highest_version() -> None:
+    states = domain.neueste_staende(
+        [
+            satz(
+                Topics.TENANT_STATE.name,
+                {"tenant_id": "t", "version": 2, "status": "restricted"},
+                1,
+            ),
+            satz(Topics.TENANT_STATE.name, {"tenant_id": "t", "version": 1, "status": "active"}, 2),
+            satz(Topics.TENANT_STATE.name, {"tenant_id": "u", "version": 1, "status": "active"}, 3),
+        ]
+    )
+    assert states["t"]["status"] == "restricted"
+    assert set(states) == {"t", "u"}
+
+
+def test_dead_letter_references_parse_and_refuse_what_is_not_one() -> None:
+    ref = Ref.parse("min.application.submitted.v1.dlq/2/17")
+    assert (ref.topic, ref.partition, ref.offset) == ("min.application.submitted.v1.dlq", 2, 17)
+    assert str(ref) == "min.application.submitted.v1.dlq/2/17"
+    for bad in ("min.application.submitted.v1/2/17", "x.dlq/2", "x.dlq/a/1", ""):
+        with pytest.raises(Eingabefehler):
+            Ref.parse(bad)
+
+
+def test_a_redrive_keeps_bytes_key_and_event_id_and_drops_the_error_headers() -> None:
+    letter = Satz(
+        Topics.APPLICATION_SUBMITTED.dlq,
+        1,
+        4,
+        "A-1",
+        b"{broken",
+        {
+            "ce_id": "e-1",
+            "ce_type": Topics.APPLICATION_SUBMITTED.event_type,
+            "correlation_id": "c-1",
+            "dlq_error_type": "UndecodableEvent",
+            "dlq_error": "not JSON",
+            "dlq_original_topic": Topics.APPLICATION_SUBMITTED.name,
+            "dlq_original_partition": "1",
+            "dlq_original_offset": "99",
+            "dlq_service": "intake",
+            "dlq_failed_at": T0.isoformat(),
+        },
+        0,
+    )
+    plan = domain.redrive_of(letter, "op-1", T0)
+    assert (plan.topic, plan.key, plan.value) == (
+        Topics.APPLICATION_SUBMITTED.name,
+        "A-1",
+        b"{broken",
+    )
+    assert plan.headers["ce_id"] == "e-1"
+    assert plan.headers["correlation_id"] == "c-1"
+    assert plan.headers["redriven_from"] == f"{Topics.APPLICATION_SUBMITTED.dlq}/1/4"
+    assert plan.headers["redriven_by"] == "op-1"
+    assert not [h for h in plan.headers if h.startswith("dlq_")]
+    nameless = Satz(letter.topic, 1, 5, "A-1", b"", {"ce_id": "e-2"}, 0)
+    with pytest.raises(Eingabefehler, match="names no original topic"):
+        domain.redrive_of(nameless, "op-1", T0)
+
+
+def test_redriven_dead_letters_are_known_by_reference() -> None:
+    audit = [
+        satz(Topics.OPERATOR_REDRIVEN.name, {"dead_letter": "x.dlq/0/1", "operator": "a"}, 1),
+        satz(Topics.OPERATOR_REDRIVEN.name, {"dead_letter": "x.dlq/0/2", "operator": "b"}, 2),
+    ]
+    assert set(domain.zurueckgegeben(audit)) == {"x.dlq/0/1", "x.dlq/0/2"}
+
+
+def test_lag_per_topic_sums_partitions_and_ignores_unknown_ones() -> None:
+    committed = {("a", 0): 5, ("a", 1): 10, ("b", 0): 3, ("c", 0): 1, ("a", 2): -1}
+    ends = {("a", 0): 7, ("a", 1): 10, ("b", 0): 3, ("a", 2): 4}
+    assert domain.lag_per_topic(committed, ends) == {"a": 2, "b": 0}
+
+
+def test_csv_export_has_every_field_as_a_column_and_nested_values_as_json() -> None:
+    text = domain.as_csv(
+        [
+            {"chain": "operator", "seq": 1, "treffer": [{"gemeindeschluessel": "03241001"}]},
+            {"chain": "operator", "seq": 2, "vorgangsnummer": "03-1", "treffer": []},
+        ]
+    )
+    lines = text.splitlines()
+    assert lines[0] == "chain,seq,treffer,vorgangsnummer"
+    assert lines[1] == 'operator,1,"[{""gemeindeschluessel"": ""03241001""}]",'
+    assert lines[2] == "operator,2,[],03-1"
+
+
+def test_application_files_in_json_and_yaml_and_what_is_refused(tmp_path: Path) -> None:
+    body = application("A-2026-1")
+    assert domain.load_application(Path("a.json"), json.dumps(body))["application_id"] == "A-2026-1"
+    loaded = domain.load_application(Path("a.yaml"), yaml.safe_dump(body))
+    assert loaded["signature"]["signed_on"] == "2026-10-28"  # dates stay text, as upstream sends
+    with pytest.raises(Eingabefehler, match="not valid JSON"):
+        domain.load_application(Path("a.json"), "{")
+    with pytest.raises(Eingabefehler, match="one application object"):
+        domain.load_application(Path("a.json"), "[1, 2]")
+    with pytest.raises(Eingabefehler, match="application_id"):
+        domain.load_application(Path("a.json"), json.dumps({**body, "application_id": "no way!"}))
