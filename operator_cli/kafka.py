@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -207,6 +207,29 @@ class Kafka:
             headers=[(k, v.encode()) for k, v in headers.items()],
         )
         return meta.partition, meta.offset
+
+    async def ask(
+        self,
+        spec: TopicSpec,
+        event: BaseModel,
+        answered_on: Iterable[str],
+        answers: Callable[[Satz], bool],
+        wait_s: float,
+    ) -> Satz | None:
+        """Publishes `event` and returns the first record on `answered_on` that `answers` it,
+        or None after `wait_s` seconds. The answer topics are followed before publishing."""
+        follower = await self.follow(*answered_on)
+        try:
+            await self.publish(spec, event)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + wait_s
+            while loop.time() < deadline:
+                for s in await follower.next(1.0):
+                    if answers(s):
+                        return s
+            return None
+        finally:
+            await follower.close()
 
     # -- consumer groups -----------------------------------------------------------------
 

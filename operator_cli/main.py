@@ -315,26 +315,20 @@ def review_decide(
 
     async def work(k: Kontext) -> None:
         async with k.kafka() as kafka:
-            follower = await kafka.follow(
-                Topics.REVIEW_DECIDED.name, Topics.REVIEW_DECISION_REJECTED.name
-            )
-            try:
-                await kafka.publish(Topics.REVIEW_MANUAL_DECISION, decision)
-                loop = asyncio.get_running_loop()
-                deadline = loop.time() + wait
-                with err.status("waiting for legal_review …"):
-                    while loop.time() < deadline:
-                        for s in await follower.next(1.0):
-                            if s.body.get("application_id") != application_id:
-                                continue
-                            for step in domain.zeitleiste([s]):
-                                _print_step(step)
-                            if s.topic == Topics.REVIEW_DECISION_REJECTED.name:
-                                raise Abbruch("legal_review did not apply the decision")
-                            return
-            finally:
-                await follower.close()
-        raise KeineAntwort(f"legal_review did not answer within {wait:g} s")
+            with err.status("waiting for legal_review …"):
+                answer = await kafka.ask(
+                    Topics.REVIEW_MANUAL_DECISION,
+                    decision,
+                    [Topics.REVIEW_DECIDED.name, Topics.REVIEW_DECISION_REJECTED.name],
+                    lambda s: s.body.get("application_id") == application_id,
+                    wait,
+                )
+        if answer is None:
+            raise KeineAntwort(f"legal_review did not answer within {wait:g} s")
+        for step in domain.zeitleiste([answer]):
+            _print_step(step)
+        if answer.topic == Topics.REVIEW_DECISION_REJECTED.name:
+            raise Abbruch("legal_review did not apply the decision")
 
     _run(ctx, work)
 
@@ -423,18 +417,16 @@ async def _command(
         reason=reason,
     )
     async with k.kafka() as kafka:
-        follower = await kafka.follow(Topics.ACCOUNT_EVENT.name)
-        try:
-            await kafka.publish(Topics.ACCOUNT_COMMAND, command)
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + wait
-            with err.status("waiting for provisioning …"):
-                while loop.time() < deadline:
-                    for s in await follower.next(1.0):
-                        if s.body.get("command_id") == command.command_id:
-                            return s.body
-        finally:
-            await follower.close()
+        with err.status("waiting for provisioning …"):
+            answer = await kafka.ask(
+                Topics.ACCOUNT_COMMAND,
+                command,
+                [Topics.ACCOUNT_EVENT.name],
+                lambda s: s.body.get("command_id") == command.command_id,
+                wait,
+            )
+    if answer is not None:
+        return answer.body
     raise KeineAntwort(f"provisioning did not answer command {command.command_id} in {wait:g} s")
 
 
@@ -535,18 +527,16 @@ def query(
                 event = QueryRequested.model_validate(body)
             except ValidationError as exc:
                 raise Eingabefehler(schema_violations(exc)) from None
-            follower = await kafka.follow(Topics.QUERY_DELIVERED.name)
-            try:
-                await kafka.publish(Topics.QUERY_REQUESTED, event)
-                loop = asyncio.get_running_loop()
-                deadline = loop.time() + wait
-                with err.status(f"query {event.query_id} …"):
-                    while loop.time() < deadline:
-                        for s in await follower.next(1.0):
-                            if s.key == event.query_id:
-                                return s.body
-            finally:
-                await follower.close()
+            with err.status(f"query {event.query_id} …"):
+                answer = await kafka.ask(
+                    Topics.QUERY_REQUESTED,
+                    event,
+                    [Topics.QUERY_DELIVERED.name],
+                    lambda s: s.key == event.query_id,
+                    wait,
+                )
+        if answer is not None:
+            return answer.body
         raise KeineAntwort(f"no answer to {event.query_id} within {wait:g} s")
 
     delivered = _run(ctx, work)
