@@ -38,8 +38,9 @@ def _satz(r: ConsumerRecord[bytes, bytes]) -> Satz:
 
 
 class Kafka:
-    def __init__(self, bootstrap: str) -> None:
+    def __init__(self, bootstrap: str, **client_options: Any) -> None:
         self.bootstrap = bootstrap
+        self.options = client_options  # the cluster's security (`shared.kafka_security`)
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._cluster: Any = None
@@ -61,14 +62,16 @@ class Kafka:
             client_id="meldespiegel-cli",
             max_partition_fetch_bytes=DLQ_MAX_MESSAGE_BYTES,
             fetch_max_bytes=4 * DLQ_MAX_MESSAGE_BYTES,
+            **self.options,
         )
         try:
             await consumer.start()
         except KafkaError as exc:
             await consumer.stop()
             raise BrokerNichtErreichbar(
-                f"no Kafka broker answers at {self.bootstrap} ({exc.__class__.__name__}); "
-                "set MELDESPIEGEL_KAFKA_BOOTSTRAP or --bootstrap"
+                f"no Kafka broker answers at {self.bootstrap}, or it refused this client "
+                f"({exc.__class__.__name__}: {exc}); check MELDESPIEGEL_KAFKA_BOOTSTRAP "
+                "(or --bootstrap) and MELDESPIEGEL_KAFKA_SECURITY_PROTOCOL, …_SASL_*"
             ) from None
         return consumer
 
@@ -172,6 +175,7 @@ class Kafka:
                 acks="all",
                 client_id="meldespiegel-cli",
                 max_request_size=DLQ_MAX_MESSAGE_BYTES,
+                **self.options,
             )
             await self._producer.start()
         return self._producer
@@ -235,7 +239,9 @@ class Kafka:
 
     async def group_offsets(self) -> dict[str, dict[tuple[str, int], int]]:
         """Committed offsets of every consumer group, by (topic, partition)."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="meldespiegel-cli")
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.bootstrap, client_id="meldespiegel-cli", **self.options
+        )
         await admin.start()
         try:
             groups = sorted(g[0] for g in await admin.list_consumer_groups())

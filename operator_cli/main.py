@@ -40,6 +40,7 @@ from shared.events.abruf import QueryRequested
 from shared.events.account import AccountCommand
 from shared.events.betrieb import Redriven
 from shared.events.review import ManualDecision
+from shared.kafka_security import client_options
 from shared.pki import ANSWER_KEY
 from shared.sealed import load_private_key, open_sealed
 from shared.settings import Settings
@@ -66,7 +67,11 @@ class Kontext:
         self.operator = operator or self.settings.operator or getpass.getuser()
 
     def kafka(self) -> Kafka:
-        return Kafka(self.bootstrap)
+        try:
+            options = client_options(self.settings)
+        except ValueError as exc:
+            raise Eingabefehler(str(exc)) from None
+        return Kafka(self.bootstrap, **options)
 
     def protokoll(self) -> ProtokollApi:
         return ProtokollApi(

@@ -33,6 +33,7 @@ from faststream.message import StreamMessage
 from faststream.middlewares import BaseMiddleware
 from pydantic import ValidationError
 
+from shared import kafka_security
 from shared.envelope import Envelope, EnvelopeError, decode_headers
 from shared.logging import event_context, get_logger
 from shared.settings import Settings
@@ -92,6 +93,7 @@ def make_broker(
 ) -> KafkaBroker:
     broker = KafkaBroker(
         settings.kafka_bootstrap,
+        security=kafka_security.security(settings),
         client_id=f"meldespiegel-{service}",
         enable_idempotence=True,
         acks="all",

@@ -10,10 +10,12 @@ import asyncio
 import contextlib
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from shared import kafka_security
 from shared.settings import get_settings
 from shared.topics import CATALOGUE, DAY_MS, DLQ_MAX_MESSAGE_BYTES
 
@@ -46,9 +48,14 @@ def wanted_topics() -> list[Wanted]:
     return topics
 
 
-async def ensure_topics(bootstrap: str, replication_factor: int = 1) -> dict[str, str]:
-    """Returns what happened to each topic: created, partitions added, or unchanged."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="meldespiegel-admin")
+async def ensure_topics(
+    bootstrap: str, replication_factor: int = 1, **client_options: Any
+) -> dict[str, str]:
+    """Returns what happened to each topic: created, partitions added, or unchanged.
+    `client_options` are the cluster's security options (`shared.kafka_security`)."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="meldespiegel-admin", **client_options
+    )
     await admin.start()
     outcome: dict[str, str] = {}
     try:
@@ -88,7 +95,9 @@ def main(argv: list[str]) -> int:
         print("usage: python -m shared.kafka_admin ensure", file=sys.stderr)
         return 2
     settings = get_settings()
-    outcome = asyncio.run(ensure_topics(settings.kafka_bootstrap))
+    outcome = asyncio.run(
+        ensure_topics(settings.kafka_bootstrap, **kafka_security.client_options(settings))
+    )
     changed = {k: v for k, v in outcome.items() if v != "unchanged"}
     print(
         f"[topics] {len(outcome)} topics in the catalogue, {len(changed)} changed"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,6 +17,17 @@ class Settings(BaseSettings):
 
     kafka_bootstrap: str = Field(
         "127.0.0.1:9092", description="Kafka bootstrap servers, comma separated"
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="how clients talk to the brokers"
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "SCRAM-SHA-512", description="SASL mechanism, for SASL_PLAINTEXT and SASL_SSL"
+    )
+    kafka_sasl_username: str = Field("", description="SASL user of this client")
+    kafka_sasl_password: SecretStr = Field(SecretStr(""), description="its password")
+    kafka_ssl_cafile: Path | None = Field(
+        None, description="CA bundle the brokers' certificates are checked against (SSL)"
     )
     database_url: str = Field(
         "postgresql://meldespiegel:meldespiegel@127.0.0.1:5433/meldespiegel",

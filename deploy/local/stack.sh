@@ -5,8 +5,8 @@
 #   deploy/local/stack.sh up|down|status|env [--profile dev|test]
 #
 # Profiles keep the developer stack and the test stack apart:
-#   dev   Kafka 127.0.0.1:9092 (controller 9093), database "meldespiegel", data kept between runs
-#   test  Kafka 127.0.0.1:19092 (controller 19093), database "meldespiegel_test", both wiped on `up`
+#   dev   Kafka 127.0.0.1:9092 (controller 9093, SCRAM 9094), database "meldespiegel", data kept between runs
+#   test  Kafka 127.0.0.1:19092 (controller 19093, SCRAM 19094), database "meldespiegel_test", both wiped on `up`
 # PostgreSQL: the server DATABASE_URL names if it answers; otherwise Debian's PostgreSQL, as an own
 # cluster on 127.0.0.1:${MELDESPIEGEL_PG_PORT:-5433} shared by both profiles.
 set -euo pipefail
@@ -29,6 +29,7 @@ case "$PROFILE" in
   *) echo "unknown profile: $PROFILE" >&2; exit 2 ;;
 esac
 CONTROLLER_PORT=$((KAFKA_PORT + 1))
+SASL_PORT=$((KAFKA_PORT + 2))
 KAFKA_DIR="$CACHE/kafka-$PROFILE"
 KAFKA_LIBS="$CACHE/kafka-libs"
 PG_PORT="${MELDESPIEGEL_PG_PORT:-5433}"
@@ -90,6 +91,16 @@ kafka_java() {
     -Dkafka.logs.dir="$KAFKA_DIR/logs" -cp "$KAFKA_LIBS/*" "$@"
 }
 
+# the SCRAM user of the SASL listener; its password is made once per profile
+SCRAM_USER=meldespiegel
+scram_password() {
+  local file="$CACHE/kafka-scram-$PROFILE.password"
+  if [ ! -s "$file" ]; then
+    (umask 077; "$ROOT/.venv/bin/python" -c 'import secrets; print(secrets.token_hex(24))' >"$file")
+  fi
+  cat "$file"
+}
+
 kafka_up() {
   kafka_jars
   if [ "$PROFILE" = test ]; then kafka_down; rm -rf "$KAFKA_DIR"; fi
@@ -99,10 +110,13 @@ kafka_up() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+# a SCRAM listener beside the plaintext one: clients of a secured cluster are tried against it
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$KAFKA_DIR/data
 num.partitions=3
@@ -118,6 +132,7 @@ EOF
     say "formatting KRaft storage in $KAFKA_DIR/data"
     kafka_java kafka.tools.StorageTool format --ignore-formatted \
       -t "$(kafka_java kafka.tools.StorageTool random-uuid)" \
+      --add-scram "SCRAM-SHA-512=[name=$SCRAM_USER,password=$(scram_password)]" \
       -c "$KAFKA_DIR/server.properties" >/dev/null
   fi
   say "starting Kafka $(ls "$KAFKA_LIBS" | sed -n 's/^kafka_2.13-\(.*\)\.jar$/\1/p') on 127.0.0.1:$KAFKA_PORT"
@@ -217,6 +232,14 @@ export MELDESPIEGEL_PRINT_SPOOL_DIR=$CACHE/print-spool-$PROFILE
 export MELDESPIEGEL_PROTOCOL_API_PORT=$PROTOCOL_API_PORT
 export MELDESPIEGEL_PROTOCOL_API_URL=http://127.0.0.1:$PROTOCOL_API_PORT
 export MELDESPIEGEL_PROTOCOL_API_TOKEN=$(cat "$token_file")
+EOF
+  # the same cluster through its SCRAM listener: source this after the env file to use it
+  cat >"$CACHE/kafka-sasl-$PROFILE.env" <<EOF
+export MELDESPIEGEL_KAFKA_BOOTSTRAP=127.0.0.1:$SASL_PORT
+export MELDESPIEGEL_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT
+export MELDESPIEGEL_KAFKA_SASL_MECHANISM=SCRAM-SHA-512
+export MELDESPIEGEL_KAFKA_SASL_USERNAME=$SCRAM_USER
+export MELDESPIEGEL_KAFKA_SASL_PASSWORD=$(scram_password)
 EOF
   say "environment in .local/stack-$PROFILE.env (Kafka 127.0.0.1:$KAFKA_PORT, ${DB_URL%%:*}://…@${DB_URL##*@})"
 }

@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import Field
 
 from services.dashboard.domain import WATCHED, Dashboard
+from shared.kafka_security import client_options
 from shared.logging import get_logger
 from shared.settings import Settings
 from shared.topics import CATALOGUE
@@ -74,6 +75,7 @@ class DashboardService:
             bootstrap_servers=self.settings.kafka_bootstrap,
             enable_auto_commit=False,
             client_id=f"meldespiegel-{SERVICE}",
+            **client_options(self.settings),
         )
         await consumer.start()
         await consumer._client.force_metadata_update()
