@@ -189,6 +189,10 @@ def apply(
 
     async def work(k: Kontext) -> None:
         async with k.kafka() as kafka:
+            if not follow:
+                env = await kafka.publish(Topics.APPLICATION_SUBMITTED, body)
+                out.print(f"submitted {body['application_id']} (event {env.id})")
+                return
             follower = await kafka.follow(
                 *(s.name for s in APPLICATION_TOPICS if s is not Topics.APPLICATION_SUBMITTED),
                 Topics.ACCOUNT_PROVISIONED.name,
@@ -199,8 +203,7 @@ def apply(
             try:
                 env = await kafka.publish(Topics.APPLICATION_SUBMITTED, body)
                 out.print(f"submitted {body['application_id']} (event {env.id})")
-                if follow:
-                    await _follow_application(follower, body["application_id"], wait, settle)
+                await _follow_application(follower, body["application_id"], wait, settle)
             finally:
                 await follower.close()
 

@@ -15,7 +15,6 @@ a configured token they refuse every request. The API listens on loopback unless
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -65,7 +64,7 @@ def _authorised(scope: Scope, token: str) -> bool:
 def routes(runtime: ProtocolLog) -> list[tuple[str, Endpoint]]:
     token = runtime.protocol_settings.protocol_api_token.get_secret_value()
 
-    def guarded(method: str, handle: Callable[[Scope, Receive, Send], object]) -> Endpoint:
+    def guarded(method: str, handle: Endpoint) -> Endpoint:
         async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["method"] != method:
                 await respond_json(send, 405, {"error": f"{method} only"})
@@ -76,7 +75,7 @@ def routes(runtime: ProtocolLog) -> list[tuple[str, Endpoint]]:
             elif not _authorised(scope, token):
                 await respond_json(send, 401, {"error": "a valid bearer token is required"})
             else:
-                await handle(scope, receive, send)  # type: ignore[misc]
+                await handle(scope, receive, send)
 
         return endpoint
 
