@@ -198,7 +198,6 @@ def zeitleiste(saetze: Iterable[Satz]) -> list[Schritt]:
 
 def stand(saetze: Sequence[Satz]) -> str:
     """Where an application stands, from the last decisive event."""
-    topics = [s.topic for s in sorted(saetze, key=lambda s: s.at)]
     decisive = {
         Topics.APPLICATION_SUBMITTED.name: "submitted, not yet checked",
         Topics.APPLICATION_ACCEPTED.name: "in legal review",
@@ -209,7 +208,8 @@ def stand(saetze: Sequence[Satz]) -> str:
         Topics.ACCOUNT_PROVISIONING_REFUSED.name: "approved, but provisioning refused",
     }
     result = "unknown: no event of this application on the retained topics"
-    for topic, s in zip(topics, sorted(saetze, key=lambda s: s.at), strict=True):
+    for s in sorted(saetze, key=lambda s: s.at):
+        topic = s.topic
         if topic == Topics.REVIEW_DECIDED.name:
             result = (
                 "approved; provisioning"

@@ -268,10 +268,3 @@ class Follower:
 
 def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:16]}"
-
-
-async def with_deadline(seconds: float, what: str, coro: Any) -> Any:
-    try:
-        return await asyncio.wait_for(coro, seconds)
-    except TimeoutError:
-        raise KeineAntwort(f"{what}: no answer within {seconds:g} s") from None

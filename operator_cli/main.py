@@ -39,6 +39,7 @@ from shared.broker import schema_violations
 from shared.events.abruf import QueryRequested
 from shared.events.account import AccountCommand
 from shared.events.betrieb import Redriven
+from shared.events.protocol import Zweck
 from shared.events.review import ManualDecision
 from shared.kafka_security import client_options
 from shared.pki import ANSWER_KEY
@@ -569,12 +570,6 @@ def query(
 # -- the protocol log -------------------------------------------------------------------------
 
 
-class Zweck(StrEnum):
-    DATENSCHUTZKONTROLLE = "datenschutzkontrolle"
-    STRAFVERFAHREN = "strafverfahren"
-    BETRIEBSSICHERUNG = "betriebssicherung"
-
-
 class Format(StrEnum):
     CSV = "csv"
     JSON = "json"
@@ -642,7 +637,7 @@ def log_subject(
         raise Eingabefehler(f"{person!r}: expected AGS:Ordnungsmerkmal, e.g. 03241001:0000123")
     entries = ctx.obj.protokoll().read(
         reader=f"operator:{ctx.obj.operator}",
-        purpose="auskunft_betroffene",
+        purpose=Zweck.AUSKUNFT_BETROFFENE.value,
         subject={"gemeindeschluessel": ags, "ordnungsmerkmal": merkmal},
     )
     _write(entries, fmt, output)

@@ -294,3 +294,29 @@ def stop_all(procs: list[ServiceProcess]) -> None:
     codes = [(proc, proc.stop()) for proc in procs]
     for proc, code in codes:
         assert code == 0, f"{proc.module} exited with {code}:\n{proc.log_text()[-3000:]}"
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Runs `meldespiegel ARGS` as an operator would, as its own process."""
+    return subprocess.run(
+        [sys.executable, "-m", "operator_cli", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+def cli_ok(result: subprocess.CompletedProcess[str]) -> str:
+    """The command succeeded without a traceback; its standard output."""
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
+def cli_refused(result: subprocess.CompletedProcess[str], code: int, message: str) -> None:
+    """The command failed with `code` and said `message`, without a traceback."""
+    assert result.returncode == code, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert message in " ".join(result.stderr.split()), result.stderr

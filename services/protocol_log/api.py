@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from services.protocol_log import service
-from services.protocol_log.domain import ReadRefused, Zweck
+from services.protocol_log.domain import ReadRefused
 from services.protocol_log.store import ProtocolStore
 from shared.asgi import (
     BadRequest,
@@ -35,6 +35,7 @@ from shared.asgi import (
 )
 from shared.broker import schema_violations
 from shared.events.abruf import Treffer
+from shared.events.protocol import Zweck
 
 if TYPE_CHECKING:
     from services.protocol_log.app import ProtocolLog

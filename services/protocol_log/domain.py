@@ -14,7 +14,6 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -218,15 +217,6 @@ def deletion_due(written_at: datetime) -> datetime:
 
 
 # -- reading -------------------------------------------------------------------------------
-
-
-class Zweck(StrEnum):
-    """The only purposes a log may be read for (§ 40 Abs. 5 BMG, § 3 Abs. 2 Nr. 3 PortalV)."""
-
-    DATENSCHUTZKONTROLLE = "datenschutzkontrolle"
-    STRAFVERFAHREN = "strafverfahren"  # criminal proceedings arising from the control
-    BETRIEBSSICHERUNG = "betriebssicherung"
-    AUSKUNFT_BETROFFENE = "auskunft_betroffene"
 
 
 class ReadRefused(PermissionError):

@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.protocol_log import domain
-from services.protocol_log.domain import AlertThresholds, Zweck
+from services.protocol_log.domain import AlertThresholds
 from services.protocol_log.store import ProtocolStore
 from shared.events.abruf import Ausgang, QueryAnswered, QueryDelivered, QueryRejected, Treffer
-from shared.events.protocol import AnswerCounts, ProtocolAlert, ProtocolMetrics, SelfLogEntry
+from shared.events.protocol import AnswerCounts, ProtocolAlert, ProtocolMetrics, SelfLogEntry, Zweck
 from shared.logging import get_logger
 from shared.messaging import Outgoing
 from shared.topics import Topics

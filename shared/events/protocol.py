@@ -64,3 +64,12 @@ class ProtocolAlert(_Event):
     window: str
     text: str
     raised_at: datetime
+
+
+class Zweck(StrEnum):
+    """The only purposes a log may be read for (§ 40 Abs. 5 BMG, § 3 Abs. 2 Nr. 3 PortalV)."""
+
+    DATENSCHUTZKONTROLLE = "datenschutzkontrolle"
+    STRAFVERFAHREN = "strafverfahren"  # criminal proceedings arising from the control
+    BETRIEBSSICHERUNG = "betriebssicherung"
+    AUSKUNFT_BETROFFENE = "auskunft_betroffene"

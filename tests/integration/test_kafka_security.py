@@ -11,8 +11,17 @@ from pathlib import Path
 import pytest
 
 from shared.topics import Topics
-from tests.helpers import ROOT, RawProducer, ServiceProcess, application, read_all, stop_all
-from tests.integration.test_operator_cli import cli, ok, refused
+from tests.helpers import (
+    ROOT,
+    RawProducer,
+    ServiceProcess,
+    application,
+    cli,
+    cli_ok,
+    cli_refused,
+    read_all,
+    stop_all,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -51,10 +60,10 @@ async def test_a_service_configured_for_scram_consumes_and_publishes(
 
 def test_the_cli_works_against_the_secured_listener_and_a_wrong_password_is_refused() -> None:
     env = sasl_env()
-    listing = ok(cli("topics", env=env))
+    listing = cli_ok(cli("topics", env=env))
     assert "min.application.submitted.v1" in listing
     wrong = {**env, "MELDESPIEGEL_KAFKA_SASL_PASSWORD": "falsch"}
-    refused(cli("topics", env=wrong), 1, "refused this client")
+    cli_refused(cli("topics", env=wrong), 1, "refused this client")
     plain = {**env, "MELDESPIEGEL_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT"}
     del plain["MELDESPIEGEL_KAFKA_SASL_USERNAME"]
-    refused(cli("topics", env=plain), 2, "needs MELDESPIEGEL_KAFKA_SASL_USERNAME")
+    cli_refused(cli("topics", env=plain), 2, "needs MELDESPIEGEL_KAFKA_SASL_USERNAME")

@@ -7,10 +7,7 @@ non-zero exit, never a traceback."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,10 +16,12 @@ import yaml
 
 from shared.topics import Topics
 from tests.helpers import (
-    ROOT,
     RawProducer,
     ServiceProcess,
     application,
+    cli,
+    cli_ok,
+    cli_refused,
     headers_for,
     read_all,
     stop_all,
@@ -76,30 +75,6 @@ def stack(artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     smtp.stop()
 
 
-def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Runs `meldespiegel ARGS` as an operator would, as its own process."""
-    return subprocess.run(
-        [sys.executable, "-m", "operator_cli", *args],
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    return result.stdout
-
-
-def refused(result: subprocess.CompletedProcess[str], code: int, message: str) -> None:
-    assert result.returncode == code, result.stdout + result.stderr
-    assert "Traceback" not in result.stdout + result.stderr
-    assert message in " ".join(result.stderr.split()), result.stderr
-
-
 def test_apply_follows_an_application_to_its_tenant_and_status_tells_it_again(
     stack: dict[str, str], tmp_path: Path
 ) -> None:
@@ -107,7 +82,7 @@ def test_apply_follows_an_application_to_its_tenant_and_status_tells_it_again(
     path = tmp_path / "antrag.yaml"
     path.write_text(yaml.safe_dump(body, allow_unicode=True), encoding="utf-8")
 
-    followed = ok(cli("apply", str(path), "--settle", "8", env=stack))
+    followed = cli_ok(cli("apply", str(path), "--settle", "8", env=stack))
     assert f"submitted {body['application_id']}" in followed
     assert "accepted as complete" in followed
     assert "approved by rules" in followed
@@ -115,7 +90,7 @@ def test_apply_follows_an_application_to_its_tenant_and_status_tells_it_again(
     assert "approval_notice to" in followed  # the mail went out, signed (and encrypted if it can)
     assert "approved; tenant and administrator provisioned" in followed
 
-    timeline = ok(cli("status", body["application_id"], env=stack))
+    timeline = cli_ok(cli("status", body["application_id"], env=stack))
     for step in ("submitted", "accepted as complete", "approved by rules", "approval_notice"):
         assert step in timeline
     assert "credentials issued for" in timeline
@@ -128,7 +103,7 @@ def test_apply_reports_an_incomplete_application(stack: dict[str, str], tmp_path
     body = application(f"CLI-INC-{TOK}", **{"compliance.measures": None})
     path = tmp_path / "antrag.json"
     path.write_text(json.dumps(body), encoding="utf-8")
-    followed = ok(cli("apply", str(path), "--settle", "2", env=stack))
+    followed = cli_ok(cli("apply", str(path), "--settle", "2", env=stack))
     assert "incomplete:" in followed
     assert "incomplete (the authority was told the defects)" in followed
 
@@ -136,24 +111,24 @@ def test_apply_reports_an_incomplete_application(stack: dict[str, str], tmp_path
 def test_bad_arguments_give_a_message_and_a_non_zero_exit(
     stack: dict[str, str], tmp_path: Path
 ) -> None:
-    refused(cli("apply", str(tmp_path / "missing.json")), 2, "no such file")
+    cli_refused(cli("apply", str(tmp_path / "missing.json")), 2, "no such file")
     (tmp_path / "broken.yaml").write_text("application_id: [unclosed", encoding="utf-8")
-    refused(cli("apply", str(tmp_path / "broken.yaml")), 2, "is not valid YAML")
+    cli_refused(cli("apply", str(tmp_path / "broken.yaml")), 2, "is not valid YAML")
     (tmp_path / "bad-id.json").write_text(json.dumps(application("bad id!")), encoding="utf-8")
-    refused(cli("apply", str(tmp_path / "bad-id.json")), 2, "application_id")
-    refused(cli("review", "decide", "X-1", "--reason", "r"), 2, "exactly one of --approve")
-    refused(cli("review", "decide", "X-1", "--approve"), 2, "--reason is required")
-    refused(cli("dlq", "show", "no-such-ref"), 2, "is not a dead letter reference")
-    refused(cli("dlq", "redrive"), 2, "give one reference or --all")
-    refused(cli("dlq", "list", "--topic", "min.nonsense.v1"), 2, "has no dead-letter topic")
-    refused(cli("log", "subject", "03241001"), 2, "expected AGS:Ordnungsmerkmal")
-    refused(cli("log", "export", "--purpose", "neugier"), 2, "Invalid value for '--purpose'")
-    refused(cli("tenant", "show", f"T-none-{TOK}", env=stack), 1, "no tenant")
-    refused(cli("--bootstrap", "127.0.0.1:1", "topics"), 1, "no Kafka broker answers")
+    cli_refused(cli("apply", str(tmp_path / "bad-id.json")), 2, "application_id")
+    cli_refused(cli("review", "decide", "X-1", "--reason", "r"), 2, "exactly one of --approve")
+    cli_refused(cli("review", "decide", "X-1", "--approve"), 2, "--reason is required")
+    cli_refused(cli("dlq", "show", "no-such-ref"), 2, "is not a dead letter reference")
+    cli_refused(cli("dlq", "redrive"), 2, "give one reference or --all")
+    cli_refused(cli("dlq", "list", "--topic", "min.nonsense.v1"), 2, "has no dead-letter topic")
+    cli_refused(cli("log", "subject", "03241001"), 2, "expected AGS:Ordnungsmerkmal")
+    cli_refused(cli("log", "export", "--purpose", "neugier"), 2, "Invalid value for '--purpose'")
+    cli_refused(cli("tenant", "show", f"T-none-{TOK}", env=stack), 1, "no tenant")
+    cli_refused(cli("--bootstrap", "127.0.0.1:1", "topics"), 1, "no Kafka broker answers")
     wrong = {**stack, "MELDESPIEGEL_PROTOCOL_API_TOKEN": "wrong"}
-    refused(cli("log", "verify", env=wrong), 1, "refused (401)")
+    cli_refused(cli("log", "verify", env=wrong), 1, "refused (401)")
     gone = {**stack, "MELDESPIEGEL_PROTOCOL_API_URL": f"http://127.0.0.1:{free_port()}"}
-    refused(cli("log", "verify", env=gone), 1, "does not answer")
+    cli_refused(cli("log", "verify", env=gone), 1, "does not answer")
 
 
 def test_review_list_shows_a_manual_case_until_an_operator_decides_it(
@@ -165,14 +140,14 @@ def test_review_list_shows_a_manual_case_until_an_operator_decides_it(
     )
     path = tmp_path / "manual.json"
     path.write_text(json.dumps(body), encoding="utf-8")
-    followed = ok(cli("apply", str(path), "--settle", "1", env=stack))
+    followed = cli_ok(cli("apply", str(path), "--settle", "1", env=stack))
     assert "waiting for a manual decision: NETWORK_INDIVIDUAL_DECISION" in followed
 
-    listed = ok(cli("review", "list", env=stack))
+    listed = cli_ok(cli("review", "list", env=stack))
     assert body["application_id"] in listed
     assert "NETWORK_INDIVIDUAL_DECISION" in listed
 
-    decided = ok(
+    decided = cli_ok(
         cli(
             "review",
             "decide",
@@ -184,14 +159,14 @@ def test_review_list_shows_a_manual_case_until_an_operator_decides_it(
         )
     )
     assert "approved by op-cli-test" in decided
-    assert body["application_id"] not in ok(cli("review", "list", env=stack))
+    assert body["application_id"] not in cli_ok(cli("review", "list", env=stack))
     # deciding it once more is refused by legal_review, and the CLI says so
     again = cli("review", "decide", body["application_id"], "--reject", "--reason", "x", env=stack)
-    refused(again, 1, "legal_review did not apply the decision")
+    cli_refused(again, 1, "legal_review did not apply the decision")
 
 
 def _tenant_of(application_id: str, env: dict[str, str]) -> str:
-    timeline = ok(cli("status", application_id, env=env))
+    timeline = cli_ok(cli("status", application_id, env=env))
     found = re.search(r"tenant (\S+), administrator", timeline)
     assert found, timeline
     return found.group(1).rstrip(",")
@@ -201,31 +176,31 @@ def test_tenant_show_users_restrict_and_lift(stack: dict[str, str], tmp_path: Pa
     body = application(f"CLI-TEN-{TOK}")
     path = tmp_path / "tenant.json"
     path.write_text(json.dumps(body), encoding="utf-8")
-    ok(cli("apply", str(path), "--settle", "1", env=stack))
+    cli_ok(cli("apply", str(path), "--settle", "1", env=stack))
     tenant = _tenant_of(body["application_id"], stack)
 
-    shown = ok(cli("tenant", "show", tenant, env=stack))
+    shown = cli_ok(cli("tenant", "show", tenant, env=stack))
     assert re.search(r"status\W+active", shown)
-    users = ok(cli("tenant", "users", tenant, env=stack))
+    users = cli_ok(cli("tenant", "users", tenant, env=stack))
     assert "administrator" in users
     assert "active" in users
 
-    refused(cli("tenant", "restrict", tenant, env=stack), 2, "--reason is required")
+    cli_refused(cli("tenant", "restrict", tenant, env=stack), 2, "--reason is required")
     stranger = {**stack, "MELDESPIEGEL_OPERATOR": "op-unbekannt"}
-    refused(
+    cli_refused(
         cli("tenant", "restrict", tenant, "--reason", "Test", env=stranger),
         1,
         "refused: UNKNOWN_OPERATOR",
     )
-    restricted = ok(
+    restricted = cli_ok(
         cli("tenant", "restrict", tenant, "--reason", "TLS-Zertifikat abgelaufen", env=stack)
     )
     assert f"{tenant}: tenant_restricted" in restricted
-    assert re.search(r"status\W+restricted", ok(cli("tenant", "show", tenant, env=stack)))
-    lifted = ok(cli("tenant", "lift", tenant, "--reason", "Zertifikat erneuert", env=stack))
+    assert re.search(r"status\W+restricted", cli_ok(cli("tenant", "show", tenant, env=stack)))
+    lifted = cli_ok(cli("tenant", "lift", tenant, "--reason", "Zertifikat erneuert", env=stack))
     assert f"{tenant}: tenant_lifted" in lifted
-    assert re.search(r"status\W+active", ok(cli("tenant", "show", tenant, env=stack)))
-    assert tenant in ok(cli("tenant", "list", env=stack))
+    assert re.search(r"status\W+active", cli_ok(cli("tenant", "show", tenant, env=stack)))
+    assert tenant in cli_ok(cli("tenant", "list", env=stack))
 
 
 async def test_query_prints_the_answer_and_the_log_is_read_for_a_purpose(
@@ -256,13 +231,13 @@ async def test_query_prints_the_answer_and_the_log_is_read_for_a_purpose(
         if "MANDANT_UNBEKANNT" not in answer.stdout:
             break
         answer = cli(*args, env=stack)
-    text = ok(answer)
+    text = cli_ok(answer)
     vorgangsnummer = re.search(r"Vorgangsnummer (03-\d{8}-\S+)", text).group(1)
     assert "Ergebnisstatus 01" in text
     assert name in text
     assert "Lotte" in text
 
-    exported = ok(
+    exported = cli_ok(
         cli(
             "log", "export", "--purpose", "datenschutzkontrolle", "--tenant", tenant,
             "--format", "json", env=stack,
@@ -270,7 +245,7 @@ async def test_query_prints_the_answer_and_the_log_is_read_for_a_purpose(
     )  # fmt: skip
     entries = json.loads(exported)
     assert vorgangsnummer in {e["vorgangsnummer"] for e in entries}
-    csv_text = ok(
+    csv_text = cli_ok(
         cli("log", "export", "--purpose", "datenschutzkontrolle", "--tenant", tenant, env=stack)
     )
     assert csv_text.splitlines()[0].startswith("chain,seq,")
@@ -278,13 +253,13 @@ async def test_query_prints_the_answer_and_the_log_is_read_for_a_purpose(
 
     [entry] = [e for e in entries if e["vorgangsnummer"] == vorgangsnummer]
     [hit] = entry["treffer"]
-    subject = ok(
+    subject = cli_ok(
         cli("log", "subject", f"{hit['gemeindeschluessel']}:{hit['ordnungsmerkmal']}", env=stack)
     )
     assert vorgangsnummer in {e["vorgangsnummer"] for e in json.loads(subject)}
 
     verified = cli("log", "verify", env=stack)
-    assert "operator: intact" in ok(verified)
+    assert "operator: intact" in cli_ok(verified)
 
 
 async def test_dead_letters_are_listed_shown_and_redriven_once(stack: dict[str, str]) -> None:
@@ -299,18 +274,18 @@ async def test_dead_letters_are_listed_shown_and_redriven_once(stack: dict[str, 
     ]
     ref = f"{dlq}/{letter.partition}/{letter.offset}"
 
-    listed = ok(cli("dlq", "list", "--topic", Topics.APPLICATION_SUBMITTED.name, env=stack))
+    listed = cli_ok(cli("dlq", "list", "--topic", Topics.APPLICATION_SUBMITTED.name, env=stack))
     assert ref in listed
     assert "UndecodableEvent" in listed
-    shown = ok(cli("dlq", "show", ref, env=stack))
+    shown = cli_ok(cli("dlq", "show", ref, env=stack))
     assert "dlq_original_topic" in shown
     assert Topics.APPLICATION_SUBMITTED.name in shown
 
-    dry = ok(cli("dlq", "redrive", ref, "--dry-run", env=stack))
+    dry = cli_ok(cli("dlq", "redrive", ref, "--dry-run", env=stack))
     assert f"would redrive {ref} → {Topics.APPLICATION_SUBMITTED.name}" in dry
-    assert ref in ok(cli("dlq", "list", env=stack))  # a dry run changes nothing
+    assert ref in cli_ok(cli("dlq", "list", env=stack))  # a dry run changes nothing
 
-    ok(cli("dlq", "redrive", ref, env=stack))
+    cli_ok(cli("dlq", "redrive", ref, env=stack))
     back = await read_all(
         Topics.APPLICATION_SUBMITTED.name,
         until=lambda rs: any(r.headers.get("redriven_from") == ref for r in rs),
@@ -328,13 +303,13 @@ async def test_dead_letters_are_listed_shown_and_redriven_once(stack: dict[str, 
         "op-cli-test"
     ]
 
-    assert ref not in ok(cli("dlq", "list", env=stack))
-    assert ref in ok(cli("dlq", "list", "--redriven", env=stack))
-    refused(cli("dlq", "redrive", ref, env=stack), 1, "was redriven by op-cli-test")
+    assert ref not in cli_ok(cli("dlq", "list", env=stack))
+    assert ref in cli_ok(cli("dlq", "list", "--redriven", env=stack))
+    cli_refused(cli("dlq", "redrive", ref, env=stack), 1, "was redriven by op-cli-test")
     # still poison: intake dead-letters the copy again, under a new reference
     again = await read_all(dlq, until=lambda rs: sum(r.key == key for r in rs) >= 2)
     assert sum(r.key == key for r in again) == 2
-    dry_all = ok(cli("dlq", "redrive", "--all", "--topic", dlq, "--dry-run", env=stack))
+    dry_all = cli_ok(cli("dlq", "redrive", "--all", "--topic", dlq, "--dry-run", env=stack))
     assert ref not in dry_all
     assert re.search(r"would redrive \S+ → min\.application\.submitted\.v1 \(key " + key, dry_all)
 
@@ -346,7 +321,7 @@ async def test_topics_lists_the_catalogue_with_partitions_and_lag(stack: dict[st
             Topics.APPLICATION_SUBMITTED.name, body, key=body["application_id"],
             headers=headers_for(),
         )  # fmt: skip
-    listing = ok(cli("topics", env=stack))
+    listing = cli_ok(cli("topics", env=stack))
     row = next(line for line in listing.splitlines() if " min.application.submitted.v1 " in line)
     assert re.search(r"\b6\b", row)
     assert re.search(r"intake=\d+", row)

@@ -15,11 +15,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.protocol_log import service
-from services.protocol_log.domain import BERLIN, AlertThresholds, ReadRefused, Zweck
+from services.protocol_log.domain import BERLIN, AlertThresholds, ReadRefused
 from services.protocol_log.service import Evaluation
 from services.protocol_log.store import ProtocolStore
 from shared.db import create_pool
 from shared.events.abruf import QueryAnswered, QueryRequested, RegisterResponse, Treffer
+from shared.events.protocol import Zweck
 from tests.helpers import database_url
 from tests.retrieval import HANNOVER, query
 
