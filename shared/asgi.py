@@ -67,6 +67,37 @@ def header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+JsonHandler = Callable[[dict[str, Any], str | None], Awaitable[tuple[int, dict[str, Any]]]]
+JSON_MAX_BODY = 16 * 1024
+
+
+def json_endpoint(
+    handler: JsonHandler, fields: tuple[str, ...], pass_header: bytes | None = None
+) -> Endpoint:
+    """POST with a JSON object holding `fields` as strings; anything else is a 400, not a crash.
+    The handler gets the object and the value of `pass_header` (e.g. the client certificate's
+    fingerprint the TLS terminator sets)."""
+
+    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != "POST":
+            await respond_json(send, 405, {"error": "method not allowed"})
+            return
+        try:
+            data = await read_json_object(receive, JSON_MAX_BODY)
+        except BadRequest as exc:
+            await respond_json(send, exc.status, {"error": str(exc)})
+            return
+        if not all(isinstance(data.get(f), str) for f in fields):
+            await respond_json(
+                send, 400, {"error": f"expected a JSON object with {', '.join(fields)}"}
+            )
+            return
+        status, answer = await handler(data, header(scope, pass_header) if pass_header else None)
+        await respond_json(send, status, answer)
+
+    return endpoint
+
+
 class Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:

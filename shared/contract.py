@@ -37,6 +37,7 @@ def services() -> list[ServiceRuntime]:
     from services.intake.app import Intake
     from services.legal_review.app import LegalReview
     from services.mail_dispatch.app import MailDispatch
+    from services.portal.app import PortalService
     from services.protocol_log.app import ProtocolLog
     from services.provisioning.app import Provisioning
     from services.query_router.app import QueryRouter
@@ -48,6 +49,7 @@ def services() -> list[ServiceRuntime]:
         Provisioning(),
         MailDispatch(),
         QueryRouter(),
+        PortalService(),
         RegisterMirror(),
         ProtocolLog(),
     ]

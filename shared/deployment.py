@@ -56,6 +56,12 @@ PROCESSES = (
         ports={"read-api": 8083},
         replicas=2,
     ),
+    Process(
+        "portal",
+        "services.portal",
+        env={"MELDESPIEGEL_PORTAL_API_HOST": "0.0.0.0"},
+        ports={"requester-api": 8084},
+    ),
     Process("register-ni", "services.register_mirror", env={"MELDESPIEGEL_REGISTER_STATE": "03"}),
     Process("register-by", "services.register_mirror", env={"MELDESPIEGEL_REGISTER_STATE": "09"}),
     # the page, /events and /health on the one port

@@ -34,6 +34,18 @@ from shared.events.application import (
 )
 from shared.events.betrieb import Redriven
 from shared.events.mail import MailDispatched, MailFailed
+from shared.events.portal import (
+    PortalAnswered,
+    PortalReleased,
+    PortalRequest,
+    RegistrationDecision,
+    RegistrationDecisionRejected,
+    RegistrationSubmitted,
+    RequesterCredentials,
+    RequesterState,
+    Statement,
+    StatementRequested,
+)
 from shared.events.protocol import ProtocolAlert, ProtocolMetrics, SelfLogEntry
 from shared.events.register import DeliveryLogged, RegisterDelivery
 from shared.events.review import (
@@ -390,6 +402,118 @@ class Topics:
         description="Evaluation rules that fired (no personal data; users as pseudonyms).",
         retention_ms=365 * DAY_MS,
     )
+    PORTAL_REGISTRATION_SUBMITTED = TopicSpec(
+        name="min.portal.registration.submitted.v1",
+        event=RegistrationSubmitted,
+        event_type="de.meldespiegel.portal.registration.submitted.v1",
+        key="registration_id",
+        writer="the portal's front end",
+        description="Registrations of private requesters for simple registry information "
+        "(PortalV § 2 Nr. 1).",
+        retention_ms=90 * DAY_MS,
+        consumed=True,
+    )
+    PORTAL_REQUESTER = TopicSpec(
+        name="min.portal.requester.v1",
+        event=RequesterState,
+        event_type="de.meldespiegel.portal.requester.v1",
+        key="registration_id",
+        writer="portal",
+        description="Each registration's state: defects, awaiting approval, approved, refused.",
+        compacted=True,
+    )
+    PORTAL_REGISTRATION_DECISION = TopicSpec(
+        name="min.portal.registration.decision.v1",
+        event=RegistrationDecision,
+        event_type="de.meldespiegel.portal.registration.decision.v1",
+        key="registration_id",
+        writer="operators",
+        description="Operators' approvals and refusals of registrations.",
+        retention_ms=365 * DAY_MS,
+        consumed=True,
+    )
+    PORTAL_REGISTRATION_DECISION_REJECTED = TopicSpec(
+        name="min.portal.registration.decision-rejected.v1",
+        event=RegistrationDecisionRejected,
+        event_type="de.meldespiegel.portal.registration.decision-rejected.v1",
+        key="registration_id",
+        writer="portal",
+        description="Decisions that could not be applied, with the reason.",
+        retention_ms=90 * DAY_MS,
+    )
+    PORTAL_CREDENTIALS = TopicSpec(
+        name="min.portal.credentials.v1",
+        event=RequesterCredentials,
+        event_type="de.meldespiegel.portal.credentials.v1",
+        key="registration_id",
+        writer="portal",
+        description="Requesters' credentials for mail_dispatch: account name by mail, sealed "
+        "initial password by letter.",
+        retention_ms=30 * DAY_MS,
+        consumed=True,
+    )
+    PORTAL_REQUEST = TopicSpec(
+        name="min.portal.request.v1",
+        event=PortalRequest,
+        event_type="de.meldespiegel.portal.request.v1",
+        key="kennung",
+        writer="the portal's front end",
+        description="Requests of registered requesters for simple registry information "
+        "(§§ 44, 49 BMG).",
+        retention_ms=7 * DAY_MS,
+        consumed=True,
+    )
+    REGISTER_PORTAL_RESPONSE = TopicSpec(
+        name="min.register.portal-response.v1",
+        event=RegisterResponse,
+        event_type="de.meldespiegel.register.portal-response.v1",
+        key="vorgangsnummer",
+        writer="register_mirror",
+        description="Registers' answers to portal requests, sealed for each request's own key.",
+        retention_ms=7 * DAY_MS,
+        consumed=True,
+    )
+    PORTAL_ANSWERED = TopicSpec(
+        name="min.portal.answered.v1",
+        event=PortalAnswered,
+        event_type="de.meldespiegel.portal.answered.v1",
+        key="vorgangsnummer",
+        writer="portal",
+        description="Portal answers and refusals, not yet released: protocol_log logs them "
+        "(PortalV § 3), then releases them.",
+        retention_ms=7 * DAY_MS,
+        consumed=True,
+    )
+    PORTAL_RELEASED = TopicSpec(
+        name="min.portal.released.v1",
+        event=PortalReleased,
+        event_type="de.meldespiegel.portal.released.v1",
+        key="vorgangsnummer",
+        writer="protocol_log",
+        description="Released portal answers (sealed for the request's key) and refusals.",
+        retention_ms=7 * DAY_MS,
+        consumed=True,
+    )
+    PORTAL_STATEMENT_REQUESTED = TopicSpec(
+        name="min.portal.statement-requested.v1",
+        event=StatementRequested,
+        event_type="de.meldespiegel.portal.statement-requested.v1",
+        key="monat",
+        writer="operators",
+        description="Requests for a month's fee statements (finished months come by themselves).",
+        retention_ms=90 * DAY_MS,
+        consumed=True,
+    )
+    PORTAL_STATEMENT = TopicSpec(
+        name="min.portal.statement.v1",
+        event=Statement,
+        event_type="de.meldespiegel.portal.statement.v1",
+        key="empfaenger",
+        writer="portal",
+        description="Monthly fee statements per requester and per registration office "
+        "(§ 49 Abs. 3 Nr. 4 BMG).",
+        retention_ms=400 * DAY_MS,
+    )
     OPERATOR_REDRIVEN = TopicSpec(
         name="min.operator.redriven.v1",
         event=Redriven,
@@ -416,8 +540,8 @@ REGISTER_REQUESTS: dict[str, TopicSpec] = {
         event=RegisterRequest,
         event_type="de.meldespiegel.register.request.v1",
         key="vorgangsnummer",
-        description=f"Authorised queries for the register of {name}.",
-        writer="query_router",
+        description=f"Authorised queries and portal requests for the register of {name}.",
+        writer="query_router, portal",
         partitions=3,
         retention_ms=7 * DAY_MS,
         consumed=True,

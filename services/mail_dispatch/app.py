@@ -16,6 +16,7 @@ from services.mail_dispatch.service import Dispatcher, Relay, SecretOpener, Smtp
 from services.mail_dispatch.store import DispatchStore, PendingMail
 from shared.events.account import CredentialsIssued, ProvisioningRefused
 from shared.events.application import ApplicationIncomplete, ApplicationRefused
+from shared.events.portal import REQUESTER_CREDENTIAL_PURPOSE, RequesterCredentials
 from shared.events.review import ReviewDecided
 from shared.pki import LETTER_KEY, MAIL_CERT, MAIL_KEY, MAIL_SENDER
 from shared.runtime import ServiceRuntime, utc_now
@@ -77,6 +78,22 @@ class MailDispatch(ServiceRuntime):
             )
             await self.dispatch(
                 msg, Topics.ACCOUNT_CREDENTIALS, event, plan.credentials(event), secret
+            )
+
+        @self.subscriber(Topics.PORTAL_CREDENTIALS)
+        async def on_requester_credentials(event: RequesterCredentials, msg: KafkaMessage) -> None:
+            """A portal requester's Kennung by mail and initial password by letter."""
+            secret = service.opener(
+                self.deps,
+                event.sealed_secret,
+                credential_context(event.kennung, REQUESTER_CREDENTIAL_PURPOSE),
+            )
+            await self.dispatch(
+                msg,
+                Topics.PORTAL_CREDENTIALS,
+                event,
+                plan.requester_credentials(event),
+                secret,
             )
 
         @self.subscriber(Topics.APPLICATION_INCOMPLETE)

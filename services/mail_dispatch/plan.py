@@ -27,6 +27,7 @@ from shared.events.application import (
     Kontakt,
     Zugangsart,
 )
+from shared.events.portal import RequesterCredentials
 from shared.events.review import Entscheidung, ReviewDecided
 
 SECRET = "{PASSWORD}"  # where the service puts the opened password, only while rendering
@@ -186,6 +187,59 @@ def credentials(event: CredentialsIssued) -> Plan:
             "Bewahren Sie es bis dahin verschlossen auf und geben Sie das Passwort nicht weiter.",
             "Den Accountnamen haben Sie per E-Mail erhalten.",
             "Mit freundlichen Grüßen\nIhre Verfahrensbetreuung",
+        ],
+        secret_line=SECRET,
+    )
+    return Plan(mails=[mail], letters=[letter])
+
+
+def requester_credentials(event: RequesterCredentials) -> Plan:
+    """A requester of the portal: the Kennung by e-mail, the initial password by letter to the
+    address the registration gave (never both in one message)."""
+    a = event.anschrift
+    hello = _greeting(a.anrede.value if a.anrede else None, a.familienname)
+    address = Postanschrift(
+        salutation=a.anrede.value if a.anrede else "",
+        first_name=a.vorname,
+        surname=a.familienname,
+        authority_name=a.firma or "",
+        office_name="",
+        street_and_number=a.strasse_hausnummer,
+        postcode=a.postleitzahl,
+        town=a.ort,
+    )
+    mail = _mail(
+        "portal_account_mail",
+        event.email,
+        f"Ihre Registrierung im Melderegisterauskunftsportal: Kennung {event.kennung}",
+        [
+            hello,
+            "Ihre Registrierung für einfache Melderegisterauskünfte (§§ 44, 49 BMG) ist "
+            "zugelassen.",
+            f"Ihre Kennung: {event.kennung}",
+            "Das Initialpasswort erhalten Sie getrennt per Post. Es gilt bis "
+            f"{_date(event.password_expires_at)} und muss bei der ersten Anmeldung geändert "
+            "werden.",
+            "Jede Anfrage braucht Ihre Erklärung, die Daten nicht für Werbung oder Adresshandel "
+            "zu verwenden, und bei gewerblicher Nutzung den Zweck (§ 44 BMG). Anfragen werden "
+            "nach § 3 PortalV protokolliert; Auskünfte sind gebührenpflichtig nach der "
+            "Gebührenordnung der auskunftgebenden Meldebehörde.",
+            "Mit freundlichen Grüßen\nIhr Melderegisterauskunftsportal",
+        ],
+        None,
+    )
+    letter = LetterPlan(
+        "portal_password_letter",
+        address,
+        "Persönlich: Ihr Initialpasswort für das Melderegisterauskunftsportal",
+        [
+            hello,
+            # never the Kennung: whoever holds the letter alone must not be able to log in
+            "für Ihre Registrierung im Melderegisterauskunftsportal lautet das Initialpasswort:",
+            f"Es gilt bis zum {_date(event.password_expires_at)}. Bei der ersten Anmeldung werden "
+            "Sie zur Änderung des Passworts geführt.",
+            "Die Kennung haben Sie per E-Mail erhalten.",
+            "Mit freundlichen Grüßen\nIhr Melderegisterauskunftsportal",
         ],
         secret_line=SECRET,
     )

@@ -112,6 +112,17 @@ class ProtocolLog(ServiceRuntime):
                 msg, Topics.QUERY_REJECTED, lambda conn, _, event: self._release(conn, event)
             )
 
+        @self.batch_subscriber(Topics.PORTAL_ANSWERED)
+        async def on_portal_answered(records: list[Any], msg: KafkaMessage) -> None:
+            """Logs the portal's requests (PortalV § 3), then releases their answers."""
+            await self.consume_batch(
+                msg,
+                Topics.PORTAL_ANSWERED,
+                lambda conn, _, event: service.release_portal(
+                    ProtocolStore(conn), event, self.clock()
+                ),
+            )
+
     async def _release(
         self, conn: asyncpg.Connection, event: QueryAnswered | QueryRejected
     ) -> list[Outgoing]:

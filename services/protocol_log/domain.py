@@ -17,12 +17,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.events.abruf import QueryAnswered, QueryRejected, QueryRequested, Treffer
+from shared.events.abruf import (
+    Ergebnisstatus,
+    QueryAnswered,
+    QueryRejected,
+    QueryRequested,
+    Treffer,
+)
 from shared.events.application import Zugangsart
-from shared.events.protocol import AlertRule
+from shared.events.portal import PortalAnswered
+from shared.events.protocol import AlertRule, Zweck
+from shared.melderegisterauskunft import AUSKUNFTSDATEN
 
 GENESIS = "0" * 64
 OPERATOR_CHAIN = "operator"
+PORTAL_CHAIN = "portal"  # PortalV § 3: the portal's log, kept apart from § 40 retrievals
+PORTAL_TENANT = "portal"  # how portal entries appear in metrics and read filters
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
@@ -93,6 +103,53 @@ def entry_for(event: QueryAnswered | QueryRejected, released_at: datetime) -> di
             "anzahl": 0,
         }
     return entry
+
+
+def portal_entry(event: PortalAnswered, released_at: datetime) -> dict[str, Any]:
+    """The PortalV § 3 Abs. 1 entry, its seven items by number, and what § 49 Abs. 6 with § 40
+    BMG adds (the register and the records the answer drew on)."""
+    a = event.anfrage
+    r = event.response
+    nichterstellung = r.nichterstellung if r else event.nichterstellung
+    ergebnisstatus = r.ergebnisstatus if r else None
+    return {
+        "vorgangsnummer": event.vorgangsnummer,  # Nr. 7
+        "kennung": a.kennung,  # Nr. 1
+        "registration_id": a.registration_id,
+        "anfragedaten": {  # Nr. 2
+            "gemeindeschluessel": a.gemeindeschluessel,
+            "identifizierung": a.identifizierung.given(),
+            "phonetisch": a.phonetisch,
+            "verzicht_auf_weitere_bearbeitung": a.verzicht_auf_weitere_bearbeitung,
+        },
+        "angefragt_am": a.requested_at.isoformat(),  # Nr. 3
+        "weitergeleitet_am": released_at.isoformat(),  # Nr. 3
+        "gewerblich": a.gewerblich,  # Nr. 4
+        "gewerblicher_zweck": a.gewerblicher_zweck.value if a.gewerblicher_zweck else None,
+        "zweck_beschreibung": a.zweck_beschreibung,
+        "erklaerung_keine_werbung_kein_adresshandel": (  # Nr. 5
+            a.erklaerung_keine_werbung_kein_adresshandel
+        ),
+        "art_der_rueckantwort": {  # Nr. 6
+            "ergebnisstatus": ergebnisstatus.value if ergebnisstatus else None,
+            "nichterstellung": nichterstellung.model_dump() if nichterstellung else None,
+        },
+        "land": event.land,
+        "an_register_am": event.forwarded_at.isoformat() if event.forwarded_at else None,
+        "auskunftsdaten": list(AUSKUNFTSDATEN)
+        if ergebnisstatus is Ergebnisstatus.EINDEUTIG
+        else [],
+        "treffer": [t.model_dump() for t in r.treffer] if r else [],
+        "anzahl": r.anzahl if r else 0,
+        "zugangsart": None,
+    }
+
+
+def portal_answer_kind(event: PortalAnswered) -> str:
+    r = event.response
+    if r is not None and r.ergebnisstatus:
+        return r.ergebnisstatus.value
+    return "abgelehnt"
 
 
 def answer_kind(event: QueryAnswered | QueryRejected) -> str:
@@ -223,16 +280,22 @@ class ReadRefused(PermissionError):
     pass
 
 
-def readable_chains(reader: str, requested_tenant: str | None) -> list[str]:
-    """The operator reads its own log; a commissioning authority reads only its own chain."""
+def readable_chains(reader: str, requested_tenant: str | None, purpose: Zweck) -> list[str]:
+    """The operator reads its own log and the portal's; a commissioning authority reads only its
+    own chain; the data-protection supervisory authority inspects the operator's and the
+    portal's log for its control and nothing else (PortalV § 4 Nr. 3)."""
+    if reader.startswith("aufsicht:") and len(reader) > len("aufsicht:"):
+        if purpose is not Zweck.DATENSCHUTZKONTROLLE:
+            raise ReadRefused("the supervisory authority reads for Datenschutzkontrolle only")
+        return [OPERATOR_CHAIN, PORTAL_CHAIN]
     if reader.startswith("tenant:"):
         tenant = reader.removeprefix("tenant:")
         if requested_tenant not in (None, tenant):
             raise ReadRefused("an authority reads only its own protocol")
         return [tenant_chain(tenant)]
     if reader.startswith("operator:") and len(reader) > len("operator:"):
-        return [OPERATOR_CHAIN]
-    raise ReadRefused("the reader must be operator:<id> or tenant:<tenant id>")
+        return [OPERATOR_CHAIN, PORTAL_CHAIN]
+    raise ReadRefused("the reader must be operator:<id>, tenant:<tenant id> or aufsicht:<id>")
 
 
 def for_person_concerned(entry: dict[str, Any], subject: Treffer) -> bool:

@@ -18,6 +18,7 @@ from services.protocol_log import domain
 from services.protocol_log.domain import AlertThresholds
 from services.protocol_log.store import ProtocolStore
 from shared.events.abruf import Ausgang, QueryAnswered, QueryDelivered, QueryRejected, Treffer
+from shared.events.portal import PortalAnswered, PortalAusgang, PortalReleased
 from shared.events.protocol import AnswerCounts, ProtocolAlert, ProtocolMetrics, SelfLogEntry, Zweck
 from shared.logging import get_logger
 from shared.messaging import Outgoing
@@ -93,6 +94,50 @@ async def release(
     )
     log.info("logged and released", vorgangsnummer=event.vorgangsnummer, protokoll=where)
     return out
+
+
+async def release_portal(
+    store: ProtocolStore, event: PortalAnswered, now: datetime
+) -> list[Outgoing]:
+    """PortalV § 3: the entry first, then the answer goes on to the requester."""
+    a = event.anfrage
+    if await store.released_before(event.vorgangsnummer):
+        log.info("already logged and released", vorgangsnummer=event.vorgangsnummer)
+        return []
+    entry = domain.portal_entry(event, now)
+    seq = await store.append(
+        domain.PORTAL_CHAIN, event.vorgangsnummer, domain.PORTAL_TENANT, now, entry
+    )
+    latency_ms = max(0.0, (now - a.requested_at).total_seconds() * 1000)
+    await store.record_release(
+        event.vorgangsnummer,
+        domain.PORTAL_TENANT,
+        domain.portal_answer_kind(event),
+        latency_ms,
+        now,
+    )
+    r = event.response
+    answered = r is not None and r.ergebnisstatus is not None
+    log.info("portal answer logged and released", vorgangsnummer=event.vorgangsnummer, seq=seq)
+    return [
+        Outgoing(
+            Topics.PORTAL_RELEASED,
+            PortalReleased(
+                request_id=a.request_id,
+                vorgangsnummer=event.vorgangsnummer,
+                kennung=a.kennung,
+                gemeindeschluessel=a.gemeindeschluessel,
+                ausgang=PortalAusgang.BEAUSKUNFTET if answered else PortalAusgang.ABGELEHNT,
+                ergebnisstatus=r.ergebnisstatus if r else None,
+                nichterstellung=r.nichterstellung if r else event.nichterstellung,
+                antwort=r.antwort if r else None,
+                requested_at=a.requested_at,
+                released_at=now,
+                protokoll=f"{domain.PORTAL_CHAIN}:{seq}",
+            ),
+            subject=event.vorgangsnummer,
+        )
+    ]
 
 
 async def _evaluate(
@@ -216,7 +261,7 @@ async def read(
 ) -> list[dict[str, Any]]:
     """Entries for a stated purpose; the read itself is logged. Information to the person
     concerned needs the person and leaves out security authorities' retrievals."""
-    chains = domain.readable_chains(reader, tenant_id)
+    chains = domain.readable_chains(reader, tenant_id, purpose)
     if purpose is Zweck.AUSKUNFT_BETROFFENE and subject is None:
         raise domain.ReadRefused("information to the person concerned names the person")
     entries = await store.read(

@@ -9,26 +9,15 @@ The TLS terminator passes the client certificate's SHA-256 fingerprint in the he
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from services.provisioning import service
 from services.provisioning.store import ProvisioningStore
-from shared.asgi import (
-    BadRequest,
-    Endpoint,
-    Receive,
-    Scope,
-    Send,
-    header,
-    read_json_object,
-    respond_json,
-)
+from shared.asgi import Endpoint, Receive, Scope, Send, json_endpoint, respond_json
 from shared.events.account import AuthOutcome
 from shared.runtime import ServiceRuntime
 
 CERT_HEADER = b"x-client-cert-sha256"
-MAX_BODY = 16 * 1024
 STATUS = {
     AuthOutcome.AUTHENTICATED: 200,
     AuthOutcome.PASSWORD_CHANGE_REQUIRED: 200,
@@ -36,30 +25,6 @@ STATUS = {
     AuthOutcome.INVALID_CREDENTIALS: 401,
     AuthOutcome.PASSWORD_POLICY_VIOLATED: 400,
 }  # every other outcome: 403
-Handler = Callable[[dict[str, Any], str | None], Awaitable[tuple[int, dict[str, Any]]]]
-
-
-def json_endpoint(handler: Handler, fields: tuple[str, ...]) -> Endpoint:
-    """POST with a JSON object holding `fields` as strings; anything else is a 400, not a crash."""
-
-    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] != "POST":
-            await respond_json(send, 405, {"error": "method not allowed"})
-            return
-        try:
-            data = await read_json_object(receive, MAX_BODY)
-        except BadRequest as exc:
-            await respond_json(send, exc.status, {"error": str(exc)})
-            return
-        if not all(isinstance(data.get(f), str) for f in fields):
-            await respond_json(
-                send, 400, {"error": f"expected a JSON object with {', '.join(fields)}"}
-            )
-            return
-        status, answer = await handler(data, header(scope, CERT_HEADER))
-        await respond_json(send, status, answer)
-
-    return endpoint
 
 
 def routes(runtime: ServiceRuntime) -> list[tuple[str, Endpoint]]:
@@ -106,10 +71,12 @@ def routes(runtime: ServiceRuntime) -> list[tuple[str, Endpoint]]:
         await respond_json(send, 200, {"status": "ok"})
 
     return [
-        ("/auth/login", json_endpoint(login, ("username", "password"))),
+        ("/auth/login", json_endpoint(login, ("username", "password"), CERT_HEADER)),
         (
             "/auth/password",
-            json_endpoint(change_password, ("username", "current_password", "new_password")),
+            json_endpoint(
+                change_password, ("username", "current_password", "new_password"), CERT_HEADER
+            ),
         ),
         ("/health", health),
     ]

@@ -9,12 +9,9 @@ administrator manages the authority's own users.
 
 from __future__ import annotations
 
-import re
-import secrets
-import unicodedata
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from shared.events.account import (
     Actor,
@@ -28,11 +25,8 @@ from shared.events.account import (
 from shared.events.application import Protokollierung, Zugangsart
 from shared.events.review import Auflage, Datenumfang
 from shared.fingerprints import normalise_fingerprint
+from shared.passwords import ascii_slug
 
-# no 0/O, 1/l/I: the password is typed from a printed letter
-PASSWORD_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
-INITIAL_PASSWORD_LENGTH = 16  # 16 × log2(56) ≈ 93 bits
-MIN_PASSWORD_LENGTH = 12
 TENANT_NAMESPACE = uuid.UUID("5b7e3d0c-2f4a-4c1e-9a57-0d1e6b3c8f21")
 
 ADMIN_ACTIONS = {CommandAction.CREATE_USER, CommandAction.LOCK_USER, CommandAction.UNLOCK_USER}
@@ -44,45 +38,14 @@ def tenant_id_for(authority_key: str, role: Zugangsart) -> str:
     return str(uuid.uuid5(TENANT_NAMESPACE, f"{authority_key}|{role.value}"))
 
 
-def initial_password() -> str:
-    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(INITIAL_PASSWORD_LENGTH))
-
-
-def _ascii_slug(text: str) -> str:
-    text = text.replace("ß", "ss").replace("ä", "ae").replace("ö", "oe").replace("ü", "ue")
-    text = text.replace("Ä", "ae").replace("Ö", "oe").replace("Ü", "ue")
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    return re.sub(r"[^a-z0-9]+", "", folded)
-
-
 def username_for(first_name: str, surname: str, tenant_id: str, taken: set[str]) -> str:
     """e.g. `j.weissmueller.4f2a9c`: the person, and which tenant the account belongs to."""
-    base = f"{_ascii_slug(first_name)[:1]}.{_ascii_slug(surname)[:30]}.{tenant_id[:6]}"
+    base = f"{ascii_slug(first_name)[:1]}.{ascii_slug(surname)[:30]}.{tenant_id[:6]}"
     candidate, n = base, 1
     while candidate in taken:
         n += 1
         candidate = f"{base}{n}"
     return candidate
-
-
-def password_policy_violations(new: str, username: str) -> list[str]:
-    """BSI-style minimum: length, character classes, not the account name."""
-    problems = []
-    if len(new) < MIN_PASSWORD_LENGTH:
-        problems.append(f"mindestens {MIN_PASSWORD_LENGTH} Zeichen")
-    classes = [
-        any(c.islower() for c in new),
-        any(c.isupper() for c in new),
-        any(c.isdigit() for c in new),
-        any(not c.isalnum() for c in new),
-    ]
-    if sum(classes) < 3:
-        problems.append(
-            "mindestens drei der Zeichenarten Klein-, Großbuchstaben, Ziffern, Sonderzeichen"
-        )
-    if username.lower() in new.lower():
-        problems.append("darf den Accountnamen nicht enthalten")
-    return problems
 
 
 @dataclass(frozen=True)
@@ -259,7 +222,3 @@ def reset_target(accounts: list[Account]) -> Account | Rejection:
             "hinterlegt.",
         )
     return admin
-
-
-def password_expiry(now: datetime, valid_days: int) -> datetime:
-    return now + timedelta(days=valid_days)

@@ -6,15 +6,12 @@ for the database and sealed for mail_dispatch, never stored, logged or published
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import ValidationError
 
 from services.provisioning import domain
@@ -48,11 +45,17 @@ from shared.events.review import Entscheidung, ReviewDecided
 from shared.fingerprints import normalise_fingerprint
 from shared.logging import get_logger
 from shared.messaging import Outgoing
+from shared.passwords import (
+    hash_password,
+    initial_password,
+    password_expiry,
+    password_policy_violations,
+    verify_password,
+)
 from shared.sealed import credential_context, seal
 from shared.topics import Topics
 
 log = get_logger(__name__)
-_hasher = PasswordHasher()  # Argon2id, the library's RFC 9106 low-memory profile
 
 
 @dataclass(frozen=True)
@@ -62,21 +65,6 @@ class Provisioner:
     seal_key: bytes  # mail_dispatch's X25519 public key
     password_valid_days: int
     operators: frozenset[str]
-
-
-async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(_hasher.hash, password)
-
-
-async def verify_password(password_hash: str | None, password: str) -> bool:
-    if password_hash is None:
-        # same work for an unknown account as for a known one: no timing oracle
-        await asyncio.to_thread(_hasher.hash, password)
-        return False
-    try:
-        return await asyncio.to_thread(_hasher.verify, password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 async def _issue(
@@ -89,8 +77,8 @@ async def _issue(
     now: datetime,
 ) -> tuple[Account, Outgoing]:
     """A new initial password: hashed into the account, sealed into the credentials event."""
-    password = domain.initial_password()
-    expires = domain.password_expiry(now, deps.password_valid_days)
+    password = initial_password()
+    expires = password_expiry(now, deps.password_valid_days)
     account = replace(
         account,
         password_hash=await hash_password(password),
@@ -567,7 +555,7 @@ async def change_password(
     decision, account = result.decision, result.account
     if not decision.admitted or account is None:
         return PasswordChange(decision.outcome, decision.detail), out
-    problems = domain.password_policy_violations(new, username)
+    problems = password_policy_violations(new, username)
     if new == current:
         problems.append("muss sich vom bisherigen Passwort unterscheiden")
     if problems:

@@ -6,9 +6,7 @@ checked by `shared.abruf`, the one place the retrieval law lives."""
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
-from datetime import datetime
 
 from shared.abruf import ablehnung, land_der_anfrage, pruefe_anfrage
 from shared.events.abruf import Nichterstellung, QueryRequested, Zweck
@@ -17,7 +15,6 @@ from shared.events.application import Protokollierung, Zugangsart
 from shared.events.review import Datenumfang
 
 STATUTORY_TASKS_ONLY = "STATUTORY_TASKS_ONLY"  # the health insurers' condition (§ 34 Abs. 6 BMG)
-_VORGANG_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
 class Protokoll:
@@ -36,13 +33,6 @@ class Freigabe:
     zugangsart: Zugangsart
     datenumfang: Datenumfang
     protokollierung: str
-
-
-def vorgangsnummer(operator_state: str, now: datetime) -> str:
-    """Unique and unguessable (100 random bits); traceable to the requester only through the
-    protocol log, which records it with the requester."""
-    token = "".join(secrets.choice(_VORGANG_ALPHABET) for _ in range(20))
-    return f"{operator_state}-{now:%Y%m%d}-{token}"
 
 
 def _abgelehnt(grund: str, text: str, code: str = "17") -> Nichterstellung:
@@ -85,7 +75,8 @@ def autorisiere(query: QueryRequested, tenant: TenantState | None) -> Freigabe |
             "FREIWILLIGE_LEISTUNG",
             "Der Zugang ist auf gesetzlich vorgeschriebene Aufgaben beschränkt (§ 34 Abs. 6 BMG). "
             "Für freiwillige Leistungen ist eine gebührenpflichtige einfache "
-            "Melderegisterauskunft nach §§ 44, 49 BMG bei der Meldebehörde einzuholen.",
+            "Melderegisterauskunft nach §§ 44, 49 BMG über das Melderegisterauskunftsportal "
+            "einzuholen (Zweck: freiwillige_leistung_krankenkasse).",
         )
     zugangsart = (
         Zugangsart.SICHERHEITSBEHOERDE

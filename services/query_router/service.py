@@ -22,6 +22,7 @@ from shared.laender import LAENDER
 from shared.logging import get_logger
 from shared.messaging import Outgoing
 from shared.topics import Topics
+from shared.vorgangsnummer import vorgangsnummer
 
 log = get_logger(__name__)
 
@@ -42,7 +43,7 @@ async def handle_query(
     if await store.known_query(query.query_id):
         log.info("query delivered again, already taken on", query_id=query.query_id)
         return []
-    nummer = domain.vorgangsnummer(operator_state, now)
+    nummer = vorgangsnummer(operator_state, now)
     tenant = await store.tenant(query.tenant_id)
     decision = domain.autorisiere(query, tenant)
     if isinstance(decision, Nichterstellung):

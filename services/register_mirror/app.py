@@ -14,6 +14,7 @@ from pydantic import Field
 from services.register_mirror import service
 from services.register_mirror.service import Register
 from services.register_mirror.store import RegisterStore
+from shared.events.abruf import Auskunftsart, RegisterRequest
 from shared.events.register import RegisterDelivery
 from shared.pki import ANSWER_PUB
 from shared.runtime import ServiceRuntime, utc_now
@@ -44,8 +45,12 @@ class RegisterMirror(ServiceRuntime):
         self.register = Register(s.register_state, s.operator_state)
         answer_key = bytes.fromhex((s.pki_dir / ANSWER_PUB).read_text().strip())
 
-        def seal_answer(body: bytes, vorgangsnummer: str) -> str:
-            return seal(answer_key, body, vorgangsnummer.encode())
+        def seal_answer(body: bytes, request: RegisterRequest) -> str:
+            # a portal request brings its own key (PortalV § 4): only the portal can open it,
+            # and only until it destroys that key on delivery
+            portal = request.auskunftsart is Auskunftsart.EINFACHE_MELDEREGISTERAUSKUNFT
+            key = bytes.fromhex(request.antwortschluessel or "") if portal else answer_key
+            return seal(key, body, request.vorgangsnummer.encode())
 
         requests = Topics.register_request(s.register_state)
 

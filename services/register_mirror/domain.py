@@ -26,6 +26,7 @@ from shared.events.abruf import (
     Benachrichtigter,
     Datenelement,
     Ergebnisstatus,
+    Identifizierung,
     Nichterstellung,
     RegisterRequest,
     Suchart,
@@ -39,6 +40,7 @@ from shared.events.register import (
     Personendatensatz,
     RegisterDelivery,
 )
+from shared.melderegisterauskunft import NEUTRALE_AUSKUNFT, suchkriterien
 from shared.suchnormalisierung import (
     koelner_phonetik,
     normalise,
@@ -79,6 +81,7 @@ class Antwort:
     uebergaben: list[Fund] = field(default_factory=list)
     benachrichtigungen: list[Benachrichtigung] = field(default_factory=list)
     merkmale: list[tuple[str, Fund]] = field(default_factory=list)
+    bedingt: bool = False  # the hand-overs are for a bedingter Sperrvermerk, not a block
 
     @property
     def anzahl(self) -> int:
@@ -397,6 +400,106 @@ def personendaten(
         elif element is Datenelement.WOHNUNGSGEBER:
             out["wohnungsgeber"] = d.wohnungsgeber
     return out
+
+
+# -- simple registry information through the portal (§§ 44, 49 BMG) ----------------------
+
+NEUTRAL_EINFACH: dict[str, Any] = {
+    "ergebnisstatus": Ergebnisstatus.NEUTRAL.value,
+    "hinweis": NEUTRALE_AUSKUNFT,
+}
+
+
+def _name(text: str) -> str:
+    return " ".join(sorted(normalise(text).split()))
+
+
+def _person_name(p: Bezugsperson) -> str:
+    return _name(" ".join([*p.vornamen, p.familienname]))
+
+
+def _datum(d: date | None) -> str | None:
+    return d.strftime("%Y%m%d") if d else None
+
+
+def zusatz_passt(fund: Fund, i: Identifizierung) -> bool:
+    """The § 49 Abs. 5 items the store does not search by, compared with the record: every
+    item given must match (an item the record lacks does not)."""
+    d = fund.datensatz
+    hier = [a for a in d.anschriften if a.gemeindeschluessel == fund.gemeindeschluessel]
+    checks = []
+    if i.gesetzlicher_vertreter:
+        wanted = _name(i.gesetzlicher_vertreter)
+        checks.append(any(_person_name(p) == wanted for p in d.gesetzlicher_vertreter))
+    if i.einzugsdatum:
+        checks.append(any(_datum(a.einzugsdatum) == i.einzugsdatum for a in hier))
+    if i.auszugsdatum:
+        checks.append(any(_datum(a.auszugsdatum) == i.auszugsdatum for a in hier))
+    if i.familienstand:
+        checks.append(normalise(d.familienstand or "") == normalise(i.familienstand))
+    if i.eheschliessung_datum:
+        checks.append(d.eheschliessung_datum == i.eheschliessung_datum)
+    if i.eheschliessung_ort:
+        checks.append(normalise(d.eheschliessung_ort or "") == normalise(i.eheschliessung_ort))
+    if i.ehegatte:
+        checks.append(d.ehegatte is not None and _person_name(d.ehegatte) == _name(i.ehegatte))
+    return all(checks)
+
+
+def auskunftsdaten(d: Personendatensatz) -> dict[str, Any]:
+    """§ 44 Abs. 1 Satz 1 BMG, and nothing else: names, Doktorgrad, current addresses, and
+    whether the person has died."""
+    return {
+        "familienname": d.familienname,
+        "vornamen": d.vornamen,
+        "doktorgrad": d.doktorgrad,
+        "derzeitige_anschriften": [
+            {
+                "strasse": a.strasse,
+                "hausnummer": a.hausnummer,
+                "postleitzahl": a.postleitzahl,
+                "wohnort": a.wohnort,
+            }
+            for a in d.anschriften
+            if a.derzeitig
+        ],
+        "verstorben": d.sterbedatum is not None,
+    }
+
+
+def einfache_auskunft(
+    request: RegisterRequest, i: Identifizierung, kandidaten: list[Fund], heute: date
+) -> Antwort:
+    """§ 49 Abs. 4 Nr. 2 BMG: an answer only if exactly one person matches every item given.
+    Anything else (nobody, several, an Auskunftssperre, a bedingter Sperrvermerk) gives the one
+    neutral answer, so that the requester cannot tell which it was."""
+    k = suchkriterien(i)
+    funde = [f for f in kandidaten if adresse_passt(f, k) and zusatz_passt(f, i)]
+    if len(funde) != 1:
+        return _neutral_einfach([])
+    fund = funde[0]
+    d = fund.datensatz
+    if gesperrt(d, heute):  # § 51 Abs. 2: no answer; § 51 Abs. 3: the person is told
+        answer = _neutral_einfach([fund.treffer])
+        answer.benachrichtigungen = [_benachrichtigung(fund, request)]
+        answer.uebergaben = [] if request.verzicht_auf_weitere_bearbeitung else [fund]
+        return answer
+    if d.bedingter_sperrvermerk:  # § 52 Abs. 2: only after hearing the person, by hand
+        answer = _neutral_einfach([fund.treffer])
+        answer.uebergaben = [] if request.verzicht_auf_weitere_bearbeitung else [fund]
+        answer.bedingt = True
+        return answer
+    return Antwort(
+        ergebnisstatus=Ergebnisstatus.EINDEUTIG,
+        inhalt={"ergebnisstatus": Ergebnisstatus.EINDEUTIG.value, "person": auskunftsdaten(d)},
+        treffer=[fund.treffer],
+    )
+
+
+def _neutral_einfach(treffer: list[Treffer]) -> Antwort:
+    return Antwort(
+        ergebnisstatus=Ergebnisstatus.NEUTRAL, inhalt=dict(NEUTRAL_EINFACH), treffer=treffer
+    )
 
 
 # -- deliveries ----------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from shared.abruf import (
     pruefe_anfrage,
 )
 from shared.events.abruf import (
+    Auskunftsart,
     BlockNotice,
     RegisterHandover,
     RegisterRequest,
@@ -28,11 +30,12 @@ from shared.events.abruf import (
 from shared.events.register import DeliveryLogged, Lieferart, LieferStatus, RegisterDelivery
 from shared.laender import land_of
 from shared.logging import get_logger
+from shared.melderegisterauskunft import pruefe_identifizierung, suchkriterien
 from shared.messaging import Outgoing
 from shared.topics import Topics
 
 log = get_logger(__name__)
-Sealer = Callable[[bytes, str], str]  # (answer, vorgangsnummer) -> sealed box
+Sealer = Callable[[bytes, RegisterRequest], str]  # (answer, request) -> sealed box
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,11 @@ async def answer(
     now: datetime,
     seal_answer: Sealer,
 ) -> list[Outgoing]:
-    outcome = await _search(store, request, register, now)
+    portal = request.auskunftsart is Auskunftsart.EINFACHE_MELDEREGISTERAUSKUNFT
+    if portal:
+        outcome = await _search_portal(store, request, register, now)
+    else:
+        outcome = await _search(store, request, register, now)
     if outcome.merkmale:
         await store.issue_merkmale(
             outcome.merkmale,
@@ -72,7 +79,7 @@ async def answer(
     sealed = None
     if outcome.inhalt is not None:
         body = json.dumps(outcome.inhalt, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        sealed = seal_answer(body.encode("utf-8"), request.vorgangsnummer)
+        sealed = seal_answer(body.encode("utf-8"), request)
     response = RegisterResponse(
         vorgangsnummer=request.vorgangsnummer,
         query_id=request.query_id,
@@ -85,7 +92,11 @@ async def answer(
         antwort=sealed,
         answered_at=now,
     )
-    out = [Outgoing(Topics.REGISTER_RESPONSE, response, subject=request.vorgangsnummer)]
+    topic = Topics.REGISTER_PORTAL_RESPONSE if portal else Topics.REGISTER_RESPONSE
+    out = [Outgoing(topic, response, subject=request.vorgangsnummer)]
+    grund = (
+        Uebergabegrund.BEDINGTER_SPERRVERMERK if outcome.bedingt else Uebergabegrund.AUSKUNFTSSPERRE
+    )
     for fund in outcome.uebergaben:
         out.append(
             Outgoing(
@@ -94,8 +105,9 @@ async def answer(
                     vorgangsnummer=request.vorgangsnummer,
                     gemeindeschluessel=fund.gemeindeschluessel,
                     ordnungsmerkmal=fund.datensatz.ordnungsmerkmal,
-                    grund=Uebergabegrund.AUSKUNFTSSPERRE,
+                    grund=grund,
                     tenant_id=request.tenant_id,
+                    auskunftsart=request.auskunftsart,
                     zugangsart=request.zugangsart,
                     anfragende=request.anfragende,
                     suchart=request.suchart,
@@ -131,9 +143,7 @@ async def answer(
     return out
 
 
-async def _search(
-    store: RegisterStore, request: RegisterRequest, register: Register, now: datetime
-) -> Antwort:
+def _fremder_suchbereich(request: RegisterRequest, register: Register) -> Antwort | None:
     if any(land_of(a) != register.land for a in request.gemeindeschluessel):
         return Antwort(
             nichterstellung=ablehnung(
@@ -142,6 +152,51 @@ async def _search(
                 "Der Suchbereich liegt außerhalb der Zuständigkeit dieses Registers.",
             )
         )
+    return None
+
+
+def _schluessel(hex_key: str | None) -> bool:
+    """An X25519 public key: 32 bytes, hex."""
+    return bool(hex_key) and re.fullmatch(r"[0-9a-fA-F]{64}", hex_key or "") is not None
+
+
+async def _search_portal(
+    store: RegisterStore, request: RegisterRequest, register: Register, now: datetime
+) -> Antwort:
+    """A simple registry information (§ 44 BMG) asked through the portal (§ 49 BMG)."""
+    fremd = _fremder_suchbereich(request, register)
+    if fremd:
+        return fremd
+    ident = request.identifizierung
+    if (
+        ident is None
+        or not _schluessel(request.antwortschluessel)
+        or len(request.gemeindeschluessel) != 1
+    ):
+        return Antwort(
+            nichterstellung=ablehnung(
+                "17",
+                "PORTALANFRAGE_UNVOLLSTAENDIG",
+                "Eine Portalanfrage nennt genau eine Meldebehörde, die gesuchte Person und den "
+                "Schlüssel der Anfrage.",
+            )
+        )
+    ags = request.gemeindeschluessel[0]
+    refusal = pruefe_identifizierung(ags, ident)
+    if refusal:  # the portal checked too; the register answers nothing § 49 does not allow
+        return Antwort(nichterstellung=refusal)
+    kandidaten = await store.personensuche(ags, suchkriterien(ident), request.phonetisch)
+    return domain.einfache_auskunft(request, ident, kandidaten, now.date())
+
+
+async def _search(
+    store: RegisterStore, request: RegisterRequest, register: Register, now: datetime
+) -> Antwort:
+    fremd = _fremder_suchbereich(request, register)
+    if fremd:
+        return fremd
+    if request.zugangsart is None:
+        return Antwort(nichterstellung=ablehnung("17", "ZUGANGSART_FEHLT", "Die Zugangsart fehlt."))
     refusal = pruefe_anfrage(request, request.zugangsart)
     if refusal:  # the router checked too; a register answers nothing the law does not allow
         return Antwort(nichterstellung=refusal)

@@ -87,6 +87,38 @@ class Suchkriterien(_Event):
         return {k: v for k, v in self.model_dump().items() if v not in (None, "")}
 
 
+class Identifizierung(_Event):
+    """The person sought. § 49 Abs. 4 Nr. 1: Familienname or a former one, at least one
+    Vorname, and an address or two further items of Abs. 5 (never Geschlecht with
+    Familienstand). The Wohnort is the office's AGS in the request."""
+
+    familienname: str | None = None
+    frueherer_name: str | None = None
+    vornamen: str | None = None
+    # an address in the municipality of the office asked
+    strasse: str | None = None
+    hausnummer: str | None = None
+    postleitzahl: str | None = None
+    # § 49 Abs. 5
+    ordensname: str | None = None  # Nr. 1
+    kuenstlername: str | None = None  # Nr. 2
+    geburtsdatum: str | None = Field(None, description="Nr. 3, JJJJMMTT")
+    geburtsort: str | None = None  # Nr. 4
+    geschlecht: str | None = None  # Nr. 5
+    gesetzlicher_vertreter: str | None = Field(None, description="Nr. 6, Vor- und Familienname")
+    einzugsdatum: str | None = Field(None, description="Nr. 7, JJJJMMTT")
+    auszugsdatum: str | None = Field(None, description="Nr. 8, JJJJMMTT")
+    familienstand: str | None = None  # Nr. 9
+    eheschliessung_datum: str | None = Field(None, description="Nr. 10, JJJJMMTT")
+    eheschliessung_ort: str | None = None  # Nr. 10
+    ehegatte: str | None = Field(None, description="Nr. 11, Vor- und Familienname")
+    sterbedatum: str | None = Field(None, description="Nr. 12, JJJJMMTT")
+    sterbeort: str | None = None  # Nr. 13
+
+    def given(self) -> dict[str, str]:
+        return {k: v for k, v in self.model_dump().items() if v not in (None, "")}
+
+
 class Anfragende(_Event):
     """What every request carries (BMeldDAV 2021 § 11), also for the § 40 BMG log."""
 
@@ -127,18 +159,30 @@ class QueryRequested(_Event):
     requested_at: datetime
 
 
+class Auskunftsart(StrEnum):
+    BEHOERDENAUSKUNFT = "behoerdenauskunft"  # § 34a BMG, a public body's retrieval
+    EINFACHE_MELDEREGISTERAUSKUNFT = "einfache_melderegisterauskunft"  # §§ 44, 49 BMG, portal
+
+
 class RegisterRequest(_Event):
-    """`min.register.request.<Land>.v1`: an authorised query for one state's register."""
+    """`min.register.request.<Land>.v1`: an authorised query for one state's register, from the
+    router (an authority's retrieval) or from the portal (a simple registry information, with
+    the identification of § 49 Abs. 4 BMG and the request's own answer key)."""
 
     vorgangsnummer: str
     query_id: str
     tenant_id: str
-    zugangsart: Zugangsart
-    datenumfang: Datenumfang
+    auskunftsart: Auskunftsart = Auskunftsart.BEHOERDENAUSKUNFT
+    zugangsart: Zugangsart | None = Field(None, description="authority retrievals only")
+    datenumfang: Datenumfang | None = Field(None, description="authority retrievals only")
     anfragende: Anfragende
     suchart: Suchart
     gemeindeschluessel: list[str]
-    kriterien: Suchkriterien
+    kriterien: Suchkriterien = Field(default_factory=Suchkriterien)
+    identifizierung: Identifizierung | None = Field(None, description="portal requests only")
+    antwortschluessel: str | None = Field(
+        None, description="portal requests: X25519 public key (hex) the answer is sealed for"
+    )
     identifikationsmerkmal: str | None = None
     phonetisch: bool = False
     angeforderte_daten: list[Datenelement] = Field(default_factory=list)
@@ -239,6 +283,7 @@ class QueryDelivered(_Event):
 
 class Uebergabegrund(StrEnum):
     AUSKUNFTSSPERRE = "auskunftssperre"
+    BEDINGTER_SPERRVERMERK = "bedingter_sperrvermerk"  # § 52 Abs. 2 BMG: hear the person first
 
 
 class RegisterHandover(_Event):
@@ -250,7 +295,8 @@ class RegisterHandover(_Event):
     ordnungsmerkmal: str
     grund: Uebergabegrund
     tenant_id: str
-    zugangsart: Zugangsart
+    auskunftsart: Auskunftsart = Auskunftsart.BEHOERDENAUSKUNFT
+    zugangsart: Zugangsart | None = None
     anfragende: Anfragende
     suchart: Suchart
     kriterien: Suchkriterien

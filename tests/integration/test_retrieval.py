@@ -413,9 +413,9 @@ async def test_forbidden_criteria_and_refused_tenants(world: RawProducer) -> Non
         got = a["nichterstellung"]
         assert expected in (got["code"], got["grund"]), (expected, got)
         assert a["vorgangsnummer"]
-    assert (
-        "§§ 44, 49" in answers[cases["FREIWILLIGE_LEISTUNG"]["query_id"]]["nichterstellung"]["text"]
-    )
+    pointer = answers[cases["FREIWILLIGE_LEISTUNG"]["query_id"]]["nichterstellung"]["text"]
+    assert "§§ 44, 49" in pointer
+    assert "Melderegisterauskunftsportal" in pointer
     assert answers[allowed["query_id"]]["ergebnisstatus"] == "04"
     assert answers[statutory["query_id"]]["ergebnisstatus"] == "01"
 

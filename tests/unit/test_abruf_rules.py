@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 
-from services.query_router.domain import Freigabe, Protokoll, autorisiere, vorgangsnummer
+from services.query_router.domain import Freigabe, Protokoll, autorisiere
 from shared.abruf import gelieferte_datenelemente, pruefe_anfrage
 from shared.events.abruf import Datenelement, Nichterstellung, QueryRequested, Suchart
 from shared.events.account import TenantState
 from shared.events.application import Zugangsart
+from shared.vorgangsnummer import vorgangsnummer
 from tests.retrieval import HANNOVER, query, tenant_state
 
 EINFACH = Zugangsart.EINFACHE_BEHOERDENAUSKUNFT
@@ -226,3 +227,5 @@ def test_vorgangsnummer_is_unique_and_unguessable() -> None:
     sample = next(iter(numbers))
     assert sample.startswith("03-20261121-")
     assert len(sample.split("-")[2]) == 20
+    portal = vorgangsnummer("03", now, "P")  # the portal's requests are told apart at a glance
+    assert portal.startswith("03-P20261121-")

@@ -1,0 +1,152 @@
+"""The portal's FastStream wiring: registrations, decisions, requests, the registers' answers,
+released answers and statement requests in; requester states, credentials, register requests,
+answers for the log and statements out; the requester API beside it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import Field
+
+from services.portal import domain, service
+from services.portal.service import Portal
+from services.portal.store import PortalStore
+from shared.events.abruf import Anfragende
+from shared.events.portal import (
+    RegistrationDecision,
+    RegistrationSubmitted,
+    StatementRequested,
+)
+from shared.pki import LETTER_PUB
+from shared.runtime import ServiceRuntime, utc_now
+from shared.settings import Settings
+from shared.topics import Topics
+
+SERVICE = "portal"
+
+
+class PortalSettings(Settings):
+    portal_operators: list[str] = Field(
+        default_factory=lambda: ["ops-verfahrensbetreuung"],
+        description="operator ids allowed to approve or refuse registrations (JSON list)",
+    )
+    portal_initial_password_valid_days: int = Field(
+        14, description="a requester's initial password expires after"
+    )
+    portal_answer_timeout_seconds: float = Field(
+        30.0, description="a register that has not answered by then gives a technical error"
+    )
+    portal_timeout_check_seconds: float = Field(1.0, description="how often that is checked")
+    portal_statement_check_seconds: float = Field(
+        3600.0, description="how often the month just ended is looked at for its statements"
+    )
+    portal_fee_schedule: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description='fees in cent per answering office: {"<AGS, Kreis, Land or *>": '
+        '{"eindeutig": 700, "neutral": 700}} (JSON); the longest prefix applies',
+    )
+    portal_name: str = Field(
+        "Melderegisterauskunftsportal", description="how the portal appears to the registers"
+    )
+    portal_address: str = Field("Göttinger Chaussee 259, 30459 Hannover")
+    portal_contact: str = Field("portal@meldespiegel.example")
+    portal_api_host: str = Field("127.0.0.1", description="requester API address")
+    portal_api_port: int = Field(8084, description="requester API port (/portal/…)")
+
+
+class PortalService(ServiceRuntime):
+    def __init__(
+        self, settings: PortalSettings | None = None, clock: Callable[[], datetime] = utc_now
+    ) -> None:
+        s = self.portal_settings = settings or PortalSettings()
+        super().__init__(SERVICE, "services.portal", s, clock)
+        self.deps = Portal(
+            operator_state=s.operator_state,
+            operators=frozenset(s.portal_operators),
+            seal_key=bytes.fromhex((s.pki_dir / LETTER_PUB).read_text().strip()),
+            password_valid_days=s.portal_initial_password_valid_days,
+            answer_within=timedelta(seconds=s.portal_answer_timeout_seconds),
+            gebuehren=domain.gebuehrenordnung(s.portal_fee_schedule),
+            anfragende=Anfragende(
+                behoerde=s.portal_name,
+                anschrift=s.portal_address,
+                erreichbarkeit=s.portal_contact,
+                aktenzeichen="-",
+                anlass="Einfache Melderegisterauskunft (§§ 44, 49 BMG)",
+                verfahren=SERVICE,
+            ),
+        )
+        self.every(s.portal_timeout_check_seconds, "portal timeouts", self.expire)
+        self.every(s.portal_statement_check_seconds, "monthly statements", self.close_month)
+
+        @self.subscriber(Topics.PORTAL_REGISTRATION_SUBMITTED)
+        async def on_registration(reg: RegistrationSubmitted, msg: KafkaMessage) -> None:
+            """Checks a registration: its defects, or on to the operator's approval."""
+            await self.consume(
+                msg,
+                lambda conn, _: service.handle_registration(PortalStore(conn), reg, self.clock()),
+            )
+
+        @self.subscriber(Topics.PORTAL_REGISTRATION_DECISION)
+        async def on_decision(d: RegistrationDecision, msg: KafkaMessage) -> None:
+            """An approval creates the requester's account and sends its credentials."""
+            await self.consume(
+                msg,
+                lambda conn, _: service.handle_decision(
+                    PortalStore(conn), d, self.deps, self.clock()
+                ),
+            )
+
+        @self.batch_subscriber(Topics.PORTAL_REQUEST)
+        async def on_requests(records: list[Any], msg: KafkaMessage) -> None:
+            """Checks each request, gives its Vorgangsnummer and key, sends it to the register."""
+            await self.consume_batch(
+                msg,
+                Topics.PORTAL_REQUEST,
+                lambda conn, _, req: service.handle_request(
+                    PortalStore(conn), req, self.deps, self.clock()
+                ),
+            )
+
+        @self.batch_subscriber(Topics.REGISTER_PORTAL_RESPONSE)
+        async def on_responses(records: list[Any], msg: KafkaMessage) -> None:
+            """Hands the registers' answers to protocol_log, which logs before it releases."""
+            await self.consume_batch(
+                msg,
+                Topics.REGISTER_PORTAL_RESPONSE,
+                lambda conn, _, response: service.handle_response(
+                    PortalStore(conn), response, self.clock()
+                ),
+            )
+
+        @self.batch_subscriber(Topics.PORTAL_RELEASED)
+        async def on_released(records: list[Any], msg: KafkaMessage) -> None:
+            """Puts each released answer in its requester's mailbox and books the fee."""
+            await self.consume_batch(
+                msg,
+                Topics.PORTAL_RELEASED,
+                lambda conn, _, released: service.handle_released(
+                    PortalStore(conn), released, self.deps
+                ),
+            )
+
+        @self.subscriber(Topics.PORTAL_STATEMENT_REQUESTED)
+        async def on_statement_requested(cmd: StatementRequested, msg: KafkaMessage) -> None:
+            """The statements of the month asked for (provisional while it runs)."""
+            await self.consume(
+                msg,
+                lambda conn, _: service.handle_statement_request(
+                    PortalStore(conn), cmd, self.clock()
+                ),
+            )
+
+    async def expire(self) -> None:
+        await self.messaging.produce(lambda conn: service.expire(PortalStore(conn), self.clock()))
+
+    async def close_month(self) -> None:
+        await self.messaging.produce(
+            lambda conn: service.close_month(PortalStore(conn), self.clock())
+        )

@@ -1,0 +1,472 @@
+"""The portal's service layer: registrations and their approval, requests on their way to the
+registers and back, delivery to the requester, fees and statements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+from services.portal import domain
+from services.portal.domain import Buchung, Tarif
+from services.portal.store import Konto, OffenerVorgang, PortalStore
+from shared.abruf import technischer_fehler
+from shared.events.abruf import (
+    Anfragende,
+    Auskunftsart,
+    RegisterRequest,
+    RegisterResponse,
+    Suchart,
+)
+from shared.events.portal import (
+    REQUESTER_CREDENTIAL_PURPOSE,
+    Anfragekopie,
+    PortalAnswered,
+    PortalAusgang,
+    PortalReleased,
+    PortalRequest,
+    RegistrationDecision,
+    RegistrationDecisionRejected,
+    RegistrationSubmitted,
+    Registrierungsstatus,
+    RequesterCredentials,
+    RequesterState,
+    StatementRequested,
+)
+from shared.laender import LAENDER, land_of
+from shared.logging import get_logger
+from shared.messaging import Outgoing
+from shared.passwords import (
+    hash_password,
+    initial_password,
+    password_expiry,
+    password_policy_violations,
+    verify_password,
+)
+from shared.sealed import credential_context, open_sealed, public_bytes, seal
+from shared.topics import Topics
+from shared.vorgangsnummer import vorgangsnummer
+
+log = get_logger(__name__)
+PORTAL_TENANT = "portal"
+MAX_FAILED_LOGINS = 5
+_RAW_PRIVATE = (
+    serialization.Encoding.Raw,
+    serialization.PrivateFormat.Raw,
+    serialization.NoEncryption(),
+)
+
+
+@dataclass(frozen=True)
+class Portal:
+    """What the service functions need besides the store."""
+
+    operator_state: str
+    operators: frozenset[str]
+    seal_key: bytes  # mail_dispatch's X25519 public key, for the initial password
+    password_valid_days: int
+    answer_within: timedelta
+    gebuehren: dict[str, Tarif]
+    anfragende: Anfragende  # how the portal appears to the registers
+
+
+def answer_context(vorgangsnummer: str, kennung: str) -> bytes:
+    """What an answer sealed for the requester is bound to: this request and this requester."""
+    return f"portal|{vorgangsnummer}|{kennung}".encode()
+
+
+# -- registrations -------------------------------------------------------------------------
+
+
+def _state(topic_state: RequesterState) -> Outgoing:
+    return Outgoing(Topics.PORTAL_REQUESTER, topic_state, subject=topic_state.registration_id)
+
+
+async def handle_registration(
+    store: PortalStore, reg: RegistrationSubmitted, now: datetime
+) -> list[Outgoing]:
+    existing = await store.registration(reg.registration_id, lock=True)
+    if existing and existing[0].status is not Registrierungsstatus.UNVOLLSTAENDIG:
+        # only a registration with defects may be submitted again, corrected
+        log.info(
+            "registration already complete, not replaced",
+            registration_id=reg.registration_id,
+            status=existing[0].status,
+        )
+        return []
+    found = domain.maengel(reg, now.date())
+    state = RequesterState(
+        registration_id=reg.registration_id,
+        art=reg.art,
+        name=domain.name_of(reg),
+        status=Registrierungsstatus.UNVOLLSTAENDIG if found else Registrierungsstatus.IN_PRUEFUNG,
+        maengel=found,
+        version=existing[0].version + 1 if existing else 1,
+        updated_at=now,
+    )
+    await store.save_registration(state, reg)
+    log.info("registration checked", registration_id=reg.registration_id, defects=len(found))
+    return [_state(state)]
+
+
+async def handle_decision(
+    store: PortalStore, d: RegistrationDecision, deps: Portal, now: datetime
+) -> list[Outgoing]:
+    existing = await store.registration(d.registration_id, lock=True)
+    problem = domain.pruefe_entscheidung(
+        existing[0].status if existing else None, d.operator_id, deps.operators
+    )
+    if problem or existing is None:
+        grund = problem.grund if problem else "UNBEKANNT"
+        log.warning(
+            "registration decision refused", registration_id=d.registration_id, reason=grund
+        )
+        return [
+            Outgoing(
+                Topics.PORTAL_REGISTRATION_DECISION_REJECTED,
+                RegistrationDecisionRejected(
+                    decision_id=d.decision_id,
+                    registration_id=d.registration_id,
+                    grund=grund,
+                    text=problem.text if problem else "Die Registrierung ist unbekannt.",
+                    at=now,
+                ),
+                subject=d.registration_id,
+            )
+        ]
+    state, reg = existing
+    changes: dict[str, Any] = {
+        "begruendung": d.begruendung,
+        "version": state.version + 1,
+        "updated_at": now,
+    }
+    if not d.zulassen:
+        state = state.model_copy(update={**changes, "status": Registrierungsstatus.ABGELEHNT})
+        await store.save_registration(state, reg)
+        return [_state(state)]
+    kennung = domain.kennung_fuer(state.name)
+    while await store.kennung_taken(kennung):
+        kennung = domain.kennung_fuer(state.name)
+    password = initial_password()
+    expires = password_expiry(now, deps.password_valid_days)
+    await store.create_account(
+        kennung,
+        reg.registration_id,
+        await hash_password(password),
+        expires,
+        reg.antwortschluessel or "",
+        now,
+    )
+    context = credential_context(kennung, REQUESTER_CREDENTIAL_PURPOSE)
+    sealed = seal(deps.seal_key, password.encode(), context)
+    del password
+    state = state.model_copy(
+        update={**changes, "status": Registrierungsstatus.ZUGELASSEN, "kennung": kennung}
+    )
+    await store.save_registration(state, reg)
+    log.info("requester approved", registration_id=reg.registration_id, kennung=kennung)
+    return [
+        _state(state),
+        Outgoing(
+            Topics.PORTAL_CREDENTIALS,
+            RequesterCredentials(
+                registration_id=reg.registration_id,
+                kennung=kennung,
+                email=reg.email or "",
+                anschrift=domain.postanschrift(reg),
+                sealed_secret=sealed,
+                password_expires_at=expires,
+                issued_at=now,
+            ),
+            subject=reg.registration_id,
+        ),
+    ]
+
+
+# -- requests ------------------------------------------------------------------------------
+
+
+def _kopie(req: PortalRequest, registration_id: str | None) -> Anfragekopie:
+    return Anfragekopie(
+        registration_id=registration_id,
+        **req.model_dump(
+            include={
+                "request_id",
+                "kennung",
+                "gemeindeschluessel",
+                "identifizierung",
+                "phonetisch",
+                "gewerblich",
+                "gewerblicher_zweck",
+                "zweck_beschreibung",
+                "erklaerung_keine_werbung_kein_adresshandel",
+                "verzicht_auf_weitere_bearbeitung",
+                "requested_at",
+            }
+        ),
+    )
+
+
+async def handle_request(
+    store: PortalStore, req: PortalRequest, deps: Portal, now: datetime
+) -> list[Outgoing]:
+    if await store.known_request(req.request_id):
+        log.info("request delivered again, already taken on", request_id=req.request_id)
+        return []
+    nummer = vorgangsnummer(deps.operator_state, now, "P")
+    anfragender = await store.anfragender(req.kennung)
+    kopie = _kopie(req, anfragender.registration_id if anfragender else None)
+    refusal = domain.pruefe_anfrage(req, anfragender)
+    land = land_of(req.gemeindeschluessel)
+    if refusal is None and land is None:  # checked by pruefe_anfrage; kept for the type
+        refusal = technischer_fehler("Der Gemeindeschlüssel nennt kein Land.")
+    if refusal is not None or land is None:
+        await store.open(nummer, kopie, None, "refused", now, None)
+        log.info("portal request refused", vorgangsnummer=nummer, reason=refusal and refusal.grund)
+        return [
+            Outgoing(
+                Topics.PORTAL_ANSWERED,
+                PortalAnswered(
+                    vorgangsnummer=nummer, anfrage=kopie, nichterstellung=refusal, answered_at=now
+                ),
+                subject=nummer,
+            )
+        ]
+    # the request's own key: the register seals for it, only this portal can open the answer,
+    # and only until the key is destroyed on delivery (PortalV § 4 Nr. 1 and 4)
+    key = X25519PrivateKey.generate()
+    await store.store_key(nummer, key.private_bytes(*_RAW_PRIVATE), now)
+    await store.open(nummer, kopie, land, "forwarded", now, now + deps.answer_within)
+    request = RegisterRequest(
+        vorgangsnummer=nummer,
+        query_id=req.request_id,
+        tenant_id=PORTAL_TENANT,
+        auskunftsart=Auskunftsart.EINFACHE_MELDEREGISTERAUSKUNFT,
+        anfragende=deps.anfragende.model_copy(update={"aktenzeichen": nummer}),
+        suchart=Suchart.PERSONENSUCHE,
+        gemeindeschluessel=[req.gemeindeschluessel],
+        identifizierung=req.identifizierung,
+        phonetisch=req.phonetisch,
+        verzicht_auf_weitere_bearbeitung=req.verzicht_auf_weitere_bearbeitung,
+        antwortschluessel=public_bytes(key).hex(),
+        requested_at=req.requested_at,
+    )
+    log.info("portal request forwarded", vorgangsnummer=nummer, land=land)
+    return [Outgoing(Topics.register_request(land), request, subject=nummer)]
+
+
+def _answered(v: OffenerVorgang, now: datetime, **outcome: Any) -> Outgoing:
+    return Outgoing(
+        Topics.PORTAL_ANSWERED,
+        PortalAnswered(
+            vorgangsnummer=v.vorgangsnummer,
+            anfrage=v.anfrage,
+            land=v.land,
+            forwarded_at=v.forwarded_at,
+            answered_at=now,
+            **outcome,
+        ),
+        subject=v.vorgangsnummer,
+    )
+
+
+async def handle_response(
+    store: PortalStore, response: RegisterResponse, now: datetime
+) -> list[Outgoing]:
+    v = await store.forwarded(response.vorgangsnummer)
+    if v is None:
+        log.warning("register answer to no open request", vorgangsnummer=response.vorgangsnummer)
+        return []
+    await store.close(v.vorgangsnummer, "answered", now)
+    return [_answered(v, now, response=response)]
+
+
+async def expire(store: PortalStore, now: datetime) -> list[Outgoing]:
+    """Requests whose register did not answer in time get a technical error; their key goes, so
+    that a late answer can never be opened."""
+    out = []
+    for v in await store.overdue(now):
+        await store.close(v.vorgangsnummer, "timed_out", now)
+        await store.destroy_key(v.vorgangsnummer)
+        land = LAENDER.get(v.land or "", v.land or "?")
+        fehler = technischer_fehler(
+            f"Das Melderegister ({land}) hat nicht rechtzeitig geantwortet. Bitte die Anfrage "
+            "später wiederholen."
+        )
+        out.append(_answered(v, now, nichterstellung=fehler))
+    if out:
+        log.warning("registers did not answer portal requests in time", count=len(out))
+    return out
+
+
+# -- released answers: the requester's mailbox and the fee ---------------------------------
+
+
+async def handle_released(
+    store: PortalStore, released: PortalReleased, deps: Portal
+) -> list[Outgoing]:
+    if not await store.put_in_postfach(released):
+        return []  # delivered again
+    status = released.ergebnisstatus
+    if released.ausgang is PortalAusgang.BEAUSKUNFTET and status is not None:
+        tarif, betrag = domain.gebuehr(deps.gebuehren, released.gemeindeschluessel, status)
+        if tarif is None:
+            log.warning(
+                "no fee schedule for the answering office",
+                gemeindeschluessel=released.gemeindeschluessel,
+            )
+        await store.book(
+            Buchung(
+                released.vorgangsnummer,
+                released.kennung,
+                released.gemeindeschluessel,
+                status,
+                betrag,
+            ),
+            tarif,
+            released.released_at,
+        )
+    return []
+
+
+# -- the requester's API -------------------------------------------------------------------
+
+Reply = tuple[int, dict[str, Any]]
+
+
+async def _authenticate(
+    store: PortalStore, kennung: str, password: str, now: datetime, *, initial_ok: bool = False
+) -> Konto | Reply:
+    konto = await store.konto(kennung, lock=True)
+    ok = await verify_password(konto.password_hash if konto else None, password)
+    if konto is None:
+        return 401, {"error": "Kennung oder Passwort falsch."}
+    if konto.failed_logins >= MAX_FAILED_LOGINS:
+        return 403, {"error": "Die Kennung ist nach zu vielen Fehlversuchen gesperrt."}
+    if not ok:
+        await store.set_failed_logins(kennung, konto.failed_logins + 1, now)
+        return 401, {"error": "Kennung oder Passwort falsch."}
+    if konto.failed_logins:
+        await store.set_failed_logins(kennung, 0, now)
+    if konto.status is not Registrierungsstatus.ZUGELASSEN:
+        return 403, {"error": "Die Kennung ist nicht zugelassen."}
+    if konto.must_change_password:
+        if konto.password_expires_at is not None and konto.password_expires_at < now:
+            return 403, {"error": "Das Initialpasswort ist abgelaufen."}
+        if not initial_ok:
+            return 403, {
+                "error": "Das Initialpasswort ist zuerst zu ändern.",
+                "status": "password_change_required",
+            }
+    return konto
+
+
+async def anmelden(store: PortalStore, kennung: str, password: str, now: datetime) -> Reply:
+    konto = await _authenticate(store, kennung, password, now, initial_ok=True)
+    if not isinstance(konto, Konto):
+        return konto
+    status = "password_change_required" if konto.must_change_password else "authenticated"
+    return 200, {"status": status, "kennung": kennung}
+
+
+async def passwort_aendern(
+    store: PortalStore, kennung: str, current: str, new: str, now: datetime
+) -> Reply:
+    konto = await _authenticate(store, kennung, current, now, initial_ok=True)
+    if not isinstance(konto, Konto):
+        return konto
+    problems = password_policy_violations(new, kennung)
+    if new == current:
+        problems.append("muss sich vom bisherigen Passwort unterscheiden")
+    if problems:
+        return 400, {"error": "Das neue Passwort erfüllt die Regeln nicht.", "detail": problems}
+    await store.update_password(kennung, await hash_password(new), False, now)
+    return 200, {"status": "password_changed"}
+
+
+async def postfach(store: PortalStore, kennung: str, password: str, now: datetime) -> Reply:
+    konto = await _authenticate(store, kennung, password, now)
+    if not isinstance(konto, Konto):
+        return konto
+    return 200, {
+        "abholbereit": [
+            {
+                "vorgangsnummer": e.vorgangsnummer,
+                "request_id": e.request_id,
+                "ausgang": e.ausgang,
+                "released_at": e.released_at.isoformat(),
+            }
+            for e in await store.postfach(kennung)
+        ]
+    }
+
+
+async def abholen(
+    store: PortalStore, kennung: str, password: str, nummer: str, now: datetime
+) -> Reply:
+    """Hands the answer to its requester, sealed for the requester's key, and destroys both the
+    box and the request's key in the same transaction: once fetched, no copy anywhere can be
+    opened again (PortalV § 4 Nr. 1 and 4)."""
+    konto = await _authenticate(store, kennung, password, now)
+    if not isinstance(konto, Konto):
+        return konto
+    taken = await store.take_from_postfach(kennung, nummer)
+    if taken is None:
+        return 404, {"error": "Zu dieser Vorgangsnummer liegt keine Antwort (mehr) bereit."}
+    eintrag, key = taken
+    body: dict[str, Any] = {
+        "vorgangsnummer": nummer,
+        "request_id": eintrag.request_id,
+        "ausgang": eintrag.ausgang,
+        "ergebnisstatus": eintrag.ergebnisstatus.value if eintrag.ergebnisstatus else None,
+        "nichterstellung": eintrag.nichterstellung.model_dump()
+        if eintrag.nichterstellung
+        else None,
+        "released_at": eintrag.released_at.isoformat(),
+        "antwort": None,
+    }
+    if eintrag.antwort is not None and key is not None:
+        inhalt = open_sealed(
+            X25519PrivateKey.from_private_bytes(key), eintrag.antwort, nummer.encode()
+        )
+        body["antwort"] = seal(
+            bytes.fromhex(konto.antwortschluessel), inhalt, answer_context(nummer, kennung)
+        )
+        del inhalt
+    log.info("answer delivered, request key destroyed", vorgangsnummer=nummer)
+    return 200, body
+
+
+# -- statements ----------------------------------------------------------------------------
+
+
+async def _statements(
+    store: PortalStore, monat: str, abgeschlossen: bool, now: datetime
+) -> list[Outgoing]:
+    start, end = domain.monatsgrenzen(monat)
+    statements = domain.abrechnungen(await store.bookings(start, end), monat, abgeschlossen, now)
+    return [Outgoing(Topics.PORTAL_STATEMENT, s, subject=s.empfaenger) for s in statements]
+
+
+async def handle_statement_request(
+    store: PortalStore, cmd: StatementRequested, now: datetime
+) -> list[Outgoing]:
+    current = domain.monat_von(now)
+    if cmd.monat > current:
+        log.warning("statement for a month to come asked for", monat=cmd.monat)
+        return []
+    return await _statements(store, cmd.monat, cmd.monat < current, now)
+
+
+async def close_month(store: PortalStore, now: datetime) -> list[Outgoing]:
+    """The final statements of the month just ended, once."""
+    monat = domain.vorheriger_monat(domain.monat_von(now))
+    if await store.month_stated(monat):
+        return []
+    out = await _statements(store, monat, True, now)
+    await store.mark_stated(monat, len(out), now)
+    log.info("monthly statements published", monat=monat, statements=len(out))
+    return out
