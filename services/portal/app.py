@@ -43,6 +43,9 @@ class PortalSettings(Settings):
     portal_statement_check_seconds: float = Field(
         3600.0, description="how often the month just ended is looked at for its statements"
     )
+    portal_postfach_days: float = Field(
+        30.0, description="an answer not fetched by then is deleted with its key"
+    )
     portal_fee_schedule: dict[str, dict[str, int]] = Field(
         default_factory=dict,
         description='fees in cent per answering office: {"<AGS, Kreis, Land or *>": '
@@ -81,6 +84,7 @@ class PortalService(ServiceRuntime):
         )
         self.every(s.portal_timeout_check_seconds, "portal timeouts", self.expire)
         self.every(s.portal_statement_check_seconds, "monthly statements", self.close_month)
+        self.every(s.portal_statement_check_seconds, "unfetched answers", self.expire_postfach)
 
         @self.subscriber(Topics.PORTAL_REGISTRATION_SUBMITTED)
         async def on_registration(reg: RegistrationSubmitted, msg: KafkaMessage) -> None:
@@ -145,6 +149,12 @@ class PortalService(ServiceRuntime):
 
     async def expire(self) -> None:
         await self.messaging.produce(lambda conn: service.expire(PortalStore(conn), self.clock()))
+
+    async def expire_postfach(self) -> None:
+        kept = timedelta(days=self.portal_settings.portal_postfach_days)
+        await self.messaging.produce(
+            lambda conn: service.expire_postfach(PortalStore(conn), self.clock(), kept)
+        )
 
     async def close_month(self) -> None:
         await self.messaging.produce(

@@ -332,6 +332,15 @@ async def handle_released(
     return []
 
 
+async def expire_postfach(store: PortalStore, now: datetime, kept: timedelta) -> list[Outgoing]:
+    """§ 49 Abs. 1 Satz 2 BMG: what was asked is deleted without delay once dealt with; an
+    answer its requester never fetches is deleted, key and box, when the fetching time is over."""
+    numbers = await store.expire_postfach(now - kept)
+    if numbers:
+        log.info("unfetched answers deleted", count=len(numbers))
+    return []
+
+
 # -- the requester's API -------------------------------------------------------------------
 
 Reply = tuple[int, dict[str, Any]]

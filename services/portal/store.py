@@ -312,6 +312,17 @@ class PortalStore:
         )
         return _postfach(r), key
 
+    async def expire_postfach(self, before: datetime) -> list[str]:
+        """Answers never fetched: deleted with their keys once the fetching time is over."""
+        rows = await self.conn.fetch(
+            "DELETE FROM postfach WHERE released_at < $1 RETURNING vorgangsnummer", before
+        )
+        numbers = [r["vorgangsnummer"] for r in rows]
+        await self.conn.execute(
+            "DELETE FROM anfrageschluessel WHERE vorgangsnummer = ANY($1::text[])", numbers
+        )
+        return numbers
+
     async def destroy_key(self, vorgangsnummer: str) -> None:
         await self.conn.execute(
             "DELETE FROM anfrageschluessel WHERE vorgangsnummer = $1", vorgangsnummer

@@ -654,3 +654,39 @@ async def test_the_log_holds_the_seven_items_and_the_supervisory_authority_reads
         verified = await api.get("/protocol/verify")
         assert verified.json()["intact"] is True
         assert "portal" in verified.json()["chains"]
+
+
+async def test_answers_never_fetched_are_deleted_with_their_key(
+    answered: dict[str, Any],
+) -> None:
+    from datetime import timedelta
+
+    from services.portal import service
+    from services.portal.store import PortalStore
+
+    old = datetime.now(UTC) - timedelta(days=40)
+    number = f"03-P-EXPIRED-{TOK}"
+    conn = await asyncpg.connect(database_url(), server_settings={"search_path": "portal"})
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                "INSERT INTO anfrageschluessel VALUES ($1, $2, $3)", number, b"k" * 32, old
+            )
+            await conn.execute(
+                "INSERT INTO postfach VALUES ($1, 'PR-x', 'anf-x', '03241001', 'beauskunftet', "
+                "'03', NULL, 'box', $2)",
+                number,
+                old,
+            )
+            fresh = answered["released"]["private"]["vorgangsnummer"]
+            await service.expire_postfach(PortalStore(conn), datetime.now(UTC), timedelta(days=30))
+        assert not await conn.fetchval(
+            "SELECT count(*) FROM postfach WHERE vorgangsnummer = $1", number
+        )
+        assert not await conn.fetchval(
+            "SELECT count(*) FROM anfrageschluessel WHERE vorgangsnummer = $1", number
+        )
+        # a recent answer stays for its requester
+        assert await conn.fetchval("SELECT count(*) FROM postfach WHERE vorgangsnummer = $1", fresh)
+    finally:
+        await conn.close()
