@@ -225,7 +225,6 @@ class Anfragender:
     registration_id: str
     status: Registrierungsstatus
     must_change_password: bool
-    antwortschluessel: str
 
 
 def _abgelehnt(grund: str, text: str) -> Nichterstellung:

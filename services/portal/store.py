@@ -67,6 +67,15 @@ def _postfach(r: asyncpg.Record) -> Postfacheintrag:
     )
 
 
+def _offen(r: asyncpg.Record) -> OffenerVorgang:
+    return OffenerVorgang(
+        r["vorgangsnummer"],
+        Anfragekopie.model_validate_json(r["anfrage"]),
+        r["land"],
+        r["forwarded_at"],
+    )
+
+
 class PortalStore:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
@@ -166,9 +175,7 @@ class PortalStore:
         k = await self.konto(kennung)
         if k is None:
             return None
-        return Anfragender(
-            k.kennung, k.registration_id, k.status, k.must_change_password, k.antwortschluessel
-        )
+        return Anfragender(k.kennung, k.registration_id, k.status, k.must_change_password)
 
     async def update_password(
         self, kennung: str, password_hash: str, must_change: bool, now: datetime
@@ -235,14 +242,7 @@ class PortalStore:
                WHERE vorgangsnummer = $1 AND status = 'forwarded' FOR UPDATE""",
             vorgangsnummer,
         )
-        if r is None:
-            return None
-        return OffenerVorgang(
-            r["vorgangsnummer"],
-            Anfragekopie.model_validate_json(r["anfrage"]),
-            r["land"],
-            r["forwarded_at"],
-        )
+        return _offen(r) if r else None
 
     async def close(self, vorgangsnummer: str, status: str, now: datetime) -> None:
         await self.conn.execute(
@@ -260,15 +260,7 @@ class PortalStore:
                ORDER BY deadline LIMIT 500 FOR UPDATE SKIP LOCKED""",
             now,
         )
-        return [
-            OffenerVorgang(
-                r["vorgangsnummer"],
-                Anfragekopie.model_validate_json(r["anfrage"]),
-                r["land"],
-                r["forwarded_at"],
-            )
-            for r in rows
-        ]
+        return [_offen(r) for r in rows]
 
     # -- delivery ----------------------------------------------------------------------------
 
