@@ -500,8 +500,13 @@ async def test_answers_are_section_44_only_or_the_same_neutral_answer_and_gone_a
                 answers[case] = opened_by(who, r.json())
                 again = await fetch(api, who, released[case]["vorgangsnummer"])
                 assert again.status_code == 404  # delivered once, then gone
-            other = await fetch(api, requesters["insurer"], released["unique"]["vorgangsnummer"])
-            assert other.status_code in (403, 404)
+            # another requester cannot take an answer that is not its own, still waiting
+            waiting = released["private"]["vorgangsnummer"]
+            other = await fetch(api, requesters["insurer"], waiting)
+            assert other.status_code == 404
+            assert await conn.fetchval(
+                "SELECT count(*) FROM portal.postfach WHERE vorgangsnummer = $1", waiting
+            )
 
         person_ = answers["unique"]["person"]
         assert set(person_) == {"familienname", "vornamen", "doktorgrad", "derzeitige_anschriften",
