@@ -3,12 +3,19 @@
 - Producer: idempotent, `acks=all`.
 - Consumer: no auto-commit; FastStream commits a message's offset after its handler returned, and
   handlers return only after their database transaction committed (see `shared.messaging`).
-- Decoding: size limit, CloudEvents headers, `ce_type` of the topic, strict JSON. Failures are
-  *poison*: retrying cannot help, so they go straight to `<topic>.dlq`.
+- Parsing never fails: FastStream's own parser decodes every header as UTF-8 before any of our
+  code runs, and a record it cannot parse would be skipped without a dead letter. Our parser keeps
+  the raw record and hands FastStream headers it can read; the strict checks come after, in
+  `decode_record`, where a failure is a dead letter.
+- Decoding (`decode_record`): null value (tombstone), size limit, UTF-8 headers, CloudEvents
+  envelope, `ce_type` of the topic, strict JSON with bounded nesting and numbers. Failures are
+  *poison*: retrying cannot help, so they go straight to `<topic>.dlq`. Whatever else goes wrong
+  while decoding (a `RecursionError`, Python's integer digit limit) is poison too.
 - Handler errors: infrastructure errors (database or broker unreachable) are retried for as long as
   it takes, since the message itself is fine; any other error is retried a few times and then
-  dead-lettered. A dead letter keeps the original bytes, key and headers plus the error and the
-  original topic/partition/offset, so that it can be redriven. The service goes on with the next
+  dead-lettered. A dead letter keeps the original bytes, key and headers (exactly, in
+  `dlq_original_headers`, even where they are not UTF-8) plus the error and the original
+  topic/partition/offset, so that it can be redriven. The service goes on with the next
   message. If even the dead-letter topic cannot be written, the message is not committed and comes
   again: nothing is lost.
 """
@@ -16,9 +23,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import dataclasses
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+import math
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -55,6 +65,10 @@ class UnknownEventType(ValueError):
     """`ce_type` names no event this topic carries."""
 
 
+class Tombstone(ValueError):
+    """A record without a value on a topic that is not compacted: there it means nothing."""
+
+
 class HandlerGaveUp(RuntimeError):
     """A handler kept failing; the message is dead-lettered with the last error."""
 
@@ -68,6 +82,7 @@ POISON: tuple[type[Exception], ...] = (
     EventTooLarge,
     UndecodableEvent,
     UnknownEventType,
+    Tombstone,
     EnvelopeError,
     ValidationError,
 )
@@ -111,13 +126,13 @@ def subscribe(
     broker: KafkaBroker, spec: TopicSpec, *, group_id: str, settings: Settings
 ) -> Callable[[Callable[..., Awaitable[Any]]], Any]:
     """`@subscribe(broker, Topics.X, group_id=…)`: a consumer-group subscriber for one topic."""
-    if not spec.consumed:
-        raise ValueError(f"{spec.name} is not marked consumed in the catalogue: it has no .dlq")
+    _check_consumable(spec, batched=False)
     return broker.subscriber(
         spec.name,
         group_id=group_id,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        parser=_never_failing_parser,
         decoder=_envelope_decoder(spec, spec.max_event_bytes or settings.max_event_bytes),
         title=f"{group_id}:{spec.name}",
         description=spec.description,
@@ -135,8 +150,7 @@ def subscribe_batch(
     `batch_max_records` records at a time, undecoded: `ServiceRuntime.consume_batch` decodes
     each record itself, so that one poisoned record cannot take its batch with it. The offsets
     are committed once the batch's handler returned."""
-    if not spec.consumed:
-        raise ValueError(f"{spec.name} is not marked consumed in the catalogue: it has no .dlq")
+    _check_consumable(spec, batched=True)
     return broker.subscriber(
         spec.name,
         group_id=group_id,
@@ -145,10 +159,19 @@ def subscribe_batch(
         batch=True,
         max_records=settings.batch_max_records,
         batch_timeout_ms=10,  # an idle poll waits (and then sleeps) this long; data returns at once
+        parser=_never_failing_parser,
         decoder=_undecoded_batch,
         title=f"{group_id}:{spec.name}",
         description=spec.description,
     )
+
+
+def _check_consumable(spec: TopicSpec, *, batched: bool) -> None:
+    if not spec.consumed:
+        raise ValueError(f"{spec.name} is not marked consumed in the catalogue: it has no .dlq")
+    if spec.batched != batched:
+        mode = "in batches" if spec.batched else "one by one"
+        raise ValueError(f"the catalogue says {spec.name} is consumed {mode}")
 
 
 async def _undecoded_batch(msg: StreamMessage[Any]) -> Any:
@@ -159,18 +182,53 @@ def envelope_of(msg: StreamMessage[Any]) -> Envelope:
     return Envelope.from_headers(msg.headers)
 
 
-def decode_event(spec: TopicSpec, headers: Mapping[str, str], body: bytes, max_bytes: int) -> Any:
-    """Checks size, envelope, `ce_type` and JSON; returns the JSON object. Raises POISON."""
-    if len(body) > max_bytes:
-        raise EventTooLarge(f"event has {len(body)} bytes, the limit is {max_bytes}")
-    envelope = Envelope.from_headers(headers)
-    if envelope.type != spec.event_type:
-        raise UnknownEventType(
-            f"ce_type {envelope.type!r} is not carried by {spec.name} "
-            f"(expected {spec.event_type!r})"
-        )
+# no field of the contract needs more: 19 digits hold every 64-bit integer
+MAX_INTEGER_DIGITS = 19
+RawHeaders = Iterable[tuple[str, bytes | None]]
+
+
+def strict_headers(raw: RawHeaders | None) -> dict[str, str]:
+    """The record's headers as text; raises UndecodableEvent for a null value, a value that is not
+    UTF-8, or a header given twice (which of the two would count is not ours to guess)."""
+    headers: dict[str, str] = {}
+    for name, value in raw or ():
+        if value is None:
+            raise UndecodableEvent(f"header {name!r} has a null value")
+        if name in headers:
+            raise UndecodableEvent(f"header {name!r} is given more than once")
+        try:
+            headers[name] = value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UndecodableEvent(f"header {name!r} is not UTF-8: {exc}") from exc
+    return headers
+
+
+def _integer(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise UndecodableEvent(f"a number has {len(text)} digits, at most {MAX_INTEGER_DIGITS}")
+    return int(text)
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise UndecodableEvent(f"the number {text[:40]} is out of range")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise UndecodableEvent(f"{name} is not JSON")
+
+
+def strict_json(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object: UTF-8, numbers in range, no NaN/Infinity."""
     try:
-        decoded = json.loads(body.decode("utf-8"))
+        decoded = json.loads(
+            body.decode("utf-8"),
+            parse_int=_integer,
+            parse_float=_finite,
+            parse_constant=_no_constant,
+        )
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UndecodableEvent(f"body is not UTF-8 JSON: {exc}") from exc
     if not isinstance(decoded, dict):
@@ -178,9 +236,79 @@ def decode_event(spec: TopicSpec, headers: Mapping[str, str], body: bytes, max_b
     return decoded
 
 
+def decode_record(
+    spec: TopicSpec, record: ConsumerRecord[Any, Any], max_bytes: int
+) -> tuple[Envelope, dict[str, Any]]:
+    """Checks value, size, headers, envelope, `ce_type` and JSON of a consumed record; returns its
+    envelope and JSON object. Raises POISON only: whatever else fails while decoding a record
+    (nesting deeper than Python's recursion limit, say) is the record's fault as well."""
+    try:
+        if record.value is None:
+            raise Tombstone(
+                f"a record without a value (tombstone) means nothing on {spec.name}, "
+                "which is not compacted"
+                if not spec.compacted
+                else "a tombstone is handled by the subscriber of a compacted topic"
+            )
+        body: bytes = record.value
+        if len(body) > max_bytes:
+            raise EventTooLarge(f"event has {len(body)} bytes, the limit is {max_bytes}")
+        envelope = Envelope.from_headers(strict_headers(record.headers))
+        if envelope.type != spec.event_type:
+            raise UnknownEventType(
+                f"ce_type {envelope.type!r} is not carried by {spec.name} "
+                f"(expected {spec.event_type!r})"
+            )
+        return envelope, strict_json(body)
+    except POISON:
+        raise
+    except Exception as exc:  # RecursionError, MemoryError's smaller cousins, …
+        raise UndecodableEvent(f"cannot be decoded: {type(exc).__name__}: {exc}") from exc
+
+
+def decode_event(spec: TopicSpec, record: ConsumerRecord[Any, Any], max_bytes: int) -> Any:
+    """`decode_record`, then the topic's event schema; raises POISON only."""
+    envelope, decoded = decode_record(spec, record, max_bytes)
+    try:
+        return envelope, spec.event.model_validate(decoded)
+    except ValidationError:
+        raise
+    except Exception as exc:  # a validator deep in pydantic hitting a limit of its own
+        raise UndecodableEvent(f"cannot be validated: {type(exc).__name__}: {exc}") from exc
+
+
+def is_tombstone(spec: TopicSpec, record: ConsumerRecord[Any, Any]) -> bool:
+    """A deletion on a compacted topic: a keyed record without a value."""
+    return spec.compacted and record.value is None and record.key is not None
+
+
+def _readable(record: ConsumerRecord[Any, Any]) -> ConsumerRecord[Any, Any]:
+    try:
+        for _, value in record.headers or ():
+            value.decode("utf-8")  # a null value raises AttributeError
+        return record
+    except (AttributeError, UnicodeDecodeError):
+        lenient = tuple((k, v.encode("utf-8")) for k, v in decode_headers(record.headers).items())
+        return dataclasses.replace(record, headers=lenient)
+
+
+async def _never_failing_parser(
+    raw: ConsumerRecord[Any, Any] | tuple[ConsumerRecord[Any, Any], ...],
+    original: Callable[[Any], Awaitable[StreamMessage[Any]]],
+) -> StreamMessage[Any]:
+    """FastStream's parser, given headers it can decode; the message keeps the raw record(s), so
+    `decode_record` and the dead letter see the original bytes."""
+    readable = tuple(map(_readable, raw)) if isinstance(raw, tuple) else _readable(raw)
+    message = await original(readable)
+    message.raw_message = raw
+    return message
+
+
 def _envelope_decoder(spec: TopicSpec, max_bytes: int) -> Callable[..., Awaitable[Any]]:
     async def decode(msg: StreamMessage[Any]) -> Any:
-        return decode_event(spec, msg.headers, msg.body or b"", max_bytes)
+        if is_tombstone(spec, msg.raw_message):
+            return None
+        return decode_record(spec, msg.raw_message, max_bytes)[1]
 
     return decode
 
@@ -201,7 +329,7 @@ def _describe(exc: BaseException) -> tuple[str, str]:
     return type(exc).__name__, str(exc)
 
 
-def _backoff(settings: Settings, attempt: int) -> float:
+def retry_delay(settings: Settings, attempt: int) -> float:
     # the exponent is capped: an outage may last thousands of attempts
     factor = 2 ** min(attempt - 1, 20)
     return min(settings.retry_backoff_seconds * factor, settings.retry_backoff_max_seconds)
@@ -231,7 +359,7 @@ def _dead_letter_middleware(
                         outage = isinstance(exc, INFRASTRUCTURE)
                         if not outage and attempt >= settings.handler_max_attempts:
                             raise HandlerGaveUp(attempt, exc) from exc
-                        delay = _backoff(settings, attempt)
+                        delay = retry_delay(settings, attempt)
                         log.warning(
                             "infrastructure unavailable, retrying"
                             if outage
@@ -263,6 +391,19 @@ def _dead_letter_middleware(
     return DeadLetterMiddleware
 
 
+def original_headers(raw: RawHeaders | None) -> str:
+    """The record's headers exactly, as JSON `[[name, base64 value or null], …]`: the readable
+    copies beside them cannot show bytes that are not UTF-8, nulls or repeated names."""
+    return json.dumps(
+        [[k, None if v is None else base64.b64encode(v).decode("ascii")] for k, v in raw or ()]
+    )
+
+
+def _text(value: str) -> str:
+    # a header must encode as UTF-8: an error message may quote a lone surrogate from the input
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 async def publish_dead_letter(
     broker: KafkaBroker,
     record: ConsumerRecord[Any, Any],
@@ -288,14 +429,17 @@ async def publish_dead_letter(
     dead_headers = {
         **headers,
         "dlq_error_type": error_type,
-        "dlq_error": error_text[:MAX_ERROR_TEXT],
+        "dlq_error": _text(error_text[:MAX_ERROR_TEXT]),
         "dlq_original_topic": record.topic,
         "dlq_original_partition": str(record.partition),
         "dlq_original_offset": str(record.offset),
         "dlq_original_timestamp": str(record.timestamp),
+        "dlq_original_headers": original_headers(record.headers),
         "dlq_service": service,
         "dlq_failed_at": datetime.now(UTC).isoformat(),
     }
+    if record.value is None:
+        dead_headers["dlq_original_value"] = "null"
     with event_context(
         event_id=headers.get("ce_id"),
         event_type=headers.get("ce_type"),
@@ -327,13 +471,20 @@ __all__ = [
     "EnvelopeError",
     "EventTooLarge",
     "HandlerGaveUp",
+    "Tombstone",
     "UndecodableEvent",
     "UnknownEventType",
     "decode_event",
+    "decode_record",
     "envelope_of",
+    "is_tombstone",
     "make_broker",
+    "original_headers",
     "publish_dead_letter",
+    "retry_delay",
     "schema_violations",
+    "strict_headers",
+    "strict_json",
     "subscribe",
     "subscribe_batch",
 ]

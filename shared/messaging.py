@@ -89,13 +89,14 @@ class Messaging:
         await self._publish_pending("source_event_id = $1", consumed.envelope.id)
         return bool(fresh)
 
-    async def process_batch(self, items: Sequence[BatchItem]) -> list[BatchItem]:
+    async def process_batch(self, items: Sequence[BatchItem]) -> bool:
         """Runs the effects of a batch of consumed events in one transaction, each event once,
-        then publishes what they produced. If an effect fails (other than an outage), the whole
-        transaction is rolled back and the items are returned for the caller to run one by one
-        (`process_once`), so that one bad event costs its batch only time, never an effect."""
+        then publishes what they produced; True if it committed. If an effect fails (other than
+        an outage, which is raised), the whole transaction is rolled back and False returned: the
+        caller splits the batch until the failing event stands alone, so that one bad event costs
+        its batch only time, never an effect."""
         if not items:
-            return []
+            return True
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 fresh = {
@@ -122,12 +123,12 @@ class Messaging:
         except INFRASTRUCTURE:
             raise
         except Exception as exc:
-            log.warning("batch rolled back, its events go one by one", error=repr(exc))
-            return list(items)
+            log.warning("batch rolled back", events=len(items), error=repr(exc))
+            return False
         await self._publish_pending(
             "source_event_id = ANY($1::text[])", [i.consumed.envelope.id for i in items]
         )
-        return []
+        return True
 
     async def produce(self, effect: Effect) -> list[Envelope]:
         """Runs an effect that no consumed event triggered (a schedule, an API call) in one

@@ -8,7 +8,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from aiokafka import ConsumerRecord
@@ -24,11 +24,12 @@ from shared.broker import (
     envelope_of,
     make_broker,
     publish_dead_letter,
+    retry_delay,
     subscribe,
     subscribe_batch,
 )
 from shared.db import create_pool
-from shared.envelope import Envelope, decode_headers
+from shared.envelope import Envelope
 from shared.logging import event_context, get_logger
 from shared.messaging import BatchItem, Consumed, Effect, Messaging, Outgoing
 from shared.metrics import Metrics
@@ -36,6 +37,7 @@ from shared.settings import Settings, get_settings
 from shared.topics import TopicSpec
 
 log = get_logger(__name__)
+T = TypeVar("T")
 Job = Callable[[], Awaitable[Any]]
 Handling = Callable[[asyncpg.Connection, Envelope], Awaitable[Sequence[Outgoing]]]
 # a batch handler's effect for one event: (connection, envelope, the decoded event)
@@ -109,20 +111,14 @@ class ServiceRuntime:
         """Applies a batch of consumed records: each is decoded on its own (poison goes to the
         dead-letter topic at once), the effects run in one transaction with one inbox and outbox
         write each, the outcomes are published pipelined, and the batch's offsets are committed
-        together when this returns. If an effect fails, the batch's events go one by one, each
-        retried and dead-lettered on its own like a single consumed event."""
+        together when this returns. A batch whose transaction fails is split in halves until the
+        failing event stands alone; that one is retried and dead-lettered on its own like a single
+        consumed event. An outage is waited out here, so that nothing is decoded twice."""
+        max_bytes = spec.max_event_bytes or self.settings.max_event_bytes
         items: list[tuple[ConsumerRecord[Any, Any], BatchItem]] = []
         for record in msg.raw_message:
-            headers = decode_headers(record.headers or ())
             try:
-                decoded = decode_event(
-                    spec,
-                    headers,
-                    record.value or b"",
-                    spec.max_event_bytes or self.settings.max_event_bytes,
-                )
-                event = spec.event.model_validate(decoded)
-                envelope = Envelope.from_headers(headers)
+                envelope, event = decode_event(spec, record, max_bytes)
             except POISON as exc:
                 await publish_dead_letter(
                     self.broker, record, exc, self.name, self.metrics.dead_lettered
@@ -130,11 +126,37 @@ class ServiceRuntime:
                 continue
             consumed = Consumed(envelope, record.topic, record.partition, record.offset)
             items.append((record, BatchItem(consumed, _bound(handling, envelope, event))))
-        failed = await self.messaging.process_batch([item for _, item in items])
-        if failed:
-            by_item = {id(item): record for record, item in items}
-            for item in failed:
-                await self._one_by_one(by_item[id(item)], item)
+        await self._settle(items)
+
+    async def _settle(self, items: list[tuple[ConsumerRecord[Any, Any], BatchItem]]) -> None:
+        if not items:
+            return
+        if len(items) == 1:
+            await self._one_by_one(*items[0])
+            return
+        if await self._through_outages(
+            lambda: self.messaging.process_batch([item for _, item in items])
+        ):
+            return
+        half = len(items) // 2  # in order: a key's events keep their sequence
+        await self._settle(items[:half])
+        await self._settle(items[half:])
+
+    async def _through_outages(self, step: Callable[[], Awaitable[T]]) -> T:
+        attempt = 0
+        while True:
+            try:
+                return await step()
+            except INFRASTRUCTURE as exc:
+                attempt += 1
+                delay = retry_delay(self.settings, attempt)
+                log.warning(
+                    "infrastructure unavailable, retrying",
+                    error=repr(exc),
+                    attempt=attempt,
+                    retry_in_s=delay,
+                )
+                await asyncio.sleep(delay)
 
     async def _one_by_one(self, record: ConsumerRecord[Any, Any], item: BatchItem) -> None:
         env = item.consumed.envelope
@@ -143,10 +165,10 @@ class ServiceRuntime:
             while True:
                 attempt += 1
                 try:
-                    await self.messaging.process_once(item.consumed, item.effect)
+                    await self._through_outages(
+                        lambda: self.messaging.process_once(item.consumed, item.effect)
+                    )
                     return
-                except INFRASTRUCTURE:
-                    raise  # an outage: the batch comes again; the inbox knows what was done
                 except Exception as exc:
                     if attempt >= self.settings.handler_max_attempts:
                         await publish_dead_letter(
@@ -158,12 +180,7 @@ class ServiceRuntime:
                         )
                         return
                     log.warning("handler failed, retrying", error=repr(exc), attempt=attempt)
-                    await asyncio.sleep(
-                        min(
-                            self.settings.retry_backoff_seconds * 2 ** (attempt - 1),
-                            self.settings.retry_backoff_max_seconds,
-                        )
-                    )
+                    await asyncio.sleep(retry_delay(self.settings, attempt))
 
     async def consume(self, msg: StreamMessage[Any], handling: Handling) -> bool:
         """Applies a consumed event once (inbox), publishing what it produced (outbox)."""
@@ -171,6 +188,16 @@ class ServiceRuntime:
         record = msg.raw_message
         consumed = Consumed(envelope, record.topic, record.partition, record.offset)
         return await self.messaging.process_once(consumed, lambda conn: handling(conn, envelope))
+
+    async def erase(
+        self,
+        msg: StreamMessage[Any],
+        handling: Callable[[asyncpg.Connection, str], Awaitable[Sequence[Outgoing]]],
+    ) -> None:
+        """A tombstone on a compacted topic (the subscriber got `None`): the key's record is
+        deleted. A tombstone has no envelope, so no inbox entry; deleting again changes nothing."""
+        key = msg.raw_message.key.decode("utf-8", "backslashreplace")
+        await self.messaging.produce(lambda conn: handling(conn, key))
 
     async def start_resources(self) -> None:
         pool = await create_pool(self.settings.database_url, self.name, self.package)

@@ -78,6 +78,9 @@ class TopicSpec:
     retention_ms: int = 30 * DAY_MS
     compacted: bool = False
     consumed: bool = False  # a consumed topic gets a `.dlq` companion
+    # consumed in batches (the query and portal paths' volume); compacted topics never are,
+    # since their tombstones are handled one by one
+    batched: bool = False
     # events larger than the service-wide limit, e.g. a result list of 1,000 persons
     max_event_bytes: int | None = None
 
@@ -292,6 +295,7 @@ class Topics:
         description="Queries from the MiN front end and specialist applications (§ 34a BMG).",
         retention_ms=7 * DAY_MS,
         consumed=True,
+        batched=True,
     )
     REGISTER_RESPONSE = TopicSpec(
         name="min.register.response.v1",
@@ -302,6 +306,7 @@ class Topics:
         description="Registers' answers, sealed for the front end, with what the log needs.",
         retention_ms=7 * DAY_MS,
         consumed=True,
+        batched=True,
         max_event_bytes=ANSWER_MAX_BYTES,
     )
     QUERY_ANSWERED = TopicSpec(
@@ -313,6 +318,7 @@ class Topics:
         description="Answered queries, not yet released: protocol_log logs, then releases them.",
         retention_ms=7 * DAY_MS,
         consumed=True,
+        batched=True,
         max_event_bytes=ANSWER_MAX_BYTES,
     )
     QUERY_REJECTED = TopicSpec(
@@ -324,6 +330,7 @@ class Topics:
         description="Refused queries and technical errors, with an XMeld-style reason code.",
         retention_ms=7 * DAY_MS,
         consumed=True,
+        batched=True,
     )
     QUERY_DELIVERED = TopicSpec(
         name="min.query.delivered.v1",
@@ -462,6 +469,7 @@ class Topics:
         "(§§ 44, 49 BMG).",
         retention_ms=7 * DAY_MS,
         consumed=True,
+        batched=True,
     )
     REGISTER_PORTAL_RESPONSE = TopicSpec(
         name="min.register.portal-response.v1",
@@ -472,6 +480,7 @@ class Topics:
         description="Registers' answers to portal requests, sealed for each request's own key.",
         retention_ms=7 * DAY_MS,
         consumed=True,
+        batched=True,
     )
     PORTAL_ANSWERED = TopicSpec(
         name="min.portal.answered.v1",
@@ -483,6 +492,7 @@ class Topics:
         "(PortalV § 3), then releases them.",
         retention_ms=7 * DAY_MS,
         consumed=True,
+        batched=True,
     )
     PORTAL_RELEASED = TopicSpec(
         name="min.portal.released.v1",
@@ -493,6 +503,7 @@ class Topics:
         description="Released portal answers (sealed for the request's key) and refusals.",
         retention_ms=7 * DAY_MS,
         consumed=True,
+        batched=True,
     )
     PORTAL_STATEMENT_REQUESTED = TopicSpec(
         name="min.portal.statement-requested.v1",
@@ -545,6 +556,7 @@ REGISTER_REQUESTS: dict[str, TopicSpec] = {
         partitions=3,
         retention_ms=7 * DAY_MS,
         consumed=True,
+        batched=True,
     )
     for land, name in LAENDER.items()
 }

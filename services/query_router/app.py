@@ -41,8 +41,13 @@ class QueryRouter(ServiceRuntime):
         )
 
         @self.subscriber(Topics.TENANT_STATE)
-        async def on_tenant_state(state: TenantState, msg: KafkaMessage) -> None:
-            """Keeps the tenant's current state to authorise from."""
+        async def on_tenant_state(state: TenantState | None, msg: KafkaMessage) -> None:
+            """Keeps the tenant's current state to authorise from; a tombstone erases it."""
+            if state is None:
+                await self.erase(
+                    msg, lambda conn, key: service.handle_tenant_erased(RouterStore(conn), key)
+                )
+                return
             await self.consume(
                 msg, lambda conn, _: service.handle_tenant_state(RouterStore(conn), state)
             )

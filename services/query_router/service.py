@@ -33,6 +33,14 @@ async def handle_tenant_state(store: RouterStore, state: TenantState) -> list[Ou
     return []
 
 
+async def handle_tenant_erased(store: RouterStore, tenant_id: str) -> list[Outgoing]:
+    """A tombstone on the compacted tenant topic: the tenant no longer exists, so its users'
+    queries are refused as those of an unknown tenant."""
+    if await store.forget_tenant(tenant_id):
+        log.warning("tenant erased by a tombstone", tenant_id=tenant_id)
+    return []
+
+
 async def handle_query(
     store: RouterStore,
     query: QueryRequested,

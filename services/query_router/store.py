@@ -56,6 +56,14 @@ class RouterStore:
             )
         )
 
+    async def forget_tenant(self, tenant_id: str) -> bool:
+        """A tenant erased from the compacted state topic; False if it was not known."""
+        return bool(
+            await self.conn.fetchval(
+                "DELETE FROM mandanten WHERE tenant_id = $1 RETURNING true", tenant_id
+            )
+        )
+
     async def tenant(self, tenant_id: str) -> TenantState | None:
         raw = await self.conn.fetchval(
             "SELECT state FROM mandanten WHERE tenant_id = $1", tenant_id

@@ -69,9 +69,9 @@ def test_envelope_rejects_a_naive_time() -> None:
 
 
 def test_retry_backoff_doubles_and_stays_capped_through_a_long_outage() -> None:
-    from shared.broker import _backoff
+    from shared.broker import retry_delay
     from shared.settings import Settings
 
     settings = Settings(retry_backoff_seconds=0.2, retry_backoff_max_seconds=10.0)
-    assert [_backoff(settings, n) for n in (1, 2, 3)] == [0.2, 0.4, 0.8]
-    assert _backoff(settings, 5000) == 10.0
+    assert [retry_delay(settings, n) for n in (1, 2, 3)] == [0.2, 0.4, 0.8]
+    assert retry_delay(settings, 5000) == 10.0

@@ -1,0 +1,345 @@
+"""Hostile input on every consumed topic, on the real broker and database (property-based).
+
+For every topic the catalogue marks consumed, `hypothesis` interleaves valid events with hostile
+records from `tests.hostile` (undecodable headers and bodies, nesting past the recursion limit,
+integers past Python's digit limit, wrong types, nulls, tombstones, repeated event ids, …). A
+probe service consumes each topic the way its real consumer does (in batches or one by one,
+through `ServiceRuntime`) and records each effect in PostgreSQL. Then the test counts: every
+valid event applied exactly once, every hostile record on the `.dlq` with its reason and its
+original bytes, key and headers (or, for a tombstone on a compacted topic, the key erased), and
+every consumer still running.
+
+The real services run beside the probe as their own processes and read the same records; the
+last test checks that none of them died and that each has consumed every topic to its end.
+
+The suite runs a few examples; `MELDESPIEGEL_HOSTILE_EXAMPLES=200 scripts/test tests/property`
+is the longer run.
+
+This module has no `from __future__ import annotations`: the probe's handlers are annotated with
+the topic's event class at run time, which FastStream reads."""
+
+import asyncio
+import base64
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from faststream.kafka.annotations import KafkaMessage
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from shared.broker import subscribe, subscribe_batch
+from shared.envelope import Envelope, decode_headers
+from shared.runtime import ServiceRuntime
+from shared.settings import Settings
+from shared.topics import TopicSpec
+from tests.helpers import ServiceProcess, bootstrap, eventually, stop_all
+from tests.hostile import Raw, consumed_topics, event_id_of, interleaved
+
+pytestmark = pytest.mark.integration
+RUN = uuid.uuid4().hex[:8]
+EXAMPLES = int(os.environ.get("MELDESPIEGEL_HOSTILE_EXAMPLES", "3"))
+TOPICS = consumed_topics()
+# every service that consumes a topic, run as in production; register_mirror serves state 03
+REAL_SERVICES = (
+    "intake",
+    "legal_review",
+    "provisioning",
+    "mail_dispatch",
+    "query_router",
+    "protocol_log",
+    "register_mirror",
+    "portal",
+)
+
+
+class Probe(ServiceRuntime):
+    """Consumes every consumed topic as its real consumer does and records each applied effect."""
+
+    def __init__(self) -> None:
+        settings = Settings(handler_max_attempts=2, retry_backoff_seconds=0.05)
+        super().__init__(f"hostile_probe_{RUN}", "services.query_router", settings)
+        for spec in TOPICS:
+            self._probe(spec)
+
+    def _probe(self, spec: TopicSpec) -> None:
+        group = f"{self.name}-{spec.name}"
+
+        async def applied(conn: asyncpg.Connection, envelope: Envelope, *_: Any) -> list[Any]:
+            await conn.execute(
+                "INSERT INTO hostile_effects VALUES ($1, $2, 'applied')", spec.name, envelope.id
+            )
+            return []
+
+        async def erased(conn: asyncpg.Connection, key: str) -> list[Any]:
+            await conn.execute(
+                "INSERT INTO hostile_effects VALUES ($1, $2, 'erased')", spec.name, key
+            )
+            return []
+
+        if spec.batched:
+
+            @subscribe_batch(self.broker, spec, group_id=group, settings=self.settings)
+            async def on_batch(records: list[Any], msg: KafkaMessage) -> None:
+                await self.consume_batch(msg, spec, applied)
+
+            return
+        event_class = spec.event
+
+        @subscribe(self.broker, spec, group_id=group, settings=self.settings)
+        async def on_event(event: event_class | None, msg: KafkaMessage) -> None:  # type: ignore[valid-type]
+            if event is None:
+                await self.erase(msg, erased)
+            else:
+                await self.consume(msg, applied)
+
+    async def effects(self) -> dict[tuple[str, str, str], int]:
+        async with self.messaging.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT topic, ref, what, count(*) AS n FROM hostile_effects "
+                "GROUP BY topic, ref, what"
+            )
+        return {(r["topic"], r["ref"], r["what"]): r["n"] for r in rows}
+
+
+class DeadLetters:
+    """Follows every `.dlq` from its current end, keeping what the probe dead-lettered, by the
+    original record's position."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.seen: dict[tuple[str, int, int], Any] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap(),
+            enable_auto_commit=False,
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        await self.consumer._client.force_metadata_update()
+        parts = [
+            TopicPartition(spec.dlq, p)
+            for spec in TOPICS
+            for p in self.consumer.partitions_for_topic(spec.dlq) or ()
+        ]
+        self.consumer.assign(parts)
+        await self.consumer.seek_to_end(*parts)
+        for tp in parts:  # resolve the end now, before anything is sent
+            await self.consumer.position(tp)
+        self._task = asyncio.create_task(self._follow())
+
+    async def _follow(self) -> None:
+        while True:
+            batch = await self.consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for r in records:
+                    h = decode_headers(r.headers or ())
+                    if h.get("dlq_service") == self.service:
+                        where = (
+                            h["dlq_original_topic"],
+                            int(h["dlq_original_partition"]),
+                            int(h["dlq_original_offset"]),
+                        )
+                        self.seen[where] = r
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+        await self.consumer.stop()
+
+
+@pytest.fixture(scope="module")
+def real_services(artifacts: Path) -> Iterator[list[ServiceProcess]]:
+    procs = [
+        ServiceProcess(f"services.{name}", artifacts / f"{name}-hostile.log").start()
+        for name in REAL_SERVICES
+    ]
+    yield procs
+    stop_all(procs)
+
+
+@pytest.fixture(scope="module")
+async def probe(real_services: list[ServiceProcess]) -> AsyncIterator[Probe]:
+    probe = Probe()
+    await probe.start_resources()
+    async with probe.messaging.pool.acquire() as conn:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS hostile_effects (topic text, ref text, what text)"
+        )
+    await probe.broker.start()
+    try:
+        yield probe
+    finally:
+        await probe.broker.stop()
+        await probe.close_resources()
+
+
+@pytest.fixture(scope="module")
+async def dead_letters(probe: Probe) -> AsyncIterator[DeadLetters]:
+    follower = DeadLetters(probe.name)
+    await follower.start()
+    try:
+        yield follower
+    finally:
+        await follower.stop()
+
+
+@pytest.fixture(scope="module")
+async def producer() -> AsyncIterator[AIOKafkaProducer]:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap(),
+        enable_idempotence=True,
+        acks="all",
+        max_request_size=4 * 1024 * 1024,
+    )
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()
+
+
+async def _send(
+    producer: AIOKafkaProducer, plan: dict[str, list[Raw]]
+) -> list[tuple[TopicSpec, Raw, int, int]]:
+    """Sends each topic's records in order; returns each with the partition and offset it got."""
+    by_name = {spec.name: spec for spec in TOPICS}
+    pending = []
+    for name, records in plan.items():
+        for raw in records:
+            future = await producer.send(name, raw.value, key=raw.key, headers=list(raw.headers))
+            pending.append((by_name[name], raw, future))
+    sent = []
+    for spec, raw, future in pending:
+        meta = await future
+        sent.append((spec, raw, meta.partition, meta.offset))
+    return sent
+
+
+@pytest.mark.timeout(120 + 150 * EXAMPLES)
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    # each example is a round trip through the broker: no shrinking (the failure names the
+    # records that were not handled), and no example database to replay from
+    phases=[Phase.explicit, Phase.generate],
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=st.data())
+async def test_hostile_records_never_take_a_valid_event_with_them(
+    probe: Probe, dead_letters: DeadLetters, producer: AIOKafkaProducer, data: st.DataObject
+) -> None:
+    plan = {spec.name: data.draw(interleaved(spec), label=spec.name) for spec in TOPICS}
+    sent = await _send(producer, plan)
+
+    valid_ids = {(spec.name, event_id_of(raw)) for spec, raw, _, _ in sent if raw.kind == "valid"}
+    erased = {
+        (spec.name, raw.key.decode("utf-8", "backslashreplace"))
+        for spec, raw, _, _ in sent
+        if raw.expect == "erase" and raw.key is not None
+    }
+    dead = {
+        (spec.name, partition, offset): raw
+        for spec, raw, partition, offset in sent
+        if raw.expect == "dead_letter"
+    }
+
+    missing: dict[str, Any] = {}
+
+    async def settled() -> bool:
+        effects = await probe.effects()
+        missing["not applied"] = sorted(r for r in valid_ids if (*r, "applied") not in effects)
+        missing["not erased"] = sorted(r for r in erased if (*r, "erased") not in effects)
+        missing["not dead-lettered"] = sorted(
+            (where, dead[where].kind) for where in dead.keys() - dead_letters.seen.keys()
+        )
+        return not any(missing.values())
+
+    try:
+        await eventually(settled, "every valid event applied, every hostile record handled", 120)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {missing}") from None
+
+    effects = await probe.effects()
+    # exactly once, the repeated event id included; no hostile record applied
+    assert {(t, i): effects[(t, i, "applied")] for t, i in valid_ids} == {
+        ref: 1 for ref in valid_ids
+    }
+    applied_ids = {(t, i) for t, i, what in effects if what == "applied"}
+    hostile_ids = {
+        (spec.name, h[1].decode("utf-8", "replace"))
+        for spec, raw, _, _ in sent
+        if raw.kind != "valid"
+        for h in raw.headers
+        if h[0] == "ce_id" and h[1] is not None
+    }
+    assert not (hostile_ids & applied_ids), "a hostile record was applied"
+
+    for where, raw in dead.items():
+        letter = dead_letters.seen[where]
+        headers = decode_headers(letter.headers or ())
+        assert headers["dlq_error_type"], f"{raw.kind} on {where}: no reason"
+        assert headers["dlq_error"], f"{raw.kind} on {where}: no reason text"
+        assert (letter.value or b"") == (raw.value or b""), f"{raw.kind}: bytes changed"
+        assert (headers.get("dlq_original_value") == "null") == (raw.value is None)
+        assert letter.key == raw.key, f"{raw.kind}: key changed"
+        original = [
+            (k, None if v is None else base64.b64decode(v))
+            for k, v in json.loads(headers["dlq_original_headers"])
+        ]
+        assert original == list(raw.headers), f"{raw.kind}: headers changed"
+
+    for subscriber in probe.broker.subscribers:
+        assert subscriber.running, f"{subscriber} stopped"
+
+
+async def _lag(groups: tuple[str, ...]) -> dict[str, dict[tuple[str, int], int]]:
+    """What each group has still to read on the consumed topics, by partition."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap())
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(), enable_auto_commit=False)
+    await admin.start()
+    await consumer.start()
+    try:
+        names = {spec.name for spec in TOPICS}
+        lag: dict[str, dict[tuple[str, int], int]] = {}
+        for group in groups:
+            committed = {
+                tp: m.offset
+                for tp, m in (await admin.list_consumer_group_offsets(group)).items()
+                if tp.topic in names
+            }
+            ends = await consumer.end_offsets(list(committed)) if committed else {}
+            lag[group] = {
+                (tp.topic, tp.partition): ends[tp] - offset
+                for tp, offset in committed.items()
+                if ends[tp] > offset
+            }
+        return lag
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def test_the_real_services_read_past_every_hostile_record(
+    real_services: list[ServiceProcess], probe: Probe
+) -> None:
+    """Runs after the property test: the services that read the same records are all still
+    running, and every consumer group has read each of its topics to the end."""
+
+    async def caught_up() -> bool:
+        return not any((await _lag(REAL_SERVICES)).values())
+
+    await eventually(caught_up, "every service's consumer group at the end of its topics", 180)
+    for proc in real_services:
+        assert proc.proc is not None
+        assert proc.proc.poll() is None, f"{proc.module} exited with {proc.proc.returncode}"
