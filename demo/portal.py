@@ -22,10 +22,11 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from demo.feed import publish
+from demo.feed import Skipped, publish
 from demo.queries import persons
 from services.portal.app import PortalSettings
 from services.portal.service import answer_context
+from shared.broker import json_or_none
 from shared.events.portal import REQUESTER_CREDENTIAL_PURPOSE
 from shared.pki import LETTER_KEY
 from shared.sealed import credential_context, load_private_key, open_sealed, public_bytes
@@ -52,13 +53,20 @@ async def first(
         enable_auto_commit=False,
     )
     await consumer.start()
+    skipped = Skipped()
     try:
         while not stop.is_set():
             for records in (await consumer.getmany(timeout_ms=500)).values():
                 for r in records:
-                    body = json.loads(r.value or b"{}")
-                    if (key is None or r.key == key.encode()) and (done is None or done(body)):
-                        return body
+                    body = json_or_none(r.value)
+                    if body is None:
+                        skipped.one(r.topic)
+                        continue
+                    try:
+                        if (key is None or r.key == key.encode()) and (done is None or done(body)):
+                            return body
+                    except Exception:  # a record of another shape than the demo expects
+                        skipped.one(r.topic)
     finally:
         await consumer.stop()
     raise SystemExit(0)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import signal
@@ -21,8 +20,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from demo.feed import publish
+from demo.feed import Skipped, publish
 from services.register_mirror.generator import Generator
+from shared.broker import json_or_none
 from shared.settings import get_settings
 from shared.topics import Topics
 
@@ -34,29 +34,54 @@ def persons(land: str) -> list[tuple[str, Any]]:
     return list(Generator(land, seed=1).persons(KNOWN))
 
 
-async def tenants(stop: asyncio.Event) -> dict[str, tuple[str, str]]:
-    """Active tenants and an active user of each, from the compacted tenant state."""
-    consumer = AIOKafkaConsumer(
-        Topics.TENANT_STATE.name,
-        bootstrap_servers=get_settings().kafka_bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    found: dict[str, tuple[str, str]] = {}
-    try:
-        while not stop.is_set() and not found:
-            for records in (await consumer.getmany(timeout_ms=1000)).values():
-                for r in records:
-                    state = json.loads(r.value or b"{}")
-                    users = [u for u in state.get("users", []) if u["status"] == "active"]
-                    if state.get("status") == "active" and users:
-                        found[state["tenant_id"]] = (state["authority_name"], users[0]["username"])
-            if not found:
-                print("… waiting for a provisioned tenant (demo feed)", flush=True)
-    finally:
-        await consumer.stop()
-    return found
+class Tenants:
+    """The active tenants and their active users, followed on the compacted tenant state for as
+    long as the demo runs: a user the demo's administrator change locked is not asked with again,
+    and a tenant provisioned later joins in."""
+
+    def __init__(self) -> None:
+        self.current: dict[str, tuple[str, list[str]]] = {}
+        self.skipped = Skipped()
+
+    def apply(self, key: bytes | None, state: dict[str, Any] | None) -> None:
+        if state is None:  # a tombstone, or a record that is no tenant state
+            if key is not None:
+                self.current.pop(key.decode("utf-8", "replace"), None)
+            return
+        try:
+            users = [u["username"] for u in state.get("users", []) if u["status"] == "active"]
+            if state["status"] == "active" and users:
+                self.current[state["tenant_id"]] = (state["authority_name"], users)
+            else:
+                self.current.pop(state["tenant_id"], None)
+        except (KeyError, TypeError, AttributeError):
+            self.skipped.one(Topics.TENANT_STATE.name)
+
+    def pick(self) -> tuple[str, tuple[str, str]] | None:
+        if not self.current:
+            return None
+        tenant_id = random.choice(sorted(self.current))
+        authority, users = self.current[tenant_id]
+        return tenant_id, (authority, random.choice(users))
+
+    async def follow(self, stop: asyncio.Event) -> None:
+        consumer = AIOKafkaConsumer(
+            Topics.TENANT_STATE.name,
+            bootstrap_servers=get_settings().kafka_bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            while not stop.is_set():
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    for r in records:
+                        state = json_or_none(r.value)
+                        if r.value is not None and state is None:
+                            self.skipped.one(r.topic)
+                        self.apply(r.key, state)
+        finally:
+            await consumer.stop()
 
 
 def _query(tenant_id: str, authority: str, user: str, **search: Any) -> dict[str, Any]:
@@ -135,13 +160,19 @@ async def follow(stop: asyncio.Event, asked: dict[str, str]) -> None:
         enable_auto_commit=False,
     )
     await consumer.start()
+    skipped = Skipped()
     try:
         while not stop.is_set():
             for records in (await consumer.getmany(timeout_ms=500)).values():
                 for r in records:
-                    body = json.loads(r.value or b"{}")
-                    if body.get("query_id") in asked:
-                        print(describe(body, asked), flush=True)
+                    body = json_or_none(r.value)
+                    if body is None:
+                        skipped.one(r.topic)
+                    elif body.get("query_id") in asked:
+                        try:
+                            print(describe(body, asked), flush=True)
+                        except Exception:  # an answer of another shape than the demo expects
+                            skipped.one(r.topic)
     finally:
         await consumer.stop()
 
@@ -152,7 +183,8 @@ async def main(interval: float) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     ni, by = persons("03"), persons("09")
-    known = await tenants(stop)
+    known = Tenants()
+    following = asyncio.create_task(known.follow(stop))
     asked: dict[str, str] = {}
     follower = asyncio.create_task(follow(stop, asked))
     producer = AIOKafkaProducer(
@@ -162,7 +194,13 @@ async def main(interval: float) -> None:
     try:
         await asyncio.sleep(3)  # the follower joins before the first answer
         while not stop.is_set():
-            what, body = next_query(random.choice(list(known.items())), ni, by)
+            tenant = known.pick()
+            if tenant is None:
+                print("… waiting for a provisioned tenant (demo feed)", flush=True)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 2.0)
+                continue
+            what, body = next_query(tenant, ni, by)
             asked[body["query_id"]] = what
             await publish(producer, Topics.QUERY_REQUESTED, body["query_id"], body, SOURCE)
             with contextlib.suppress(asyncio.TimeoutError):
@@ -171,6 +209,7 @@ async def main(interval: float) -> None:
         stop.set()
         await producer.stop()
         await follower
+        await following
 
 
 if __name__ == "__main__":

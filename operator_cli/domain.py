@@ -16,7 +16,7 @@ import yaml
 from aiokafka.partitioner import murmur2
 from pydantic import ValidationError
 
-from shared.broker import schema_violations
+from shared.broker import json_or_none, schema_violations
 from shared.events.application import ApplicationSubmitted
 from shared.topics import DLQ_SUFFIX, Topics
 
@@ -51,11 +51,12 @@ class Satz:
 
     @property
     def body(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.value)
-        except ValueError:
-            return {}
-        return data if isinstance(data, dict) else {}
+        """The JSON object, or {} for a record that is not one (see `readable`)."""
+        return json_or_none(self.value) or {}
+
+    @property
+    def readable(self) -> bool:
+        return json_or_none(self.value) is not None
 
     @property
     def at(self) -> datetime:
@@ -117,6 +118,8 @@ def _codes(items: Iterable[dict[str, Any]]) -> str:
 def _describe(satz: Satz) -> str:
     b = satz.body
     t = satz.topic
+    if not satz.readable and not t.endswith(DLQ_SUFFIX):
+        return "unreadable record (not a JSON object), skipped"
     if t == Topics.APPLICATION_SUBMITTED.name:
         return "submitted"
     if t == Topics.APPLICATION_ACCEPTED.name:

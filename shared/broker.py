@@ -236,6 +236,17 @@ def strict_json(body: bytes) -> dict[str, Any]:
     return decoded
 
 
+def json_or_none(value: bytes | None) -> dict[str, Any] | None:
+    """For readers that only look at a topic (the dashboard, the CLI, the demo feeds): the body as
+    a JSON object, or None for anything that is not one (they skip and count it). Never raises."""
+    if value is None:
+        return None
+    try:
+        return strict_json(value)
+    except Exception:  # RecursionError and the like: whatever it is, it is not readable
+        return None
+
+
 def decode_record(
     spec: TopicSpec, record: ConsumerRecord[Any, Any], max_bytes: int
 ) -> tuple[Envelope, dict[str, Any]]:
@@ -478,6 +489,7 @@ __all__ = [
     "decode_record",
     "envelope_of",
     "is_tombstone",
+    "json_or_none",
     "make_broker",
     "original_headers",
     "publish_dead_letter",

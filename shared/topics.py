@@ -32,7 +32,7 @@ from shared.events.application import (
     ApplicationRefused,
     ApplicationSubmitted,
 )
-from shared.events.betrieb import Redriven
+from shared.events.betrieb import DashboardCheckpoint, Redriven
 from shared.events.mail import MailDispatched, MailFailed
 from shared.events.portal import (
     PortalAnswered,
@@ -534,6 +534,18 @@ class Topics:
         description="Dead letters operators published back to their original topics.",
         partitions=1,
         retention_ms=365 * DAY_MS,
+    )
+
+    DASHBOARD_CHECKPOINT = TopicSpec(
+        name="min.dashboard.checkpoint.v1",
+        event=DashboardCheckpoint,
+        event_type="de.meldespiegel.dashboard.checkpoint.v1",
+        key="reader",
+        writer="dashboard",
+        description="The dashboard's read model and read positions, for a quick restart "
+        "(compacted: the newest per reader is kept).",
+        partitions=1,
+        compacted=True,
     )
 
     @staticmethod

@@ -1,14 +1,18 @@
 """The dashboard service: a read model of the log, metrics and review topics, served as a live
 page (server-sent events) to operators.
 
-It reads its topics from the earliest retained event at every start, without a consumer group:
-the page's state is a fold of what the topics hold, so a restart rebuilds it and nothing needs
-to be stored. Dead-letter sizes are the retained records of every `.dlq` topic, polled.
+The page's state is a fold of what the topics hold. Every `dashboard_checkpoint_seconds` the
+fold and the next offset of each partition go to the compacted `min.dashboard.checkpoint.v1`; a
+restart takes the newest checkpoint and reads on from its offsets (from the earliest retained
+record if there is none, or if it cannot be read). A record the page cannot read is skipped and
+counted (`unreadable` in /state), never retried, so no record can stop the page. `behind` says
+how many records are still to be read. Dead-letter sizes are the retained records of every
+`.dlq` topic, polled.
 
 GET /         the page
 GET /events   the state as server-sent events, on every change
 GET /state    the state as JSON
-GET /health   200 while the topics are being read
+GET /health   200 while the topics are being read (with how far behind), 503 before
 """
 
 from __future__ import annotations
@@ -17,17 +21,21 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import Field
 
 from services.dashboard.domain import WATCHED, Dashboard
+from shared.broker import json_or_none
+from shared.envelope import Envelope
+from shared.events.betrieb import DashboardCheckpoint
 from shared.kafka_security import client_options
 from shared.logging import get_logger
 from shared.settings import Settings
-from shared.topics import CATALOGUE
+from shared.topics import CATALOGUE, Topics
 
 log = get_logger(__name__)
 SERVICE = "dashboard"
@@ -40,6 +48,12 @@ class DashboardSettings(Settings):
     dashboard_host: str = Field("127.0.0.1", description="where the page listens")
     dashboard_port: int = Field(8090, description="port of the page, /events, /state, /health")
     dashboard_dlq_seconds: float = Field(5.0, description="how often dead-letter sizes are read")
+    dashboard_checkpoint_seconds: float = Field(
+        30.0, description="how often the read model and positions are checkpointed"
+    )
+    dashboard_reader: str = Field(
+        "dashboard", description="the checkpoint's key; one per dashboard that reads on its own"
+    )
 
 
 class DashboardService:
@@ -88,26 +102,115 @@ class DashboardService:
         while True:
             try:
                 consumer, partitions = await self._consumer(list(WATCHED))
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self.settings.kafka_bootstrap,
+                    enable_idempotence=True,
+                    acks="all",
+                    client_id=f"meldespiegel-{SERVICE}",
+                    **client_options(self.settings),
+                )
+                await producer.start()
                 try:
+                    positions = await self._restore(consumer)
                     consumer.assign(partitions)
-                    await consumer.seek_to_beginning(*partitions)
+                    starts = await consumer.beginning_offsets(partitions)
+                    for tp in partitions:
+                        at = positions.get(_ref(tp))
+                        consumer.seek(tp, at if at is not None and at >= starts[tp] else starts[tp])
                     self.reading = True
-                    while True:
-                        batch = await consumer.getmany(timeout_ms=500, max_records=1000)
-                        for records in batch.values():
-                            for r in records:
-                                with contextlib.suppress(ValueError):
-                                    self.state.apply(r.topic, json.loads(r.value or b""))
-                        if batch:
-                            await self._notify()
+                    await self._follow(consumer, producer, partitions, positions)
                 finally:
                     self.reading = False
                     await consumer.stop()
+                    await producer.stop()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the broker away: read again once it is back
                 log.warning("reading the topics failed, retrying", error=repr(exc))
                 await asyncio.sleep(5)
+
+    async def _follow(
+        self,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        partitions: list[TopicPartition],
+        positions: dict[str, int],
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        next_checkpoint = next_lag = loop.time()
+        saved = notified = self.state.version
+        try:
+            while True:
+                batch = await consumer.getmany(timeout_ms=500, max_records=1000)
+                for records in batch.values():
+                    for r in records:
+                        self.state.apply(r.topic, json_or_none(r.value))
+                        positions[_ref(TopicPartition(r.topic, r.partition))] = r.offset + 1
+                now = loop.time()
+                if now >= next_lag:
+                    self.state.set_behind(await _behind(consumer, partitions))
+                    next_lag = now + 2.0
+                if self.state.version != notified:
+                    notified = self.state.version
+                    await self._notify()
+                if now >= next_checkpoint and self.state.version != saved:
+                    saved = self.state.version
+                    await self._checkpoint(producer, positions)
+                    next_checkpoint = now + self.settings.dashboard_checkpoint_seconds
+        finally:
+            if self.state.version != saved:  # at shutdown: what was read since the last one
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._checkpoint(producer, positions), 5)
+
+    async def _restore(self, consumer: AIOKafkaConsumer) -> dict[str, int]:
+        """The newest readable checkpoint of this reader: the fold goes into `self.state`, the
+        positions are returned. No checkpoint, or none readable: an empty fold, no positions."""
+        spec = Topics.DASHBOARD_CHECKPOINT
+        parts = [
+            TopicPartition(spec.name, p) for p in consumer.partitions_for_topic(spec.name) or ()
+        ]
+        newest: DashboardCheckpoint | None = None
+        if parts:
+            ends = await consumer.end_offsets(parts)
+            consumer.assign(parts)
+            await consumer.seek_to_beginning(*parts)
+            while await _behind(consumer, parts, ends):
+                for records in (await consumer.getmany(timeout_ms=1000)).values():
+                    for r in records:
+                        body = json_or_none(r.value)
+                        try:
+                            found = DashboardCheckpoint.model_validate(body)
+                        except Exception:
+                            continue  # not a checkpoint: read on
+                        if found.reader == self.settings.dashboard_reader:
+                            newest = found
+        if newest is not None:
+            try:
+                self.state = Dashboard.restored(newest.state)
+                log.info("read model restored", written_at=newest.written_at.isoformat())
+                return dict(newest.positions)
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("checkpoint not usable, reading from the beginning", error=repr(exc))
+        self.state = Dashboard()
+        return {}
+
+    async def _checkpoint(self, producer: AIOKafkaProducer, positions: dict[str, int]) -> None:
+        spec = Topics.DASHBOARD_CHECKPOINT
+        event = DashboardCheckpoint(
+            reader=self.settings.dashboard_reader,
+            positions=positions,
+            state=self.state.checkpoint(),
+            written_at=datetime.now(UTC),
+        )
+        envelope = Envelope.new(
+            source=f"/meldespiegel/{SERVICE}", type=spec.event_type, correlation_id=None
+        )
+        await producer.send_and_wait(
+            spec.name,
+            event.model_dump_json().encode(),
+            key=spec.key_of(event).encode(),
+            headers=[(k, v.encode()) for k, v in envelope.to_headers().items()],
+        )
 
     async def _read_dead_letters(self) -> None:
         dlqs = [spec.dlq for spec in CATALOGUE if spec.consumed]
@@ -152,11 +255,9 @@ class DashboardService:
             await _respond(send, 200, "application/json", body)
         elif path == "/health":
             ok = self.reading
+            status = {"status": "ok" if ok else "starting", "behind": self.state.behind}
             await _respond(
-                send,
-                200 if ok else 503,
-                "application/json",
-                b'{"status": "ok"}' if ok else b'{"status": "starting"}',
+                send, 200 if ok else 503, "application/json", json.dumps(status).encode()
             )
         elif path == "/events":
             await self._stream(receive, send)
@@ -211,6 +312,20 @@ class DashboardService:
             pass  # the browser went away
         finally:
             gone.cancel()
+
+
+async def _behind(
+    consumer: AIOKafkaConsumer,
+    parts: list[TopicPartition],
+    ends: dict[TopicPartition, int] | None = None,
+) -> int:
+    """Records between the consumer's positions and the ends (now, or as given)."""
+    ends = ends or await consumer.end_offsets(parts)
+    return sum([max(0, ends[tp] - await consumer.position(tp)) for tp in parts])
+
+
+def _ref(tp: TopicPartition) -> str:
+    return f"{tp.topic}/{tp.partition}"
 
 
 async def _disconnected(receive: Receive) -> None:

@@ -5,13 +5,14 @@ and pseudonyms only, and reviews are shown by application id and authority."""
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
 from shared.topics import Topics
 
 MINUTES_SHOWN = 30
+MINUTES_KEPT = 24 * 60  # late metrics for the last day still land in their minute
 ALERTS_SHOWN = 20
 KINDS = ("eindeutig", "trefferliste", "neutral", "ergebnisliste", "abgelehnt")
 
@@ -28,27 +29,40 @@ class Minute:
 @dataclass
 class Dashboard:
     minutes: dict[str, Minute] = field(default_factory=dict)
+    queries_total: int = 0
     pending: dict[str, dict[str, Any]] = field(default_factory=dict)
     overdue: dict[str, dict[str, Any]] = field(default_factory=dict)
     alerts: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=ALERTS_SHOWN))
     dead_letters: dict[str, int] = field(default_factory=dict)
+    unreadable: dict[str, int] = field(default_factory=dict)  # skipped records, by topic
+    behind: int = 0  # records on the watched topics not read yet
     version: int = 0
 
-    def apply(self, topic: str, body: dict[str, Any]) -> None:
-        """Folds one event in; unknown or malformed events change nothing."""
+    def apply(self, topic: str, body: dict[str, Any] | None) -> bool:
+        """Folds one event in; False (and counted) for a record the page cannot read. A handler
+        checks the whole event before it changes anything, so a bad one leaves no trace."""
+        handler = _HANDLERS.get(topic)
+        if handler is None:
+            return False
         try:
-            handler = _HANDLERS[topic]
-        except KeyError:
-            return
-        try:
+            if body is None:
+                raise ValueError("not a JSON object")
             handler(self, body)
-        except (KeyError, TypeError, ValueError):
-            return  # the topics' own consumers dead-letter bad events; the page just skips them
+        except Exception:  # the topics' own consumers dead-letter bad events; the page skips them
+            self.unreadable[topic] = self.unreadable.get(topic, 0) + 1
+            self.version += 1
+            return False
         self.version += 1
+        return True
 
     def set_dead_letters(self, sizes: dict[str, int]) -> None:
         if sizes != self.dead_letters:
             self.dead_letters = dict(sizes)
+            self.version += 1
+
+    def set_behind(self, records: int) -> None:
+        if records != self.behind:
+            self.behind = records
             self.version += 1
 
     def snapshot(self) -> dict[str, Any]:
@@ -69,41 +83,63 @@ class Dashboard:
         return {
             "version": self.version,
             "minutes": series,
-            "queries_total": sum(m.total for m in self.minutes.values()),
+            "queries_total": self.queries_total,
             "pending_reviews": sorted(self.pending.values(), key=lambda p: p["since"]),
             "overdue": sorted(self.overdue.values(), key=lambda p: p["since"]),
             "alerts": list(reversed(self.alerts)),
             "dead_letters": dict(sorted(self.dead_letters.items())),
+            "unreadable": dict(sorted(self.unreadable.items())),
+            "behind": self.behind,
         }
+
+    # -- checkpoint: what a restart starts from ------------------------------------------------
+
+    def checkpoint(self) -> dict[str, Any]:
+        return {
+            "minutes": {k: asdict(m) for k, m in self.minutes.items()},
+            "queries_total": self.queries_total,
+            "pending": self.pending,
+            "overdue": self.overdue,
+            "alerts": list(self.alerts),
+            "unreadable": self.unreadable,
+        }
+
+    @classmethod
+    def restored(cls, state: dict[str, Any]) -> Dashboard:
+        """The fold a checkpoint holds; raises (KeyError, TypeError, ValueError) if it is not
+        one, and the caller reads from the beginning instead."""
+        d = cls(
+            minutes={k: Minute(**m) for k, m in state["minutes"].items()},
+            queries_total=int(state["queries_total"]),
+            pending=dict(state["pending"]),
+            overdue=dict(state["overdue"]),
+            unreadable={k: int(v) for k, v in state["unreadable"].items()},
+        )
+        d.alerts.extend(state["alerts"])
+        return d
 
 
 def _metrics(d: Dashboard, body: dict[str, Any]) -> None:
     key = datetime.fromisoformat(body["minute"]).strftime("%Y-%m-%d %H:%M")
+    counts = {kind: int(body["counts"].get(kind, 0)) for kind in KINDS}
+    total = int(body["total"])
+    p50, p95, p99 = (float(body[f"latency_ms_{p}"]) for p in ("p50", "p95", "p99"))
     m = d.minutes.setdefault(key, Minute())
     for kind in KINDS:
-        m.counts[kind] += int(body["counts"].get(kind, 0))
-    total = int(body["total"])
+        m.counts[kind] += counts[kind]
     m.total += total
-    m.weighted_p50 += float(body["latency_ms_p50"]) * total
-    m.p95 = max(m.p95, float(body["latency_ms_p95"]))
-    m.p99 = max(m.p99, float(body["latency_ms_p99"]))
+    d.queries_total += total
+    m.weighted_p50 += p50 * total
+    m.p95 = max(m.p95, p95)
+    m.p99 = max(m.p99, p99)
+    if len(d.minutes) > MINUTES_KEPT:
+        for old in sorted(d.minutes)[:-MINUTES_KEPT]:
+            del d.minutes[old]
 
 
 def _alert(d: Dashboard, body: dict[str, Any]) -> None:
-    d.alerts.append(
-        {
-            k: body[k]
-            for k in (
-                "rule",
-                "tenant_id",
-                "user_ref",
-                "observed",
-                "threshold",
-                "window",
-                "raised_at",
-            )
-        }
-    )
+    fields = ("rule", "tenant_id", "user_ref", "observed", "threshold", "window", "raised_at")
+    d.alerts.append({k: body[k] for k in fields})
 
 
 def _pending(d: Dashboard, body: dict[str, Any]) -> None:

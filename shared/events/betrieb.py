@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,3 +20,15 @@ class Redriven(BaseModel):
     error_type: str | None = Field(None, description="why it was dead-lettered")
     operator: str = Field(min_length=1)
     redriven_at: datetime
+
+
+class DashboardCheckpoint(BaseModel):
+    """`min.dashboard.checkpoint.v1`: the dashboard's fold of its topics and how far it had read,
+    so that a restart reads on from there instead of from a year of records."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    reader: str = Field(min_length=1, description="which dashboard wrote it (the compaction key)")
+    positions: dict[str, int] = Field(description="next offset to read, by `<topic>/<partition>`")
+    state: dict[str, Any] = Field(description="the page's read model (services/dashboard)")
+    written_at: datetime
