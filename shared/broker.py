@@ -136,6 +136,7 @@ def subscribe(
         decoder=_envelope_decoder(spec, spec.max_event_bytes or settings.max_event_bytes),
         title=f"{group_id}:{spec.name}",
         description=spec.description,
+        **_membership(settings, spec),
     )
 
 
@@ -163,7 +164,19 @@ def subscribe_batch(
         decoder=_undecoded_batch,
         title=f"{group_id}:{spec.name}",
         description=spec.description,
+        **_membership(settings, spec),
     )
+
+
+def _membership(settings: Settings, spec: TopicSpec) -> dict[str, Any]:
+    """Static membership when the process has a stable name: one member per topic, since each
+    subscriber is a consumer of its own."""
+    if not settings.instance_id:
+        return {}
+    return {
+        "group_instance_id": f"{settings.instance_id}:{spec.name}",
+        "session_timeout_ms": settings.kafka_static_session_timeout_ms,
+    }
 
 
 def _check_consumable(spec: TopicSpec, *, batched: bool) -> None:

@@ -29,6 +29,18 @@ class Settings(BaseSettings):
     kafka_ssl_cafile: Path | None = Field(
         None, description="CA bundle the brokers' certificates are checked against (SSL)"
     )
+    instance_id: str | None = Field(
+        None,
+        description="this process's stable name among its service's replicas (the process "
+        "list's entry, a pod's name); with it, every consumer joins its group as a static member "
+        "(group.instance.id), and a restarted process takes its partitions back at once, without "
+        "a rebalance. Two running processes must never share one.",
+    )
+    kafka_static_session_timeout_ms: int = Field(
+        30_000,
+        description="how long a static member's partitions wait for it to come back before the "
+        "group gives them to the others; a restart within it moves no partition",
+    )
     database_url: str = Field(
         "postgresql://meldespiegel:meldespiegel@127.0.0.1:5433/meldespiegel",
         validation_alias=AliasChoices("DATABASE_URL", "MELDESPIEGEL_DATABASE_URL"),

@@ -49,7 +49,7 @@ def test_the_demo_asks_only_as_users_that_are_active_now() -> None:
     assert tenants.pick() == ("T-1", ("Landkreis Göttingen", "admin"))
     # the demo's administrator change: the old administrator locked, a new one active
     tenants.apply(
-        b"T-1", json_or_none(state(2, "active", {"admin": "gesperrt", "admin2": "active"}))
+        b"T-1", json_or_none(state(2, "active", {"admin": "replaced", "admin2": "active"}))
     )
     assert tenants.pick() == ("T-1", ("Landkreis Göttingen", "admin2"))
     tenants.apply(b"T-1", json_or_none(state(3, "suspended", {"admin2": "active"})))

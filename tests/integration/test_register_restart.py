@@ -1,0 +1,159 @@
+"""A register killed with SIGKILL in the middle of a burst of 2,000 queries and restarted after
+an outage of several seconds. The register joins its group as a static member
+(`MELDESPIEGEL_INSTANCE_ID`, group.instance.id): its partitions wait for it instead of
+going through a rebalance, and the restarted process takes them back at once. The router's
+deadline leaves room for the outage and the backlog, so that no query ends with 16
+TECHNISCHER_FEHLER, and every query is answered once.
+
+It runs the register of Hessen (06), which no other test runs: a static member that stopped
+keeps its partitions waiting for the session timeout, which would delay another module's
+register of the same state."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from shared.topics import Topics
+from tests.helpers import RawProducer, ServiceProcess, bootstrap, database_url, eventually, stop_all
+from tests.retrieval import (
+    deliver,
+    delivery,
+    delivery_log,
+    person,
+    publish,
+    query,
+    router_knows,
+    tenant_state,
+    token,
+)
+
+pytestmark = pytest.mark.integration
+N = 2000
+OUTAGE_S = 8.0
+TOK = token()
+WIESBADEN = ("06414000", "Wiesbaden", "65183")
+
+
+@pytest.fixture(scope="module")
+def path(artifacts: Path) -> Iterator[dict[str, ServiceProcess]]:
+    procs = {
+        "router": ServiceProcess("services.query_router", artifacts / "router-restart.log"),
+        "register": ServiceProcess(
+            "services.register_mirror",
+            artifacts / "register-restart.log",
+            {"MELDESPIEGEL_REGISTER_STATE": "06", "MELDESPIEGEL_INSTANCE_ID": "register_06-restart-test"},
+        ),
+        "protocol": ServiceProcess("services.protocol_log", artifacts / "protocol-restart.log"),
+    }
+    for p in procs.values():
+        p.start()
+    yield procs
+    stop_all(list(procs.values()))
+
+
+class Answers:
+    """Each released answer of this test's tenant, with its refusal code and when it came."""
+
+    def __init__(self, tenant: str) -> None:
+        self.tenant = tenant
+        self.codes: dict[str, str | None] = {}
+        self.at: dict[str, float] = {}
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(), enable_auto_commit=False)
+        await consumer.start()
+        try:
+            await consumer._client.force_metadata_update()
+            topic = Topics.QUERY_DELIVERED.name
+            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+            consumer.assign(parts)
+            await consumer.seek_to_end(*parts)
+            for tp in parts:
+                await consumer.position(tp)
+            self.ready.set()
+            while True:
+                for records in (await consumer.getmany(timeout_ms=200)).values():
+                    for r in records:
+                        body = json.loads(r.value or b"{}")
+                        if body.get("tenant_id") != self.tenant:
+                            continue
+                        refusal = body.get("nichterstellung") or {}
+                        self.codes[body["query_id"]] = refusal.get("code")
+                        self.at.setdefault(body["query_id"], time.monotonic())
+        finally:
+            await consumer.stop()
+
+
+async def test_a_register_restarted_mid_burst_causes_no_technical_error(
+    path: dict[str, ServiceProcess],
+) -> None:
+    tenant = f"T-restart-{TOK}"
+    answers = Answers(tenant)
+    task = asyncio.create_task(answers.run())
+    db = await asyncpg.connect(database_url())
+    try:
+        async with RawProducer() as producer:
+            await publish(producer, Topics.TENANT_STATE.name, tenant_state(tenant), tenant)
+            d = delivery(
+                WIESBADEN, [person(f"W{TOK}", f"Wagner{TOK}", ["Ida"], "19850505", WIESBADEN)]
+            )
+            await deliver(producer, d)
+            await delivery_log({d["delivery_id"]})
+            await eventually(lambda: router_knows(db, [tenant]), "the router knows the tenant")
+            await asyncio.wait_for(answers.ready.wait(), 30)
+            queries = [
+                query(
+                    tenant,
+                    ags=[WIESBADEN[0]],
+                    kriterien={
+                        "familienname": f"Wagner{TOK}",
+                        "vornamen": "Ida",
+                        "geburtsdatum": "19850505" if i % 2 else "19850506",
+                    },
+                )
+                for i in range(N)
+            ]
+            for q in queries:
+                await publish(producer, Topics.QUERY_REQUESTED.name, q, q["query_id"])
+
+        await eventually(lambda: len(answers.codes) >= N // 4, "a quarter of the answers")
+        path["register"].kill()
+        killed_at, answered_at_kill = time.monotonic(), len(answers.codes)
+        await asyncio.sleep(OUTAGE_S)
+        path["register"].start()
+        restarted_at = time.monotonic()
+        await eventually(lambda: len(answers.codes) >= N, f"all {N} answers", 240)
+
+        wanted = {q["query_id"] for q in queries}
+        assert set(answers.codes) == wanted
+        codes = Counter(answers.codes.values())
+        after_restart = [t for t in answers.at.values() if t > restarted_at]
+        back_in = min(after_restart) - restarted_at if after_restart else float("nan")
+        print(
+            f"\n[register restart] SIGKILL after {answered_at_kill} of {N} answers, "
+            f"down {restarted_at - killed_at:.1f} s; first answer {back_in:.1f} s after the "
+            f"restart; all answered {max(answers.at.values()) - restarted_at:.1f} s after it; "
+            f"outcomes {dict(codes)}"
+        )
+        assert codes["16"] == 0, f"{codes['16']} technical errors"
+        # each query answered exactly once: one protocol entry each
+        entries = await db.fetchval(
+            "SELECT count(*) FROM protocol_log.protokoll WHERE tenant_id = $1", tenant
+        )
+        assert entries == N
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await db.close()
