@@ -51,7 +51,10 @@ def path(artifacts: Path) -> Iterator[dict[str, ServiceProcess]]:
         "register": ServiceProcess(
             "services.register_mirror",
             artifacts / "register-restart.log",
-            {"MELDESPIEGEL_REGISTER_STATE": "06", "MELDESPIEGEL_INSTANCE_ID": "register_06-restart-test"},
+            {
+                "MELDESPIEGEL_REGISTER_STATE": "06",
+                "MELDESPIEGEL_INSTANCE_ID": "register_06-restart-test",
+            },
         ),
         "protocol": ServiceProcess("services.protocol_log", artifacts / "protocol-restart.log"),
     }
