@@ -4,6 +4,10 @@
 #
 #   deploy/local/stack.sh up|down|status|env [--profile dev|test]
 #
+# `down` stops only what this profile's last `up` started (.local/started-<profile>): a broker or
+# PostgreSQL cluster that was already running stays, and so does a PostgreSQL cluster another
+# profile still uses.
+#
 # Profiles keep the developer stack and the test stack apart:
 #   dev   Kafka 127.0.0.1:9092 (controller 9093, SCRAM 9094), database "meldespiegel", data kept between runs
 #   test  Kafka 127.0.0.1:19092 (controller 19093, SCRAM 19094), database "meldespiegel_test", both wiped on `up`
@@ -142,6 +146,7 @@ EOF
     -Dkafka.logs.dir="$KAFKA_DIR/logs" -cp "$KAFKA_LIBS/*" \
     kafka.Kafka "$KAFKA_DIR/server.properties" >"$KAFKA_DIR/logs/stdout.log" 2>&1 </dev/null &
   echo $! >"$KAFKA_DIR/kafka.pid"
+  started kafka
   for _ in $(seq 1 120); do
     if port_open "$KAFKA_PORT"; then say "Kafka is up"; return; fi
     if ! kill -0 "$(cat "$KAFKA_DIR/kafka.pid")" 2>/dev/null; then
@@ -199,10 +204,12 @@ pg_up() {
     say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
     as_pg "$bin/pg_ctl" -D "$data" -l "$PG_STATE/server.log" -w -t 60 start \
       -o "-p $PG_PORT -k $PG_STATE -c listen_addresses=127.0.0.1 -c max_connections=200" >/dev/null
+    started postgres
     as_pg "$bin/psql" -h "$PG_STATE" -p "$PG_PORT" -U postgres -qtAc \
       "DO \$\$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='meldespiegel') THEN
          CREATE ROLE meldespiegel LOGIN CREATEDB PASSWORD 'meldespiegel'; END IF; END\$\$;" >/dev/null
   fi
+  mkdir -p "$CACHE/postgres-users" && touch "$CACHE/postgres-users/$PROFILE"
   DB_URL="$PG_USER_URL/$DB_NAME"
   "$ROOT/.venv/bin/python" -m shared.db create-database "$PG_USER_URL/postgres" "$DB_NAME" \
     $([ "$PROFILE" = test ] && echo --recreate)
@@ -214,6 +221,26 @@ pg_down() {
     say "stopping PostgreSQL"
     as_pg "$bin/pg_ctl" -D "$PG_STATE/data" -m fast -w stop >/dev/null || true
   fi
+}
+
+# what this profile's `up` started, for `down`
+started() { echo "$1" >>"$CACHE/started-$PROFILE"; }
+did_start() { grep -qx "$1" "$CACHE/started-$PROFILE" 2>/dev/null; }
+
+down() {
+  rm -f "$CACHE/postgres-users/$PROFILE"
+  if did_start kafka; then kafka_down; else say "Kafka was running before: left running"; fi
+  if did_start postgres; then
+    local others; others="$(ls "$CACHE/postgres-users" 2>/dev/null | tr '\n' ' ')"
+    if [ -n "$others" ]; then
+      say "PostgreSQL is still used by profile(s) ${others% }: left running"
+    else
+      pg_down
+    fi
+  else
+    say "PostgreSQL was running before: left running"
+  fi
+  rm -f "$CACHE/started-$PROFILE"
 }
 
 # ---------------------------------------------------------------- commands
@@ -247,6 +274,7 @@ EOF
 case "$CMD" in
   up)
     mkdir -p "$CACHE"
+    rm -f "$CACHE/started-$PROFILE"
     python_env
     kafka_up
     pg_up
@@ -261,7 +289,7 @@ case "$CMD" in
       apt_install chromium
     fi
     ;;
-  down) kafka_down; [ "${STOP_POSTGRES:-0}" = 1 ] && pg_down; true ;;
+  down) down ;;
   down-all) kafka_down; pg_down ;;
   env) cat "$CACHE/stack-$PROFILE.env" ;;
   status)
