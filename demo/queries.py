@@ -19,10 +19,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pydantic import ValidationError
 
 from demo.feed import Skipped, publish
 from services.register_mirror.generator import Generator
 from shared.broker import json_or_none
+from shared.events.account import TenantState, TenantStatus, UserStatus
 from shared.settings import get_settings
 from shared.topics import Topics
 
@@ -49,13 +51,15 @@ class Tenants:
                 self.current.pop(key.decode("utf-8", "replace"), None)
             return
         try:
-            users = [u["username"] for u in state.get("users", []) if u["status"] == "active"]
-            if state["status"] == "active" and users:
-                self.current[state["tenant_id"]] = (state["authority_name"], users)
-            else:
-                self.current.pop(state["tenant_id"], None)
-        except (KeyError, TypeError, AttributeError):
+            tenant = TenantState.model_validate(state)
+        except ValidationError:
             self.skipped.one(Topics.TENANT_STATE.name)
+            return
+        users = [u.username for u in tenant.users if u.status is UserStatus.ACTIVE]
+        if tenant.status is TenantStatus.ACTIVE and users:
+            self.current[tenant.tenant_id] = (tenant.authority_name, users)
+        else:
+            self.current.pop(tenant.tenant_id, None)
 
     def pick(self) -> tuple[str, tuple[str, str]] | None:
         if not self.current:

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from shared.broker import json_or_none, schema_violations
 from shared.events.application import ApplicationSubmitted
-from shared.topics import DLQ_SUFFIX, Topics
+from shared.topics import DLQ_HEADER_PREFIX, DLQ_SUFFIX, Topics
 
 
 class Abbruch(Exception):
@@ -63,9 +63,11 @@ class Satz:
         raw = self.headers.get("ce_time")
         if raw:
             try:
-                return datetime.fromisoformat(raw)
+                at = datetime.fromisoformat(raw)
             except ValueError:
-                pass
+                at = None
+            if at is not None and at.tzinfo is not None:  # a naive time cannot be ordered
+                return at
         return datetime.fromtimestamp(self.timestamp_ms / 1000, UTC)
 
     @property
@@ -104,22 +106,39 @@ def application_of(satz: Satz) -> str | None:
     """The application an event belongs to, or None."""
     body = satz.body
     if satz.topic == Topics.APPLICATION_ACCEPTED.name:
-        return (body.get("application") or {}).get("application_id")
+        inner = body.get("application")
+        value = inner.get("application_id") if isinstance(inner, dict) else None
+        return value if isinstance(value, str) else None
     if satz.topic.endswith(DLQ_SUFFIX):
         return satz.key
     value = body.get("application_id")
     return value if isinstance(value, str) else None
 
 
+def _text(value: Any) -> str:
+    """A field that should be text, or "" if a record has something else there."""
+    return value if isinstance(value, str) else ""
+
+
 def _codes(items: Iterable[dict[str, Any]]) -> str:
     return ", ".join(str(i.get("code")) for i in items)
 
 
+UNREADABLE = "unreadable record (not an event of this topic), skipped"
+
+
 def _describe(satz: Satz) -> str:
+    if not satz.readable and not satz.topic.endswith(DLQ_SUFFIX):
+        return UNREADABLE
+    try:
+        return _describe_event(satz)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return UNREADABLE
+
+
+def _describe_event(satz: Satz) -> str:
     b = satz.body
     t = satz.topic
-    if not satz.readable and not t.endswith(DLQ_SUFFIX):
-        return "unreadable record (not a JSON object), skipped"
     if t == Topics.APPLICATION_SUBMITTED.name:
         return "submitted"
     if t == Topics.APPLICATION_ACCEPTED.name:
@@ -262,18 +281,22 @@ def offene_pruefungen(
     open_: dict[str, OffenePruefung] = {}
     for s in pending:
         b = s.body
-        open_[b["application_id"]] = OffenePruefung(
-            b["application_id"],
-            b.get("authority_name", ""),
-            [n.get("code", "") for n in b.get("needed", [])],
-            datetime.fromisoformat(b["pending_since"]),
-        )
+        try:
+            case = OffenePruefung(
+                str(b["application_id"]),
+                str(b.get("authority_name", "")),
+                [str(n.get("code", "")) for n in b.get("needed", [])],
+                datetime.fromisoformat(b["pending_since"]),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue  # not a pending case: the topic's consumers dead-letter it, we skip it
+        open_[case.application_id] = case
     for s in decided:
-        open_.pop(s.body.get("application_id", ""), None)
+        open_.pop(_text(s.body.get("application_id")), None)
     for s in overdue:
-        case = open_.get(s.body.get("application_id", ""))
+        case = open_.get(_text(s.body.get("application_id")))
         if case is not None:
-            case.overdue = s.body.get("level")
+            case.overdue = _text(s.body.get("level")) or None
     return sorted(open_.values(), key=lambda c: c.pending_since)
 
 
@@ -285,26 +308,15 @@ def neueste_staende(saetze: Iterable[Satz]) -> dict[str, dict[str, Any]]:
     newest: dict[str, dict[str, Any]] = {}
     for s in saetze:
         b = s.body
-        tenant = b.get("tenant_id")
-        if not tenant:
-            continue
-        if tenant not in newest or b.get("version", 0) >= newest[tenant].get("version", 0):
+        tenant, version = b.get("tenant_id"), b.get("version", 0)
+        if not tenant or not isinstance(tenant, str) or type(version) is not int:
+            continue  # no tenant state: skipped
+        if tenant not in newest or version >= newest[tenant].get("version", 0):
             newest[tenant] = b
     return newest
 
 
 # -- dead letters -------------------------------------------------------------------------------
-
-DLQ_HEADERS = (
-    "dlq_error_type",
-    "dlq_error",
-    "dlq_original_topic",
-    "dlq_original_partition",
-    "dlq_original_offset",
-    "dlq_original_timestamp",
-    "dlq_service",
-    "dlq_failed_at",
-)
 
 
 @dataclass(frozen=True)
@@ -348,7 +360,7 @@ def redrive_of(satz: Satz, operator: str, now: datetime) -> Redrive:
     original = satz.headers.get("dlq_original_topic")
     if not original:
         raise Eingabefehler(f"{satz.ref} names no original topic (dlq_original_topic)")
-    headers = {k: v for k, v in satz.headers.items() if k not in DLQ_HEADERS}
+    headers = {k: v for k, v in satz.headers.items() if not k.startswith(DLQ_HEADER_PREFIX)}
     headers["redriven_from"] = satz.ref
     headers["redriven_by"] = operator
     headers["redriven_at"] = now.isoformat()
@@ -358,7 +370,9 @@ def redrive_of(satz: Satz, operator: str, now: datetime) -> Redrive:
 
 def zurueckgegeben(audit: Iterable[Satz]) -> dict[str, dict[str, Any]]:
     """Dead letters already redriven, by reference, from the operators' audit topic."""
-    return {s.body["dead_letter"]: s.body for s in audit if "dead_letter" in s.body}
+    return {
+        s.body["dead_letter"]: s.body for s in audit if isinstance(s.body.get("dead_letter"), str)
+    }
 
 
 # -- topics and lag ---------------------------------------------------------------------------

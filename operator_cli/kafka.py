@@ -47,6 +47,9 @@ class Kafka:
 
     async def __aenter__(self) -> Kafka:
         self._consumer = await self._new_consumer()
+        # the client knows no leaders yet: without this, the first offset request for many
+        # partitions waits through aiokafka's metadata retries (seconds)
+        await self._consumer._client.force_metadata_update()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -62,6 +65,7 @@ class Kafka:
             client_id="meldespiegel-cli",
             max_partition_fetch_bytes=DLQ_MAX_MESSAGE_BYTES,
             fetch_max_bytes=4 * DLQ_MAX_MESSAGE_BYTES,
+            fetch_max_wait_ms=100,  # reading to a known end: no reason to wait for more data
             **self.options,
         )
         try:
@@ -130,12 +134,21 @@ class Kafka:
 
     async def read_key(self, spec: TopicSpec | str, key: str) -> list[Satz]:
         """The records of one key: only the partition the key is on is read."""
-        name = spec if isinstance(spec, str) else spec.name
-        parts = await self.partitions(name)
-        if not parts:
-            return []
-        tp = TopicPartition(name, partition_for(key, len(parts)))
-        return [s for s in await self.read_partitions([tp]) if s.key == key]
+        return await self.read_keys([(spec, key)])
+
+    async def read_keys(self, wanted: Iterable[tuple[TopicSpec | str, str]]) -> list[Satz]:
+        """The records of several (topic, key) pairs, read in one pass over just the partitions
+        the keys are on: one fetch loop instead of one per pair."""
+        keys: dict[str, set[str]] = {}
+        for spec, key in wanted:
+            keys.setdefault(spec if isinstance(spec, str) else spec.name, set()).add(key)
+        parts: set[TopicPartition] = set()
+        for name, names in keys.items():
+            count = len(await self.partitions(name))
+            parts |= (
+                {TopicPartition(name, partition_for(k, count)) for k in names} if count else set()
+            )
+        return [s for s in await self.read_partitions(sorted(parts)) if s.key in keys[s.topic]]
 
     async def record(self, topic: str, partition: int, offset: int) -> Satz | None:
         tp = TopicPartition(topic, partition)
@@ -238,18 +251,21 @@ class Kafka:
     # -- consumer groups -----------------------------------------------------------------
 
     async def group_offsets(self) -> dict[str, dict[tuple[str, int], int]]:
-        """Committed offsets of every consumer group, by (topic, partition)."""
+        """Committed offsets of every consumer group, by (topic, partition); the groups are
+        asked concurrently."""
         admin = AIOKafkaAdminClient(
             bootstrap_servers=self.bootstrap, client_id="meldespiegel-cli", **self.options
         )
         await admin.start()
         try:
             groups = sorted(g[0] for g in await admin.list_consumer_groups())
-            out: dict[str, dict[tuple[str, int], int]] = {}
-            for group in groups:
-                offsets = await admin.list_consumer_group_offsets(group)
-                out[group] = {(tp.topic, tp.partition): m.offset for tp, m in offsets.items()}
-            return out
+            answers = await asyncio.gather(
+                *(admin.list_consumer_group_offsets(group) for group in groups)
+            )
+            return {
+                group: {(tp.topic, tp.partition): m.offset for tp, m in offsets.items()}
+                for group, offsets in zip(groups, answers, strict=True)
+            }
         finally:
             await admin.close()
 

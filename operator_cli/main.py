@@ -154,23 +154,26 @@ def _print_step(step: domain.Schritt) -> None:
 
 
 async def _timeline(kafka: Kafka, application_id: str) -> list[Satz]:
-    found: list[Satz] = []
-    for spec in APPLICATION_TOPICS:
-        found += await kafka.read_key(spec, application_id)
-    found += await kafka.read_key(Topics.APPLICATION_SUBMITTED.dlq, application_id)
+    """An application's events in three reads: its own topics (and the provisioned tenants), the
+    tenants' credentials, then the mails any of these caused."""
+    found = await kafka.read_keys(
+        [
+            *((spec, application_id) for spec in APPLICATION_TOPICS),
+            (Topics.APPLICATION_SUBMITTED.dlq, application_id),
+        ]
+    )
     provisioned = [
         s
         for s in await kafka.read(Topics.ACCOUNT_PROVISIONED.name)
         if s.body.get("application_id") == application_id
     ]
     found += provisioned
-    for tenant in {s.body["tenant_id"] for s in provisioned}:
-        credentials = await kafka.read_key(Topics.ACCOUNT_CREDENTIALS, tenant)
-        first = min((s.at for s in provisioned), default=None)
-        found += [c for c in credentials if first is None or c.at >= first]
-    for source in {s.headers.get("ce_id") for s in found if s.headers.get("ce_id")}:
-        for spec in MAIL_TOPICS:
-            found += await kafka.read_key(spec, source)  # type: ignore[arg-type]
+    first = min((s.at for s in provisioned), default=None)
+    tenants = {t for s in provisioned if isinstance(t := s.body.get("tenant_id"), str)}
+    credentials = await kafka.read_keys((Topics.ACCOUNT_CREDENTIALS, t) for t in tenants)
+    found += [c for c in credentials if first is None or c.at >= first]
+    sources = {s.headers["ce_id"] for s in found if s.headers.get("ce_id")}
+    found += await kafka.read_keys((spec, source) for spec in MAIL_TOPICS for source in sources)
     return found
 
 
@@ -805,17 +808,17 @@ def topics(ctx: typer.Context) -> None:
                 existing = await kafka.topics()
                 names = [(s.name, s.partitions) for s in CATALOGUE]
                 names += [(s.dlq, s.partitions) for s in CATALOGUE if s.consumed]
+                parts = await kafka.all_partitions(n for n, _ in names if n in existing)
+                ends = await kafka.end_offsets(parts)  # one request for every partition
+                starts = await kafka.start_offsets(parts)
+                ends_all = {(tp.topic, tp.partition): e for tp, e in ends.items()}
                 rows = []
-                ends_all: dict[tuple[str, int], int] = {}
                 for name, wanted in names:
                     row = domain.TopicZeile(name, wanted, None)
                     if name in existing:
-                        parts = await kafka.all_partitions([name])
-                        ends = await kafka.end_offsets(parts)
-                        starts = await kafka.start_offsets(parts)
-                        row.partitions_found = len(parts)
-                        row.retained = sum(ends[tp] - starts[tp] for tp in parts)
-                        ends_all.update({(tp.topic, tp.partition): e for tp, e in ends.items()})
+                        mine = [tp for tp in parts if tp.topic == name]
+                        row.partitions_found = len(mine)
+                        row.retained = sum(ends[tp] - starts[tp] for tp in mine)
                     rows.append(row)
                 for group, committed in (await kafka.group_offsets()).items():
                     for topic, lag in domain.lag_per_topic(committed, ends_all).items():

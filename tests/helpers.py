@@ -185,7 +185,7 @@ async def read_all(
                 records.extend(
                     Record(
                         m.topic,
-                        m.key.decode() if m.key else None,
+                        m.key.decode("utf-8", "backslashreplace") if m.key else None,
                         m.value or b"",
                         decode_headers(m.headers or ()),
                         m.partition,

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from shared.topics import Topics
+from shared.topics import Topics, by_name
 
 MINUTES_SHOWN = 30
 MINUTES_KEPT = 24 * 60  # late metrics for the last day still land in their minute
@@ -47,7 +47,8 @@ class Dashboard:
         try:
             if body is None:
                 raise ValueError("not a JSON object")
-            handler(self, body)
+            # the topic's schema first: the handlers then see the types the contract promises
+            handler(self, by_name(topic).event.model_validate(body).model_dump(mode="json"))
         except Exception:  # the topics' own consumers dead-letter bad events; the page skips them
             self.unreadable[topic] = self.unreadable.get(topic, 0) + 1
             self.version += 1
