@@ -9,9 +9,7 @@ which deletes the key's record)."""
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +17,9 @@ from hypothesis import assume
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from shared.envelope import Envelope
 from shared.settings import Settings
 from shared.topics import CATALOGUE, TopicSpec
+from tests.helpers import headers_for
 
 SAMPLES = Path(__file__).resolve().parent / "contract" / "samples"
 Headers = list[tuple[str, bytes | None]]
@@ -52,13 +50,7 @@ def sample(spec: TopicSpec) -> dict[str, Any]:
 
 
 def envelope_headers(event_type: str, event_id: str | None = None) -> Headers:
-    env = Envelope(
-        id=event_id or str(uuid.uuid4()),
-        source="/tests/hostile",
-        type=event_type,
-        time=datetime.now(UTC),
-    )
-    return [(k, v.encode()) for k, v in env.to_headers().items()]
+    return list(headers_for(event_type, event_id))
 
 
 def valid(spec: TopicSpec, event_id: str | None = None) -> Raw:
@@ -87,11 +79,13 @@ def _invalid_for(spec: TopicSpec, body: dict[str, Any]) -> bool:
 JSON_SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1), st.text(max_size=20)
 )
-JSON_VALUES = st.recursive(
-    JSON_SCALARS,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
-    max_leaves=6,
-)
+
+
+def _nested(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.lists(children, max_size=3), st.dictionaries(st.text(max_size=8), children))
+
+
+JSON_VALUES = st.recursive(JSON_SCALARS, _nested, max_leaves=6)
 
 
 @st.composite

@@ -3,22 +3,25 @@ queries; and reading released answers (opened with the front end's key)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
 import string
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from shared.envelope import decode_headers
 from shared.pki import ANSWER_KEY
 from shared.sealed import load_private_key, open_sealed
 from shared.topics import Topics, by_name
-from tests.helpers import RawProducer, Record, headers_for, read_all
+from tests.helpers import RawProducer, Record, bootstrap, headers_for, read_all
 
 HANNOVER = ("03241001", "Hannover", "30159")
 BRAUNSCHWEIG = ("03101000", "Braunschweig", "38100")
@@ -194,3 +197,74 @@ async def router_knows(db: Any, tenant_ids: list[str]) -> bool:
     except asyncpg.UndefinedTableError:
         return False
     return found == len(tenant_ids)
+
+
+async def tenant_with_one_person(
+    producer: RawProducer,
+    db: Any,
+    tenant: str,
+    place: tuple[str, str, str],
+    ordnungsmerkmal: str,
+    familienname: str,
+) -> None:
+    """A tenant the router knows and one person (Vorname Ida, born 5 May 1985) in the register
+    of `place`'s state, for a burst of queries."""
+    await publish(producer, Topics.TENANT_STATE.name, tenant_state(tenant), tenant)
+    d = delivery(place, [person(ordnungsmerkmal, familienname, ["Ida"], "19850505", place)])
+    await deliver(producer, d)
+    await delivery_log({d["delivery_id"]})
+    deadline = asyncio.get_running_loop().time() + 90
+    while not await router_knows(db, [tenant]):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"not within 90 s: the router knows {tenant}")
+        await asyncio.sleep(0.1)
+
+
+async def burst(
+    producer: RawProducer, tenant: str, place: tuple[str, str, str], familienname: str, n: int
+) -> list[dict[str, Any]]:
+    """Publishes `n` Personensuche queries for that person, every other one a miss (another birth
+    date), and returns them."""
+    queries = [
+        query(
+            tenant,
+            ags=[place[0]],
+            kriterien={
+                "familienname": familienname,
+                "vornamen": "Ida",
+                "geburtsdatum": "19850505" if i % 2 else "19850506",
+            },
+        )
+        for i in range(n)
+    ]
+    for q in queries:
+        await publish(producer, Topics.QUERY_REQUESTED.name, q, q["query_id"])
+    return queries
+
+
+Released = Callable[[dict[str, Any], dict[str, str]], Awaitable[None]]
+
+
+async def follow_released(ready: asyncio.Event, tenant: str, handle: Released) -> None:
+    """Reads `min.query.delivered.v1` from its end at the call on (`ready` is set once the
+    positions are fixed) and hands each released answer of `tenant`, with its headers, to
+    `handle`; until cancelled."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(), enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        topic = Topics.QUERY_DELIVERED.name
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        consumer.assign(parts)
+        await consumer.seek_to_end(*parts)
+        for tp in parts:
+            await consumer.position(tp)
+        ready.set()
+        while True:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                for r in records:
+                    released = json.loads(r.value or b"{}")
+                    if released.get("tenant_id") == tenant:
+                        await handle(released, decode_headers(r.headers or ()))
+    finally:
+        await consumer.stop()

@@ -15,6 +15,7 @@ from playwright.async_api import Page, async_playwright
 
 from shared.topics import Topics
 from tests.helpers import RawProducer, ServiceProcess, eventually, headers_for, stop_all
+from tests.hostile import sample
 from tests.retrieval import publish
 from tests.smtp import free_port
 
@@ -145,12 +146,10 @@ async def test_live_page_shows_and_updates_the_figures(artifacts: Path) -> None:
                     metrics("2099-12-31T23:59:00+00:00", 11, 480.0),
                     "T-dashboard",
                 )
-                await publish(
-                    producer,
-                    Topics.REVIEW_DECIDED.name,
-                    {"application_id": application_id},
-                    application_id,
-                )
+                decided = sample(Topics.REVIEW_DECIDED)  # a whole decision: the page checks
+                decided["application_id"] = application_id
+                decided["application"]["application_id"] = application_id
+                await publish(producer, Topics.REVIEW_DECIDED.name, decided, application_id)
             await eventually(lambda: shows("#last-minute", "11"), "the page updated live")
             assert await text(page, "#last-p99") == "480"
             assert "2099-12-31 23:59" in await text(page, "#minutes tbody tr:first-child")

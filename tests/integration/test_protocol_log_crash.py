@@ -6,37 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from shared.envelope import decode_headers
 from shared.topics import Topics
 from tests.helpers import (
     RawProducer,
     ServiceProcess,
-    bootstrap,
     database_url,
     eventually,
     read_to_end,
     stop_all,
 )
-from tests.retrieval import (
-    HANNOVER,
-    deliver,
-    delivery,
-    delivery_log,
-    person,
-    publish,
-    query,
-    router_knows,
-    tenant_state,
-    token,
-)
+from tests.retrieval import HANNOVER, burst, follow_released, tenant_with_one_person, token
 
 pytestmark = pytest.mark.integration
 N = 300
@@ -67,33 +53,16 @@ class Watcher:
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(), enable_auto_commit=False)
-        await consumer.start()
-        try:
-            await consumer._client.force_metadata_update()
-            topic = Topics.QUERY_DELIVERED.name
-            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-            consumer.assign(partitions)
-            await consumer.seek_to_end(*partitions)
-            self.ready.set()
-            while True:
-                batch = await consumer.getmany(timeout_ms=200)
-                for records in batch.values():
-                    for r in records:
-                        headers = decode_headers(r.headers or ())
-                        body = r.value or b""
-                        released = json.loads(body)
-                        if released["tenant_id"] != f"T-crash-{TOK}":
-                            continue
-                        entry = await self.db.fetchval(
-                            "SELECT count(*) FROM protocol_log.protokoll WHERE vorgangsnummer = $1",
-                            released["vorgangsnummer"],
-                        )
-                        if entry != 1:
-                            self.missing.append(released["vorgangsnummer"])
-                        self.seen.setdefault(released["query_id"], set()).add(headers["ce_id"])
-        finally:
-            await consumer.stop()
+        await follow_released(self.ready, f"T-crash-{TOK}", self.check)
+
+    async def check(self, released: dict[str, Any], headers: dict[str, str]) -> None:
+        entry = await self.db.fetchval(
+            "SELECT count(*) FROM protocol_log.protokoll WHERE vorgangsnummer = $1",
+            released["vorgangsnummer"],
+        )
+        if entry != 1:
+            self.missing.append(released["vorgangsnummer"])
+        self.seen.setdefault(released["query_id"], set()).add(headers["ce_id"])
 
 
 async def test_sigkill_during_a_burst(path_processes: dict[str, ServiceProcess]) -> None:
@@ -102,27 +71,10 @@ async def test_sigkill_during_a_burst(path_processes: dict[str, ServiceProcess])
     watcher = Watcher(db)
     try:
         async with RawProducer() as producer:
-            await publish(producer, Topics.TENANT_STATE.name, tenant_state(tenant), tenant)
-            d = delivery(HANNOVER, [person(f"K{TOK}", f"Kranich{TOK}", ["Ida"], "19850505")])
-            await deliver(producer, d)
-            await delivery_log({d["delivery_id"]})
-            await eventually(lambda: router_knows(db, [tenant]), "the router knows the tenant")
+            await tenant_with_one_person(producer, db, tenant, HANNOVER, f"K{TOK}", f"Kranich{TOK}")
             watcher.task = asyncio.create_task(watcher.run())
             await asyncio.wait_for(watcher.ready.wait(), 30)
-            queries = [
-                query(
-                    tenant,
-                    ags=[HANNOVER[0]],
-                    kriterien={
-                        "familienname": f"Kranich{TOK}",
-                        "vornamen": "Ida",
-                        "geburtsdatum": "19850505" if i % 2 else "19850506",
-                    },
-                )
-                for i in range(N)
-            ]
-            for q in queries:
-                await publish(producer, Topics.QUERY_REQUESTED.name, q, q["query_id"])
+            queries = await burst(producer, tenant, HANNOVER, f"Kranich{TOK}", N)
         await eventually(lambda: len(watcher.seen) >= N // 6, "a sixth of the answers released")
         path_processes["protocol"].kill()
         released_at_kill = len(watcher.seen)

@@ -13,29 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from shared.topics import Topics
-from tests.helpers import RawProducer, ServiceProcess, bootstrap, database_url, eventually, stop_all
-from tests.retrieval import (
-    deliver,
-    delivery,
-    delivery_log,
-    person,
-    publish,
-    query,
-    router_knows,
-    tenant_state,
-    token,
-)
+from tests.helpers import RawProducer, ServiceProcess, database_url, eventually, stop_all
+from tests.retrieval import burst, follow_released, tenant_with_one_person, token
 
 pytestmark = pytest.mark.integration
 N = 2000
@@ -74,28 +62,12 @@ class Answers:
         self.ready = asyncio.Event()
 
     async def run(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(), enable_auto_commit=False)
-        await consumer.start()
-        try:
-            await consumer._client.force_metadata_update()
-            topic = Topics.QUERY_DELIVERED.name
-            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-            consumer.assign(parts)
-            await consumer.seek_to_end(*parts)
-            for tp in parts:
-                await consumer.position(tp)
-            self.ready.set()
-            while True:
-                for records in (await consumer.getmany(timeout_ms=200)).values():
-                    for r in records:
-                        body = json.loads(r.value or b"{}")
-                        if body.get("tenant_id") != self.tenant:
-                            continue
-                        refusal = body.get("nichterstellung") or {}
-                        self.codes[body["query_id"]] = refusal.get("code")
-                        self.at.setdefault(body["query_id"], time.monotonic())
-        finally:
-            await consumer.stop()
+        await follow_released(self.ready, self.tenant, self.note)
+
+    async def note(self, released: dict[str, Any], _: dict[str, str]) -> None:
+        refusal = released.get("nichterstellung") or {}
+        self.codes[released["query_id"]] = refusal.get("code")
+        self.at.setdefault(released["query_id"], time.monotonic())
 
 
 async def test_a_register_restarted_mid_burst_causes_no_technical_error(
@@ -107,29 +79,9 @@ async def test_a_register_restarted_mid_burst_causes_no_technical_error(
     db = await asyncpg.connect(database_url())
     try:
         async with RawProducer() as producer:
-            await publish(producer, Topics.TENANT_STATE.name, tenant_state(tenant), tenant)
-            d = delivery(
-                WIESBADEN, [person(f"W{TOK}", f"Wagner{TOK}", ["Ida"], "19850505", WIESBADEN)]
-            )
-            await deliver(producer, d)
-            await delivery_log({d["delivery_id"]})
-            await eventually(lambda: router_knows(db, [tenant]), "the router knows the tenant")
+            await tenant_with_one_person(producer, db, tenant, WIESBADEN, f"W{TOK}", f"Wagner{TOK}")
             await asyncio.wait_for(answers.ready.wait(), 30)
-            queries = [
-                query(
-                    tenant,
-                    ags=[WIESBADEN[0]],
-                    kriterien={
-                        "familienname": f"Wagner{TOK}",
-                        "vornamen": "Ida",
-                        "geburtsdatum": "19850505" if i % 2 else "19850506",
-                    },
-                )
-                for i in range(N)
-            ]
-            for q in queries:
-                await publish(producer, Topics.QUERY_REQUESTED.name, q, q["query_id"])
-
+            queries = await burst(producer, tenant, WIESBADEN, f"Wagner{TOK}", N)
         await eventually(lambda: len(answers.codes) >= N // 4, "a quarter of the answers")
         path["register"].kill()
         killed_at, answered_at_kill = time.monotonic(), len(answers.codes)

@@ -40,7 +40,8 @@ from shared.envelope import Envelope, decode_headers
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 from shared.topics import TopicSpec
-from tests.helpers import ServiceProcess, bootstrap, eventually, stop_all
+from tests.conftest import run_services
+from tests.helpers import ServiceProcess, bootstrap, eventually
 from tests.hostile import Raw, consumed_topics, event_id_of, interleaved
 
 pytestmark = pytest.mark.integration
@@ -159,12 +160,7 @@ class DeadLetters:
 
 @pytest.fixture(scope="module")
 def real_services(artifacts: Path) -> Iterator[list[ServiceProcess]]:
-    procs = [
-        ServiceProcess(f"services.{name}", artifacts / f"{name}-hostile.log").start()
-        for name in REAL_SERVICES
-    ]
-    yield procs
-    stop_all(procs)
+    yield from run_services(artifacts, "hostile", *REAL_SERVICES)
 
 
 @pytest.fixture(scope="module")
