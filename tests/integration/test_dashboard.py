@@ -52,12 +52,16 @@ async def text(page: Page, selector: str) -> str:
 
 async def test_live_page_shows_and_updates_the_figures(artifacts: Path) -> None:
     port = free_port()
+    run = uuid.uuid4().hex[:8]
     dashboard = ServiceProcess(
         "services.dashboard",
         artifacts / "dashboard.log",
-        {"MELDESPIEGEL_DASHBOARD_PORT": str(port), "MELDESPIEGEL_DASHBOARD_DLQ_SECONDS": "1"},
+        {
+            "MELDESPIEGEL_DASHBOARD_PORT": str(port),
+            "MELDESPIEGEL_DASHBOARD_DLQ_SECONDS": "1",
+            "MELDESPIEGEL_DASHBOARD_READER": f"dashboard-page-test-{run}",  # no checkpoint yet
+        },
     ).start()
-    run = uuid.uuid4().hex[:8]
     application_id = f"DASH-{run}"
     user_ref = f"ref{run}"
     try:
@@ -134,6 +138,11 @@ async def test_live_page_shows_and_updates_the_figures(artifacts: Path) -> None:
                 ),
                 "the dead letter counted",
             )
+            await eventually(
+                lambda: page.evaluate("document.getElementById('behind').textContent === '0'"),
+                "the page says it has read everything",
+            )
+            assert (await text(page, "#unreadable")).isdigit()
             first_row = await text(page, "#minutes tbody tr:first-child")
             assert "2099-12-31 23:58" in first_row
             version = await page.evaluate("document.body.dataset.version")
