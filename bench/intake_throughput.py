@@ -27,6 +27,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
 from shared.envelope import Envelope
+from shared.kafka_admin import partitions_of
 from shared.settings import get_settings
 from shared.topics import Topics
 from tests.helpers import application
@@ -106,10 +107,9 @@ async def positioned_reader(topics: list[str]) -> AIOKafkaConsumer:
     await consumer.start()
     partitions: list[TopicPartition] = []
     for _ in range(150):  # a topic just created has no partitions in the metadata yet
-        await consumer._client.force_metadata_update()
-        found = {t: consumer.partitions_for_topic(t) or set() for t in topics}
-        if all(found.values()):
-            partitions = [TopicPartition(t, p) for t, ps in found.items() for p in ps]
+        found = await partitions_of(consumer, topics)
+        if {tp.topic for tp in found} == set(topics):
+            partitions = found
             break
         await asyncio.sleep(0.2)
     if not partitions:

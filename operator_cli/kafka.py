@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from operator_cli.domain import Abbruch, KeineAntwort, Satz, partition_for
 from shared.envelope import Envelope, decode_headers
+from shared.kafka_admin import partitions_of
 from shared.topics import DLQ_MAX_MESSAGE_BYTES, TopicSpec
 
 SOURCE = "/operators/meldespiegel-cli"
@@ -43,13 +44,10 @@ class Kafka:
         self.options = client_options  # the cluster's security (`shared.kafka_security`)
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
-        self._cluster: Any = None
+        self._cluster: dict[str, list[int]] | None = None
 
     async def __aenter__(self) -> Kafka:
         self._consumer = await self._new_consumer()
-        # the client knows no leaders yet: without this, the first offset request for many
-        # partitions waits through aiokafka's metadata retries (seconds)
-        await self._consumer._client.force_metadata_update()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -86,18 +84,21 @@ class Kafka:
 
     # -- metadata ------------------------------------------------------------------------
 
-    async def _metadata(self) -> Any:
-        # the whole cluster's metadata, once: a consumer's own view narrows to what it is
-        # assigned, and the CLI reads many topics one after the other
+    async def _layout(self) -> dict[str, list[int]]:
+        # the whole cluster's topics and partitions, once: a consumer's own view narrows to what
+        # it is assigned, and the CLI reads many topics one after the other
         if self._cluster is None:
-            self._cluster = await self.consumer._client.fetch_all_metadata()
+            layout: dict[str, list[int]] = {t: [] for t in await self.consumer.topics()}
+            for tp in await partitions_of(self.consumer, layout):
+                layout[tp.topic].append(tp.partition)
+            self._cluster = {t: sorted(ps) for t, ps in layout.items()}
         return self._cluster
 
     async def topics(self) -> set[str]:
-        return set((await self._metadata()).topics())
+        return set(await self._layout())
 
     async def partitions(self, topic: str) -> list[int]:
-        return sorted((await self._metadata()).partitions_for_topic(topic) or ())
+        return (await self._layout()).get(topic, [])
 
     async def all_partitions(self, topics: Iterable[str]) -> list[TopicPartition]:
         return [TopicPartition(t, p) for t in topics for p in await self.partitions(t)]

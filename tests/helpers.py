@@ -20,6 +20,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from shared.envelope import Envelope, decode_headers
+from shared.kafka_admin import partitions_of
 from shared.topics import Topics
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -165,12 +166,7 @@ async def read_all(
     await consumer.start()
     records: list[Record] = []
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = [
-                TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()
-            ]
+        partitions = await partitions_of(consumer, [topic])
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         loop = asyncio.get_running_loop()
@@ -205,9 +201,7 @@ async def read_to_end(topic: str) -> list[Record]:
     )
     await consumer.start()
     try:
-        await consumer._client.force_metadata_update()
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        ends = await consumer.end_offsets(partitions)
+        ends = await consumer.end_offsets(await partitions_of(consumer, [topic]))
     finally:
         await consumer.stop()
     total = sum(ends.values())

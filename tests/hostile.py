@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hypothesis import assume
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -101,7 +100,8 @@ def _wrong_schema(draw: st.DrawFn, spec: TopicSpec) -> bytes:
         body[field] = None
     else:
         body[field] = draw(JSON_VALUES)
-    assume(_invalid_for(spec, body))  # an optional field dropped is no violation
+    if not _invalid_for(spec, body):  # an optional field dropped is no violation; no event
+        body = {}  # of the catalogue is valid without its required fields
     return json.dumps(body).encode()
 
 

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from shared.envelope import decode_headers
+from shared.kafka_admin import partitions_of
 from shared.pki import ANSWER_KEY
 from shared.sealed import load_private_key, open_sealed
 from shared.topics import Topics, by_name
@@ -252,9 +253,7 @@ async def follow_released(ready: asyncio.Event, tenant: str, handle: Released) -
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(), enable_auto_commit=False)
     await consumer.start()
     try:
-        await consumer._client.force_metadata_update()
-        topic = Topics.QUERY_DELIVERED.name
-        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        parts = await partitions_of(consumer, [Topics.QUERY_DELIVERED.name])
         consumer.assign(parts)
         await consumer.seek_to_end(*parts)
         for tp in parts:

@@ -32,6 +32,7 @@ from services.dashboard.domain import WATCHED, Dashboard
 from shared.broker import json_or_none
 from shared.envelope import Envelope
 from shared.events.betrieb import DashboardCheckpoint
+from shared.kafka_admin import partitions_of
 from shared.kafka_security import client_options
 from shared.logging import get_logger
 from shared.settings import Settings
@@ -92,11 +93,7 @@ class DashboardService:
             **client_options(self.settings),
         )
         await consumer.start()
-        await consumer._client.force_metadata_update()
-        partitions = [
-            TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
-        ]
-        return consumer, partitions
+        return consumer, await partitions_of(consumer, topics)
 
     async def _read_topics(self) -> None:
         while True:

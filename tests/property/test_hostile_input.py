@@ -29,7 +29,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka.annotations import KafkaMessage
 from hypothesis import HealthCheck, Phase, given, settings
@@ -37,6 +37,7 @@ from hypothesis import strategies as st
 
 from shared.broker import subscribe, subscribe_batch
 from shared.envelope import Envelope, decode_headers
+from shared.kafka_admin import partitions_of
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 from shared.topics import TopicSpec
@@ -126,12 +127,7 @@ class DeadLetters:
 
     async def start(self) -> None:
         await self.consumer.start()
-        await self.consumer._client.force_metadata_update()
-        parts = [
-            TopicPartition(spec.dlq, p)
-            for spec in TOPICS
-            for p in self.consumer.partitions_for_topic(spec.dlq) or ()
-        ]
+        parts = await partitions_of(self.consumer, [spec.dlq for spec in TOPICS])
         self.consumer.assign(parts)
         await self.consumer.seek_to_end(*parts)
         for tp in parts:  # resolve the end now, before anything is sent
