@@ -41,7 +41,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.message import StreamMessage
 from faststream.middlewares import BaseMiddleware
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from shared import kafka_security
 from shared.envelope import Envelope, EnvelopeError, decode_headers
@@ -217,8 +217,9 @@ def strict_headers(raw: RawHeaders | None) -> dict[str, str]:
 
 
 def _integer(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
-        raise UndecodableEvent(f"a number has {len(text)} digits, at most {MAX_INTEGER_DIGITS}")
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INTEGER_DIGITS:
+        raise UndecodableEvent(f"a number has {digits} digits, at most {MAX_INTEGER_DIGITS}")
     return int(text)
 
 
@@ -286,11 +287,13 @@ def decode_record(
         return envelope, strict_json(body)
     except POISON:
         raise
-    except Exception as exc:  # RecursionError, MemoryError's smaller cousins, …
+    except Exception as exc:  # RecursionError from deep nesting, or whatever else a record provokes
         raise UndecodableEvent(f"cannot be decoded: {type(exc).__name__}: {exc}") from exc
 
 
-def decode_event(spec: TopicSpec, record: ConsumerRecord[Any, Any], max_bytes: int) -> Any:
+def decode_event(
+    spec: TopicSpec, record: ConsumerRecord[Any, Any], max_bytes: int
+) -> tuple[Envelope, BaseModel]:
     """`decode_record`, then the topic's event schema; raises POISON only."""
     envelope, decoded = decode_record(spec, record, max_bytes)
     try:
