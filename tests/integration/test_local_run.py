@@ -11,7 +11,6 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -134,7 +133,6 @@ async def test_a_killed_process_comes_back_and_ctrl_c_stops_only_what_the_run_st
     assert "query_router stopped" in log.read_text()
 
     # the demo's answers keep coming through the restarted register and router
-    mark = time.time()
     lines_before = len(log.read_text().splitlines())
 
     def new_answer() -> bool:
@@ -142,7 +140,6 @@ async def test_a_killed_process_comes_back_and_ctrl_c_stops_only_what_the_run_st
         return any(" queries " in line and "✉" in line for line in fresh)
 
     await eventually(new_answer, "a demo answer after the restarts", 240)
-    assert time.time() >= mark
 
     # Ctrl-C: the run's own broker stops, the suite's database and broker stay
     os.killpg(proc.pid, signal.SIGINT)
