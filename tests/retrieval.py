@@ -22,7 +22,7 @@ from shared.kafka_admin import partitions_of
 from shared.pki import ANSWER_KEY
 from shared.sealed import load_private_key, open_sealed
 from shared.topics import Topics, by_name
-from tests.helpers import RawProducer, Record, bootstrap, headers_for, read_all
+from tests.helpers import RawProducer, Record, bootstrap, eventually, headers_for, read_all
 
 HANNOVER = ("03241001", "Hannover", "30159")
 BRAUNSCHWEIG = ("03101000", "Braunschweig", "38100")
@@ -214,11 +214,7 @@ async def tenant_with_one_person(
     d = delivery(place, [person(ordnungsmerkmal, familienname, ["Ida"], "19850505", place)])
     await deliver(producer, d)
     await delivery_log({d["delivery_id"]})
-    deadline = asyncio.get_running_loop().time() + 90
-    while not await router_knows(db, [tenant]):
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"not within 90 s: the router knows {tenant}")
-        await asyncio.sleep(0.1)
+    await eventually(lambda: router_knows(db, [tenant]), f"the router knows {tenant}")
 
 
 async def burst(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,17 @@ async def state(port: int) -> dict[str, Any] | None:
             return None
 
 
+def shows(port: int, application_id: str) -> Callable[[], Awaitable[dict[str, Any] | None]]:
+    """The page's state once it lists `application_id` as pending and has read everything."""
+
+    async def check() -> dict[str, Any] | None:
+        s = await state(port)
+        ids = {p["application_id"] for p in (s or {}).get("pending_reviews", [])}
+        return s if s and application_id in ids and s["behind"] == 0 else None
+
+    return check
+
+
 async def test_unreadable_records_are_skipped_and_a_restart_reads_on_from_the_checkpoint(
     artifacts: Path,
 ) -> None:
@@ -64,13 +76,7 @@ async def test_unreadable_records_are_skipped_and_a_restart_reads_on_from_the_ch
 
     dashboard = ServiceProcess("services.dashboard", log, env).start()
     try:
-
-        async def sees_first() -> dict[str, Any] | None:
-            s = await state(port)
-            ids = {p["application_id"] for p in (s or {}).get("pending_reviews", [])}
-            return s if s and first in ids and s["behind"] == 0 else None
-
-        before = await eventually(sees_first, "the page read past both unreadable records")
+        before = await eventually(shows(port, first), "the page read past both unreadable records")
         assert before["unreadable"].get(DECIDED, 0) >= 2
 
         def mine(records: list[Any]) -> bool:
@@ -80,26 +86,21 @@ async def test_unreadable_records_are_skipped_and_a_restart_reads_on_from_the_ch
     finally:
         stop_all([dashboard])
 
-    # the newest checkpoint of this reader holds a usable fold and a position for every partition
+    # the newest checkpoint of this reader holds a usable fold and how far it had read
     checkpoints = [
         r for r in await read_all(Topics.DASHBOARD_CHECKPOINT.name, until=mine) if r.key == reader
     ]
     newest = DashboardCheckpoint.model_validate(json.loads(checkpoints[-1].value))
     assert first in Dashboard.restored(newest.state).pending
-    assert newest.positions
+    assert any(ref.startswith(Topics.REVIEW_PENDING_MANUAL.name) for ref in newest.positions)
+    assert any(ref.startswith(DECIDED) for ref in newest.positions)  # read past the poison
 
     async with RawProducer() as producer:  # while the dashboard is down
         await publish(producer, Topics.REVIEW_PENDING_MANUAL.name, pending(second), second)
 
     dashboard = ServiceProcess("services.dashboard", log, env).start()
     try:
-
-        async def sees_second() -> dict[str, Any] | None:
-            s = await state(port)
-            ids = {p["application_id"] for p in (s or {}).get("pending_reviews", [])}
-            return s if s and second in ids and s["behind"] == 0 else None
-
-        after = await eventually(sees_second, "the page read on after the restart")
+        after = await eventually(shows(port, second), "the page read on after the restart")
         assert first in {p["application_id"] for p in after["pending_reviews"]}
         # restored, not read again from the beginning: the skipped records are not counted twice
         assert after["unreadable"].get(DECIDED, 0) == before["unreadable"].get(DECIDED, 0)

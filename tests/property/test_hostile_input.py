@@ -204,12 +204,12 @@ async def _send(
     producer: AIOKafkaProducer, plan: dict[str, list[Raw]]
 ) -> list[tuple[TopicSpec, Raw, int, int]]:
     """Sends each topic's records in order; returns each with the partition and offset it got."""
-    by_name = {spec.name: spec for spec in TOPICS}
+    specs = {spec.name: spec for spec in TOPICS}
     pending = []
     for name, records in plan.items():
         for raw in records:
             future = await producer.send(name, raw.value, key=raw.key, headers=list(raw.headers))
-            pending.append((by_name[name], raw, future))
+            pending.append((specs[name], raw, future))
     sent = []
     for spec, raw, future in pending:
         meta = await future
