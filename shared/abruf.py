@@ -26,7 +26,7 @@ from shared.events.abruf import (
     Suchart,
     Suchkriterien,
 )
-from shared.events.application import Zugangsart
+from shared.events.application import SICHERHEITSBEHOERDEN, Behoerdenart, Zugangsart
 from shared.laender import land_of
 from shared.suchnormalisierung import has_wildcard, wildcard_fehler
 
@@ -107,6 +107,25 @@ FREIE_SUCHE_DATEN_SICHERHEIT = FREIE_SUCHE_DATEN | {
     Datenelement.WAFFEN_SPRENGSTOFF,
     Datenelement.WOHNUNGSGEBER,
 }
+# § 34a Abs. 6 BMG: these § 34 Abs. 4 Satz 1 authorities (Nr. 1 and 6–9) receive an answer despite
+# an Auskunftssperre that no authority of § 34 Abs. 5 Satz 1 had set, if only the head of the body
+# or staff it specially authorised receive it
+SPERRE_ABS_6_STELLEN = frozenset(
+    {
+        Behoerdenart.POLIZEI,
+        Behoerdenart.VERFASSUNGSSCHUTZ,
+        Behoerdenart.BUNDESNACHRICHTENDIENST,
+        Behoerdenart.MILITAERISCHER_ABSCHIRMDIENST,
+        Behoerdenart.ZOLLFAHNDUNG,
+    }
+)
+
+
+def ist_sicherheitsbehoerde(stelle: Behoerdenart | None) -> bool:
+    """§ 34 Abs. 4 Satz 1 BMG: the body itself, whatever access it applied for."""
+    return stelle in SICHERHEITSBEHOERDEN
+
+
 _DATUM = re.compile(r"^\d{8}$")
 _AGS = re.compile(r"^(\d{2}|\d{5}|\d{8})$")
 

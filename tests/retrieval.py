@@ -95,8 +95,14 @@ def tenant_state(
     conditions: Iterable[str] = (),
     users: dict[str, str] | None = None,
     version: int = 1,
+    kind: str | None = None,
+    verfahren: Iterable[dict[str, Any]] = (),
+    sperrdaten: Iterable[str] = (),
 ) -> dict[str, Any]:
+    """A tenant as min.tenant.state.v1 describes it; `sperrdaten` names the users authorised
+    under § 34a Abs. 6 BMG, `verfahren` its registered machine procedures."""
     security = role == "sicherheitsbehoerde"
+    authorised = set(sperrdaten)
     return {
         "tenant_id": tenant_id,
         "authority_key": f"key-{tenant_id}",
@@ -107,9 +113,17 @@ def tenant_state(
         "logging_arrangement": logging,
         "conditions": [{"code": c, "text": c} for c in conditions],
         "users": [
-            {"user_id": f"u-{name}", "username": name, "kind": "user", "status": state}
+            {
+                "user_id": f"u-{name}",
+                "username": name,
+                "kind": "user",
+                "status": state,
+                "sperrdaten_berechtigt": name in authorised,
+            }
             for name, state in (users or {"sachbearbeitung": "active"}).items()
         ],
+        "authority_kind": kind,
+        "verfahren": list(verfahren),
         "version": version,
         "updated_at": datetime.now(UTC).isoformat(),
     }

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from shared.events.application import (
+    SICHERHEITSBEHOERDEN,
     Behoerdenart,
     CompleteApplication,
     Netzzugang,
@@ -30,23 +31,6 @@ from shared.events.application import (
     Zugangsart,
 )
 from shared.events.review import Auflage, Begruendung, Datenumfang, Entscheidung
-
-# § 34 Abs. 4 Satz 1 BMG, Nr. 1–13
-SICHERHEITSBEHOERDEN: dict[Behoerdenart, str] = {
-    Behoerdenart.POLIZEI: "Nr. 1",
-    Behoerdenart.STAATSANWALTSCHAFT: "Nr. 2",
-    Behoerdenart.AMTSANWALTSCHAFT: "Nr. 3",
-    Behoerdenart.STRAFGERICHT: "Nr. 4",
-    Behoerdenart.JUSTIZVOLLZUG: "Nr. 5",
-    Behoerdenart.VERFASSUNGSSCHUTZ: "Nr. 6",
-    Behoerdenart.BUNDESNACHRICHTENDIENST: "Nr. 7",
-    Behoerdenart.MILITAERISCHER_ABSCHIRMDIENST: "Nr. 8",
-    Behoerdenart.ZOLLFAHNDUNG: "Nr. 9",
-    Behoerdenart.HAUPTZOLLAMT: "Nr. 10",
-    Behoerdenart.STEUERFAHNDUNG: "Nr. 11",
-    Behoerdenart.ZENTRALSTELLE_SANKTIONSDURCHSETZUNG: "Nr. 12",
-    Behoerdenart.BUNDESAMT_FUER_JUSTIZ: "Nr. 13",
-}
 
 # § 39 Abs. 1 BMG with Art. 24, 25, 32 DSGVO: what the declared measures must cover. A category
 # counts as addressed when the declaration names one of its terms (lower case, umlauts as written).

@@ -82,6 +82,7 @@ def entry_for(event: QueryAnswered | QueryRejected, released_at: datetime) -> di
     answer, Vorgangsnummer."""
     entry = {"vorgangsnummer": event.vorgangsnummer, **_anfrage(event.query)}
     entry["zugangsart"] = event.zugangsart.value if event.zugangsart else None
+    entry["verfahren_verantwortlich"] = event.verfahren_verantwortlich
     entry["freigegeben_am"] = released_at.isoformat()
     if isinstance(event, QueryAnswered):
         r = event.response

@@ -9,27 +9,43 @@ administrator manages the authority's own users.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from shared.abruf import SPERRE_ABS_6_STELLEN
 from shared.events.account import (
+    Abrufverfahren,
     Actor,
     ActorKind,
     AuthOutcome,
     CommandAction,
+    NewProcedure,
     TenantStatus,
     UserKind,
     UserStatus,
+    VerfahrenStatus,
 )
-from shared.events.application import Protokollierung, Zugangsart
+from shared.events.application import Behoerdenart, Protokollierung, Zugangsart
 from shared.events.review import Auflage, Datenumfang
 from shared.fingerprints import normalise_fingerprint
 from shared.passwords import ascii_slug
 
 TENANT_NAMESPACE = uuid.UUID("5b7e3d0c-2f4a-4c1e-9a57-0d1e6b3c8f21")
 
-ADMIN_ACTIONS = {CommandAction.CREATE_USER, CommandAction.LOCK_USER, CommandAction.UNLOCK_USER}
+# the administrator manages the authority's own users and procedures, and passes on the head of
+# the body's § 34a Abs. 6 authorisation; operators may do the same for support
+ADMIN_ACTIONS = {
+    CommandAction.CREATE_USER,
+    CommandAction.LOCK_USER,
+    CommandAction.UNLOCK_USER,
+    CommandAction.GRANT_SPERRDATEN,
+    CommandAction.REVOKE_SPERRDATEN,
+    CommandAction.REGISTER_PROCEDURE,
+    CommandAction.LOCK_PROCEDURE,
+    CommandAction.UNLOCK_PROCEDURE,
+}
 OPERATOR_ACTIONS = set(CommandAction) - {CommandAction.CREATE_USER}
 
 
@@ -62,6 +78,7 @@ class Tenant:
     application_id: str
     status_reason: str | None = None
     version: int = 1
+    authority_kind: Behoerdenart | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +97,7 @@ class Account:
     smime_certificate_pem: str | None = None
     certificate_fingerprint: str | None = None
     failed_logins: int = 0
+    sperrdaten_berechtigt: bool = False
 
 
 @dataclass(frozen=True)
@@ -222,3 +240,65 @@ def reset_target(accounts: list[Account]) -> Account | Rejection:
             "hinterlegt.",
         )
     return admin
+
+
+def change_sperrdaten(
+    user: Account | None, tenant: Tenant, action: CommandAction
+) -> Account | Rejection:
+    """§ 34a Abs. 6 BMG: only police, Verfassungsschutz, BND, MAD and Zollfahndung (§ 34 Abs. 4
+    Satz 1 Nr. 1, 6–9) may have staff specially authorised to receive data despite a block."""
+    if user is None or user.tenant_id != tenant.tenant_id:
+        return Rejection("UNKNOWN_USER", "Diese Person gehört nicht zu diesem Mandanten.")
+    granting = action is CommandAction.GRANT_SPERRDATEN
+    if granting and tenant.authority_kind not in SPERRE_ABS_6_STELLEN:
+        return Rejection(
+            "SPERRDATEN_NICHT_ZULAESSIG",
+            "Eine Ermächtigung nach § 34a Abs. 6 BMG ist nur für Polizei, Verfassungsschutz, "
+            "Bundesnachrichtendienst, Militärischen Abschirmdienst und Zollfahndungsdienst "
+            "(§ 34 Abs. 4 Satz 1 Nr. 1 und 6 bis 9 BMG) vorgesehen.",
+        )
+    if user.sperrdaten_berechtigt is granting:
+        return Rejection(
+            "UNCHANGED",
+            "Die Ermächtigung besteht bereits." if granting else "Es besteht keine Ermächtigung.",
+        )
+    return replace(user, sperrdaten_berechtigt=granting)
+
+
+def register_procedure(
+    known: list[Abrufverfahren], new: NewProcedure | None
+) -> Abrufverfahren | Rejection:
+    """A machine procedure (NMeldVO 2022 § 26 Abs. 2): a name unique in the tenant, the person
+    responsible, and the client certificate it calls with (§ 34 Abs. 2 Satz 3 BMG: no doubt
+    about the identity of the body)."""
+    if new is None:
+        return Rejection("PROCEDURE_MISSING", "Für register_procedure fehlen die Angaben.")
+    if any(v.name == new.name for v in known):
+        return Rejection("PROCEDURE_EXISTS", "Ein Verfahren mit diesem Namen ist registriert.")
+    fingerprint = normalise_fingerprint(new.certificate_fingerprint)
+    if not re.fullmatch(r"[0-9a-f]{64}", fingerprint):
+        return Rejection(
+            "FINGERPRINT_INVALID",
+            "Der Fingerabdruck des Client-Zertifikats ist ein SHA-256-Wert "
+            "(64 Hexadezimalzeichen).",
+        )
+    return Abrufverfahren(
+        name=new.name,
+        verantwortliche_person=new.verantwortliche_person,
+        certificate_fingerprint=fingerprint,
+        status=VerfahrenStatus.ACTIVE,
+    )
+
+
+def change_procedure_status(
+    known: list[Abrufverfahren], name: str | None, action: CommandAction
+) -> Abrufverfahren | Rejection:
+    v = next((v for v in known if v.name == name), None)
+    if v is None:
+        return Rejection("UNKNOWN_PROCEDURE", "Kein Verfahren dieses Namens im Mandanten.")
+    status = (
+        VerfahrenStatus.LOCKED if action is CommandAction.LOCK_PROCEDURE else VerfahrenStatus.ACTIVE
+    )
+    if v.status is status:
+        return Rejection("UNCHANGED", f"Das Verfahren ist bereits {status.value}.")
+    return v.model_copy(update={"status": status})

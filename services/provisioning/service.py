@@ -117,6 +117,7 @@ async def state_of(store: ProvisioningStore, tenant_id: str, now: datetime) -> O
             kind=a.kind,
             status=a.status,
             certificate_fingerprint=a.certificate_fingerprint,
+            sperrdaten_berechtigt=a.sperrdaten_berechtigt,
         )
         for a in await store.accounts(tenant_id)
     ]
@@ -132,6 +133,8 @@ async def state_of(store: ProvisioningStore, tenant_id: str, now: datetime) -> O
         conditions=tenant.conditions,
         client_certificate_fingerprint=tenant.client_certificate_fingerprint,
         users=users,
+        authority_kind=tenant.authority_kind,
+        verfahren=await store.procedures(tenant_id),
         version=tenant.version,
         updated_at=now,
     )
@@ -243,6 +246,7 @@ async def handle_decided(
             conditions=decided.conditions,
             client_certificate_fingerprint=app.client_certificate_fingerprint,
             application_id=app.application_id,
+            authority_kind=app.authority_kind,
         )
         await store.add_tenant(tenant, address, now)
         kind = ProvisioningKind.NEW_TENANT
@@ -318,6 +322,13 @@ _TENANT_EVENT = {
     CommandAction.RESTRICT_TENANT: AccountEventKind.TENANT_RESTRICTED,
     CommandAction.SUSPEND_TENANT: AccountEventKind.TENANT_SUSPENDED,
     CommandAction.LIFT_TENANT: AccountEventKind.TENANT_LIFTED,
+}
+
+
+_PROCEDURE_EVENT = {
+    CommandAction.REGISTER_PROCEDURE: AccountEventKind.PROCEDURE_REGISTERED,
+    CommandAction.LOCK_PROCEDURE: AccountEventKind.PROCEDURE_LOCKED,
+    CommandAction.UNLOCK_PROCEDURE: AccountEventKind.PROCEDURE_UNLOCKED,
 }
 
 
@@ -454,6 +465,40 @@ async def _apply(
         return [
             _account_event(cmd, AccountEventKind.ADMIN_PASSWORD_RESET, now, admin.user_id),
             credentials,
+        ], None
+
+    if action in (CommandAction.GRANT_SPERRDATEN, CommandAction.REVOKE_SPERRDATEN):
+        user = domain.change_sperrdaten(
+            await _account_by_id(store, cmd.user_id or ""), tenant, action
+        )
+        if isinstance(user, domain.Rejection):
+            return [], (user.code, user.message)
+        await store.update_account(user, now)
+        await store.bump_version(tenant.tenant_id, now)
+        kind = (
+            AccountEventKind.SPERRDATEN_GRANTED
+            if action is CommandAction.GRANT_SPERRDATEN
+            else AccountEventKind.SPERRDATEN_REVOKED
+        )
+        return [
+            _account_event(cmd, kind, now, user.user_id, message=cmd.reason),
+            await state_of(store, tenant.tenant_id, now),
+        ], None
+
+    if action in _PROCEDURE_EVENT:
+        known = await store.procedures(tenant.tenant_id)
+        procedure = (
+            domain.register_procedure(known, cmd.new_procedure)
+            if action is CommandAction.REGISTER_PROCEDURE
+            else domain.change_procedure_status(known, cmd.procedure_name, action)
+        )
+        if isinstance(procedure, domain.Rejection):
+            return [], (procedure.code, procedure.message)
+        await store.save_procedure(tenant.tenant_id, procedure, now)
+        await store.bump_version(tenant.tenant_id, now)
+        return [
+            _account_event(cmd, _PROCEDURE_EVENT[action], now, message=procedure.name),
+            await state_of(store, tenant.tenant_id, now),
         ], None
 
     # lock or unlock a user of this tenant

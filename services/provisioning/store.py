@@ -10,8 +10,15 @@ from typing import Any
 import asyncpg
 
 from services.provisioning.domain import Account, Tenant
-from shared.events.account import Postanschrift, TenantStatus, UserKind, UserStatus
-from shared.events.application import Protokollierung, Zugangsart
+from shared.events.account import (
+    Abrufverfahren,
+    Postanschrift,
+    TenantStatus,
+    UserKind,
+    UserStatus,
+    VerfahrenStatus,
+)
+from shared.events.application import Behoerdenart, Protokollierung, Zugangsart
 from shared.events.review import Auflage, Datenumfang
 
 
@@ -40,8 +47,9 @@ class ProvisioningStore:
             """INSERT INTO tenant (tenant_id, authority_key, authority_name, role, status,
                    status_reason, data_scope, logging_arrangement, conditions,
                    client_certificate_fingerprint, postal_address, application_id, version,
-                   created_at, updated_at)
-               VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)""",
+                   created_at, updated_at, authority_kind)
+               VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14,
+                   $15)""",
             tenant.tenant_id,
             tenant.authority_key,
             tenant.authority_name,
@@ -56,6 +64,7 @@ class ProvisioningStore:
             tenant.application_id,
             tenant.version,
             now,
+            tenant.authority_kind.value if tenant.authority_kind else None,
         )
 
     async def set_tenant_status(self, tenant: Tenant, actor: str, now: datetime) -> None:
@@ -143,7 +152,8 @@ class ProvisioningStore:
     async def update_account(self, account: Account, now: datetime) -> None:
         await self.conn.execute(
             """UPDATE account SET status = $2, password_hash = $3, must_change_password = $4,
-                   password_expires_at = $5, failed_logins = $6, updated_at = $7
+                   password_expires_at = $5, failed_logins = $6, updated_at = $7,
+                   sperrdaten_berechtigt = $8
                WHERE user_id = $1::uuid""",
             account.user_id,
             account.status.value,
@@ -151,6 +161,39 @@ class ProvisioningStore:
             account.must_change_password,
             account.password_expires_at,
             account.failed_logins,
+            now,
+            account.sperrdaten_berechtigt,
+        )
+
+    # ------------------------------------------------------------------ machine procedures
+    async def procedures(self, tenant_id: str) -> list[Abrufverfahren]:
+        rows = await self.conn.fetch(
+            "SELECT * FROM abrufverfahren WHERE tenant_id = $1::uuid ORDER BY name", tenant_id
+        )
+        return [
+            Abrufverfahren(
+                name=r["name"],
+                verantwortliche_person=r["verantwortliche_person"],
+                certificate_fingerprint=r["certificate_fingerprint"],
+                status=VerfahrenStatus(r["status"]),
+            )
+            for r in rows
+        ]
+
+    async def save_procedure(self, tenant_id: str, v: Abrufverfahren, now: datetime) -> None:
+        await self.conn.execute(
+            """INSERT INTO abrufverfahren (tenant_id, name, verantwortliche_person,
+                   certificate_fingerprint, status, registered_at, updated_at)
+               VALUES ($1::uuid, $2, $3, $4, $5, $6, $6)
+               ON CONFLICT (tenant_id, name) DO UPDATE SET
+                   verantwortliche_person = EXCLUDED.verantwortliche_person,
+                   certificate_fingerprint = EXCLUDED.certificate_fingerprint,
+                   status = EXCLUDED.status, updated_at = EXCLUDED.updated_at""",
+            tenant_id,
+            v.name,
+            v.verantwortliche_person,
+            v.certificate_fingerprint,
+            v.status.value,
             now,
         )
 
@@ -193,6 +236,7 @@ def _tenant(row: asyncpg.Record) -> Tenant:
         application_id=row["application_id"],
         status_reason=row["status_reason"],
         version=row["version"],
+        authority_kind=Behoerdenart(row["authority_kind"]) if row["authority_kind"] else None,
     )
 
 
@@ -210,6 +254,7 @@ def _account(row: asyncpg.Record) -> Account:
             "must_change_password",
             "password_expires_at",
             "failed_logins",
+            "sperrdaten_berechtigt",
         )
     }
     return Account(

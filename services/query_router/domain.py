@@ -6,13 +6,15 @@ checked by `shared.abruf`, the one place the retrieval law lives."""
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 
 from shared.abruf import ablehnung, land_der_anfrage, pruefe_anfrage
 from shared.events.abruf import Nichterstellung, QueryRequested, Zweck
-from shared.events.account import TenantState, TenantStatus, UserStatus
-from shared.events.application import Protokollierung, Zugangsart
+from shared.events.account import TenantState, TenantStatus, UserStatus, VerfahrenStatus
+from shared.events.application import Behoerdenart, Protokollierung, Zugangsart
 from shared.events.review import Datenumfang
+from shared.fingerprints import normalise_fingerprint
 
 STATUTORY_TASKS_ONLY = "STATUTORY_TASKS_ONLY"  # the health insurers' condition (§ 34 Abs. 6 BMG)
 
@@ -26,6 +28,14 @@ class Protokoll:
 
 
 @dataclass(frozen=True)
+class Abrufer:
+    """Who retrieves: a user of the tenant, or a registered machine procedure."""
+
+    sperrdaten_berechtigt: bool = False  # § 34a Abs. 6 BMG, users only
+    verfahren_verantwortlich: str | None = None  # § 40 Abs. 1 Nr. 6 BMG, procedures only
+
+
+@dataclass(frozen=True)
 class Freigabe:
     """An authorised query: where it goes and how it is treated."""
 
@@ -33,6 +43,8 @@ class Freigabe:
     zugangsart: Zugangsart
     datenumfang: Datenumfang
     protokollierung: str
+    abrufer: Abrufer
+    abrufende_stelle: Behoerdenart | None  # the body's kind, for the notices of § 34 Abs. 5 BMG
 
 
 def _abgelehnt(grund: str, text: str, code: str = "17") -> Nichterstellung:
@@ -54,13 +66,9 @@ def autorisiere(query: QueryRequested, tenant: TenantState | None) -> Freigabe |
             "Der Zugang des Mandanten ist wegen eines Sicherheitsmangels eingeschränkt; Abrufe "
             "sind bis zur Aufhebung nicht möglich.",
         )
-    kennung = query.anfragende.kennung
-    if kennung:
-        user = next((u for u in tenant.users if u.username == kennung), None)
-        if user is None:
-            return _abgelehnt("NUTZER_UNBEKANNT", "Die Kennung gehört nicht zu diesem Mandanten.")
-        if user.status is not UserStatus.ACTIVE:
-            return _abgelehnt("NUTZER_GESPERRT", "Die Kennung ist gesperrt.")
+    abrufer = pruefe_abrufer(query, tenant)
+    if isinstance(abrufer, Nichterstellung):
+        return abrufer
     sicherheit = tenant.role is Zugangsart.SICHERHEITSBEHOERDE
     if sicherheit and tenant.logging_arrangement is None:
         # § 40 Abs. 3 BMG: without logging a security authority must not retrieve at all
@@ -89,7 +97,51 @@ def autorisiere(query: QueryRequested, tenant: TenantState | None) -> Freigabe |
     land = land_der_anfrage(query)
     if land is None:
         return _abgelehnt("AGS_UNGUELTIG", "Der Gemeindeschlüssel nennt kein Land.")
-    return Freigabe(land, zugangsart, tenant.data_scope, protokoll_fuer(tenant))
+    return Freigabe(
+        land, zugangsart, tenant.data_scope, protokoll_fuer(tenant), abrufer, tenant.authority_kind
+    )
+
+
+def pruefe_abrufer(query: QueryRequested, tenant: TenantState) -> Abrufer | Nichterstellung:
+    """Every caller is authorised (§ 39 Abs. 1 BMG): a user by an active account of this
+    tenant; a machine by a procedure the tenant registered (NMeldVO 2022 § 26 Abs. 2), active,
+    calling with the client certificate registered for it, so that there is no doubt about the
+    identity of the retrieving body (§ 34 Abs. 2 Satz 3 BMG)."""
+    a = query.anfragende
+    if bool(a.kennung) == bool(a.verfahren):
+        return _abgelehnt(
+            "ABRUFER_UNKLAR",
+            "Ein Abruf nennt entweder die Kennung der abrufenden Person oder die Bezeichnung des "
+            "Verfahrens, genau eines von beiden (§ 40 Abs. 1 Nr. 6 BMG, § 11 Satz 1 Nr. 6 "
+            "BMeldDAV).",
+        )
+    if a.kennung:
+        user = next((u for u in tenant.users if u.username == a.kennung), None)
+        if user is None:
+            return _abgelehnt(
+                "NUTZER_UNBEKANNT",
+                "Die Kennung gehört nicht zu diesem Mandanten (§ 39 Abs. 1 BMG).",
+            )
+        if user.status is not UserStatus.ACTIVE:
+            return _abgelehnt("NUTZER_GESPERRT", "Die Kennung ist gesperrt (§ 39 Abs. 1 BMG).")
+        return Abrufer(sperrdaten_berechtigt=user.sperrdaten_berechtigt)
+    verfahren = next((v for v in tenant.verfahren if v.name == a.verfahren), None)
+    if verfahren is None:
+        return _abgelehnt(
+            "VERFAHREN_UNBEKANNT",
+            "Das Verfahren ist für diesen Mandanten nicht registriert (§ 26 Abs. 2 NMeldVO).",
+        )
+    if verfahren.status is not VerfahrenStatus.ACTIVE:
+        return _abgelehnt("VERFAHREN_GESPERRT", "Das Verfahren ist gesperrt (§ 26 Abs. 2 NMeldVO).")
+    presented = normalise_fingerprint(query.client_certificate_fingerprint or "")
+    if not hmac.compare_digest(presented, verfahren.certificate_fingerprint):
+        return _abgelehnt(
+            "ZERTIFIKAT_ABWEICHEND",
+            "Das Verfahren hat nicht mit dem für es registrierten Client-Zertifikat abgerufen; "
+            "an der Identität der abrufenden Stelle darf kein Zweifel bestehen (§ 34 Abs. 2 "
+            "Satz 3 BMG, § 26 Abs. 2 NMeldVO).",
+        )
+    return Abrufer(verfahren_verantwortlich=verfahren.verantwortliche_person)
 
 
 def protokoll_fuer(tenant: TenantState | None) -> str:

@@ -77,6 +77,7 @@ async def handle_query(
         status="routed",
         now=now,
         deadline=now + answer_within,
+        verfahren_verantwortlich=decision.abrufer.verfahren_verantwortlich,
     )
     log.info("query routed", vorgangsnummer=nummer, land=decision.land, query_id=query.query_id)
     return [Outgoing(Topics.register_request(decision.land), _request(nummer, query, decision))]
@@ -97,6 +98,8 @@ def _request(nummer: str, query: QueryRequested, f: Freigabe) -> RegisterRequest
         phonetisch=query.phonetisch,
         angeforderte_daten=query.angeforderte_daten,
         verzicht_auf_weitere_bearbeitung=query.verzicht_auf_weitere_bearbeitung,
+        abrufende_stelle=f.abrufende_stelle,
+        sperrdaten_berechtigt=f.abrufer.sperrdaten_berechtigt,
         requested_at=query.requested_at,
     )
 
@@ -108,6 +111,7 @@ def _rejected(
     protokoll: str,
     reason: Nichterstellung,
     now: datetime,
+    verfahren_verantwortlich: str | None = None,
 ) -> Outgoing:
     return Outgoing(
         Topics.QUERY_REJECTED,
@@ -118,6 +122,7 @@ def _rejected(
             protokollierung=protokoll,
             nichterstellung=reason,
             rejected_at=now,
+            verfahren_verantwortlich=verfahren_verantwortlich,
         ),
         subject=nummer,
     )
@@ -146,6 +151,7 @@ async def handle_response(
                 land=response.land,
                 response=response,
                 routed_at=vorgang.routed_at,
+                verfahren_verantwortlich=vorgang.verfahren_verantwortlich,
             ),
             subject=vorgang.vorgangsnummer,
         )
@@ -175,4 +181,5 @@ def _timed_out(vorgang: Vorgang, now: datetime) -> Outgoing:
             "später wiederholen."
         ),
         now,
+        vorgang.verfahren_verantwortlich,
     )

@@ -20,6 +20,7 @@ class Vorgang:
     status: str
     land: str | None
     routed_at: datetime
+    verfahren_verantwortlich: str | None = None
 
 
 def _vorgang(r: asyncpg.Record) -> Vorgang:
@@ -31,6 +32,7 @@ def _vorgang(r: asyncpg.Record) -> Vorgang:
         r["status"],
         r["land"],
         r["routed_at"],
+        r["verfahren_verantwortlich"],
     )
 
 
@@ -86,11 +88,13 @@ class RouterStore:
         status: str,
         now: datetime,
         deadline: datetime | None,
+        verfahren_verantwortlich: str | None = None,
     ) -> None:
         await self.conn.execute(
             """INSERT INTO vorgaenge (vorgangsnummer, query_id, tenant_id, land, zugangsart,
-                   protokollierung, query, status, routed_at, deadline, completed_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+                   protokollierung, query, status, routed_at, deadline, completed_at,
+                   verfahren_verantwortlich)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)""",
             vorgangsnummer,
             query.query_id,
             query.tenant_id,
@@ -102,6 +106,7 @@ class RouterStore:
             now,
             deadline,
             None if status == "routed" else now,
+            verfahren_verantwortlich,
         )
 
     async def routed(self, vorgangsnummer: str) -> Vorgang | None:

@@ -3,10 +3,21 @@
 The store finds candidates by name and the simple criteria; here they are matched against the
 address criteria and turned into the answer: 01 unique hit (only the data in the requester's
 scope), 02 hit list (minimal data and an Identifikationsmerkmal per person), 03 the neutral
-answer, 04 a freie Suche's result list. Persons with an Auskunftssperre are never shown: a unique
-hit on one gives the neutral answer, byte for byte the one for "nobody found", plus a hand-over
-for manual processing (unless waived) and a notice for the person or the authority that had the
-block set. A bedingter Sperrvermerk travels with the data as a flag (§ 21 Abs. 3 NMeldVO).
+answer, 04 a freie Suche's result list.
+
+Persons with an Auskunftssperre are never shown and never inferable (§ 34a Abs. 5 Satz 1 BMG):
+- a unique hit on one gives the neutral answer, byte for byte the one for "nobody found";
+- hit and result lists leave them out (BMeldDAV §§ 6, 8);
+- one open and blocked persons together give the neutral answer for the whole query: the open
+  person is not uniquely identified (BMeldDAV § 5 Abs. 1), and a hit list of one entry is an
+  answer only a block can produce;
+- the § 40 log's hits are only the records marked retrievable (§ 40 Abs. 1 Nr. 7), so a neutral
+  answer logs no hit. What the registration office needs goes on the hand-over (unless waived,
+  § 38 Abs. 5) and the notices the law requires (§ 34 Abs. 5, § 51 Abs. 3).
+A block lasts until the registration office lifts it by a delivery (§ 51 Abs. 4: it may extend
+it), never silently on its date. § 34a Abs. 6 lets some security authorities' authorised staff
+see through a block no security authority caused. A bedingter Sperrvermerk travels with the data
+as a flag (§ 21 Abs. 3 NMeldVO).
 """
 
 from __future__ import annotations
@@ -19,10 +30,13 @@ from typing import Any
 from shared.abruf import (
     MAX_TREFFER,
     NEUTRALE_ANTWORT,
+    SPERRE_ABS_6_STELLEN,
     ablehnung,
     gelieferte_datenelemente,
+    ist_sicherheitsbehoerde,
 )
 from shared.events.abruf import (
+    Auskunftsart,
     Benachrichtigter,
     Datenelement,
     Ergebnisstatus,
@@ -33,8 +47,10 @@ from shared.events.abruf import (
     Suchkriterien,
     Treffer,
 )
+from shared.events.application import Behoerdenart, Zugangsart
 from shared.events.register import (
     Anschrift,
+    Auskunftssperre,
     Bezugsperson,
     Lieferart,
     Personendatensatz,
@@ -94,14 +110,36 @@ NEUTRAL_INHALT: dict[str, Any] = {
 }
 
 
-def gesperrt(d: Personendatensatz, heute: date) -> bool:
-    return d.auskunftssperre is not None and d.auskunftssperre.bis >= heute
+def gesperrt(d: Personendatensatz) -> bool:
+    """One notion of "blocked" for every search: a block is entered until the registration office
+    lifts it by a delivery. Its two-year term (§ 51 Abs. 4 BMG) is the office's to extend or end;
+    the date the mirror holds is not an end the mirror may act on."""
+    return d.auskunftssperre is not None
+
+
+def sperre_durchbrochen(fund: Fund, request: RegisterRequest) -> bool:
+    """§ 34a Abs. 6 BMG: police, Verfassungsschutz, BND, MAD and Zollfahndung (§ 34 Abs. 4 Satz 1
+    Nr. 1, 6–9) get the answer despite a block that no § 34 Abs. 5 Satz 1 authority caused, when
+    the requesting user is the head of the body or specially authorised by it."""
+    sperre = fund.datensatz.auskunftssperre
+    return (
+        sperre is not None
+        and not sperre.veranlasst_von_sicherheitsbehoerde
+        and request.auskunftsart is Auskunftsart.BEHOERDENAUSKUNFT
+        and request.abrufende_stelle in SPERRE_ABS_6_STELLEN
+        and request.sperrdaten_berechtigt
+    )
+
+
+def verborgen(fund: Fund, request: RegisterRequest) -> bool:
+    """Whether this requester must not see the record (§ 34a Abs. 5 Satz 1, Abs. 6 BMG)."""
+    return gesperrt(fund.datensatz) and not sperre_durchbrochen(fund, request)
 
 
 # -- index columns: what the store searches by ---------------------------------------------
 
 
-def suchspalten(gemeindeschluessel: str, d: Personendatensatz, heute: date) -> dict[str, Any]:
+def suchspalten(gemeindeschluessel: str, d: Personendatensatz) -> dict[str, Any]:
     """The search forms the store keeps beside the record."""
     here = [a for a in d.anschriften if a.derzeitig and a.gemeindeschluessel == gemeindeschluessel]
     haupt = d.hauptwohnung()
@@ -128,7 +166,7 @@ def suchspalten(gemeindeschluessel: str, d: Personendatensatz, heute: date) -> d
         "sterbeort_n": normalise(d.sterbeort) if d.sterbeort else None,
         "waffen": d.waffenrechtliche_erlaubnis,
         "sprengstoff": d.sprengstoffrechtliche_erlaubnis,
-        "gesperrt": gesperrt(d, heute),
+        "gesperrt": gesperrt(d),
     }
 
 
@@ -174,37 +212,41 @@ def adresse_passt(fund: Fund, k: Suchkriterien) -> bool:
 def personensuche(
     request: RegisterRequest,
     kandidaten: list[Fund],
-    heute: date,
     neues_merkmal: Callable[[], str],
 ) -> Antwort:
     """The answer to a Personensuche, from the candidates the store found by name."""
     funde = [f for f in kandidaten if adresse_passt(f, request.kriterien)]
     if len(funde) > MAX_TREFFER:
         return Antwort(nichterstellung=zu_viele(request.suchart))
-    if not funde:
-        return _neutral([])
-    gesperrte = [f for f in funde if gesperrt(f.datensatz, heute)]
-    offene = [f for f in funde if f not in gesperrte]
-    notices = [_benachrichtigung(f, request) for f in gesperrte]
-    if not offene:  # only blocked persons: the neutral answer, and manual processing
-        answer = _neutral([f.treffer for f in funde])
-        answer.uebergaben = [] if request.verzicht_auf_weitere_bearbeitung else gesperrte
-        answer.benachrichtigungen = notices
-        return answer
-    if len(funde) == 1:
-        return eindeutig(request, funde[0])
-    merkmale = [(neues_merkmal(), f) for f in offene]
-    return Antwort(
+    hidden = [f for f in funde if verborgen(f, request)]
+    shown = [f for f in funde if f not in hidden]
+    if len(shown) == 1 and not hidden:
+        return eindeutig(request, shown[0])
+    if len(shown) <= 1:
+        # nobody, only blocked persons, or one open person beside blocked ones: the neutral
+        # answer for the whole query (§ 34a Abs. 5 Satz 1 BMG, BMeldDAV § 5 Abs. 1)
+        return _gesperrt_neutral(request, hidden, _neutral())
+    merkmale = [(neues_merkmal(), f) for f in shown]
+    answer = Antwort(
         ergebnisstatus=Ergebnisstatus.TREFFERLISTE,
         inhalt={
             "ergebnisstatus": Ergebnisstatus.TREFFERLISTE.value,
             "trefferliste": [_trefferlisteneintrag(f, m) for m, f in merkmale],
         },
-        treffer=[f.treffer for f in offene],
+        treffer=[f.treffer for f in shown],
         datenelemente=[Datenelement.NAMEN, Datenelement.GEBURT, Datenelement.ANSCHRIFTEN],
-        benachrichtigungen=notices,
         merkmale=merkmale,
     )
+    return _gesperrt_neutral(request, hidden, answer)
+
+
+def _gesperrt_neutral(request: RegisterRequest, hidden: list[Fund], answer: Antwort) -> Antwort:
+    """Adds what the law asks for each blocked person the answer leaves out: the hand-over for
+    manual processing (§ 34a Abs. 5 Satz 2, unless waived under § 38 Abs. 5 Satz 1) and the
+    notices (which a waiver does not touch, § 38 Abs. 5 Satz 2)."""
+    answer.uebergaben = [] if request.verzicht_auf_weitere_bearbeitung else list(hidden)
+    answer.benachrichtigungen = [n for f in hidden for n in benachrichtigungen(f, request)]
+    return answer
 
 
 def eindeutig(request: RegisterRequest, fund: Fund) -> Antwort:
@@ -225,7 +267,7 @@ def eindeutig(request: RegisterRequest, fund: Fund) -> Antwort:
     )
 
 
-def nach_merkmal(request: RegisterRequest, fund: Fund | None, heute: date) -> Antwort:
+def nach_merkmal(request: RegisterRequest, fund: Fund | None) -> Antwort:
     """A Personensuche continued with an Identifikationsmerkmal (BMeldDAV § 4 Abs. 5)."""
     if fund is None:
         return Antwort(
@@ -236,11 +278,8 @@ def nach_merkmal(request: RegisterRequest, fund: Fund | None, heute: date) -> An
                 "BMeldDAV) oder nicht für diese Stelle ausgegeben.",
             )
         )
-    if gesperrt(fund.datensatz, heute):  # blocked since the hit list was sent
-        answer = _neutral([fund.treffer])
-        answer.uebergaben = [] if request.verzicht_auf_weitere_bearbeitung else [fund]
-        answer.benachrichtigungen = [_benachrichtigung(fund, request)]
-        return answer
+    if verborgen(fund, request):  # blocked since the hit list was sent
+        return _gesperrt_neutral(request, [fund], _neutral())
     return eindeutig(request, fund)
 
 
@@ -257,7 +296,12 @@ def freie_suche(
     merkmale = [(neues_merkmal(), f) for f in ergebnisse] if several else []
     liste = []
     for i, f in enumerate(ergebnisse):
-        entry = personendaten(f.datensatz, elemente, nur_hauptwohnung=True)
+        entry = personendaten(
+            f.datensatz,
+            elemente,
+            nur_hauptwohnung=True,
+            einzugsdatum=request.zugangsart is Zugangsart.SICHERHEITSBEHOERDE,
+        )
         entry["bedingter_sperrvermerk"] = f.datensatz.bedingter_sperrvermerk
         entry["hinweise"] = _hinweise(f)
         if several:
@@ -283,22 +327,44 @@ def zu_viele(suchart: Suchart) -> Nichterstellung:
     )
 
 
-def _neutral(treffer: list[Treffer]) -> Antwort:
-    return Antwort(
-        ergebnisstatus=Ergebnisstatus.NEUTRAL, inhalt=dict(NEUTRAL_INHALT), treffer=treffer
-    )
+def _neutral() -> Antwort:
+    """The neutral answer: no hit is logged, since no record was retrievable (§ 40 Abs. 1 Nr. 7
+    BMG logs only "die ... als abrufbar gekennzeichneten Datensätze")."""
+    return Antwort(ergebnisstatus=Ergebnisstatus.NEUTRAL, inhalt=dict(NEUTRAL_INHALT))
 
 
-def _benachrichtigung(fund: Fund, request: RegisterRequest) -> Benachrichtigung:
+def benachrichtigte(
+    sperre: Auskunftssperre, auskunftsart: Auskunftsart, stelle: Behoerdenart | None
+) -> list[Benachrichtigter]:
+    """Who is told of a request on a person with an Auskunftssperre, keyed on the requesting body.
+
+    - Registry information for a private requester (portal): the person, and the authority that
+      had the block set, if one did (§ 51 Abs. 3 BMG).
+    - An authority's retrieval, block set at a § 34 Abs. 4 Satz 1 Nr. 1–4, 6–9, 11 authority's
+      initiative: the person and that authority (§ 34 Abs. 5 Satz 1); if the requester is itself
+      a § 34 Abs. 4 Satz 1 authority, only that authority (§ 34 Abs. 5 Satz 3), so the person never
+      learns of a security authority's request (see also § 11 Abs. 1).
+    - An authority's retrieval on any other block: nobody automatically; the registration office
+      decides in the manual processing the hand-over starts (§ 34a Abs. 5 Satz 2).
+    """
+    veranlasst = sperre.veranlasst_von_sicherheitsbehoerde
+    if auskunftsart is Auskunftsart.EINFACHE_MELDEREGISTERAUSKUNFT:
+        person = [Benachrichtigter.BETROFFENE_PERSON]
+        return [*person, Benachrichtigter.VERANLASSENDE_BEHOERDE] if veranlasst else person
+    if not veranlasst:
+        return []
+    if ist_sicherheitsbehoerde(stelle):
+        return [Benachrichtigter.VERANLASSENDE_BEHOERDE]
+    return [Benachrichtigter.BETROFFENE_PERSON, Benachrichtigter.VERANLASSENDE_BEHOERDE]
+
+
+def benachrichtigungen(fund: Fund, request: RegisterRequest) -> list[Benachrichtigung]:
     sperre = fund.datensatz.auskunftssperre
     assert sperre is not None
-    # § 34 Abs. 5 Satz 3: a request of a security authority is told only to the authority that
-    # had the block set, not to the person
-    if sperre.veranlasst_von_sicherheitsbehoerde and request.sicherheitsbehoerde:
-        return Benachrichtigung(
-            fund, Benachrichtigter.VERANLASSENDE_BEHOERDE, sperre.veranlassende_behoerde
-        )
-    return Benachrichtigung(fund, Benachrichtigter.BETROFFENE_PERSON, sperre.veranlassende_behoerde)
+    return [
+        Benachrichtigung(fund, empfaenger, sperre.veranlassende_behoerde)
+        for empfaenger in benachrichtigte(sperre, request.auskunftsart, request.abrufende_stelle)
+    ]
 
 
 def _hinweise(fund: Fund) -> dict[str, bool]:
@@ -309,18 +375,24 @@ def _hinweise(fund: Fund) -> dict[str, bool]:
     return {"verstorben": d.sterbedatum is not None, "verzogen": not current_here}
 
 
-def _anschrift(a: Anschrift) -> dict[str, Any]:
-    return {
+def _anschrift(
+    a: Anschrift, *, einzugsdatum: bool = True, auszugsdatum: bool = True
+) -> dict[str, Any]:
+    """An address; the dates of § 34 Abs. 1 Satz 1 Nr. 10 only where the answer may carry them."""
+    out: dict[str, Any] = {
         "strasse": a.strasse,
         "hausnummer": a.hausnummer,
         "postleitzahl": a.postleitzahl,
         "wohnort": a.wohnort,
         "gemeindeschluessel": a.gemeindeschluessel,
         "status": a.status.value,
-        "einzugsdatum": a.einzugsdatum.isoformat() if a.einzugsdatum else None,
-        "auszugsdatum": a.auszugsdatum.isoformat() if a.auszugsdatum else None,
-        "bedingter_sperrvermerk": a.bedingter_sperrvermerk,
+        "bedingter_sperrvermerk": a.bedingter_sperrvermerk,  # BMeldDAV § 5 Abs. 1 Satz 3 Nr. 1
     }
+    if einzugsdatum:
+        out["einzugsdatum"] = a.einzugsdatum.isoformat() if a.einzugsdatum else None
+    if auszugsdatum:
+        out["auszugsdatum"] = a.auszugsdatum.isoformat() if a.auszugsdatum else None
+    return out
 
 
 def _trefferlisteneintrag(fund: Fund, merkmal: str) -> dict[str, Any]:
@@ -331,7 +403,10 @@ def _trefferlisteneintrag(fund: Fund, merkmal: str) -> dict[str, Any]:
         "fruehere_namen": d.fruehere_namen,
         "vornamen": d.vornamen,
         "geburtsdatum": d.geburtsdatum,
-        "hauptwohnung": _anschrift(haupt) if haupt else None,
+        # BMeldDAV § 6: the current main address, without the dates of Nr. 10
+        "hauptwohnung": (
+            _anschrift(haupt, einzugsdatum=False, auszugsdatum=False) if haupt else None
+        ),
         "identifikationsmerkmal": merkmal,
         "bedingter_sperrvermerk": d.bedingter_sperrvermerk,
         "hinweise": _hinweise(fund),
@@ -339,14 +414,20 @@ def _trefferlisteneintrag(fund: Fund, merkmal: str) -> dict[str, Any]:
 
 
 def _bezugspersonen(personen: list[Bezugsperson]) -> list[dict[str, Any]]:
-    # § 34a Abs. 5 Satz 2: data of a co-registered person with a block is withheld
+    # § 34a Abs. 5 Satz 3: data of a co-registered person with a block is withheld
     return [p.model_dump(exclude={"gesperrt"}) for p in personen if not p.gesperrt]
 
 
 def personendaten(
-    d: Personendatensatz, elemente: list[Datenelement], *, nur_hauptwohnung: bool = False
+    d: Personendatensatz,
+    elemente: list[Datenelement],
+    *,
+    nur_hauptwohnung: bool = False,
+    einzugsdatum: bool = True,
 ) -> dict[str, Any]:
-    """The person's data, limited to the data items given (the scope already applied)."""
+    """The person's data, limited to the data items given (the scope already applied). A freie
+    Suche gives only the current main address (§ 34a Abs. 3 Satz 1 BMG), never a move-out date,
+    and its Einzugsdatum only to § 34 Abs. 4 Satz 1 authorities (Satz 2)."""
     out: dict[str, Any] = {}
     for element in elemente:
         if element is Datenelement.NAMEN:
@@ -371,7 +452,11 @@ def personendaten(
         elif element is Datenelement.ANSCHRIFTEN:
             if nur_hauptwohnung:
                 haupt = d.hauptwohnung()
-                out["hauptwohnung"] = _anschrift(haupt) if haupt else None
+                out["hauptwohnung"] = (
+                    _anschrift(haupt, einzugsdatum=einzugsdatum, auszugsdatum=False)
+                    if haupt
+                    else None
+                )
             else:
                 out["anschriften"] = [_anschrift(a) for a in d.anschriften]
         elif element is Datenelement.GESETZLICHER_VERTRETER:
@@ -468,37 +553,31 @@ def auskunftsdaten(d: Personendatensatz) -> dict[str, Any]:
 
 
 def einfache_auskunft(
-    request: RegisterRequest, i: Identifizierung, kandidaten: list[Fund], heute: date
+    request: RegisterRequest, i: Identifizierung, kandidaten: list[Fund]
 ) -> Antwort:
     """§ 49 Abs. 4 Nr. 2 BMG: an answer only if exactly one person matches every item given.
     Anything else (nobody, several, an Auskunftssperre, a bedingter Sperrvermerk) gives the one
-    neutral answer, so that the requester cannot tell which it was."""
+    neutral answer with no hit logged, so that the requester cannot tell which it was."""
     k = suchkriterien(i)
     funde = [f for f in kandidaten if adresse_passt(f, k) and zusatz_passt(f, i)]
+    blocked = [f for f in funde if gesperrt(f.datensatz)]
+    # § 51 Abs. 2, 3 BMG: no answer on a blocked person, who (and the authority that had the
+    # block set) is told of every request, also when several persons matched
+    answer = Antwort(ergebnisstatus=Ergebnisstatus.NEUTRAL, inhalt=dict(NEUTRAL_EINFACH))
+    answer.benachrichtigungen = [n for f in blocked for n in benachrichtigungen(f, request)]
     if len(funde) != 1:
-        return _neutral_einfach([])
+        return answer
     fund = funde[0]
     d = fund.datensatz
-    if gesperrt(d, heute):  # § 51 Abs. 2: no answer; § 51 Abs. 3: the person is told
-        answer = _neutral_einfach([fund.treffer])
-        answer.benachrichtigungen = [_benachrichtigung(fund, request)]
+    if blocked or d.bedingter_sperrvermerk:
+        # § 51 Abs. 2; § 52 Abs. 2: only after hearing the person, by hand
         answer.uebergaben = [] if request.verzicht_auf_weitere_bearbeitung else [fund]
-        return answer
-    if d.bedingter_sperrvermerk:  # § 52 Abs. 2: only after hearing the person, by hand
-        answer = _neutral_einfach([fund.treffer])
-        answer.uebergaben = [] if request.verzicht_auf_weitere_bearbeitung else [fund]
-        answer.bedingt = True
+        answer.bedingt = not blocked
         return answer
     return Antwort(
         ergebnisstatus=Ergebnisstatus.EINDEUTIG,
         inhalt={"ergebnisstatus": Ergebnisstatus.EINDEUTIG.value, "person": auskunftsdaten(d)},
         treffer=[fund.treffer],
-    )
-
-
-def _neutral_einfach(treffer: list[Treffer]) -> Antwort:
-    return Antwort(
-        ergebnisstatus=Ergebnisstatus.NEUTRAL, inhalt=dict(NEUTRAL_EINFACH), treffer=treffer
     )
 
 

@@ -356,7 +356,6 @@ class Generator:
 async def load(pool: asyncpg.Pool, land: str, count: int, seed: int, batch: int = 20_000) -> int:
     """Replaces the generated municipalities' records with `count` synthetic persons."""
     gen = Generator(land, seed)
-    heute = date.today()
     delivery_id = f"synthetic-{land}-{seed}-{count}"
     async with pool.acquire() as conn:
         indexes = await conn.fetch(
@@ -374,7 +373,7 @@ async def load(pool: asyncpg.Pool, land: str, count: int, seed: int, batch: int 
             rows: list[tuple[object, ...]] = []
             per_ags: dict[str, int] = {}
             for ags, person in gen.persons(count):
-                rows.append(row(ags, person, heute, delivery_id))
+                rows.append(row(ags, person, delivery_id))
                 per_ags[ags] = per_ags.get(ags, 0) + 1
                 if len(rows) >= batch:
                     await conn.copy_records_to_table("personen", records=rows, columns=COLUMNS)

@@ -186,7 +186,7 @@ async def _search_portal(
     if refusal:  # the portal checked too; the register answers nothing § 49 does not allow
         return Antwort(nichterstellung=refusal)
     kandidaten = await store.personensuche(ags, suchkriterien(ident), request.phonetisch)
-    return domain.einfache_auskunft(request, ident, kandidaten, now.date())
+    return domain.einfache_auskunft(request, ident, kandidaten)
 
 
 async def _search(
@@ -200,7 +200,6 @@ async def _search(
     refusal = pruefe_anfrage(request, request.zugangsart)
     if refusal:  # the router checked too; a register answers nothing the law does not allow
         return Antwort(nichterstellung=refusal)
-    heute = now.date()
     if request.suchart is Suchart.FREIE_SUCHE:
         funde = await store.freie_suche(
             request.gemeindeschluessel, request.kriterien, request.phonetisch, MAX_TREFFER + 1
@@ -210,9 +209,9 @@ async def _search(
     ags = request.gemeindeschluessel[0]
     if request.identifikationsmerkmal:
         fund = await store.by_merkmal(request.identifikationsmerkmal, ags, request.tenant_id, now)
-        return domain.nach_merkmal(request, fund, heute)
+        return domain.nach_merkmal(request, fund)
     kandidaten = await store.personensuche(ags, request.kriterien, request.phonetisch)
-    return domain.personensuche(request, kandidaten, heute, neues_merkmal)
+    return domain.personensuche(request, kandidaten, neues_merkmal)
 
 
 async def ingest(
@@ -231,13 +230,12 @@ async def ingest(
     problem = domain.lieferung_fehler(delivery)
     if problem:
         return await _logged(store, delivery, register, now, LieferStatus.REJECTED, problem)
-    heute = now.date()
     if delivery.art is Lieferart.AENDERUNG:
-        await store.upsert(ags, delivery.datensaetze, heute, delivery.delivery_id)
+        await store.upsert(ags, delivery.datensaetze, delivery.delivery_id)
         await store.remove(ags, delivery.entfernt)
     elif delivery.art is Lieferart.VOLLBESTAND:
         if delivery.teile == 1:
-            await store.replace_all(ags, delivery.datensaetze, heute, delivery.delivery_id)
+            await store.replace_all(ags, delivery.datensaetze, delivery.delivery_id)
         else:
             have = await store.stage_part(
                 delivery.delivery_id, delivery.teil, delivery.teile, ags, delivery.datensaetze
@@ -247,7 +245,7 @@ async def ingest(
                     store, delivery, register, now, LieferStatus.PART_RECEIVED, None
                 )
             records = await store.take_parts(delivery.delivery_id)
-            await store.replace_all(ags, records, heute, delivery.delivery_id)
+            await store.replace_all(ags, records, delivery.delivery_id)
     return await _logged(store, delivery, register, now, LieferStatus.APPLIED, None)
 
 

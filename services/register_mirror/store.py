@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -54,10 +54,8 @@ COLUMNS = (
 CANDIDATE_LIMIT = 20_000
 
 
-def row(
-    gemeindeschluessel: str, d: Personendatensatz, heute: date, delivery_id: str | None
-) -> tuple[Any, ...]:
-    values = suchspalten(gemeindeschluessel, d, heute)
+def row(gemeindeschluessel: str, d: Personendatensatz, delivery_id: str | None) -> tuple[Any, ...]:
+    values = suchspalten(gemeindeschluessel, d)
     values["datensatz"] = d.model_dump_json(exclude_defaults=True)
     values["delivery_id"] = delivery_id
     return tuple(values[c] for c in COLUMNS)
@@ -124,14 +122,14 @@ class RegisterStore:
     # -- deliveries --------------------------------------------------------------------------
 
     async def upsert(
-        self, ags: str, records: Sequence[Personendatensatz], heute: date, delivery_id: str
+        self, ags: str, records: Sequence[Personendatensatz], delivery_id: str
     ) -> None:
         assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS[2:])
         placeholders = ", ".join(f"${i + 1}" for i in range(len(COLUMNS)))
         await self.conn.executemany(
             f"""INSERT INTO personen ({", ".join(COLUMNS)}) VALUES ({placeholders})
                 ON CONFLICT (gemeindeschluessel, ordnungsmerkmal) DO UPDATE SET {assignments}""",
-            [row(ags, d, heute, delivery_id) for d in records],
+            [row(ags, d, delivery_id) for d in records],
         )
 
     async def remove(self, ags: str, ordnungsmerkmale: Sequence[str]) -> None:
@@ -142,11 +140,11 @@ class RegisterStore:
         )
 
     async def replace_all(
-        self, ags: str, records: Sequence[Personendatensatz], heute: date, delivery_id: str
+        self, ags: str, records: Sequence[Personendatensatz], delivery_id: str
     ) -> None:
         await self.conn.execute("DELETE FROM personen WHERE gemeindeschluessel = $1", ags)
         await self.conn.copy_records_to_table(
-            "personen", records=[row(ags, d, heute, delivery_id) for d in records], columns=COLUMNS
+            "personen", records=[row(ags, d, delivery_id) for d in records], columns=COLUMNS
         )
 
     async def stage_part(

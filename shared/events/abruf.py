@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events.application import Zugangsart
+from shared.events.application import Behoerdenart, Zugangsart
 from shared.events.review import Datenumfang
 
 
@@ -156,6 +156,11 @@ class QueryRequested(_Event):
         False, description="§ 38 Abs. 5 BMG: no manual follow-up of a neutral answer"
     )
     zweck: Zweck = Zweck.GESETZLICHE_AUFGABE
+    client_certificate_fingerprint: str | None = Field(
+        None,
+        description="machine access: SHA-256 fingerprint of the client certificate the calling "
+        "procedure presented, as the gateway that ended its TLS connection saw it",
+    )
     requested_at: datetime
 
 
@@ -187,6 +192,16 @@ class RegisterRequest(_Event):
     phonetisch: bool = False
     angeforderte_daten: list[Datenelement] = Field(default_factory=list)
     verzicht_auf_weitere_bearbeitung: bool = False
+    abrufende_stelle: Behoerdenart | None = Field(
+        None,
+        description="the requesting body's kind (is it a § 34 Abs. 4 Satz 1 BMG authority?); "
+        "who is told of a request on a blocked person depends on it, not on the access role",
+    )
+    sperrdaten_berechtigt: bool = Field(
+        False,
+        description="§ 34a Abs. 6 BMG: the requesting user is the head of the body or "
+        "specially authorised by it to receive data despite an Auskunftssperre",
+    )
     requested_at: datetime
 
     @property
@@ -245,6 +260,9 @@ class QueryAnswered(_Event):
     land: str = Field(description="Landesschlüssel of the register that answered")
     response: RegisterResponse
     routed_at: datetime
+    verfahren_verantwortlich: str | None = Field(
+        None, description="machine access: the person responsible for the procedure"
+    )
 
 
 class QueryRejected(_Event):
@@ -256,6 +274,9 @@ class QueryRejected(_Event):
     protokollierung: str = "operator"
     nichterstellung: Nichterstellung
     rejected_at: datetime
+    verfahren_verantwortlich: str | None = Field(
+        None, description="machine access: the person responsible for the procedure"
+    )
 
 
 class Ausgang(StrEnum):

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events.application import Protokollierung, Zugangsart
+from shared.events.application import Behoerdenart, Protokollierung, Zugangsart
 from shared.events.review import Auflage, Datenumfang
 
 
@@ -38,6 +38,28 @@ class TenantUser(_Event):
     kind: UserKind
     status: UserStatus
     certificate_fingerprint: str | None = None
+    sperrdaten_berechtigt: bool = Field(
+        False,
+        description="§ 34a Abs. 6 BMG: specially authorised to receive data despite an "
+        "Auskunftssperre (granted by account command, only in police, Verfassungsschutz, BND, "
+        "MAD and Zollfahndung)",
+    )
+
+
+class VerfahrenStatus(StrEnum):
+    ACTIVE = "active"
+    LOCKED = "locked"
+
+
+class Abrufverfahren(_Event):
+    """A machine procedure (Fachanwendung) registered to retrieve for the tenant (NMeldVO 2022
+    § 26 Abs. 2): it calls with its client certificate, and the § 40 log names it and the person
+    responsible for it (§ 40 Abs. 1 Nr. 6 BMG)."""
+
+    name: str = Field(min_length=1, max_length=120)
+    verantwortliche_person: str = Field(min_length=1, max_length=120)
+    certificate_fingerprint: str = Field(description="SHA-256 of the client certificate, hex")
+    status: VerfahrenStatus
 
 
 class TenantState(_Event):
@@ -54,6 +76,10 @@ class TenantState(_Event):
     conditions: list[Auflage] = Field(default_factory=list)
     client_certificate_fingerprint: str | None = None
     users: list[TenantUser]
+    authority_kind: Behoerdenart | None = Field(
+        None, description="the body's kind: is it a § 34 Abs. 4 Satz 1 BMG authority?"
+    )
+    verfahren: list[Abrufverfahren] = Field(default_factory=list)
     version: int
     updated_at: datetime
 
@@ -134,6 +160,11 @@ class CommandAction(StrEnum):
     SUSPEND_TENANT = "suspend_tenant"
     LIFT_TENANT = "lift_tenant"
     RESET_ADMIN_PASSWORD = "reset_admin_password"
+    GRANT_SPERRDATEN = "grant_sperrdaten"  # § 34a Abs. 6 BMG authorisation of a user
+    REVOKE_SPERRDATEN = "revoke_sperrdaten"
+    REGISTER_PROCEDURE = "register_procedure"  # NMeldVO 2022 § 26 Abs. 2
+    LOCK_PROCEDURE = "lock_procedure"
+    UNLOCK_PROCEDURE = "unlock_procedure"
 
 
 class ActorKind(StrEnum):
@@ -153,6 +184,12 @@ class NewUser(_Event):
     certificate_fingerprint: str | None = None
 
 
+class NewProcedure(_Event):
+    name: str = Field(min_length=1, max_length=120)
+    verantwortliche_person: str = Field(min_length=1, max_length=120)
+    certificate_fingerprint: str = Field(min_length=1)
+
+
 class AccountCommand(_Event):
     """`min.account.command.v1`: what an administrator or an operator wants done."""
 
@@ -162,6 +199,8 @@ class AccountCommand(_Event):
     action: CommandAction
     user_id: str | None = Field(None, description="the user concerned (lock, unlock)")
     new_user: NewUser | None = Field(None, description="for create_user")
+    new_procedure: NewProcedure | None = Field(None, description="for register_procedure")
+    procedure_name: str | None = Field(None, description="for lock and unlock_procedure")
     reason: str | None = Field(None, description="required for restrict, suspend and lift")
 
 
@@ -173,6 +212,11 @@ class AccountEventKind(StrEnum):
     TENANT_SUSPENDED = "tenant_suspended"
     TENANT_LIFTED = "tenant_lifted"
     ADMIN_PASSWORD_RESET = "admin_password_reset"
+    SPERRDATEN_GRANTED = "sperrdaten_granted"
+    SPERRDATEN_REVOKED = "sperrdaten_revoked"
+    PROCEDURE_REGISTERED = "procedure_registered"
+    PROCEDURE_LOCKED = "procedure_locked"
+    PROCEDURE_UNLOCKED = "procedure_unlocked"
     COMMAND_REJECTED = "command_rejected"
 
 

@@ -71,6 +71,24 @@ class Behoerdenart(StrEnum):
     PRIVATE_STELLE = "private_stelle"
 
 
+# § 34 Abs. 4 Satz 1 BMG, Nr. 1–13
+SICHERHEITSBEHOERDEN: dict[Behoerdenart, str] = {
+    Behoerdenart.POLIZEI: "Nr. 1",
+    Behoerdenart.STAATSANWALTSCHAFT: "Nr. 2",
+    Behoerdenart.AMTSANWALTSCHAFT: "Nr. 3",
+    Behoerdenart.STRAFGERICHT: "Nr. 4",
+    Behoerdenart.JUSTIZVOLLZUG: "Nr. 5",
+    Behoerdenart.VERFASSUNGSSCHUTZ: "Nr. 6",
+    Behoerdenart.BUNDESNACHRICHTENDIENST: "Nr. 7",
+    Behoerdenart.MILITAERISCHER_ABSCHIRMDIENST: "Nr. 8",
+    Behoerdenart.ZOLLFAHNDUNG: "Nr. 9",
+    Behoerdenart.HAUPTZOLLAMT: "Nr. 10",
+    Behoerdenart.STEUERFAHNDUNG: "Nr. 11",
+    Behoerdenart.ZENTRALSTELLE_SANKTIONSDURCHSETZUNG: "Nr. 12",
+    Behoerdenart.BUNDESAMT_FUER_JUSTIZ: "Nr. 13",
+}
+
+
 class _Lenient(BaseModel):
     # v1 topics evolve additively: a consumer ignores fields it does not know yet
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from services.query_router.domain import Freigabe, Protokoll, autorisiere
+from services.query_router.domain import Abrufer, Freigabe, Protokoll, autorisiere
 from shared.abruf import gelieferte_datenelemente, pruefe_anfrage
 from shared.events.abruf import Datenelement, Nichterstellung, QueryRequested, Suchart
 from shared.events.account import TenantState
@@ -209,7 +209,14 @@ def test_authorised_queries(
     state: dict[str, Any], land: str, zugangsart: Zugangsart, protokoll: str
 ) -> None:
     result = autorisiere(q(kriterien=VALID), tenant(**state))
-    assert result == Freigabe(land, zugangsart, tenant(**state).data_scope, protokoll)
+    assert isinstance(result, Freigabe)
+    assert (result.land, result.zugangsart, result.datenumfang, result.protokollierung) == (
+        land,
+        zugangsart,
+        tenant(**state).data_scope,
+        protokoll,
+    )
+    assert result.abrufer == Abrufer()  # a user, not authorised under § 34a Abs. 6
 
 
 def test_routing_follows_the_state_prefix() -> None:

@@ -262,7 +262,7 @@ def portal_request(**ident: str) -> tuple[RegisterRequest, Identifizierung]:
 
 def test_a_unique_hit_gives_the_section_44_data_and_nothing_else() -> None:
     r, i = portal_request()
-    answer = register.einfache_auskunft(r, i, [Fund(AGS, record())], NOW.date())
+    answer = register.einfache_auskunft(r, i, [Fund(AGS, record())])
     assert answer.ergebnisstatus is Ergebnisstatus.EINDEUTIG
     assert answer.inhalt == {
         "ergebnisstatus": "01",
@@ -286,7 +286,7 @@ def test_a_unique_hit_gives_the_section_44_data_and_nothing_else() -> None:
 def test_a_dead_person_is_answered_with_the_fact_of_death_not_its_data() -> None:
     r, i = portal_request()
     dead = record(sterbedatum="20250101", sterbeort="Celle")
-    person = register.einfache_auskunft(r, i, [Fund(AGS, dead)], NOW.date()).inhalt["person"]  # type: ignore[index]
+    person = register.einfache_auskunft(r, i, [Fund(AGS, dead)]).inhalt["person"]  # type: ignore[index]
     assert person["verstorben"] is True
     assert "sterbedatum" not in person
     assert "sterbeort" not in person
@@ -301,22 +301,25 @@ def test_a_dead_person_is_answered_with_the_fact_of_death_not_its_data() -> None
         ([record()], {"einzugsdatum": "20200101"}, False, False),
         ([record(auskunftssperre={"bis": "2027-06-30"})], {}, True, True),
         ([record(bedingter_sperrvermerk=True)], {}, True, False),
+        # § 51 Abs. 2, 3: a blocked person among several is told of the request, too
+        ([record("OM-1"), record("OM-2", auskunftssperre={"bis": "2027-06-30"})], {}, False, True),
     ],
 )
 def test_everything_but_a_unique_unblocked_hit_gives_the_same_neutral_answer(
     kandidaten: list[Personendatensatz], ident: dict[str, str], handover: bool, notice: bool
 ) -> None:
     r, i = portal_request(**ident)
-    answer = register.einfache_auskunft(r, i, [Fund(AGS, d) for d in kandidaten], NOW.date())
+    answer = register.einfache_auskunft(r, i, [Fund(AGS, d) for d in kandidaten])
     assert answer.ergebnisstatus is Ergebnisstatus.NEUTRAL
     assert answer.inhalt == {"ergebnisstatus": "03", "hinweis": NEUTRALE_AUSKUNFT}
+    assert answer.treffer == []  # § 40 Abs. 1 Nr. 7 with § 49 Abs. 6: nothing retrievable
     assert bool(answer.uebergaben) is handover
     assert bool(answer.benachrichtigungen) is notice
 
 
 def test_the_further_items_must_all_match() -> None:
     r, i = portal_request(familienstand="verheiratet", einzugsdatum="20150401")
-    answer = register.einfache_auskunft(r, i, [Fund(AGS, record())], NOW.date())
+    answer = register.einfache_auskunft(r, i, [Fund(AGS, record())])
     assert answer.ergebnisstatus is Ergebnisstatus.EINDEUTIG
 
 

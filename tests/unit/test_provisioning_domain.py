@@ -11,15 +11,18 @@ from services.provisioning import domain
 from services.provisioning.domain import Account, Tenant
 from shared import passwords
 from shared.events.account import (
+    Abrufverfahren,
     Actor,
     ActorKind,
     AuthOutcome,
     CommandAction,
+    NewProcedure,
     TenantStatus,
     UserKind,
     UserStatus,
+    VerfahrenStatus,
 )
-from shared.events.application import Zugangsart
+from shared.events.application import Behoerdenart, Zugangsart
 from shared.events.review import Datenumfang
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
@@ -243,3 +246,73 @@ def test_reset_only_for_the_current_administrator_with_smime() -> None:
     assert no_smime.code == "NO_SECURE_MAIL_ADDRESS"
     current = replace(ADMIN, smime_certificate_pem="PEM")
     assert domain.reset_target([replaced, user, current]) == current
+
+
+# -- § 34a Abs. 6 BMG authorisation and machine procedures (NMeldVO 2022 § 26 Abs. 2) -----------
+
+USER = replace(ADMIN, user_id="u-2", username="s.user.t-1", kind=UserKind.USER)
+
+
+@pytest.mark.parametrize(
+    ("kind", "granted"),
+    [
+        (Behoerdenart.POLIZEI, True),  # § 34 Abs. 4 Satz 1 Nr. 1
+        (Behoerdenart.VERFASSUNGSSCHUTZ, True),  # Nr. 6
+        (Behoerdenart.ZOLLFAHNDUNG, True),  # Nr. 9
+        (Behoerdenart.STAATSANWALTSCHAFT, False),  # Nr. 2: not in § 34a Abs. 6
+        (Behoerdenart.KOMMUNALVERWALTUNG, False),
+        (None, False),
+    ],
+    ids=lambda v: f"§ 34a Abs. 6 BMG: {v}" if not isinstance(v, bool) else str(v),
+)
+def test_sperrdaten_authorisation_only_where_34a_abs_6_allows_it(
+    kind: Behoerdenart | None, granted: bool
+) -> None:
+    tenant = replace(TENANT, authority_kind=kind)
+    result = domain.change_sperrdaten(USER, tenant, CommandAction.GRANT_SPERRDATEN)
+    if granted:
+        assert isinstance(result, Account)
+        assert result.sperrdaten_berechtigt is True
+        revoked = domain.change_sperrdaten(result, tenant, CommandAction.REVOKE_SPERRDATEN)
+        assert isinstance(revoked, Account)
+        assert revoked.sperrdaten_berechtigt is False
+    else:
+        assert isinstance(result, domain.Rejection)
+        assert result.code == "SPERRDATEN_NICHT_ZULAESSIG"
+
+
+def test_a_user_of_another_tenant_cannot_be_authorised() -> None:
+    tenant = replace(TENANT, authority_kind=Behoerdenart.POLIZEI)
+    other = replace(USER, tenant_id="t-2")
+    result = domain.change_sperrdaten(other, tenant, CommandAction.GRANT_SPERRDATEN)
+    assert isinstance(result, domain.Rejection)
+    assert result.code == "UNKNOWN_USER"
+
+
+def test_procedures_are_registered_once_with_a_sha256_fingerprint() -> None:
+    new = NewProcedure(
+        name="OK.EWO", verantwortliche_person="R. Ahrens", certificate_fingerprint="AB:" * 31 + "AB"
+    )
+    v = domain.register_procedure([], new)
+    assert isinstance(v, Abrufverfahren)
+    assert v.certificate_fingerprint == "ab" * 32
+    assert v.status is VerfahrenStatus.ACTIVE
+    again = domain.register_procedure([v], new)
+    assert isinstance(again, domain.Rejection)
+    assert again.code == "PROCEDURE_EXISTS"
+    bad = domain.register_procedure([], new.model_copy(update={"certificate_fingerprint": "xyz"}))
+    assert isinstance(bad, domain.Rejection)
+    assert bad.code == "FINGERPRINT_INVALID"
+    locked = domain.change_procedure_status([v], "OK.EWO", CommandAction.LOCK_PROCEDURE)
+    assert isinstance(locked, Abrufverfahren)
+    assert locked.status is VerfahrenStatus.LOCKED
+    unknown = domain.change_procedure_status([v], "Andere", CommandAction.LOCK_PROCEDURE)
+    assert isinstance(unknown, domain.Rejection)
+
+
+def test_administrators_manage_their_procedures_and_authorisations() -> None:
+    for action in (CommandAction.REGISTER_PROCEDURE, CommandAction.GRANT_SPERRDATEN):
+        admin = Actor(kind=ActorKind.ADMINISTRATOR, id="u-1")
+        operator = Actor(kind=ActorKind.OPERATOR, id="op")
+        assert domain.authorise(admin, action, TENANT, ADMIN, frozenset()) is None
+        assert domain.authorise(operator, action, TENANT, None, frozenset({"op"})) is None
