@@ -262,6 +262,7 @@ UNIQUE = f"Weißmüller{TOK}"
 TWIN = f"Zwilling{TOK}"
 BLOCKED = f"Gesperrt{TOK}"
 CONDITIONAL = f"Heim{TOK}"
+MIXED = f"Gemischt{TOK}"  # one open and one blocked person of the same name and birth
 SECRET_STREET = f"Geheimweg{TOK}"  # appears in the unique person's answer, never in a request
 
 
@@ -275,6 +276,9 @@ async def register_records(stack: dict[str, Any]) -> None:
         person(f"OM-B-{TOK}", BLOCKED, ["Bernd"], "19700303",
                auskunftssperre={"bis": "2099-12-31"}),
         person(f"OM-C-{TOK}", CONDITIONAL, ["Clara"], "19400404", bedingter_sperrvermerk=True),
+        person(f"OM-M1-{TOK}", MIXED, ["Marta"], "19500505"),
+        person(f"OM-M2-{TOK}", MIXED, ["Marta"], "19500505", strasse="Am Walde",
+               auskunftssperre={"bis": "2099-12-31"}),
     ]  # fmt: skip
     d = delivery(HANNOVER, records)
     async with RawProducer() as producer:
@@ -413,6 +417,8 @@ async def answered(
         "conditional": portal_request(who, {"familienname": CONDITIONAL, "vornamen": "Clara",
                                             "geburtsdatum": "19400404",
                                             "geburtsort": "Hannover"}),
+        "mixed": portal_request(who, {"familienname": MIXED, "vornamen": "Marta",
+                                      "geburtsdatum": "19500505", "geburtsort": "Hannover"}),
         "no_declaration": portal_request(who, IDENT_UNIQUE,
                                          erklaerung_keine_werbung_kein_adresshandel=False),
         "advertising": portal_request(who, IDENT_UNIQUE, gewerblicher_zweck="werbung"),
@@ -428,7 +434,8 @@ async def answered(
     return {"cases": cases, "released": {k: released[v["request_id"]] for k, v in cases.items()}}
 
 
-NEUTRAL_CASES = ("ambiguous", "not_found", "blocked", "conditional")
+# § 49 Abs. 4 Nr. 2, § 51 Abs. 2, § 52 Abs. 2 BMG: one neutral answer for all of these
+NEUTRAL_CASES = ("ambiguous", "not_found", "blocked", "conditional", "mixed")
 
 
 async def test_section_49_4_rules_through_the_running_portal(answered: dict[str, Any]) -> None:
@@ -517,6 +524,19 @@ async def test_answers_are_section_44_only_or_the_same_neutral_answer_and_gone_a
         neutral = [answers[c] for c in NEUTRAL_CASES]
         assert all(n == neutral[0] for n in neutral)
         assert neutral[0]["ergebnisstatus"] == "03"
+        # the log names no record for any of them (§ 40 Abs. 1 Nr. 7 with § 49 Abs. 6 BMG)
+        rows = await conn.fetch(
+            "SELECT vorgangsnummer, entry FROM protocol_log.protokoll "
+            "WHERE vorgangsnummer = ANY($1)",
+            [released[c]["vorgangsnummer"] for c in NEUTRAL_CASES],
+        )
+        entries = {r["vorgangsnummer"]: json.loads(r["entry"]) for r in rows}
+        kinds = set()
+        for c in NEUTRAL_CASES:
+            e = entries[released[c]["vorgangsnummer"]]
+            assert (e["treffer"], e["anzahl"]) == ([], 0), c
+            kinds.add(json.dumps(e["art_der_rueckantwort"], sort_keys=True))
+        assert len(kinds) == 1
 
         # after delivery: no key, no mailbox row, and no table outside the register's own
         # records holds the answer's content

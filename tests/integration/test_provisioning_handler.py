@@ -375,3 +375,40 @@ async def test_bad_api_requests_get_clear_answers(run: Harness) -> None:
     assert (await run.http.post("/auth/login", json={"username": "x"})).status_code == 400
     assert (await run.http.get("/auth/login")).status_code == 405
     assert (await run.http.get("/health")).json() == {"status": "ok"}
+
+
+async def test_procedures_and_the_34a_abs_6_authorisation_by_command(run: Harness) -> None:
+    """NMeldVO 2022 § 26 Abs. 2: procedures registered and locked by command, shown in the
+    tenant state the router authorises from; § 34a Abs. 6 BMG: no authorisation outside police,
+    Verfassungsschutz, BND, MAD and Zollfahndung."""
+    provisioned, _ = await provision(run)
+    tenant = provisioned["tenant_id"]
+    actor = {"kind": "administrator", "id": provisioned["administrator_user_id"]}
+    procedure = {
+        "name": "OK.EWO-Schnittstelle",
+        "verantwortliche_person": "Dr. Ruth Ahrens",
+        "certificate_fingerprint": ":".join(["5E"] * 32),
+    }
+    registered = await run.command(tenant, "register_procedure", actor, new_procedure=procedure)
+    assert run.events(registered)[0]["kind"] == "procedure_registered"
+    state = run.bodies(Topics.TENANT_STATE)[-1]
+    assert state["authority_kind"] is not None
+    assert state["verfahren"] == [
+        {
+            "name": "OK.EWO-Schnittstelle",
+            "verantwortliche_person": "Dr. Ruth Ahrens",
+            "certificate_fingerprint": "5e" * 32,
+            "status": "active",
+        }
+    ]
+    twice = await run.command(tenant, "register_procedure", actor, new_procedure=procedure)
+    assert run.events(twice)[0]["reason_code"] == "PROCEDURE_EXISTS"
+    locked = await run.command(
+        tenant, "lock_procedure", OPERATOR, procedure_name="OK.EWO-Schnittstelle"
+    )
+    assert run.events(locked)[0]["kind"] == "procedure_locked"
+    assert run.bodies(Topics.TENANT_STATE)[-1]["verfahren"][0]["status"] == "locked"
+    refused = await run.command(
+        tenant, "grant_sperrdaten", actor, user_id=provisioned["administrator_user_id"]
+    )
+    assert run.events(refused)[0]["reason_code"] == "SPERRDATEN_NICHT_ZULAESSIG"

@@ -18,6 +18,7 @@ from tests.helpers import (
     ServiceProcess,
     database_url,
     eventually,
+    read_all,
     read_to_end,
     stop_all,
 )
@@ -74,10 +75,29 @@ T = {
     "sec_comm": f"T-seccomm-{TOK}",
     "sec_self": f"T-secself-{TOK}",
     "gkv": f"T-gkv-{TOK}",
+    "police": f"T-police-{TOK}",
+    "machine": f"T-machine-{TOK}",
 }
+FINGERPRINT = "5e" * 32
+VERFAHREN = [
+    {
+        "name": "OK.EWO-Schnittstelle",
+        "verantwortliche_person": "Dr. Ruth Ahrens",
+        "certificate_fingerprint": FINGERPRINT,
+        "status": "active",
+    },
+    {
+        "name": "Altverfahren",
+        "verantwortliche_person": "Uwe Brandt",
+        "certificate_fingerprint": "77" * 32,
+        "status": "locked",
+    },
+]
 UNIQUE = f"Größmann-{TOK}"
 TWIN = f"Zwilling{TOK}"
-BLOCKED = f"Gesperrt{TOK}"
+BLOCKED = f"Gesperrt{TOK}"  # block set at the LKA's initiative (§ 34 Abs. 5 Satz 1)
+SELF_BLOCKED = f"Selbstgesperrt{TOK}"  # block set on the person's application
+MIXED = f"Gemischt{TOK}"  # one open and one blocked person of the same name and birth
 HEIM = f"Heimbewohner{TOK}"
 MEYER = f"Meyer{TOK}"
 HUBER = f"Huber{TOK}"
@@ -94,6 +114,15 @@ async def world(retrieval_processes: list[ServiceProcess]) -> AsyncIterator[RawP
         tenant_state(T["sec_comm"], role="sicherheitsbehoerde", logging="auftragsverarbeitung"),
         tenant_state(T["sec_self"], role="sicherheitsbehoerde", logging="eigenprotokollierung"),
         tenant_state(T["gkv"], conditions=["STATUTORY_TASKS_ONLY"]),
+        tenant_state(
+            T["police"],
+            role="sicherheitsbehoerde",
+            logging="auftragsverarbeitung",
+            kind="polizei",
+            users={"sachbearbeitung": "active", "leitung": "active"},
+            sperrdaten=["leitung"],
+        ),
+        tenant_state(T["machine"], kind="kommunalverwaltung", verfahren=VERFAHREN),
     ]
     hannover = [
         person(
@@ -121,7 +150,24 @@ async def world(retrieval_processes: list[ServiceProcess]) -> AsyncIterator[RawP
             BLOCKED,
             ["Eva"],
             "19700707",
-            auskunftssperre={"bis": "2099-12-31", "veranlasst_von_sicherheitsbehoerde": False},
+            auskunftssperre={
+                "bis": "2099-12-31",
+                "veranlassende_behoerde": "LKA Niedersachsen",
+                "veranlasst_von_sicherheitsbehoerde": True,
+            },
+        ),
+        person(
+            f"SB{TOK}", SELF_BLOCKED, ["Ida"], "19720202", auskunftssperre={"bis": "2099-12-31"}
+        ),
+        person(f"MX1{TOK}", MIXED, ["Eva"], "19710101", strasse="Lindenallee", hausnummer="3"),
+        person(
+            f"MX2{TOK}",
+            MIXED,
+            ["Eva"],
+            "19710101",
+            strasse="Am Walde",
+            hausnummer="8",
+            auskunftssperre={"bis": "2099-12-31"},
         ),
         person(f"H{TOK}", HEIM, ["Karl"], "19300303", bedingter_sperrvermerk=True),
         person(f"M{TOK}", MEYER, ["Paul"], "19650202", geschlecht="m"),
@@ -273,8 +319,10 @@ async def test_blocked_person_is_indistinguishable_from_nobody(world: RawProduce
     assert [
         h["ordnungsmerkmal"] for h in handovers if h["vorgangsnummer"] == a["vorgangsnummer"]
     ] == [f"S{TOK}"]
+    # § 34 Abs. 5 Satz 1: the person and the authority that had the block set
     assert [n["empfaenger"] for n in notices if n["vorgangsnummer"] == a["vorgangsnummer"]] == [
-        "betroffene_person"
+        "betroffene_person",
+        "veranlassende_behoerde",
     ]
     assert not [h for h in handovers if h["vorgangsnummer"] == b["vorgangsnummer"]]
     assert not [n for n in notices if n["vorgangsnummer"] == b["vorgangsnummer"]]
@@ -469,3 +517,172 @@ async def test_every_release_has_its_entry_and_self_logging_keeps_none(
     assert "namen" in e["abgerufene_daten"]
     assert "ausweisdaten" not in e["abgerufene_daten"]
     assert e["angefragt_am"] <= e["freigegeben_am"]
+
+
+# -- § 34a Abs. 5 BMG: a block cannot be inferred, on any log path ----------------------------
+
+VARYING = {"query_id", "vorgangsnummer", "antwort", "requested_at", "released_at", "protokoll"}
+ENTRY_VARYING = {"vorgangsnummer", "kriterien", "angefragt_am", "freigegeben_am"}
+NEUTRAL = {
+    "blocked (LKA)": kriterien(BLOCKED, "Eva", geburtsdatum="19700707"),
+    "blocked (person)": kriterien(SELF_BLOCKED, "Ida", geburtsdatum="19720202"),
+    "mixed": kriterien(MIXED, "Eva", geburtsdatum="19710101"),
+    "nobody": kriterien(f"Niemand{TOK}", "Eva", geburtsdatum="19700707"),
+}
+
+
+async def _log_views(
+    db: asyncpg.Connection, tenant: str, numbers: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Each query's § 40 entry as the requester can see it: the operator's or the commissioned
+    log, or the entry handed to a self-logging authority."""
+    if tenant == T["sec_self"]:
+        records = await read_all(
+            Topics.PROTOCOL_SELF_LOGGING.name,
+            until=lambda rs: set(numbers) <= {r.json()["vorgangsnummer"] for r in rs},
+        )
+        return {
+            r.json()["vorgangsnummer"]: r.json()["entry"]
+            for r in records
+            if r.json()["vorgangsnummer"] in numbers
+        }
+    rows = await db.fetch(
+        "SELECT vorgangsnummer, entry FROM protocol_log.protokoll WHERE vorgangsnummer = ANY($1)",
+        numbers,
+    )
+    return {r["vorgangsnummer"]: json.loads(r["entry"]) for r in rows}
+
+
+@pytest.mark.parametrize("tenant", ["plain", "sec_comm", "sec_self"])
+async def test_blocked_mixed_and_nobody_are_indistinguishable_34a_abs_5(
+    world: RawProducer, db: asyncpg.Connection, tenant: str
+) -> None:
+    queries = {
+        case: query(T[tenant], ags=[HANNOVER[0]], kriterien=k) for case, k in NEUTRAL.items()
+    }
+    answers = await ask(world, *queries.values())
+    released = {case: answers[q["query_id"]] for case, q in queries.items()}
+    ids = {q["query_id"] for q in queries.values()}
+    raw = {
+        r.key: r
+        for r in await read_all(
+            Topics.QUERY_DELIVERED.name, until=lambda rs: ids <= {r.key for r in rs}
+        )
+        if r.key in ids
+    }
+    nobody = released["nobody"]
+    for case, a in released.items():
+        # byte-identical content, the same fields, headers and sizes
+        assert {k: v for k, v in a.items() if k not in VARYING} == {
+            k: v for k, v in nobody.items() if k not in VARYING
+        }, case
+        assert a["ergebnisstatus"] == "03"
+        assert opened(a) == opened(nobody)
+        assert len(a["antwort"]) == len(nobody["antwort"])
+        mine, theirs = raw[queries[case]["query_id"]], raw[queries["nobody"]["query_id"]]
+        assert sorted(mine.headers) == sorted(theirs.headers), case
+        assert len(mine.value) == len(theirs.value), case
+    # the log views: no hit, no count, nothing that tells the cases apart (§ 40 Abs. 1 Nr. 7)
+    numbers = {case: a["vorgangsnummer"] for case, a in released.items()}
+    views = await _log_views(db, T[tenant], list(numbers.values()))
+    same = {k: v for k, v in views[numbers["nobody"]].items() if k not in ENTRY_VARYING}
+    for case, nummer in numbers.items():
+        entry = views[nummer]
+        assert (entry["treffer"], entry["anzahl"]) == ([], 0), case
+        assert {k: v for k, v in entry.items() if k not in ENTRY_VARYING} == same, case
+        assert f"{TOK}" not in json.dumps(entry["treffer"])
+    # what the registration office needs goes on the hand-over, under its control
+    handovers = [r.json() for r in await read_to_end(Topics.REGISTER_HANDOVER.name)]
+    by_nummer = {h["vorgangsnummer"]: h["ordnungsmerkmal"] for h in handovers}
+    assert by_nummer.get(numbers["mixed"]) == f"MX2{TOK}"
+    assert numbers["nobody"] not in by_nummer
+
+
+async def test_notices_follow_the_requesting_body_34_abs_5(world: RawProducer) -> None:
+    """A block set at the LKA's initiative: an ordinary body's request is told to the person and
+    the LKA (Satz 1), a police request only to the LKA (Satz 3); a block the person applied for is
+    told to nobody automatically on the authority path."""
+    lka = kriterien(BLOCKED, "Eva", geburtsdatum="19700707")
+    plain = query(T["plain"], ags=[HANNOVER[0]], kriterien=lka)
+    police = query(T["police"], ags=[HANNOVER[0]], kriterien=lka)
+    own = query(T["plain"], ags=[HANNOVER[0]], kriterien=NEUTRAL["blocked (person)"])
+    answers = await ask(world, plain, police, own)
+    notices = [r.json() for r in await read_to_end(Topics.REGISTER_BLOCK_NOTICE.name)]
+
+    def told(q: dict[str, Any]) -> list[str]:
+        nummer = answers[q["query_id"]]["vorgangsnummer"]
+        return [n["empfaenger"] for n in notices if n["vorgangsnummer"] == nummer]
+
+    assert told(plain) == ["betroffene_person", "veranlassende_behoerde"]
+    assert told(police) == ["veranlassende_behoerde"]
+    assert told(own) == []
+
+
+async def test_34a_abs_6_only_authorised_police_staff_see_through_a_block(
+    world: RawProducer,
+) -> None:
+    k = NEUTRAL["blocked (person)"]
+    head = query(T["police"], ags=[HANNOVER[0]], kriterien=k, kennung="leitung")
+    staff = query(T["police"], ags=[HANNOVER[0]], kriterien=k)
+    lka_block = query(T["police"], ags=[HANNOVER[0]], kriterien=NEUTRAL["blocked (LKA)"])
+    lka_block["anfragende"]["kennung"] = "leitung"
+    answers = await ask(world, head, staff, lka_block)
+    assert answers[head["query_id"]]["ergebnisstatus"] == "01"
+    assert opened(answers[head["query_id"]])["person"]["familienname"] == SELF_BLOCKED
+    assert answers[staff["query_id"]]["ergebnisstatus"] == "03"
+    assert answers[lka_block["query_id"]]["ergebnisstatus"] == "03"
+
+
+def machine_query(name: str, fingerprint: str | None) -> dict[str, Any]:
+    q = query(
+        T["machine"],
+        ags=[HANNOVER[0]],
+        kriterien=kriterien(UNIQUE, "Jürgen", geburtsdatum="19800101"),
+        client_certificate_fingerprint=fingerprint,
+    )
+    q["anfragende"]["kennung"] = None
+    q["anfragende"]["verfahren"] = name
+    return q
+
+
+async def test_machine_callers_must_be_registered_active_and_present_their_certificate(
+    world: RawProducer, db: asyncpg.Connection
+) -> None:
+    """NMeldVO 2022 § 26 Abs. 2, § 34 Abs. 2 Satz 3 and § 40 Abs. 1 Nr. 6 BMG."""
+    cases = {
+        "registered": (machine_query("OK.EWO-Schnittstelle", FINGERPRINT), None),
+        "unknown": (machine_query("Schattenverfahren", FINGERPRINT), "VERFAHREN_UNBEKANNT"),
+        "locked": (machine_query("Altverfahren", "77" * 32), "VERFAHREN_GESPERRT"),
+        "wrong certificate": (
+            machine_query("OK.EWO-Schnittstelle", "cd" * 32),
+            "ZERTIFIKAT_ABWEICHEND",
+        ),
+        "no certificate": (machine_query("OK.EWO-Schnittstelle", None), "ZERTIFIKAT_ABWEICHEND"),
+        "locked user": (
+            query(T["plain"], ags=[HANNOVER[0]], kriterien=NEUTRAL["nobody"], kennung="gesperrt"),
+            "NUTZER_GESPERRT",
+        ),
+    }
+    answers = await ask(world, *(q for q, _ in cases.values()))
+    numbers = []
+    for case, (q, grund) in cases.items():
+        a = answers[q["query_id"]]
+        numbers.append(a["vorgangsnummer"])
+        if grund is None:
+            assert a["ergebnisstatus"] == "01", case
+        else:
+            assert a["ausgang"] == "rejected", case
+            assert a["antwort"] is None, case
+            assert (a["nichterstellung"]["code"], a["nichterstellung"]["grund"]) == ("17", grund)
+    rows = await db.fetch(
+        "SELECT vorgangsnummer, entry FROM protocol_log.protokoll WHERE vorgangsnummer = ANY($1)",
+        numbers,
+    )
+    entries = {r["vorgangsnummer"]: json.loads(r["entry"]) for r in rows}
+    assert len(entries) == len(cases)  # every refusal is logged, too
+    ok = entries[answers[cases["registered"][0]["query_id"]]["vorgangsnummer"]]
+    assert (ok["verfahren"], ok["kennung"]) == ("OK.EWO-Schnittstelle", None)
+    assert ok["verfahren_verantwortlich"] == "Dr. Ruth Ahrens"
+    wrong = entries[answers[cases["wrong certificate"][0]["query_id"]]["vorgangsnummer"]]
+    assert wrong["verfahren"] == "OK.EWO-Schnittstelle"
+    assert wrong["nichterstellung"]["grund"] == "ZERTIFIKAT_ABWEICHEND"
