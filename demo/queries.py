@@ -105,38 +105,72 @@ def _query(tenant_id: str, authority: str, user: str, **search: Any) -> dict[str
     }
 
 
+# what the demo asks, in this order first, then at random by these shares
+KINDS = (
+    ("personensuche", 0.45),
+    ("phonetisch", 0.1),
+    ("freie_suche", 0.15),
+    ("neutral", 0.1),
+    ("verfahren", 0.05),
+    ("nrw", 0.08),
+    ("mindestkriterien", 0.07),
+)
+
+
 def next_query(
-    tenant: tuple[str, tuple[str, str]], ni: list[tuple[str, Any]], by: list[tuple[str, Any]]
+    tenant: tuple[str, tuple[str, str]],
+    ni: list[tuple[str, Any]],
+    by: list[tuple[str, Any]],
+    n: int,
 ) -> tuple[str, dict[str, Any]]:
+    """The n-th demo query: each kind once, then a random mix."""
     tenant_id, (authority, user) = tenant
-    roll = random.random()
-    ags, p = random.choice(by if roll < 0.2 else ni)
+    if n < len(KINDS):
+        kind = KINDS[n][0]
+    else:
+        kind = random.choices([k for k, _ in KINDS], weights=[w for _, w in KINDS])[0]
+    bayern = kind == "personensuche" and random.random() < 0.3
+    ags, p = random.choice(by if bayern else ni)
     name = {"familienname": p.familienname, "vornamen": p.vornamen[0]}
-    if roll < 0.6:
-        what = "Personensuche " + ("Bayern" if roll < 0.2 else "Niedersachsen")
+    caller: dict[str, Any] = {}
+    if kind == "personensuche":
+        what = "Personensuche " + ("Bayern" if bayern else "Niedersachsen")
         search = {"gemeindeschluessel": [ags], "kriterien": name | {"geburtsdatum": p.geburtsdatum}}
-    elif roll < 0.7:
+    elif kind == "phonetisch":
         what = "phonetische Personensuche"
         search = {
             "gemeindeschluessel": [ags],
             "phonetisch": True,
             "kriterien": name | {"geschlecht": p.geschlecht},
         }
-    elif roll < 0.85:
+    elif kind == "freie_suche":
         what = "freie Suche mit Platzhalter"
         search = {
             "suchart": "freie_suche",
             "gemeindeschluessel": [ags[:5]],
             "kriterien": {"familienname": p.familienname[:3] + "*", "geburtsdatum": p.geburtsdatum},
         }
-    elif roll < 0.93:
+    elif kind == "neutral":
+        # nobody found, or a block: the same neutral answer (§ 34a Abs. 5 BMG)
+        what = "Person nicht im Register (neutrale Antwort)"
+        search = {"gemeindeschluessel": [ags], "kriterien": name | {"geburtsdatum": "18000101"}}
+    elif kind == "verfahren":
+        # a specialist application the tenant never registered (NMeldVO 2022 § 26 Abs. 2)
+        what = "Fachverfahren, nicht registriert"
+        search = {"gemeindeschluessel": [ags], "kriterien": name | {"geburtsdatum": p.geburtsdatum}}
+        caller = {"verfahren": "Schattenverfahren"}
+    elif kind == "nrw":
         what = "Personensuche Nordrhein-Westfalen (kein Register angebunden)"
         search = {"gemeindeschluessel": ["05315000"], "kriterien": name | {"geschlecht": "w"}}
     else:
         what = "ohne Mindestkriterien"
         search = {"gemeindeschluessel": [ags], "kriterien": {"familienname": p.familienname}}
     search.setdefault("suchart", "personensuche")
-    return what, _query(tenant_id, authority, user, **search)
+    body = _query(tenant_id, authority, user, **search)
+    if caller:
+        body["anfragende"] = body["anfragende"] | {"kennung": None, **caller}
+        body["client_certificate_fingerprint"] = "00" * 32
+    return what, body
 
 
 def describe(body: dict[str, Any], asked: dict[str, str]) -> str:
@@ -190,6 +224,7 @@ async def main(interval: float) -> None:
     known = Tenants()
     following = asyncio.create_task(known.follow(stop))
     asked: dict[str, str] = {}
+    sent = 0
     follower = asyncio.create_task(follow(stop, asked))
     producer = AIOKafkaProducer(
         bootstrap_servers=get_settings().kafka_bootstrap, enable_idempotence=True, acks="all"
@@ -204,7 +239,8 @@ async def main(interval: float) -> None:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(stop.wait(), 2.0)
                 continue
-            what, body = next_query(tenant, ni, by)
+            what, body = next_query(tenant, ni, by, sent)
+            sent += 1
             asked[body["query_id"]] = what
             await publish(producer, Topics.QUERY_REQUESTED, body["query_id"], body, SOURCE)
             with contextlib.suppress(asyncio.TimeoutError):

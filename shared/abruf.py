@@ -184,14 +184,14 @@ def _pruefe_anfragende(a: Anfragende) -> Nichterstellung | None:
                 "17",
                 "PFLICHTANGABE_FEHLT",
                 f"Die Angabe '{name}' fehlt; sie ist bei jedem Abruf mitzusenden "
-                "(§ 11 BMeldDAV, § 40 BMG).",
+                "(§ 11 Satz 1 BMeldDAV, § 40 Abs. 1 BMG).",
             )
     if not a.kennung and not a.verfahren:
         return ablehnung(
             "17",
             "PFLICHTANGABE_FEHLT",
             "Die Kennung der abrufenden Person oder die Bezeichnung des Verfahrens fehlt "
-            "(§ 11 Nr. 6 BMeldDAV).",
+            "(§ 11 Satz 1 Nr. 6 BMeldDAV, § 40 Abs. 1 Nr. 6 BMG).",
         )
     for name, value in a.model_dump().items():
         if isinstance(value, str) and len(value) > MAX_TEXT:
@@ -297,7 +297,8 @@ def _pruefe_freie_suche(
         return ablehnung(
             "01",
             "IDENTIFIKATIONSMERKMAL_UNGUELTIG",
-            "Ein Identifikationsmerkmal wird in der Personensuche verwendet.",
+            "Ein Identifikationsmerkmal wird nur in der Personensuche verwendet (§ 4 Abs. 5, § 9 "
+            "BMeldDAV).",
         )
     if not query.gemeindeschluessel or not all(_AGS.match(a) for a in query.gemeindeschluessel):
         return ablehnung(
@@ -321,7 +322,9 @@ def _pruefe_freie_suche(
         if name not in allowed:
             return _kriterium_nicht_zulaessig(name, Suchart.FREIE_SUCHE)
     if not given:
-        return ablehnung("18", "MINDESTKRITERIEN", "Die freie Suche nennt kein Suchkriterium.")
+        return ablehnung(
+            "18", "MINDESTKRITERIEN", "Die freie Suche nennt kein Suchkriterium (§ 38 Abs. 2 BMG)."
+        )
     for name, value in given.items():
         if isinstance(value, str) and has_wildcard(value):
             if query.phonetisch:
@@ -329,11 +332,17 @@ def _pruefe_freie_suche(
                     "15",
                     "PLATZHALTER_MIT_PHONETIK",
                     "Platzhalter sind zusammen mit der phonetischen Suche nicht zulässig "
-                    "(§ 7 BMeldDAV).",
+                    "(§ 7 BMeldDAV, Anlage Nr. 7).",
                 )
             if name in ("geburtsdatum", "geburtsdatum_bis", "sterbedatum"):
-                return ablehnung("17", "PLATZHALTER_UNZULAESSIG", f"'{name}': kein Platzhalter.")
+                return ablehnung(
+                    "17",
+                    "PLATZHALTER_UNZULAESSIG",
+                    f"'{name}': kein Platzhalter in Datumsangaben (BMeldDAV Anlage Nr. 7).",
+                )
             fehler = wildcard_fehler(value)
             if fehler:
-                return ablehnung("17", "PLATZHALTER_UNZULAESSIG", f"'{name}': {fehler}")
+                return ablehnung(
+                    "17", "PLATZHALTER_UNZULAESSIG", f"'{name}': {fehler} (BMeldDAV Anlage Nr. 7)"
+                )
     return None

@@ -10,8 +10,11 @@ Sources (texts and their history: the project's legal notes):
   (security authorities log their own retrievals), §§ 44, 49 (registry information for private
   parties, fee-based).
 - BDSG § 2 Abs. 1 bis 3 und 4 Satz 2 (public bodies).
-- NMeldVO of 26 April 2022, § 26 Abs. 1 (registration at the Landesbetrieb; central bodies of other
-  states register on behalf of their bodies).
+- NMeldVO of 26 April 2022, § 2 (transmissions over the state's secured network), § 26 Abs. 1
+  (registration at the Landesbetrieb, also of other states' central bodies that retrieve for
+  their bodies). That a body of another state goes through its own state's central body is the
+  states' arrangement as the operator's procedure describes it, not a rule of § 26.
+- § 39 Abs. 3 BMG (retrieval over the Internet or the Verbindungsnetz des Bundes und der Länder).
 - The operator's application procedure (seed 000): one application per role, network access over
   the Landesnetz or DOI, otherwise an individual decision together with the Interior Ministry.
 - Art. 28 DSGVO (commissioned processing) for logging done by the operator.
@@ -130,6 +133,7 @@ def review(
                 f"Die Behörde gehört zum Land mit dem Landesschlüssel {app.authority_state}. Sie "
                 "registriert sich bei der zentralen Stelle ihres Landes; diese vermittelt "
                 "länderübergreifende Abrufe und registriert sich für sie beim Landesbetrieb.",
+                "Verfahrensbeschreibung des Betreibers (Vereinbarung der Länder)",
                 "§ 26 Abs. 1 NMeldVO",
             )
         )
@@ -181,7 +185,8 @@ def review(
                 f"(Begründung der Behörde: {app.network_reason}). Darüber wird im Einzelfall im "
                 "Benehmen mit dem Innenministerium entschieden.",
                 "Verfahrensbeschreibung des Betreibers",
-                "§ 39 Abs. 1 BMG",
+                "§ 39 Abs. 3 BMG",
+                "§ 2 NMeldVO",
             )
         )
     if kind is Behoerdenart.SONSTIGE_OEFFENTLICHE_STELLE:

@@ -104,7 +104,12 @@ def test_authority_of_another_state_registers_with_its_own_central_office() -> N
     outcome = decide(**{"authority.state": "09"})
     assert outcome.result is Ergebnis.REJECTED
     assert codes(outcome) == ["OTHER_STATE"]
-    assert outcome.reasons[0].provisions == ["§ 26 Abs. 1 NMeldVO"]
+    # the route through the own state's central body is the states' arrangement; § 26 Abs. 1
+    # NMeldVO only has that central body register at the Landesbetrieb
+    assert outcome.reasons[0].provisions == [
+        "Verfahrensbeschreibung des Betreibers (Vereinbarung der Länder)",
+        "§ 26 Abs. 1 NMeldVO",
+    ]
 
 
 def test_all_grounds_for_refusal_are_given_together() -> None:
