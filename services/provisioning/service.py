@@ -325,6 +325,12 @@ _TENANT_EVENT = {
 }
 
 
+_USER_EVENT = {
+    CommandAction.LOCK_USER: AccountEventKind.USER_LOCKED,
+    CommandAction.UNLOCK_USER: AccountEventKind.USER_UNLOCKED,
+    CommandAction.GRANT_SPERRDATEN: AccountEventKind.SPERRDATEN_GRANTED,
+    CommandAction.REVOKE_SPERRDATEN: AccountEventKind.SPERRDATEN_REVOKED,
+}
 _PROCEDURE_EVENT = {
     CommandAction.REGISTER_PROCEDURE: AccountEventKind.PROCEDURE_REGISTERED,
     CommandAction.LOCK_PROCEDURE: AccountEventKind.PROCEDURE_LOCKED,
@@ -467,24 +473,6 @@ async def _apply(
             credentials,
         ], None
 
-    if action in (CommandAction.GRANT_SPERRDATEN, CommandAction.REVOKE_SPERRDATEN):
-        user = domain.change_sperrdaten(
-            await _account_by_id(store, cmd.user_id or ""), tenant, action
-        )
-        if isinstance(user, domain.Rejection):
-            return [], (user.code, user.message)
-        await store.update_account(user, now)
-        await store.bump_version(tenant.tenant_id, now)
-        kind = (
-            AccountEventKind.SPERRDATEN_GRANTED
-            if action is CommandAction.GRANT_SPERRDATEN
-            else AccountEventKind.SPERRDATEN_REVOKED
-        )
-        return [
-            _account_event(cmd, kind, now, user.user_id, message=cmd.reason),
-            await state_of(store, tenant.tenant_id, now),
-        ], None
-
     if action in _PROCEDURE_EVENT:
         known = await store.procedures(tenant.tenant_id)
         procedure = (
@@ -501,21 +489,19 @@ async def _apply(
             await state_of(store, tenant.tenant_id, now),
         ], None
 
-    # lock or unlock a user of this tenant
-    user = domain.change_user_status(
-        await _account_by_id(store, cmd.user_id or ""), tenant.tenant_id, action
+    # a change to one user of this tenant: lock, unlock, the § 34a Abs. 6 authorisation
+    target = await _account_by_id(store, cmd.user_id or "")
+    user = (
+        domain.change_sperrdaten(target, tenant, action)
+        if action in (CommandAction.GRANT_SPERRDATEN, CommandAction.REVOKE_SPERRDATEN)
+        else domain.change_user_status(target, tenant.tenant_id, action)
     )
     if isinstance(user, domain.Rejection):
         return [], (user.code, user.message)
     await store.update_account(user, now)
     await store.bump_version(tenant.tenant_id, now)
-    kind = (
-        AccountEventKind.USER_LOCKED
-        if action is CommandAction.LOCK_USER
-        else AccountEventKind.USER_UNLOCKED
-    )
     return [
-        _account_event(cmd, kind, now, user.user_id),
+        _account_event(cmd, _USER_EVENT[action], now, user.user_id, message=cmd.reason),
         await state_of(store, tenant.tenant_id, now),
     ], None
 
