@@ -225,7 +225,7 @@ def personensuche(
     if len(shown) <= 1:
         # nobody, only blocked persons, or one open person beside blocked ones: the neutral
         # answer for the whole query (§ 34a Abs. 5 Satz 1 BMG, BMeldDAV § 5 Abs. 1)
-        return _gesperrt_neutral(request, hidden, _neutral())
+        return _fuer_gesperrte(request, hidden, _neutral())
     merkmale = [(neues_merkmal(), f) for f in shown]
     answer = Antwort(
         ergebnisstatus=Ergebnisstatus.TREFFERLISTE,
@@ -237,10 +237,10 @@ def personensuche(
         datenelemente=[Datenelement.NAMEN, Datenelement.GEBURT, Datenelement.ANSCHRIFTEN],
         merkmale=merkmale,
     )
-    return _gesperrt_neutral(request, hidden, answer)
+    return _fuer_gesperrte(request, hidden, answer)
 
 
-def _gesperrt_neutral(request: RegisterRequest, hidden: list[Fund], answer: Antwort) -> Antwort:
+def _fuer_gesperrte(request: RegisterRequest, hidden: list[Fund], answer: Antwort) -> Antwort:
     """Adds what the law asks for each blocked person the answer leaves out: the hand-over for
     manual processing (§ 34a Abs. 5 Satz 2, unless waived under § 38 Abs. 5 Satz 1) and the
     notices (which a waiver does not touch, § 38 Abs. 5 Satz 2)."""
@@ -279,7 +279,7 @@ def nach_merkmal(request: RegisterRequest, fund: Fund | None) -> Antwort:
             )
         )
     if verborgen(fund, request):  # blocked since the hit list was sent
-        return _gesperrt_neutral(request, [fund], _neutral())
+        return _fuer_gesperrte(request, [fund], _neutral())
     return eindeutig(request, fund)
 
 
