@@ -384,6 +384,7 @@ def tenant_show(ctx: typer.Context, tenant_id: Annotated[str, typer.Argument()])
     for field in (
         "tenant_id",
         "authority_name",
+        "authority_kind",
         "role",
         "status",
         "status_reason",
@@ -406,7 +407,7 @@ def tenant_users(ctx: typer.Context, tenant_id: Annotated[str, typer.Argument()]
         async with k.kafka() as kafka:
             return await _tenant(kafka, tenant_id)
 
-    table = Table("user id", "username", "kind", "status", "certificate")
+    table = Table("user id", "username", "kind", "status", "certificate", "§ 34a Abs. 6")
     for u in _run(ctx, work).get("users", []):
         table.add_row(
             u["user_id"],
@@ -414,12 +415,29 @@ def tenant_users(ctx: typer.Context, tenant_id: Annotated[str, typer.Argument()]
             u["kind"],
             u["status"],
             u.get("certificate_fingerprint") or "–",
+            "ermächtigt" if u.get("sperrdaten_berechtigt") else "–",
+        )
+    out.print(table)
+
+
+@tenant_app.command("procedures")
+def tenant_procedures(ctx: typer.Context, tenant_id: Annotated[str, typer.Argument()]) -> None:
+    """A tenant's machine procedures (NMeldVO 2022 § 26 Abs. 2)."""
+
+    async def work(k: Kontext) -> dict[str, Any]:
+        async with k.kafka() as kafka:
+            return await _tenant(kafka, tenant_id)
+
+    table = Table("procedure", "responsible", "certificate", "status")
+    for v in _run(ctx, work).get("verfahren", []):
+        table.add_row(
+            v["name"], v["verantwortliche_person"], v["certificate_fingerprint"], v["status"]
         )
     out.print(table)
 
 
 async def _command(
-    k: Kontext, tenant_id: str, action: str, reason: str, wait: float
+    k: Kontext, tenant_id: str, action: str, reason: str, wait: float, **fields: Any
 ) -> dict[str, Any]:
     command = AccountCommand(
         command_id=new_id("CLI"),
@@ -427,6 +445,7 @@ async def _command(
         actor={"kind": "operator", "id": k.operator},
         action=action,
         reason=reason,
+        **fields,
     )
     async with k.kafka() as kafka:
         with err.status("waiting for provisioning …"):
@@ -443,11 +462,11 @@ async def _command(
 
 
 def _tenant_command(
-    ctx: typer.Context, tenant_id: str, action: str, reason: str, wait: float
+    ctx: typer.Context, tenant_id: str, action: str, reason: str, wait: float, **fields: Any
 ) -> None:
     if not reason.strip():
         raise Eingabefehler("--reason is required: the authority is told why")
-    event = _run(ctx, lambda k: _command(k, tenant_id, action, reason, wait))
+    event = _run(ctx, lambda k: _command(k, tenant_id, action, reason, wait, **fields))
     if event["kind"] == "command_rejected":
         raise Abbruch(f"refused: {event.get('reason_code')}: {event.get('message')}")
     out.print(f"{tenant_id}: {event['kind']}")
@@ -478,6 +497,54 @@ def tenant_lift(
 ) -> None:
     """Lift a tenant's restriction or suspension."""
     _tenant_command(ctx, tenant_id, "lift_tenant", reason, wait)
+
+
+@tenant_app.command("register-procedure")
+def tenant_register_procedure(
+    ctx: typer.Context,
+    tenant_id: Annotated[str, typer.Argument()],
+    name: Annotated[str, typer.Option(help="the procedure's name, as its queries give it")],
+    responsible: Annotated[str, typer.Option(help="the person responsible for it")],
+    fingerprint: Annotated[str, typer.Option(help="SHA-256 of its client certificate")],
+    reason: Annotated[str, typer.Option(help="why (e.g. the authority's request)")] = "",
+    wait: Annotated[float, typer.Option()] = 60.0,
+) -> None:
+    """Register a machine procedure for a tenant (NMeldVO 2022 § 26 Abs. 2)."""
+    procedure = {
+        "name": name,
+        "verantwortliche_person": responsible,
+        "certificate_fingerprint": fingerprint,
+    }
+    _tenant_command(ctx, tenant_id, "register_procedure", reason, wait, new_procedure=procedure)
+
+
+@tenant_app.command("lock-procedure")
+def tenant_lock_procedure(
+    ctx: typer.Context,
+    tenant_id: Annotated[str, typer.Argument()],
+    name: Annotated[str, typer.Option(help="the procedure's name")],
+    reason: Annotated[str, typer.Option(help="why")] = "",
+    unlock: Annotated[bool, typer.Option("--unlock", help="unlock it again")] = False,
+    wait: Annotated[float, typer.Option()] = 60.0,
+) -> None:
+    """Lock a machine procedure (its queries are refused), or unlock it with --unlock."""
+    action = "unlock_procedure" if unlock else "lock_procedure"
+    _tenant_command(ctx, tenant_id, action, reason, wait, procedure_name=name)
+
+
+@tenant_app.command("authorise")
+def tenant_authorise(
+    ctx: typer.Context,
+    tenant_id: Annotated[str, typer.Argument()],
+    user_id: Annotated[str, typer.Option(help="the user's id (tenant users)")],
+    reason: Annotated[str, typer.Option(help="the authority's instruction")] = "",
+    revoke: Annotated[bool, typer.Option("--revoke", help="withdraw it")] = False,
+    wait: Annotated[float, typer.Option()] = 60.0,
+) -> None:
+    """Authorise a user to receive data despite an Auskunftssperre (§ 34a Abs. 6 BMG), or
+    withdraw it with --revoke."""
+    action = "revoke_sperrdaten" if revoke else "grant_sperrdaten"
+    _tenant_command(ctx, tenant_id, action, reason, wait, user_id=user_id)
 
 
 # -- queries ----------------------------------------------------------------------------------

@@ -202,6 +202,27 @@ def test_tenant_show_users_restrict_and_lift(stack: dict[str, str], tmp_path: Pa
     assert re.search(r"status\W+active", cli_ok(cli("tenant", "show", tenant, env=stack)))
     assert tenant in cli_ok(cli("tenant", "list", env=stack))
 
+    # machine procedures (NMeldVO 2022 § 26 Abs. 2) and § 34a Abs. 6, by account command
+    registered = cli_ok(
+        cli("tenant", "register-procedure", tenant, "--name", "OK.EWO", "--responsible",
+            "Dr. Ruth Ahrens", "--fingerprint", "5e" * 32, "--reason", "Antrag", env=stack)
+    )  # fmt: skip
+    assert f"{tenant}: procedure_registered" in registered
+    listed = cli_ok(cli("tenant", "procedures", tenant, env=stack))
+    assert "OK.EWO" in listed
+    assert "active" in listed
+    locked = cli_ok(
+        cli("tenant", "lock-procedure", tenant, "--name", "OK.EWO", "--reason", "Test", env=stack)
+    )
+    assert f"{tenant}: procedure_locked" in locked
+    assert "locked" in cli_ok(cli("tenant", "procedures", tenant, env=stack))
+    nobody = "00000000-0000-0000-0000-000000000000"
+    cli_refused(
+        cli("tenant", "authorise", tenant, "--user-id", nobody, "--reason", "Test", env=stack),
+        1,
+        "refused: UNKNOWN_USER",
+    )
+
 
 async def test_query_prints_the_answer_and_the_log_is_read_for_a_purpose(
     stack: dict[str, str],
