@@ -190,6 +190,18 @@ class Messaging:
             "created_at <= now() - make_interval(secs => $1)", older_than_seconds
         )
 
+    async def forget_published(self, older_than_seconds: float) -> int:
+        """Deletes outbox rows published more than the given age ago: the broker has them, and
+        the events of the query path carry criteria and answers that no table may keep longer
+        than the query needs."""
+        async with self.pool.acquire() as conn:
+            deleted = await conn.execute(
+                """DELETE FROM outbox WHERE published_at IS NOT NULL
+                     AND published_at < now() - make_interval(secs => $1)""",
+                older_than_seconds,
+            )
+        return int(deleted.split()[-1])
+
     async def _publish_pending(self, where: str, arg: Any) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
             # SKIP LOCKED: a concurrent relay or handler publishing the same rows is skipped

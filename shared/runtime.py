@@ -86,6 +86,11 @@ class ServiceRuntime:
         self.app.on_shutdown(self.stop_jobs)
         self.app.after_shutdown(self.close_resources)  # after the broker stopped consuming
         self.every(self.settings.outbox_sweep_seconds, "outbox relay", self._relay_leftovers)
+        self.every(
+            self.settings.personal_data_sweep_seconds,
+            "published outbox sweep",
+            lambda: self.messaging.forget_published(self.settings.published_outbox_keep_seconds),
+        )
         self.every(15.0, "consumer lag", lambda: self.metrics.update_lag(self.broker, self.name))
 
     @property

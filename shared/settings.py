@@ -61,6 +61,14 @@ class Settings(BaseSettings):
     outbox_sweep_seconds: float = Field(
         5.0, description="how often unpublished outbox events are looked for"
     )
+    published_outbox_keep_seconds: float = Field(
+        60.0,
+        description="how long a published event stays in the outbox (they carry queries' "
+        "criteria and answers: kept no longer than their publishing needs)",
+    )
+    personal_data_sweep_seconds: float = Field(
+        30.0, description="how often data a query no longer needs is deleted"
+    )
     pki_dir: Path = Field(
         Path(".local/pki"), description="certificates and keys (`python -m shared.pki init DIR`)"
     )

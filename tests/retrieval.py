@@ -277,3 +277,21 @@ async def follow_released(ready: asyncio.Event, tenant: str, handle: Released) -
                         await handle(released, decode_headers(r.headers or ()))
     finally:
         await consumer.stop()
+
+
+async def tables_containing(conn: asyncpg.Connection, needle: str) -> list[str]:
+    """Every table (but the registers' own records of persons) with a row containing `needle`."""
+    tables = await conn.fetch(
+        """SELECT table_schema, table_name FROM information_schema.tables
+           WHERE table_type = 'BASE TABLE'
+             AND table_schema NOT IN ('pg_catalog', 'information_schema')
+             AND NOT (table_schema LIKE 'register_mirror%' AND table_name = 'personen')"""
+    )
+    found = []
+    for t in tables:
+        name = f'"{t["table_schema"]}"."{t["table_name"]}"'
+        if await conn.fetchval(
+            f"SELECT count(*) FROM {name} x WHERE x::text LIKE $1", f"%{needle}%"
+        ):
+            found.append(name)
+    return found

@@ -32,6 +32,11 @@ class RouterSettings(Settings):
     register_timeout_check_seconds: float = Field(
         1.0, description="how often queries are checked for a missing answer"
     )
+    closed_vorgang_keep_seconds: float = Field(
+        7 * 86400.0,
+        description="how long a closed Vorgang's keys (no criteria, no Kennung) are kept to "
+        "recognise a query delivered again",
+    )
 
 
 class QueryRouter(ServiceRuntime):
@@ -44,6 +49,7 @@ class QueryRouter(ServiceRuntime):
         self.every(
             self.router_settings.register_timeout_check_seconds, "register timeouts", self.expire
         )
+        self.every(self.settings.personal_data_sweep_seconds, "closed Vorgänge", self.forget)
 
         @self.subscriber(Topics.TENANT_STATE)
         async def on_tenant_state(state: TenantState | None, msg: KafkaMessage) -> None:
@@ -82,6 +88,12 @@ class QueryRouter(ServiceRuntime):
                     RouterStore(conn), response, self.clock()
                 ),
             )
+
+    async def forget(self) -> None:
+        keep = timedelta(seconds=self.router_settings.closed_vorgang_keep_seconds)
+        await self.messaging.produce(
+            lambda conn: service.forget(RouterStore(conn), self.clock(), keep)
+        )
 
     async def expire(self) -> None:
         await self.messaging.produce(lambda conn: service.expire(RouterStore(conn), self.clock()))

@@ -133,11 +133,13 @@ async def handle_response(
 ) -> list[Outgoing]:
     vorgang = await store.routed(response.vorgangsnummer)
     if vorgang is None:
-        log.warning("answer to an unknown Vorgangsnummer", vorgangsnummer=response.vorgangsnummer)
-        return []
-    if vorgang.status != "routed":
-        # the query was answered with a technical error already; the late answer is not released
-        log.warning("late register answer not released", vorgangsnummer=vorgang.vorgangsnummer)
+        if await store.known(response.vorgangsnummer):
+            # answered with a technical error already (or delivered twice): not released again
+            log.warning("late register answer not released", vorgangsnummer=response.vorgangsnummer)
+        else:
+            log.warning(
+                "answer to an unknown Vorgangsnummer", vorgangsnummer=response.vorgangsnummer
+            )
         return []
     await store.close(vorgang.vorgangsnummer, "answered", now)
     return [
@@ -156,6 +158,14 @@ async def handle_response(
             subject=vorgang.vorgangsnummer,
         )
     ]
+
+
+async def forget(store: RouterStore, now: datetime, keep: timedelta) -> list[Outgoing]:
+    """Closed Vorgänge are kept (as keys only) while a query could still be delivered again."""
+    count = await store.forget_closed(now - keep)
+    if count:
+        log.info("closed Vorgänge deleted", count=count)
+    return []
 
 
 async def expire(store: RouterStore, now: datetime) -> list[Outgoing]:

@@ -13,6 +13,8 @@ from shared.events.account import TenantState
 
 @dataclass(frozen=True)
 class Vorgang:
+    """A query the router took on; `query` only while it waits for its register."""
+
     vorgangsnummer: str
     query: QueryRequested
     zugangsart: str | None
@@ -101,28 +103,47 @@ class RouterStore:
             land,
             zugangsart,
             protokollierung,
-            query.model_dump_json(),
+            query.model_dump_json() if status == "routed" else None,
             status,
             now,
             deadline,
             None if status == "routed" else now,
-            verfahren_verantwortlich,
+            verfahren_verantwortlich if status == "routed" else None,
         )
 
     async def routed(self, vorgangsnummer: str) -> Vorgang | None:
         """The Vorgang, locked, if it is still waiting for its register."""
         r = await self.conn.fetchrow(
-            "SELECT * FROM vorgaenge WHERE vorgangsnummer = $1 FOR UPDATE", vorgangsnummer
+            "SELECT * FROM vorgaenge WHERE vorgangsnummer = $1 AND status = 'routed' FOR UPDATE",
+            vorgangsnummer,
         )
         return _vorgang(r) if r else None
 
+    async def known(self, vorgangsnummer: str) -> bool:
+        return bool(
+            await self.conn.fetchval(
+                "SELECT true FROM vorgaenge WHERE vorgangsnummer = $1", vorgangsnummer
+            )
+        )
+
     async def close(self, vorgangsnummer: str, status: str, now: datetime) -> None:
+        """Closes the Vorgang and drops what only the open query needed (its criteria, the
+        Kennung, the procedure's responsible person): the § 40 log has them now."""
         await self.conn.execute(
-            "UPDATE vorgaenge SET status = $2, completed_at = $3 WHERE vorgangsnummer = $1",
+            """UPDATE vorgaenge SET status = $2, completed_at = $3, query = NULL,
+                   verfahren_verantwortlich = NULL
+               WHERE vorgangsnummer = $1""",
             vorgangsnummer,
             status,
             now,
         )
+
+    async def forget_closed(self, before: datetime) -> int:
+        """Deletes closed Vorgänge (by then only their keys) completed before `before`."""
+        deleted = await self.conn.execute(
+            "DELETE FROM vorgaenge WHERE status <> 'routed' AND completed_at < $1", before
+        )
+        return int(deleted.split()[-1])
 
     async def overdue(self, now: datetime, limit: int = 500) -> list[Vorgang]:
         rows = await self.conn.fetch(

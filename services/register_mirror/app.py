@@ -53,6 +53,7 @@ class RegisterMirror(ServiceRuntime):
             return seal(key, body, request.vorgangsnummer.encode())
 
         requests = Topics.register_request(s.register_state)
+        self.every(s.personal_data_sweep_seconds, "expired Identifikationsmerkmale", self.forget)
 
         @self.batch_subscriber(requests)
         async def on_requests(records: list[Any], msg: KafkaMessage) -> None:
@@ -74,3 +75,8 @@ class RegisterMirror(ServiceRuntime):
                     RegisterStore(conn), delivery, self.register, self.clock()
                 ),
             )
+
+    async def forget(self) -> None:
+        await self.messaging.produce(
+            lambda conn: service.forget_merkmale(RegisterStore(conn), self.clock())
+        )

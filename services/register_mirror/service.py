@@ -214,6 +214,13 @@ async def _search(
     return domain.personensuche(request, kandidaten, neues_merkmal)
 
 
+async def forget_merkmale(store: RegisterStore, now: datetime) -> list[Outgoing]:
+    count = await store.forget_merkmale(now)
+    if count:
+        log.info("expired Identifikationsmerkmale deleted", count=count)
+    return []
+
+
 async def ingest(
     store: RegisterStore, delivery: RegisterDelivery, register: Register, now: datetime
 ) -> list[Outgoing]:

@@ -335,5 +335,14 @@ class RegisterStore:
         )
         return _fund(r) if r else None
 
+    async def forget_merkmale(self, now: datetime) -> int:
+        """Deletes the Identifikationsmerkmale past their 48 hours: each links a body to the
+        person it asked about. They are random (384 bits), so none is issued twice even without
+        the old ones (BMeldDAV Anlage Nr. 5)."""
+        deleted = await self.conn.execute(
+            "DELETE FROM identifikationsmerkmale WHERE valid_until <= $1", now
+        )
+        return int(deleted.split()[-1])
+
     async def count(self) -> int:
         return int(await self.conn.fetchval("SELECT count(*) FROM personen"))
