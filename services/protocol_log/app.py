@@ -96,6 +96,7 @@ class ProtocolLog(ServiceRuntime):
         )
         self.every(s.protocol_checkpoint_seconds, "protocol checkpoints", self.checkpoint)
         self.every(s.protocol_retention_seconds, "protocol retention", self.enforce_retention)
+        self.every(s.protocol_retention_seconds, "protocol day partitions", self.ensure_days)
         self.every(s.protocol_metrics_seconds, "protocol metrics", self.publish_metrics)
 
         @self.batch_subscriber(Topics.QUERY_ANSWERED)
@@ -133,10 +134,26 @@ class ProtocolLog(ServiceRuntime):
             await service.checkpoint(ProtocolStore(conn), self.signing_key.sign, self.clock())
 
     async def enforce_retention(self) -> None:
+        while True:  # a day per transaction: the parent table is locked only for one drop
+            async with self.messaging.pool.acquire() as conn, conn.transaction():
+                dropped = await service.drop_due_day(
+                    ProtocolStore(conn), self.signing_key.sign, self.clock()
+                )
+            if dropped is None:
+                break
         async with self.messaging.pool.acquire() as conn, conn.transaction():
             await service.enforce_retention(
                 ProtocolStore(conn), self.signing_key.sign, self.clock()
             )
+
+    async def ensure_days(self) -> None:
+        await self.messaging.produce(
+            lambda conn: service.ensure_days(ProtocolStore(conn), self.clock())
+        )
+
+    async def start_jobs(self) -> None:
+        await self.ensure_days()  # before the first entry is written
+        await super().start_jobs()
 
     async def publish_metrics(self) -> None:
         await self.messaging.produce(

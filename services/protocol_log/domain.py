@@ -13,7 +13,7 @@ import hmac
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -272,6 +272,18 @@ def deletion_due(written_at: datetime) -> datetime:
     except ValueError:  # 29 February
         twelve_months = local.replace(year=local.year + 1, day=28) + timedelta(days=1)
     return max(last_day, twelve_months).astimezone(UTC)
+
+
+def berlin_day(at: datetime) -> date:
+    return at.astimezone(BERLIN).date()
+
+
+def day_due(day: date) -> datetime:
+    """When every entry written on this Berlin day is due: the deadline of its last instant."""
+    after = day + timedelta(days=1)
+    return deletion_due(
+        datetime(after.year, after.month, after.day, tzinfo=BERLIN) - timedelta(microseconds=1)
+    )
 
 
 # -- reading -------------------------------------------------------------------------------

@@ -181,10 +181,30 @@ async def checkpoint(store: ProtocolStore, sign: Signer, now: datetime) -> int:
     return len(heads)
 
 
+async def drop_due_day(store: ProtocolStore, sign: Signer, now: datetime) -> int | None:
+    """Drops the oldest day partition if all its entries are due (§ 40 Abs. 5 BMG): a year's
+    entries fall due on one day, too many to delete row by row. A signed cut per chain keeps the
+    rest verifiable. The number of entries dropped, or None if no day was due."""
+    days = await store.days()
+    if not days or domain.day_due(days[0]) > now:
+        return None
+    day = days[0]
+    heads = await store.heads_of_day(day)
+    await store.drop_day(day)  # before the cuts: their DELETE then finds only stragglers
+    dropped = 0
+    for chain, seq, hash_, count in heads:
+        signature = sign(domain.cut_message(chain, seq, hash_, now))
+        await store.delete_through(chain, seq, hash_, count, now, signature)
+        dropped += count
+    log.info("expired protocol day dropped", day=day.isoformat(), entries=dropped)
+    return dropped
+
+
 async def enforce_retention(store: ProtocolStore, sign: Signer, now: datetime) -> int:
     """Deletes entries whose deadline has come (§ 40 Abs. 5 BMG), oldest first, and records a
     signed cut so that the rest of the chain still verifies."""
     deleted = 0
+    # what `drop_due_day` leaves: a day due only in part, and entries outside the day partitions
     for chain in await store.chains():
         oldest = await store.oldest(chain, RETENTION_BATCH)
         due = []
@@ -200,6 +220,13 @@ async def enforce_retention(store: ProtocolStore, sign: Signer, now: datetime) -
             log.info("expired protocol entries deleted", chain=chain, count=len(due), through=seq)
     await store.forget_statistics(now - STATISTICS_KEPT)
     return deleted
+
+
+async def ensure_days(store: ProtocolStore, now: datetime) -> list[Outgoing]:
+    """The day partitions from yesterday to a week ahead, so that entries never wait for one."""
+    today = domain.berlin_day(now)
+    await store.ensure_days([today + timedelta(days=n) for n in range(-1, 8)])
+    return []
 
 
 async def verify(store: ProtocolStore, signature_ok: SignatureCheck) -> dict[str, list[str]]:

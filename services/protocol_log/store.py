@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -13,6 +14,10 @@ from services.protocol_log.domain import GENESIS, Head, Signed, StoredEntry, ent
 
 def _entry(r: asyncpg.Record) -> StoredEntry:
     return StoredEntry(r["seq"], r["prev_hash"], r["entry_hash"], json.loads(r["entry"]))
+
+
+def _day_table(day: date) -> str:
+    return f"protokoll_{day:%Y%m%d}"
 
 
 class ProtocolStore:
@@ -186,6 +191,41 @@ class ProtocolStore:
             limit,
         )
         return [(r["seq"], r["entry_hash"], r["written_at"]) for r in rows]
+
+    # -- day partitions (0002_partitions.sql) ------------------------------------------------
+
+    async def ensure_days(self, days: Sequence[date]) -> None:
+        await self.conn.execute("SELECT protokoll_tag(d) FROM unnest($1::date[]) d", list(days))
+
+    async def days(self) -> list[date]:
+        """The day partitions there are, oldest first."""
+        rows = await self.conn.fetch(
+            """SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+               WHERE i.inhparent = 'protokoll'::regclass AND c.relname ~ '^protokoll_[0-9]{8}$'"""
+        )
+        return sorted(datetime.strptime(r["relname"][-8:], "%Y%m%d").date() for r in rows)
+
+    async def heads_of_day(self, day: date) -> list[tuple[str, int, str, int]]:
+        """Per chain with entries that day: its last entry (seq, hash) and how many there are,
+        from the ends of its index range (a chain's entries of a day are consecutive), so that
+        a day of millions of entries is not read."""
+        table = _day_table(day)
+        heads = []
+        for chain in await self.chains():
+            last = await self.conn.fetchrow(
+                f"SELECT seq, entry_hash FROM {table} WHERE chain = $1 ORDER BY seq DESC LIMIT 1",
+                chain,
+            )
+            if last is None:
+                continue
+            first = await self.conn.fetchval(
+                f"SELECT seq FROM {table} WHERE chain = $1 ORDER BY seq LIMIT 1", chain
+            )
+            heads.append((chain, last["seq"], last["entry_hash"], last["seq"] - first + 1))
+        return heads
+
+    async def drop_day(self, day: date) -> None:
+        await self.conn.execute(f"DROP TABLE {_day_table(day)}")
 
     async def delete_through(
         self, chain: str, seq: int, hash_: str, deleted: int, at: datetime, signature: bytes

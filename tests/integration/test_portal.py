@@ -502,6 +502,7 @@ async def test_answers_are_section_44_only_or_the_same_neutral_answer_and_gone_a
         assert json.loads(inhalt)["ergebnisstatus"] == "01"
 
         async with httpx.AsyncClient(base_url=stack["portal"]) as api:
+
             async def all_listed() -> bool:
                 # the portal takes the released answers into the mailbox as it consumes them
                 listed = await api.post(

@@ -182,6 +182,52 @@ async def test_retention_keeps_the_last_day_deletes_after_the_deadline(
     assert any("not validly signed" in f for f in await findings(store))
 
 
+async def test_whole_days_are_dropped_when_due_and_the_chain_still_verifies(
+    store: ProtocolStore,
+) -> None:
+    """§ 40 Abs. 5 BMG at volume: a day partition goes whole once all its entries are due, with
+    a signed cut per chain (here the operator's and a commissioned one)."""
+    times = [
+        datetime(2025, 3, 15, 9, 0, tzinfo=BERLIN),
+        datetime(2025, 3, 16, 9, 0, tzinfo=BERLIN),
+        datetime(2025, 12, 31, 22, 0, tzinfo=BERLIN),
+        datetime(2026, 6, 1, 12, 0, tzinfo=BERLIN),
+    ]
+    await store.ensure_days([t.date() for t in times])
+    await write(store, *times)
+    await write(store, times[0], tenant="T-police", protokollierung="commissioned")
+    await service.checkpoint(store, KEY.sign, times[-1] + timedelta(minutes=5))
+
+    async def drop(at: datetime) -> int | None:
+        async with store.conn.transaction():
+            return await service.drop_due_day(store, KEY.sign, at)
+
+    async def tables() -> set[str]:
+        rows = await store.conn.fetch(
+            "SELECT relname FROM pg_class WHERE relname LIKE 'protokoll_2%' AND relkind = 'r'"
+            " AND relnamespace = current_schema()::regnamespace"
+        )
+        return {r["relname"] for r in rows}
+
+    assert await drop(datetime(2026, 12, 30, 23, 59, tzinfo=BERLIN)) is None
+    year_end = datetime(2026, 12, 31, 0, 0, tzinfo=BERLIN)
+    assert await drop(year_end) == 2  # 15 March: the operator's entry and the police's
+    assert await drop(year_end) == 1  # 16 March
+    assert await drop(year_end) is None  # New Year's Eve: its entries are kept twelve months
+    assert "protokoll_20250315" not in await tables()
+    assert "protokoll_20251231" in await tables()
+    assert await findings(store) == []
+    cuts = await store.conn.fetch("SELECT chain, seq, deleted FROM retention_cuts ORDER BY cut_at")
+    assert {(c["chain"], c["deleted"]) for c in cuts} >= {("tenant:T-police", 1)}
+    # the New Year's Eve entry goes row by row at its hour, its empty day at the day's end
+    async with store.conn.transaction():
+        at_ten = datetime(2026, 12, 31, 22, 0, tzinfo=BERLIN)
+        assert await service.enforce_retention(store, KEY.sign, at_ten) == 1
+    assert await drop(datetime(2027, 1, 1, 0, 0, tzinfo=BERLIN)) == 0
+    assert await tables() == {"protokoll_20260601"}
+    assert await findings(store) == []
+
+
 async def test_reading_needs_a_purpose_and_is_logged(store: ProtocolStore) -> None:
     await write(store, NOW, treffer="P-subject")
     await write(store, NOW, treffer="P-other")
