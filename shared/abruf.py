@@ -16,6 +16,7 @@ not allow, whoever sent it.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from shared.events.abruf import (
     Anfragende,
@@ -83,30 +84,67 @@ KRITERIUM_CODE = {
     "ausweis_seriennummer": "06",
     "wohnungsgeber": "08",
 }
+
+
+@dataclass(frozen=True)
+class Umfang:
+    """Who receives a data item in which search, and why (one row of `DATENUMFANG`)."""
+
+    quelle: str  # where § 34 Abs. 1 BMG lists the item
+    personensuche: Zugangsart | None  # the least access that receives it: EINFACHE = everybody
+    freie_suche: Zugangsart | None  # None: not in a freie Suche at all
+    freie_suche_quelle: str
+
+
+EINFACH, SICHER = Zugangsart.EINFACHE_BEHOERDENAUSKUNFT, Zugangsart.SICHERHEITSBEHOERDE
+_S1_FREI = "§ 34a Abs. 3 Satz 1"
+# The scope of the automated retrieval, item by item (§ 34a Abs. 2 and 3 BMG). Personensuche:
+# all § 34 Abs. 1 Satz 1 data for every public body, Satz 2 for § 34 Abs. 4 Satz 1 authorities
+# only. freie Suche: Satz 1 Nr. 1–8 and 16 and the current main or sole address for every public
+# body; security authorities also the Einzugsdatum (Nr. 10) and Satz 2 Nr. 1, 3 and 4.
+DATENUMFANG: dict[Datenelement, Umfang] = {
+    Datenelement.NAMEN: Umfang("§ 34 Abs. 1 Satz 1 Nr. 1–5", EINFACH, EINFACH, _S1_FREI),
+    Datenelement.GEBURT: Umfang("§ 34 Abs. 1 Satz 1 Nr. 6", EINFACH, EINFACH, _S1_FREI),
+    Datenelement.GESCHLECHT: Umfang("§ 34 Abs. 1 Satz 1 Nr. 7", EINFACH, EINFACH, _S1_FREI),
+    Datenelement.STAATSANGEHOERIGKEITEN: Umfang(
+        "§ 34 Abs. 1 Satz 1 Nr. 8", EINFACH, EINFACH, _S1_FREI
+    ),
+    # the freie Suche gives the current main address only, and its Einzugsdatum only to
+    # security authorities (§ 34a Abs. 3 Satz 2); no move-out dates
+    Datenelement.ANSCHRIFTEN: Umfang(
+        "§ 34 Abs. 1 Satz 1 Nr. 9, 10", EINFACH, EINFACH, f"{_S1_FREI} (Hauptwohnung), Satz 2"
+    ),
+    Datenelement.GESETZLICHER_VERTRETER: Umfang(
+        "§ 34 Abs. 1 Satz 1 Nr. 11", EINFACH, None, _S1_FREI
+    ),
+    Datenelement.FAMILIENSTAND: Umfang("§ 34 Abs. 1 Satz 1 Nr. 12", EINFACH, None, _S1_FREI),
+    Datenelement.EHEGATTE: Umfang("§ 34 Abs. 1 Satz 1 Nr. 13", EINFACH, None, _S1_FREI),
+    Datenelement.KINDER: Umfang("§ 34 Abs. 1 Satz 1 Nr. 14", EINFACH, None, _S1_FREI),
+    Datenelement.STERBEDATEN: Umfang("§ 34 Abs. 1 Satz 1 Nr. 16", EINFACH, EINFACH, _S1_FREI),
+    Datenelement.AUSWEISDATEN: Umfang(
+        "§ 34 Abs. 1 Satz 2 Nr. 1", SICHER, SICHER, "§ 34a Abs. 3 Satz 2"
+    ),
+    Datenelement.PASSVERSAGUNG: Umfang("§ 34 Abs. 1 Satz 2 Nr. 2", SICHER, None, _S1_FREI),
+    Datenelement.WAFFEN_SPRENGSTOFF: Umfang(
+        "§ 34 Abs. 1 Satz 2 Nr. 3", SICHER, SICHER, "§ 34a Abs. 3 Satz 2"
+    ),
+    Datenelement.WOHNUNGSGEBER: Umfang(
+        "§ 34 Abs. 1 Satz 2 Nr. 4", SICHER, SICHER, "§ 34a Abs. 3 Satz 2"
+    ),
+}
+# the XMeld code for a Satz 2 item asked for by a body that may not have it
 SATZ_2 = {
     Datenelement.WAFFEN_SPRENGSTOFF: "04",
     Datenelement.AUSWEISDATEN: "06",
     Datenelement.PASSVERSAGUNG: "07",
     Datenelement.WOHNUNGSGEBER: "08",
 }
-SATZ_1 = frozenset(Datenelement) - SATZ_2.keys()
-# § 34a Abs. 3 BMG: a freie Suche gives Satz 1 Nr. 1–8 and 16 and the current main address;
-# security authorities also Satz 2 Nr. 1, 3 and 4
-FREIE_SUCHE_DATEN = frozenset(
-    {
-        Datenelement.NAMEN,
-        Datenelement.GEBURT,
-        Datenelement.GESCHLECHT,
-        Datenelement.STAATSANGEHOERIGKEITEN,
-        Datenelement.ANSCHRIFTEN,
-        Datenelement.STERBEDATEN,
-    }
-)
-FREIE_SUCHE_DATEN_SICHERHEIT = FREIE_SUCHE_DATEN | {
-    Datenelement.AUSWEISDATEN,
-    Datenelement.WAFFEN_SPRENGSTOFF,
-    Datenelement.WOHNUNGSGEBER,
-}
+
+
+def _erlaubt(zugang: Zugangsart | None, zugangsart: Zugangsart) -> bool:
+    return zugang is EINFACH or (zugang is SICHER and zugangsart is SICHER)
+
+
 # § 34a Abs. 6 BMG: these § 34 Abs. 4 Satz 1 authorities (Nr. 1 and 6–9) receive an answer despite
 # an Auskunftssperre that no authority of § 34 Abs. 5 Satz 1 had set, if only the head of the body
 # or staff it specially authorised receive it
@@ -139,11 +177,15 @@ def technischer_fehler(text: str) -> Nichterstellung:
 
 
 def datenelemente(zugangsart: Zugangsart, suchart: Suchart) -> frozenset[Datenelement]:
-    """The data items a requester of this kind receives in this kind of search."""
-    sicherheit = zugangsart is Zugangsart.SICHERHEITSBEHOERDE
-    if suchart is Suchart.FREIE_SUCHE:
-        return FREIE_SUCHE_DATEN_SICHERHEIT if sicherheit else FREIE_SUCHE_DATEN
-    return frozenset(Datenelement) if sicherheit else SATZ_1
+    """The data items a requester of this kind receives in this kind of search (`DATENUMFANG`)."""
+    return frozenset(
+        element
+        for element, umfang in DATENUMFANG.items()
+        if _erlaubt(
+            umfang.freie_suche if suchart is Suchart.FREIE_SUCHE else umfang.personensuche,
+            zugangsart,
+        )
+    )
 
 
 def gelieferte_datenelemente(
