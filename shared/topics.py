@@ -36,6 +36,7 @@ from shared.events.betrieb import DashboardCheckpoint, Redriven
 from shared.events.mail import MailDispatched, MailFailed
 from shared.events.portal import (
     PortalAnswered,
+    PortalFetched,
     PortalReleased,
     PortalRequest,
     RegistrationDecision,
@@ -507,6 +508,17 @@ class Topics:
         retention_ms=7 * DAY_MS,
         consumed=True,
         batched=True,
+    )
+    PORTAL_FETCHED = TopicSpec(
+        name="min.portal.fetched.v1",
+        event=PortalFetched,
+        event_type="de.meldespiegel.portal.fetched.v1",
+        key="vorgangsnummer",
+        writer="portal",
+        description="When a requester fetched an answer: protocol_log logs the time it was "
+        "forwarded to the requester (PortalV § 3 Abs. 1 Nr. 3).",
+        retention_ms=7 * DAY_MS,
+        consumed=True,
     )
     PORTAL_STATEMENT_REQUESTED = TopicSpec(
         name="min.portal.statement-requested.v1",

@@ -53,11 +53,17 @@ def routes(runtime: PortalService) -> list[tuple[str, Endpoint]]:
         )
 
     async def antwort(data: dict[str, Any], _: str | None) -> Reply:
-        return await run(
-            lambda store: service.abholen(
-                store, data["kennung"], data["passwort"], data["vorgangsnummer"], runtime.clock()
+        # the fetch publishes its time for the log (PortalV § 3 Abs. 1 Nr. 3)
+        reply, _ = await runtime.messaging.run(
+            lambda conn: service.abholen(
+                PortalStore(conn),
+                data["kennung"],
+                data["passwort"],
+                data["vorgangsnummer"],
+                runtime.clock(),
             )
         )
+        return reply
 
     async def health(scope: Scope, receive: Receive, send: Send) -> None:
         await respond_json(send, 200, {"status": "ok"})

@@ -26,6 +26,7 @@ from shared.events.portal import (
     Anfragekopie,
     PortalAnswered,
     PortalAusgang,
+    PortalFetched,
     PortalReleased,
     PortalRequest,
     RegistrationDecision,
@@ -415,16 +416,16 @@ async def postfach(store: PortalStore, kennung: str, password: str, now: datetim
 
 async def abholen(
     store: PortalStore, kennung: str, password: str, nummer: str, now: datetime
-) -> Reply:
+) -> tuple[Reply, list[Outgoing]]:
     """Hands the answer to its requester, sealed for the requester's key, and destroys both the
     box and the request's key in the same transaction: once fetched, no copy anywhere can be
     opened again (PortalV § 4 Nr. 1 and 4)."""
     konto = await _authenticate(store, kennung, password, now)
     if not isinstance(konto, Konto):
-        return konto
+        return konto, []
     taken = await store.take_from_postfach(kennung, nummer)
     if taken is None:
-        return 404, {"error": "Zu dieser Vorgangsnummer liegt keine Antwort (mehr) bereit."}
+        return (404, {"error": "Zu dieser Vorgangsnummer liegt keine Antwort (mehr) bereit."}), []
     eintrag, key = taken
     body: dict[str, Any] = {
         "vorgangsnummer": nummer,
@@ -446,7 +447,8 @@ async def abholen(
         )
         del inhalt
     log.info("answer delivered, request key destroyed", vorgangsnummer=nummer)
-    return 200, body
+    fetched = PortalFetched(vorgangsnummer=nummer, kennung=kennung, weitergeleitet_am=now)
+    return (200, body), [Outgoing(Topics.PORTAL_FETCHED, fetched, subject=nummer)]
 
 
 # -- statements ----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from services.protocol_log.domain import AlertThresholds
 from services.protocol_log.service import Evaluation
 from services.protocol_log.store import ProtocolStore
 from shared.events.abruf import QueryAnswered, QueryRejected
+from shared.events.portal import PortalFetched
 from shared.messaging import Outgoing
 from shared.pki import CHECKPOINT_KEY, CHECKPOINT_PUB
 from shared.runtime import ServiceRuntime, utc_now
@@ -122,6 +123,13 @@ class ProtocolLog(ServiceRuntime):
                 lambda conn, _, event: service.release_portal(
                     ProtocolStore(conn), event, self.clock()
                 ),
+            )
+
+        @self.subscriber(Topics.PORTAL_FETCHED)
+        async def on_portal_fetched(event: PortalFetched, msg: KafkaMessage) -> None:
+            """Logs when a requester fetched an answer (PortalV § 3 Abs. 1 Nr. 3)."""
+            await self.consume(
+                msg, lambda conn, _: service.log_fetch(ProtocolStore(conn), event, self.clock())
             )
 
     async def _release(

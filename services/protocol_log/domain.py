@@ -25,7 +25,7 @@ from shared.events.abruf import (
     Treffer,
 )
 from shared.events.application import Zugangsart
-from shared.events.portal import PortalAnswered
+from shared.events.portal import PortalAnswered, PortalFetched
 from shared.events.protocol import AlertRule, Zweck
 from shared.melderegisterauskunft import AUSKUNFTSDATEN
 
@@ -124,7 +124,8 @@ def portal_entry(event: PortalAnswered, released_at: datetime) -> dict[str, Any]
             "verzicht_auf_weitere_bearbeitung": a.verzicht_auf_weitere_bearbeitung,
         },
         "angefragt_am": a.requested_at.isoformat(),  # Nr. 3
-        "weitergeleitet_am": released_at.isoformat(),  # Nr. 3
+        # Nr. 3: released to the requester's mailbox now; forwarded when fetched (`fetch_entry`)
+        "freigegeben_am": released_at.isoformat(),
         "gewerblich": a.gewerblich,  # Nr. 4
         "gewerblicher_zweck": a.gewerblicher_zweck.value if a.gewerblicher_zweck else None,
         "zweck_beschreibung": a.zweck_beschreibung,
@@ -143,6 +144,17 @@ def portal_entry(event: PortalAnswered, released_at: datetime) -> dict[str, Any]
         "treffer": [t.model_dump() for t in r.treffer] if r else [],
         "anzahl": r.anzahl if r else 0,
         "zugangsart": None,
+    }
+
+
+def fetch_entry(event: PortalFetched) -> dict[str, Any]:
+    """PortalV § 3 Abs. 1 Nr. 3: when the answer was forwarded to the requester, which is when
+    the requester fetched it, logged as its own entry after the request's."""
+    return {
+        "vorgangsnummer": event.vorgangsnummer,  # Nr. 7
+        "art": "weiterleitung",
+        "kennung": event.kennung,  # Nr. 1
+        "weitergeleitet_am": event.weitergeleitet_am.isoformat(),  # Nr. 3
     }
 
 

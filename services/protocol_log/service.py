@@ -18,7 +18,7 @@ from services.protocol_log import domain
 from services.protocol_log.domain import AlertThresholds
 from services.protocol_log.store import ProtocolStore
 from shared.events.abruf import Ausgang, QueryAnswered, QueryDelivered, QueryRejected, Treffer
-from shared.events.portal import PortalAnswered, PortalAusgang, PortalReleased
+from shared.events.portal import PortalAnswered, PortalAusgang, PortalFetched, PortalReleased
 from shared.events.protocol import AnswerCounts, ProtocolAlert, ProtocolMetrics, SelfLogEntry, Zweck
 from shared.logging import get_logger
 from shared.messaging import Outgoing
@@ -94,6 +94,19 @@ async def release(
     )
     log.info("logged and released", vorgangsnummer=event.vorgangsnummer, protokoll=where)
     return out
+
+
+async def log_fetch(store: ProtocolStore, event: PortalFetched, now: datetime) -> list[Outgoing]:
+    """PortalV § 3 Abs. 1 Nr. 3: the time the answer went to the requester, in the portal chain."""
+    seq = await store.append(
+        domain.PORTAL_CHAIN,
+        event.vorgangsnummer,
+        domain.PORTAL_TENANT,
+        now,
+        domain.fetch_entry(event),
+    )
+    log.info("portal fetch logged", vorgangsnummer=event.vorgangsnummer, seq=seq)
+    return []
 
 
 async def release_portal(

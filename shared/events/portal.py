@@ -228,6 +228,15 @@ class PortalAnswered(_Event):
     answered_at: datetime
 
 
+class PortalFetched(_Event):
+    """`min.portal.fetched.v1`: the requester fetched the answer; protocol_log logs the time it was
+    forwarded to the requester (PortalV § 3 Abs. 1 Nr. 3)."""
+
+    vorgangsnummer: str
+    kennung: str
+    weitergeleitet_am: datetime
+
+
 class PortalAusgang(StrEnum):
     BEAUSKUNFTET = "beauskunftet"  # the register answered (01 or the neutral 03)
     ABGELEHNT = "abgelehnt"  # refused, or a technical error

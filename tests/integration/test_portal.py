@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -541,7 +541,7 @@ async def test_answers_are_section_44_only_or_the_same_neutral_answer_and_gone_a
         # the log names no record for any of them (§ 40 Abs. 1 Nr. 7 with § 49 Abs. 6 BMG)
         rows = await conn.fetch(
             "SELECT vorgangsnummer, entry FROM protocol_log.protokoll "
-            "WHERE vorgangsnummer = ANY($1)",
+            "WHERE vorgangsnummer = ANY($1) AND NOT entry ? 'art'",  # the requests' entries
             [released[c]["vorgangsnummer"] for c in NEUTRAL_CASES],
         )
         entries = {r["vorgangsnummer"]: json.loads(r["entry"]) for r in rows}
@@ -551,6 +551,27 @@ async def test_answers_are_section_44_only_or_the_same_neutral_answer_and_gone_a
             assert (e["treffer"], e["anzahl"]) == ([], 0), c
             kinds.add(json.dumps(e["art_der_rueckantwort"], sort_keys=True))
         assert len(kinds) == 1
+
+        # PortalV § 3 Abs. 1 Nr. 3: each fetch is logged with the time of the forwarding
+        async def forwarded() -> dict[str, dict[str, Any]]:
+            rows = await conn.fetch(
+                "SELECT vorgangsnummer, entry FROM protocol_log.protokoll "
+                "WHERE vorgangsnummer = ANY($1) AND entry ->> 'art' = 'weiterleitung'",
+                numbers,
+            )
+            return {r["vorgangsnummer"]: json.loads(r["entry"]) for r in rows}
+
+        await eventually(
+            lambda: _all_of(forwarded, numbers), "each fetch logged with its forwarding time"
+        )
+        for nummer, e in (await forwarded()).items():
+            released_at = next(v for v in released.values() if v["vorgangsnummer"] == nummer)[
+                "released_at"
+            ]
+            assert e["kennung"] == who.kennung
+            assert datetime.fromisoformat(e["weitergeleitet_am"]) >= datetime.fromisoformat(
+                released_at
+            )
 
         # after delivery: no key, no mailbox row, and no table outside the register's own
         # records holds the answer's content
@@ -633,8 +654,8 @@ async def test_fees_follow_the_schedule_and_the_statement_sums(
 SEVEN_ITEMS = (
     "kennung",  # Nr. 1
     "anfragedaten",  # Nr. 2
-    "angefragt_am",  # Nr. 3
-    "weitergeleitet_am",  # Nr. 3
+    "angefragt_am",  # Nr. 3 (and the forwarding, at the fetch: its own entry)
+    "freigegeben_am",
     "gewerblicher_zweck",  # Nr. 4
     "erklaerung_keine_werbung_kein_adresshandel",  # Nr. 5
     "art_der_rueckantwort",  # Nr. 6
@@ -653,7 +674,8 @@ async def test_the_log_holds_the_seven_items_and_the_supervisory_authority_reads
                 "reader": "aufsicht:lfd-niedersachsen", "purpose": "datenschutzkontrolle",
                 "vorgangsnummer": released["vorgangsnummer"]})  # fmt: skip
             assert r.status_code == 200, r.text
-            [entry] = r.json()["entries"]
+            # the request's entry; a fetched answer has a second one, its forwarding
+            [entry] = [e for e in r.json()["entries"] if e.get("art") != "weiterleitung"]
             assert entry["chain"] == "portal"
             assert all(item in entry for item in SEVEN_ITEMS), (case, entry)
             assert entry["kennung"] == request["kennung"]
@@ -663,7 +685,7 @@ async def test_the_log_holds_the_seven_items_and_the_supervisory_authority_reads
                 entry["erklaerung_keine_werbung_kein_adresshandel"]
                 is request["erklaerung_keine_werbung_kein_adresshandel"]
             )
-            assert entry["angefragt_am"] <= entry["weitergeleitet_am"]
+            assert entry["angefragt_am"] <= entry["freigegeben_am"]
             rueck = entry["art_der_rueckantwort"]
             assert rueck["ergebnisstatus"] == released["ergebnisstatus"]
             if released["nichterstellung"]:
@@ -711,3 +733,7 @@ async def test_answers_never_fetched_are_deleted_with_their_key(
         assert await conn.fetchval("SELECT count(*) FROM postfach WHERE vorgangsnummer = $1", fresh)
     finally:
         await conn.close()
+
+
+async def _all_of(rows: Callable[[], Awaitable[dict[str, Any]]], wanted: list[str]) -> bool:
+    return set(wanted) <= set(await rows())
