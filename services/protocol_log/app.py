@@ -159,9 +159,9 @@ class ProtocolLog(ServiceRuntime):
             lambda conn: service.ensure_days(ProtocolStore(conn), self.clock())
         )
 
-    async def start_jobs(self) -> None:
-        await self.ensure_days()  # before the first entry is written
-        await super().start_jobs()
+    async def start_resources(self) -> None:
+        await super().start_resources()
+        await self.ensure_days()  # before the consumers start and write the first entry
 
     async def publish_metrics(self) -> None:
         await self.messaging.produce(

@@ -228,6 +228,19 @@ async def test_whole_days_are_dropped_when_due_and_the_chain_still_verifies(
     assert await findings(store) == []
 
 
+async def test_a_day_made_late_takes_its_entries_from_the_rest(store: ProtocolStore) -> None:
+    """Entries written before their day's partition existed move into it when it is made, so
+    that the day can still be dropped whole."""
+    at = datetime(2025, 5, 5, 10, 0, tzinfo=BERLIN)
+    await write(store, at, at + timedelta(minutes=1))
+    count = "SELECT count(*) FROM {}"
+    assert await store.conn.fetchval(count.format("protokoll_rest")) == 2
+    await store.ensure_days([at.date()])
+    assert await store.conn.fetchval(count.format("protokoll_rest")) == 0
+    assert await store.conn.fetchval(count.format("protokoll_20250505")) == 2
+    assert await findings(store) == []
+
+
 async def test_reading_needs_a_purpose_and_is_logged(store: ProtocolStore) -> None:
     await write(store, NOW, treffer="P-subject")
     await write(store, NOW, treffer="P-other")
