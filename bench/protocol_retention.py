@@ -38,10 +38,10 @@ from services.protocol_log.domain import BERLIN, AlertThresholds
 from services.protocol_log.service import Evaluation
 from services.protocol_log.store import ProtocolStore
 from shared.db import create_pool
-from shared.events.abruf import QueryAnswered, QueryRequested, RegisterResponse, Treffer
+from shared.events.abruf import QueryAnswered
 from shared.logging import configure_logging
 from shared.settings import get_settings
-from tests.retrieval import HANNOVER, query
+from tests.retrieval import answered
 
 DAY = datetime(2025, 3, 14, tzinfo=BERLIN)
 CHAINS = ["operator", *(f"tenant:T-bench-{i}" for i in range(1, 10))]
@@ -49,37 +49,17 @@ KEY = Ed25519PrivateKey.generate()
 
 
 def sample(at: datetime, tenant: str, protokollierung: str) -> QueryAnswered:
-    q = QueryRequested.model_validate(
-        query(
-            tenant,
-            ags=[HANNOVER[0]],
-            kriterien={
-                "familienname": "Müller-Lüdenscheidt",
-                "vornamen": "Karl-Heinz",
-                "geburtsdatum": "19800101",
-                "strasse": "Hauptstraße",
-            },
-        )
-        | {"requested_at": at.isoformat()}
-    )
-    nummer = f"03-{uuid.uuid4().hex[:20].upper()}"
-    return QueryAnswered(
-        vorgangsnummer=nummer,
-        query=q,
-        zugangsart="einfache_behoerdenauskunft",
+    return answered(
+        at,
+        tenant=tenant,
         protokollierung=protokollierung,
-        land="03",
-        response=RegisterResponse(
-            vorgangsnummer=nummer,
-            query_id=q.query_id,
-            land="03",
-            ergebnisstatus="01",
-            treffer=[Treffer(gemeindeschluessel=HANNOVER[0], ordnungsmerkmal="OM-0000123456")],
-            anzahl=1,
-            datenelemente=["namen", "geburt", "anschriften"],
-            answered_at=at,
-        ),
-        routed_at=at,
+        treffer="OM-0000123456",
+        kriterien={
+            "familienname": "Müller-Lüdenscheidt",
+            "vornamen": "Karl-Heinz",
+            "geburtsdatum": "19800101",
+            "strasse": "Hauptstraße",
+        },
     )
 
 

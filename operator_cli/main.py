@@ -355,6 +355,14 @@ async def _tenant(kafka: Kafka, tenant_id: str) -> dict[str, Any]:
     return states[tenant_id]
 
 
+def _tenant_state(ctx: typer.Context, tenant_id: str) -> dict[str, Any]:
+    async def work(k: Kontext) -> dict[str, Any]:
+        async with k.kafka() as kafka:
+            return await _tenant(kafka, tenant_id)
+
+    return _run(ctx, work)
+
+
 @tenant_app.command("list")
 def tenant_list(ctx: typer.Context) -> None:
     """Every tenant with its newest state."""
@@ -375,11 +383,7 @@ def tenant_list(ctx: typer.Context) -> None:
 def tenant_show(ctx: typer.Context, tenant_id: Annotated[str, typer.Argument()]) -> None:
     """A tenant's newest state: role, status, data scope, logging, conditions."""
 
-    async def work(k: Kontext) -> dict[str, Any]:
-        async with k.kafka() as kafka:
-            return await _tenant(kafka, tenant_id)
-
-    s = _run(ctx, work)
+    s = _tenant_state(ctx, tenant_id)
     table = Table(show_header=False)
     for field in (
         "tenant_id",
@@ -403,12 +407,8 @@ def tenant_show(ctx: typer.Context, tenant_id: Annotated[str, typer.Argument()])
 def tenant_users(ctx: typer.Context, tenant_id: Annotated[str, typer.Argument()]) -> None:
     """A tenant's users: administrator and users, with status and certificate binding."""
 
-    async def work(k: Kontext) -> dict[str, Any]:
-        async with k.kafka() as kafka:
-            return await _tenant(kafka, tenant_id)
-
     table = Table("user id", "username", "kind", "status", "certificate", "§ 34a Abs. 6")
-    for u in _run(ctx, work).get("users", []):
+    for u in _tenant_state(ctx, tenant_id).get("users", []):
         table.add_row(
             u["user_id"],
             u["username"],
@@ -424,12 +424,8 @@ def tenant_users(ctx: typer.Context, tenant_id: Annotated[str, typer.Argument()]
 def tenant_procedures(ctx: typer.Context, tenant_id: Annotated[str, typer.Argument()]) -> None:
     """A tenant's machine procedures (NMeldVO 2022 § 26 Abs. 2)."""
 
-    async def work(k: Kontext) -> dict[str, Any]:
-        async with k.kafka() as kafka:
-            return await _tenant(kafka, tenant_id)
-
     table = Table("procedure", "responsible", "certificate", "status")
-    for v in _run(ctx, work).get("verfahren", []):
+    for v in _tenant_state(ctx, tenant_id).get("verfahren", []):
         table.add_row(
             v["name"], v["verantwortliche_person"], v["certificate_fingerprint"], v["status"]
         )

@@ -18,6 +18,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer
 
 from shared.envelope import decode_headers
+from shared.events.abruf import QueryAnswered, QueryRequested, RegisterResponse, Treffer
 from shared.kafka_admin import partitions_of
 from shared.pki import ANSWER_KEY
 from shared.sealed import load_private_key, open_sealed
@@ -295,3 +296,43 @@ async def tables_containing(conn: asyncpg.Connection, needle: str) -> list[str]:
         ):
             found.append(name)
     return found
+
+
+def answered(
+    at: datetime,
+    *,
+    tenant: str = "T-chain",
+    zugangsart: str = "einfache_behoerdenauskunft",
+    protokollierung: str = "operator",
+    treffer: str = "P1",
+    kriterien: dict[str, Any] | None = None,
+) -> QueryAnswered:
+    """A unique hit as the router hands it to protocol_log, for tests and benchmarks of the log."""
+    q = QueryRequested.model_validate(
+        query(
+            tenant,
+            ags=[HANNOVER[0]],
+            kriterien=kriterien or {"familienname": "Möller", "vornamen": "Ida"},
+        )
+        | {"requested_at": at.isoformat()}
+    )
+    nummer = f"03-{uuid.uuid4().hex[:16]}"
+    return QueryAnswered(
+        vorgangsnummer=nummer,
+        query=q,
+        zugangsart=zugangsart,
+        protokollierung=protokollierung,
+        land="03",
+        response=RegisterResponse(
+            vorgangsnummer=nummer,
+            query_id=q.query_id,
+            land="03",
+            ergebnisstatus="01",
+            treffer=[Treffer(gemeindeschluessel=HANNOVER[0], ordnungsmerkmal=treffer)],
+            anzahl=1,
+            datenelemente=["namen"],
+            antwort="c2VhbGVk",
+            answered_at=at,
+        ),
+        routed_at=at,
+    )

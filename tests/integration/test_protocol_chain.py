@@ -19,10 +19,10 @@ from services.protocol_log.domain import BERLIN, AlertThresholds, ReadRefused
 from services.protocol_log.service import Evaluation
 from services.protocol_log.store import ProtocolStore
 from shared.db import create_pool
-from shared.events.abruf import QueryAnswered, QueryRequested, RegisterResponse, Treffer
+from shared.events.abruf import Treffer
 from shared.events.protocol import Zweck
 from tests.helpers import database_url
-from tests.retrieval import HANNOVER, query
+from tests.retrieval import HANNOVER, answered
 
 pytestmark = pytest.mark.integration
 KEY = Ed25519PrivateKey.generate()
@@ -49,40 +49,6 @@ async def store() -> AsyncIterator[ProtocolStore]:
         async with pool.acquire() as conn:
             await conn.execute(f"DROP SCHEMA {schema} CASCADE")
         await pool.close()
-
-
-def answered(
-    at: datetime,
-    *,
-    tenant: str = "T-chain",
-    zugangsart: str = "einfache_behoerdenauskunft",
-    protokollierung: str = "operator",
-    treffer: str = "P1",
-) -> QueryAnswered:
-    q = QueryRequested.model_validate(
-        query(tenant, ags=[HANNOVER[0]], kriterien={"familienname": "Möller", "vornamen": "Ida"})
-        | {"requested_at": at.isoformat()}
-    )
-    nummer = f"03-{uuid.uuid4().hex[:16]}"
-    return QueryAnswered(
-        vorgangsnummer=nummer,
-        query=q,
-        zugangsart=zugangsart,
-        protokollierung=protokollierung,
-        land="03",
-        response=RegisterResponse(
-            vorgangsnummer=nummer,
-            query_id=q.query_id,
-            land="03",
-            ergebnisstatus="01",
-            treffer=[Treffer(gemeindeschluessel=HANNOVER[0], ordnungsmerkmal=treffer)],
-            anzahl=1,
-            datenelemente=["namen"],
-            antwort="c2VhbGVk",
-            answered_at=at,
-        ),
-        routed_at=at,
-    )
 
 
 async def write(store: ProtocolStore, *times: datetime, **kw: str) -> None:
