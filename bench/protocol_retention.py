@@ -34,9 +34,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from services.protocol_log import domain, service
-from services.protocol_log.domain import BERLIN, AlertThresholds
+from services.protocol_log.domain import AlertThresholds
 from services.protocol_log.service import Evaluation
 from services.protocol_log.store import ProtocolStore
+from shared import aufbewahrung
+from shared.aufbewahrung import BERLIN
 from shared.db import create_pool
 from shared.events.abruf import QueryAnswered
 from shared.logging import configure_logging
@@ -120,7 +122,7 @@ async def protocol(dsn: str, n: int) -> None:
                     async with conn.transaction():
                         await service.release(store, sample(at, tenant, kind), at, evaluation)
             await service.checkpoint(store, KEY.sign, nxt + timedelta(hours=1))
-            deadline = domain.day_due(DAY.date())
+            deadline = aufbewahrung.day_due(DAY.date())
             print(
                 f"protocol  {n:>11,} entries of {DAY.date()} in {len(CHAINS)} chains, "
                 f"{size} with indexes, loaded in {load_s:,.0f} s; due {deadline.isoformat()}",

@@ -41,7 +41,8 @@ def services() -> list[ServiceRuntime]:
     from services.protocol_log.app import ProtocolLog
     from services.provisioning.app import Provisioning
     from services.query_router.app import QueryRouter
-    from services.register_mirror.app import RegisterMirror
+    from services.register_mirror.app import RegisterMirror, RegisterSettings
+    from services.register_mirror.domain import Registerart
 
     return [
         Intake(),
@@ -51,6 +52,7 @@ def services() -> list[ServiceRuntime]:
         QueryRouter(),
         PortalService(),
         RegisterMirror(),
+        RegisterMirror(RegisterSettings(register_art=Registerart.MELDEREGISTER)),
         ProtocolLog(),
     ]
 

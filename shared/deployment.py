@@ -64,6 +64,12 @@ PROCESSES = (
     ),
     Process("register-ni", "services.register_mirror", env={"MELDESPIEGEL_REGISTER_STATE": "03"}),
     Process("register-by", "services.register_mirror", env={"MELDESPIEGEL_REGISTER_STATE": "09"}),
+    # the registration offices' registers of the operator's state, the portal's peer
+    Process(
+        "melderegister-ni",
+        "services.register_mirror",
+        env={"MELDESPIEGEL_REGISTER_STATE": "03", "MELDESPIEGEL_REGISTER_ART": "melderegister"},
+    ),
     # the page, /events and /health on the one port
     Process(
         "dashboard",

@@ -475,6 +475,19 @@ class Topics:
         consumed=True,
         batched=True,
     )
+    MELDEREGISTER_REQUEST = TopicSpec(
+        name="min.melderegister.request.v1",
+        event=RegisterRequest,
+        event_type="de.meldespiegel.melderegister.request.v1",
+        key="vorgangsnummer",
+        writer="portal",
+        description="Portal requests for the operator's own state, to the registration offices' "
+        "registers: the mirror may not answer private requesters (§ 5 Abs. 1 Satz 4 Nds. AG BMG).",
+        partitions=3,
+        retention_ms=7 * DAY_MS,
+        consumed=True,
+        batched=True,
+    )
     REGISTER_PORTAL_RESPONSE = TopicSpec(
         name="min.register.portal-response.v1",
         event=RegisterResponse,

@@ -23,7 +23,15 @@ from shared.kafka_admin import partitions_of
 from shared.pki import ANSWER_KEY
 from shared.sealed import load_private_key, open_sealed
 from shared.topics import Topics, by_name
-from tests.helpers import RawProducer, Record, bootstrap, eventually, headers_for, read_all
+from tests.helpers import (
+    RawProducer,
+    Record,
+    bootstrap,
+    database_url,
+    eventually,
+    headers_for,
+    read_all,
+)
 
 HANNOVER = ("03241001", "Hannover", "30159")
 BRAUNSCHWEIG = ("03101000", "Braunschweig", "38100")
@@ -183,6 +191,27 @@ async def delivery_log(delivery_ids: set[str], per_delivery: int = 1) -> list[di
     return [r.json() for r in records if r.json()["delivery_id"] in delivery_ids]
 
 
+async def applied_by(schema: str, delivery_ids: set[str]) -> None:
+    """Waits until the register of this schema has applied the deliveries: the registration
+    offices' registers log them in their own table only, not on the delivery log topic."""
+    conn = await asyncpg.connect(database_url())
+    try:
+
+        async def done() -> bool:
+            if not await conn.fetchval("SELECT to_regclass($1)", f"{schema}.lieferungen"):
+                return False  # the register has not yet made its tables
+            have = await conn.fetchval(
+                f"SELECT count(DISTINCT delivery_id) FROM {schema}.lieferungen "
+                "WHERE delivery_id = ANY($1) AND status = 'applied'",
+                list(delivery_ids),
+            )
+            return bool(have == len(delivery_ids))
+
+        await eventually(done, f"{schema} applied {sorted(delivery_ids)}")
+    finally:
+        await conn.close()
+
+
 async def ask(producer: RawProducer, *queries: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Publishes the queries and returns each one's released answer by query id."""
     for q in queries:
@@ -286,7 +315,8 @@ async def tables_containing(conn: asyncpg.Connection, needle: str) -> list[str]:
         """SELECT table_schema, table_name FROM information_schema.tables
            WHERE table_type = 'BASE TABLE'
              AND table_schema NOT IN ('pg_catalog', 'information_schema')
-             AND NOT (table_schema LIKE 'register_mirror%' AND table_name = 'personen')"""
+             AND NOT (table_schema ~ '^(register_mirror|melderegister)_'
+                      AND table_name = 'personen')"""
     )
     found = []
     for t in tables:

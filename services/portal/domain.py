@@ -20,9 +20,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from shared.abruf import ablehnung
+from shared.aufbewahrung import BERLIN
 from shared.events.abruf import Ergebnisstatus, Nichterstellung
 from shared.events.portal import (
     Abrechnungsart,
@@ -47,7 +47,6 @@ _REGISTERNUMMER = re.compile(r"^(HRA|HRB|GnR|PR|VR|GsR)\s?\d{1,6}(\s?[A-Z]{1,2})
 _PLZ = re.compile(r"^\d{5}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SCHLUESSEL = re.compile(r"^[0-9a-fA-F]{64}$")
-BERLIN = ZoneInfo("Europe/Berlin")
 VERBOTENE_ZWECKE = frozenset({GewerblicherZweck.WERBUNG, GewerblicherZweck.ADRESSHANDEL})
 
 

@@ -255,8 +255,15 @@ async def handle_request(
         antwortschluessel=public_bytes(key).hex(),
         requested_at=req.requested_at,
     )
-    log.info("portal request forwarded", vorgangsnummer=nummer, land=land)
-    return [Outgoing(Topics.register_request(land), request, subject=nummer)]
+    # the portal forwards to the registration office (§ 49 Abs. 3 Satz 3 Nr. 2 BMG): in the
+    # operator's own state to the offices' registers, as the state's mirror serves public bodies
+    # only (§ 5 Abs. 1 Satz 4 Nds. AG BMG); another state's request to that state's register
+    if land == deps.operator_state:
+        topic = Topics.MELDEREGISTER_REQUEST
+    else:
+        topic = Topics.register_request(land)
+    log.info("portal request forwarded", vorgangsnummer=nummer, land=land, topic=topic.name)
+    return [Outgoing(topic, request, subject=nummer)]
 
 
 def _answered(v: OffenerVorgang, now: datetime, **outcome: Any) -> Outgoing:

@@ -1,5 +1,5 @@
 """protocol_log's rules, free of I/O: what an entry holds (§ 40 Abs. 1 and 2 BMG), how entries
-are chained and verified, when they are deleted (§ 40 Abs. 5 BMG), who may read them for what,
+are chained and verified, who may read them for what,
 and the evaluation rules that raise alerts.
 
 Chain: each entry's hash covers its chain, sequence number, content and the previous entry's
@@ -13,10 +13,10 @@ import hmac
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from shared.aufbewahrung import BERLIN
 from shared.events.abruf import (
     Ergebnisstatus,
     QueryAnswered,
@@ -33,7 +33,6 @@ GENESIS = "0" * 64
 OPERATOR_CHAIN = "operator"
 PORTAL_CHAIN = "portal"  # PortalV § 3: the portal's log, kept apart from § 40 retrievals
 PORTAL_TENANT = "portal"  # how portal entries appear in metrics and read filters
-BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def tenant_chain(tenant_id: str) -> str:
@@ -268,34 +267,6 @@ def verify_chain(
                 f"{chain}: the last entry is {last.seq}, the chain head says {head.seq}"
             )
     return findings
-
-
-# -- retention -----------------------------------------------------------------------------
-
-
-def deletion_due(written_at: datetime) -> datetime:
-    """§ 40 Abs. 5 BMG: kept at least twelve months, deleted by the end of the calendar year
-    after the one it was written in. Due on 31 December of that year (Berlin time), or twelve
-    months after writing if that is later (an entry of 31 December)."""
-    local = written_at.astimezone(BERLIN)
-    last_day = datetime(local.year + 1, 12, 31, tzinfo=BERLIN)
-    try:
-        twelve_months = local.replace(year=local.year + 1)
-    except ValueError:  # 29 February
-        twelve_months = local.replace(year=local.year + 1, day=28) + timedelta(days=1)
-    return max(last_day, twelve_months).astimezone(UTC)
-
-
-def berlin_day(at: datetime) -> date:
-    return at.astimezone(BERLIN).date()
-
-
-def day_due(day: date) -> datetime:
-    """When every entry written on this Berlin day is due: the deadline of its last instant."""
-    after = day + timedelta(days=1)
-    return deletion_due(
-        datetime(after.year, after.month, after.day, tzinfo=BERLIN) - timedelta(microseconds=1)
-    )
 
 
 # -- reading -------------------------------------------------------------------------------

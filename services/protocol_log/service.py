@@ -17,6 +17,7 @@ from typing import Any
 from services.protocol_log import domain
 from services.protocol_log.domain import AlertThresholds
 from services.protocol_log.store import ProtocolStore
+from shared import aufbewahrung
 from shared.events.abruf import Ausgang, QueryAnswered, QueryDelivered, QueryRejected, Treffer
 from shared.events.portal import PortalAnswered, PortalAusgang, PortalFetched, PortalReleased
 from shared.events.protocol import AnswerCounts, ProtocolAlert, ProtocolMetrics, SelfLogEntry, Zweck
@@ -199,7 +200,7 @@ async def drop_due_day(store: ProtocolStore, sign: Signer, now: datetime) -> int
     entries fall due on one day, too many to delete row by row. A signed cut per chain keeps the
     rest verifiable. The number of entries dropped, or None if no day was due."""
     days = await store.days()
-    if not days or domain.day_due(days[0]) > now:
+    if not days or aufbewahrung.day_due(days[0]) > now:
         return None
     day = days[0]
     heads = await store.heads_of_day(day)
@@ -222,7 +223,7 @@ async def enforce_retention(store: ProtocolStore, sign: Signer, now: datetime) -
         oldest = await store.oldest(chain, RETENTION_BATCH)
         due = []
         for seq, hash_, written_at in oldest:
-            if domain.deletion_due(written_at) > now:
+            if aufbewahrung.deletion_due(written_at) > now:
                 break  # the chain is in writing order: nothing later is due either
             due.append((seq, hash_))
         if due:
@@ -237,7 +238,7 @@ async def enforce_retention(store: ProtocolStore, sign: Signer, now: datetime) -
 
 async def ensure_days(store: ProtocolStore, now: datetime) -> list[Outgoing]:
     """The day partitions from yesterday to a week ahead, so that entries never wait for one."""
-    today = domain.berlin_day(now)
+    today = aufbewahrung.berlin_day(now)
     await store.ensure_days([today + timedelta(days=n) for n in range(-1, 8)])
     return []
 

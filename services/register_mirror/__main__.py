@@ -1,4 +1,5 @@
-"""`python -m services.register_mirror` (the state from `MELDESPIEGEL_REGISTER_STATE`)."""
+"""`python -m services.register_mirror` (the state from `MELDESPIEGEL_REGISTER_STATE`, the kind of
+register from `MELDESPIEGEL_REGISTER_ART`)."""
 
 import asyncio
 
@@ -7,5 +8,7 @@ from shared.logging import configure_logging
 
 if __name__ == "__main__":
     settings = RegisterSettings()
-    configure_logging(service_name(settings.register_state), settings.log_level)
+    configure_logging(
+        service_name(settings.register_state, settings.register_art), settings.log_level
+    )
     asyncio.run(RegisterMirror(settings).app.run())

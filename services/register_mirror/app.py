@@ -1,6 +1,7 @@
 """register_mirror's FastStream wiring. One process plays one state's register: the operator's
-own (03 by default) or, configured with another Landesschlüssel, another state's register or
-gateway behind the same topics."""
+own mirror (03 by default) or, configured with another Landesschlüssel, another state's register
+or gateway behind the same topics; or, as `melderegister`, the registration offices' registers of
+the operator's state that the portal forwards simple registry information to."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import Field
 
 from services.register_mirror import service
-from services.register_mirror.service import Register
+from services.register_mirror.domain import Register, Registerart
 from services.register_mirror.store import RegisterStore
 from shared.events.abruf import Auskunftsart, RegisterRequest
 from shared.events.register import RegisterDelivery
@@ -29,10 +30,19 @@ class RegisterSettings(Settings):
     register_state: str = Field(
         "03", pattern=r"^\d{2}$", description="Landesschlüssel of the register this process plays"
     )
+    register_art: Registerart = Field(
+        Registerart.MELDEREGISTERDATENSPIEGEL,
+        description="the state's mirror, or the registration offices' registers (the portal's)",
+    )
+    log_retention_seconds: float = Field(
+        300.0, description="how often the offices' log is swept for expired entries (§ 40 Abs. 5)"
+    )
 
 
-def service_name(land: str) -> str:
-    """Consumer group and database schema of one state's register."""
+def service_name(land: str, art: Registerart = Registerart.MELDEREGISTERDATENSPIEGEL) -> str:
+    """Consumer group and database schema of one register."""
+    if art is Registerart.MELDEREGISTER:
+        return f"melderegister_{land}"
     return f"{SERVICE}_{land}"
 
 
@@ -41,8 +51,10 @@ class RegisterMirror(ServiceRuntime):
         self, settings: RegisterSettings | None = None, clock: Callable[[], datetime] = utc_now
     ) -> None:
         s = settings or RegisterSettings()
-        super().__init__(service_name(s.register_state), "services.register_mirror", s, clock)
-        self.register = Register(s.register_state, s.operator_state)
+        super().__init__(
+            service_name(s.register_state, s.register_art), "services.register_mirror", s, clock
+        )
+        self.register = Register(s.register_state, s.operator_state, s.register_art)
         answer_key = bytes.fromhex((s.pki_dir / ANSWER_PUB).read_text().strip())
 
         def seal_answer(body: bytes, request: RegisterRequest) -> str:
@@ -52,7 +64,11 @@ class RegisterMirror(ServiceRuntime):
             key = bytes.fromhex(request.antwortschluessel or "") if portal else answer_key
             return seal(key, body, request.vorgangsnummer.encode())
 
-        requests = Topics.register_request(s.register_state)
+        if self.register.meldebehoerden:
+            requests = Topics.MELDEREGISTER_REQUEST
+            self.every(s.log_retention_seconds, "expired log entries", self.forget_log)
+        else:
+            requests = Topics.register_request(s.register_state)
         self.every(s.personal_data_sweep_seconds, "expired Identifikationsmerkmale", self.forget)
 
         @self.batch_subscriber(requests)
@@ -79,4 +95,9 @@ class RegisterMirror(ServiceRuntime):
     async def forget(self) -> None:
         await self.messaging.produce(
             lambda conn: service.forget_merkmale(RegisterStore(conn), self.clock())
+        )
+
+    async def forget_log(self) -> None:
+        await self.messaging.produce(
+            lambda conn: service.forget_auskunftsprotokoll(RegisterStore(conn), self.clock())
         )

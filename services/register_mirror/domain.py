@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from enum import StrEnum
 from typing import Any
 
 from shared.abruf import (
@@ -56,13 +57,69 @@ from shared.events.register import (
     Personendatensatz,
     RegisterDelivery,
 )
-from shared.melderegisterauskunft import NEUTRALE_AUSKUNFT, suchkriterien
+from shared.melderegisterauskunft import AUSKUNFTSDATEN, NEUTRALE_AUSKUNFT, suchkriterien
 from shared.suchnormalisierung import (
     koelner_phonetik,
     normalise,
     normalise_strasse,
     vornamen_set,
 )
+
+
+class Registerart(StrEnum):
+    """Which register a process plays. The state's mirror serves public bodies only (§ 2 Abs. 1,
+    § 5 Abs. 1 Satz 4 Nds. AG BMG); a simple registry information for a private requester comes
+    from the registration office's own register, which the portal forwards to (§ 49 Abs. 3 Satz 3
+    Nr. 2 BMG)."""
+
+    MELDEREGISTERDATENSPIEGEL = "melderegisterdatenspiegel"
+    MELDEREGISTER = "melderegister"
+
+
+@dataclass(frozen=True)
+class Register:
+    """Which register this process plays: the operator's own state's mirror (which logs
+    deliveries from other states' offices as refused rather than ignoring them), another state's
+    register or gateway, or the registration offices' registers of the operator's state."""
+
+    land: str
+    operator_state: str
+    art: Registerart = Registerart.MELDEREGISTERDATENSPIEGEL
+
+    @property
+    def own(self) -> bool:
+        return self.land == self.operator_state
+
+    @property
+    def spiegel(self) -> bool:
+        """The operator's own Melderegisterdatenspiegel, bound by Nds. AG BMG § 5."""
+        return self.own and self.art is Registerart.MELDEREGISTERDATENSPIEGEL
+
+    @property
+    def meldebehoerden(self) -> bool:
+        return self.art is Registerart.MELDEREGISTER
+
+
+def zustaendigkeit(request: RegisterRequest, register: Register) -> Nichterstellung | None:
+    """Whether this register may answer the request at all, by its kind and the requester's."""
+    portal = request.auskunftsart is Auskunftsart.EINFACHE_MELDEREGISTERAUSKUNFT
+    if portal and register.spiegel:
+        return ablehnung(
+            "17",
+            "MELDEBEHOERDE_ZUSTAENDIG",
+            "Einfache Melderegisterauskünfte erteilt die Meldebehörde; der "
+            "Melderegisterdatenspiegel verarbeitet seine Daten nur für Abrufe öffentlicher "
+            "Stellen (§ 5 Abs. 1 Satz 4, § 2 Abs. 1 Nds. AG BMG).",
+        )
+    if not portal and register.meldebehoerden:
+        # public bodies retrieve from the mirror (§ 39 Abs. 3 BMG); this endpoint is the portal's
+        return ablehnung(
+            "17",
+            "NUR_PORTALANFRAGEN",
+            "Dieser Zugang der Melderegister nimmt nur Anfragen des Portals an; Abrufe "
+            "öffentlicher Stellen gehen an den Melderegisterdatenspiegel.",
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -108,6 +165,14 @@ NEUTRAL_INHALT: dict[str, Any] = {
     "ergebnisstatus": Ergebnisstatus.NEUTRAL.value,
     "hinweis": NEUTRALE_ANTWORT,
 }
+
+
+def abgerufene_daten(request: RegisterRequest, answer: Antwort) -> list[str]:
+    """The data an answer gives, for the log (§ 40 Abs. 1 Nr. 2 BMG): a simple registry
+    information's are those of § 44 Abs. 1 Satz 1, and only when the person was found."""
+    if request.auskunftsart is Auskunftsart.EINFACHE_MELDEREGISTERAUSKUNFT:
+        return list(AUSKUNFTSDATEN) if answer.ergebnisstatus is Ergebnisstatus.EINDEUTIG else []
+    return [d.value for d in answer.datenelemente]
 
 
 def gesperrt(d: Personendatensatz) -> bool:

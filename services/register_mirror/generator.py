@@ -2,7 +2,7 @@
 deaths, name twins, Auskunftssperren and bedingte Sperrvermerke, spouses, children, ID documents
 and the rarer § 34 Abs. 1 Satz 2 data. The same seed gives the same persons.
 
-    python -m services.register_mirror.generator --state 03 --persons 1000000
+    python -m services.register_mirror.generator --state 03 --persons 1000000 [--art melderegister]
 
 loads the register of the state given (its own schema) with COPY, replacing what the generated
 municipalities had, and logs one full delivery per municipality (NMeldVO 2022 § 23 Abs. 3).
@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 
 from services.register_mirror.app import service_name
+from services.register_mirror.domain import Registerart
 from services.register_mirror.store import COLUMNS, row
 from shared.db import create_pool
 from shared.events.register import (
@@ -403,6 +404,13 @@ async def load(pool: asyncpg.Pool, land: str, count: int, seed: int, batch: int 
 async def _main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--state", default="03", help="Landesschlüssel of the register to load")
+    parser.add_argument(
+        "--art",
+        type=Registerart,
+        default=Registerart.MELDEREGISTERDATENSPIEGEL,
+        choices=list(Registerart),
+        help="the state's mirror, or the registration offices' registers the portal asks",
+    )
     parser.add_argument("--persons", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
@@ -411,20 +419,20 @@ async def _main() -> None:
     args = parser.parse_args()
     settings = get_settings()
     pool = await create_pool(
-        settings.database_url, service_name(args.state), "services.register_mirror"
+        settings.database_url, service_name(args.state, args.art), "services.register_mirror"
     )
     started = time.perf_counter()
     try:
         if args.if_empty and await pool.fetchval("SELECT EXISTS (SELECT 1 FROM personen)"):
-            print(f"[generator] register {args.state} already loaded", file=sys.stderr)
+            print(f"[generator] {args.art} {args.state} already loaded", file=sys.stderr)
             return
         await load(pool, args.state, args.persons, args.seed)
     finally:
         await pool.close()
     elapsed = time.perf_counter() - started
     print(
-        f"[generator] {args.persons} persons loaded into register {args.state} in {elapsed:.1f} s "
-        f"({args.persons / elapsed:,.0f}/s)",
+        f"[generator] {args.persons} persons loaded into {args.art} {args.state} "
+        f"in {elapsed:.1f} s ({args.persons / elapsed:,.0f}/s)",
         file=sys.stderr,
     )
 

@@ -6,12 +6,12 @@ import json
 import re
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from services.register_mirror import domain
-from services.register_mirror.domain import Antwort
+from services.register_mirror.domain import Antwort, Register
 from services.register_mirror.store import RegisterStore
+from shared import aufbewahrung
 from shared.abruf import (
     IDENTIFIKATIONSMERKMAL_GUELTIG_STUNDEN,
     MAX_TREFFER,
@@ -38,19 +38,6 @@ log = get_logger(__name__)
 Sealer = Callable[[bytes, RegisterRequest], str]  # (answer, request) -> sealed box
 
 
-@dataclass(frozen=True)
-class Register:
-    """Which register this process plays, and whether it is the operator's own (which logs
-    deliveries from other states' offices as refused rather than ignoring them)."""
-
-    land: str
-    operator_state: str
-
-    @property
-    def own(self) -> bool:
-        return self.land == self.operator_state
-
-
 def neues_merkmal() -> str:
     """An Identifikationsmerkmal: 384 random bits, reveals nothing (§ 39 Abs. 2 BMG)."""
     return secrets.token_urlsafe(48)
@@ -64,7 +51,10 @@ async def answer(
     seal_answer: Sealer,
 ) -> list[Outgoing]:
     portal = request.auskunftsart is Auskunftsart.EINFACHE_MELDEREGISTERAUSKUNFT
-    if portal:
+    refusal = domain.zustaendigkeit(request, register)
+    if refusal:
+        outcome = Antwort(nichterstellung=refusal)
+    elif portal:
         outcome = await _search_portal(store, request, register, now)
     else:
         outcome = await _search(store, request, register, now)
@@ -92,6 +82,8 @@ async def answer(
         antwort=sealed,
         answered_at=now,
     )
+    if register.meldebehoerden:  # in the answer's transaction: nothing leaves unlogged
+        await store.log_auskunft(request, response, domain.abgerufene_daten(request, outcome))
     topic = Topics.REGISTER_PORTAL_RESPONSE if portal else Topics.REGISTER_RESPONSE
     out = [Outgoing(topic, response, subject=request.vorgangsnummer)]
     grund = (
@@ -221,6 +213,13 @@ async def forget_merkmale(store: RegisterStore, now: datetime) -> list[Outgoing]
     return []
 
 
+async def forget_auskunftsprotokoll(store: RegisterStore, now: datetime) -> list[Outgoing]:
+    count = await store.forget_auskunftsprotokoll(aufbewahrung.kept_from(now))
+    if count:
+        log.info("expired entries of the registration office's log deleted", count=count)
+    return []
+
+
 async def ingest(
     store: RegisterStore, delivery: RegisterDelivery, register: Register, now: datetime
 ) -> list[Outgoing]:
@@ -229,8 +228,8 @@ async def ingest(
     if await store.logged_before(delivery.delivery_id, delivery.teil):
         return []  # the same delivery (part) again, under another event id
     if land_of(ags) != register.land:
-        if not register.own:
-            return []  # another state's delivery; the operator's own register logs it
+        if not register.spiegel:
+            return []  # another state's delivery; the operator's own mirror logs it
         return await _logged(
             store, delivery, register, now, LieferStatus.REJECTED, domain.fremde_lieferung(ags)
         )
@@ -278,6 +277,10 @@ async def _logged(
         land=register.land,
     )
     await store.log_delivery(entry)
+    if register.meldebehoerden:
+        # the offices' registers are where deliveries come from: they keep the same content
+        # from the same deliveries, and the delivery log (NMeldVO § 23) is the mirror's alone
+        return []
     log.info(
         "delivery logged",
         delivery_id=delivery.delivery_id,

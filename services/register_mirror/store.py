@@ -1,5 +1,6 @@
 """register_mirror's tables: the persons and their search forms, Identifikationsmerkmale, the
-delivery log. All calls run in the caller's transaction."""
+delivery log, the registration offices' log of their answers. All calls run in the caller's
+transaction."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 import asyncpg
 
 from services.register_mirror.domain import Fund, name_schluessel, suchspalten
-from shared.events.abruf import Suchkriterien
+from shared.events.abruf import RegisterRequest, RegisterResponse, Suchkriterien
 from shared.events.register import DeliveryLogged, Personendatensatz
 from shared.suchnormalisierung import (
     has_wildcard,
@@ -205,6 +206,33 @@ class RegisterStore:
             entry.grund,
             entry.empfangen_am,
         )
+
+    async def log_auskunft(
+        self, request: RegisterRequest, response: RegisterResponse, daten: Sequence[str]
+    ) -> None:
+        """One line of the registration office's own log (§ 49 Abs. 6, § 40 Abs. 1 BMG)."""
+        n = response.nichterstellung
+        await self.conn.execute(
+            """INSERT INTO auskunftsprotokoll (vorgangsnummer, protokolliert_am, anfragende,
+                   auskunftsart, ergebnisstatus, nichterstellung, daten, treffer)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+               ON CONFLICT (vorgangsnummer) DO NOTHING""",
+            response.vorgangsnummer,
+            response.answered_at,
+            request.anfragende.model_dump_json(exclude_none=True),
+            request.auskunftsart.value,
+            response.ergebnisstatus.value if response.ergebnisstatus else None,
+            f"{n.code} {n.grund}" if n else None,
+            list(daten),
+            json.dumps([t.model_dump() for t in response.treffer]),
+        )
+
+    async def forget_auskunftsprotokoll(self, before: datetime) -> int:
+        """Deletes the log's entries written before this instant (§ 40 Abs. 5 BMG)."""
+        deleted = await self.conn.execute(
+            "DELETE FROM auskunftsprotokoll WHERE protokolliert_am < $1", before
+        )
+        return int(deleted.split()[-1])
 
     # -- searches ----------------------------------------------------------------------------
 

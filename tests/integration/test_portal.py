@@ -1,8 +1,9 @@
 """The portal path end to end (§§ 44, 49 BMG, PortalV), every service its own process on the
-real broker and database: portal, protocol_log, the register of state 03 and mail_dispatch
-with a real SMTP server. Requesters register, are approved, get their Kennung by mail and their
-password by letter, change it, ask, and fetch answers sealed for their own key; fees are booked
-per office and stated per month; the supervisory authority reads the PortalV log."""
+real broker and database: portal, protocol_log, the registration offices' registers and the
+mirror of state 03, and mail_dispatch with a real SMTP server. Requesters register, are approved,
+get their Kennung by mail and their password by letter, change it, ask, and fetch answers sealed
+for their own key; fees are booked per office and stated per month; the supervisory authority
+reads the PortalV log."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from services.portal.domain import monat_von
 from services.portal.service import answer_context
 from shared.events.portal import REQUESTER_CREDENTIAL_PURPOSE
+from shared.melderegisterauskunft import AUSKUNFTSDATEN
 from shared.pki import ANSWER_KEY, LETTER_KEY
 from shared.sealed import SealError, credential_context, load_private_key, open_sealed, public_bytes
 from shared.topics import Topics
@@ -33,10 +35,12 @@ from tests.helpers import (
     database_url,
     eventually,
     read_all,
+    read_to_end,
     stop_all,
 )
 from tests.retrieval import (
     HANNOVER,
+    applied_by,
     deliver,
     delivery,
     delivery_log,
@@ -73,13 +77,15 @@ def stack(artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         ServiceProcess(f"services.{name}", artifacts / f"portal-{name}.log", env).start()
         for name in ("portal", "protocol_log", "mail_dispatch")
     ]
-    procs.append(
+    # the registration offices' registers answer the portal; the state's mirror refuses it
+    procs += [
         ServiceProcess(
             "services.register_mirror",
-            artifacts / "portal-register03.log",
-            {**env, "MELDESPIEGEL_REGISTER_STATE": "03"},
+            artifacts / f"portal-{art}03.log",
+            {**env, "MELDESPIEGEL_REGISTER_STATE": "03", "MELDESPIEGEL_REGISTER_ART": art},
         ).start()
-    )
+        for art in ("melderegister", "melderegisterdatenspiegel")
+    ]
     yield {
         "smtp": smtp,
         "portal": f"http://127.0.0.1:{portal_port}",
@@ -294,6 +300,7 @@ async def register_records(stack: dict[str, Any]) -> None:
         await deliver(producer, d)
     logged = await delivery_log({d["delivery_id"]})
     assert logged[0]["status"] == "applied", logged
+    await applied_by("melderegister_03", {d["delivery_id"]})
 
 
 # -- registration --------------------------------------------------------------------------
@@ -602,6 +609,76 @@ async def test_answers_are_section_44_only_or_the_same_neutral_answer_and_gone_a
             for k in keys_left:
                 with pytest.raises(SealError):
                     open_sealed(k, copy["antwort"], copy["vorgangsnummer"].encode())
+
+
+async def test_the_registration_office_answers_and_logs_the_portal_and_the_mirror_refuses_it(
+    answered: dict[str, Any],
+) -> None:
+    """Nds. AG BMG § 5 Abs. 1 Satz 4 with § 2 Abs. 1: the state's mirror processes its data for
+    public bodies only. The portal forwards to the registration offices' registers (§ 49 Abs. 3
+    Satz 3 Nr. 2 BMG), which log each answer themselves (§ 49 Abs. 6 with § 40 Abs. 1 BMG)."""
+    released = answered["released"]
+    numbers = {released[c]["vorgangsnummer"]: c for c in ("unique", *NEUTRAL_CASES)}
+    sent = await read_all(
+        Topics.MELDEREGISTER_REQUEST.name, until=lambda rs: set(numbers) <= {r.key for r in rs}
+    )
+    requests = {r.key: r.json() for r in sent if r.key in numbers}
+    to_mirror = {r.key for r in await read_to_end(Topics.register_request("03").name)}
+    assert not to_mirror & set(numbers)
+
+    conn = await asyncpg.connect(database_url())
+    try:
+        rows = await conn.fetch(
+            "SELECT * FROM melderegister_03.auskunftsprotokoll WHERE vorgangsnummer = ANY($1)",
+            list(numbers),
+        )
+        assert not await conn.fetchval(
+            "SELECT count(*) FROM register_mirror_03.auskunftsprotokoll "
+            "WHERE vorgangsnummer = ANY($1)",
+            list(numbers),
+        )
+    finally:
+        await conn.close()
+    logged = {r["vorgangsnummer"]: r for r in rows}
+    assert set(logged) == set(numbers)
+    for nummer, case in numbers.items():
+        entry = logged[nummer]
+        assert entry["auskunftsart"] == "einfache_melderegisterauskunft"
+        # the Aktenzeichen is the Vorgangsnummer: the portal's log names the requester under it
+        assert json.loads(entry["anfragende"])["aktenzeichen"] == nummer
+        assert entry["protokolliert_am"] <= datetime.fromisoformat(released[case]["released_at"])
+        if case == "unique":
+            assert entry["ergebnisstatus"] == "01"
+            assert json.loads(entry["treffer"]) == [
+                {"gemeindeschluessel": HANNOVER[0], "ordnungsmerkmal": f"OM-U-{TOK}"}
+            ]
+            assert entry["daten"] == list(AUSKUNFTSDATEN)  # § 44 Abs. 1 Satz 1 BMG
+        else:  # the neutral answer names no record (§ 40 Abs. 1 Nr. 7)
+            assert (entry["ergebnisstatus"], entry["daten"]) == ("03", []), case
+            assert json.loads(entry["treffer"]) == [], case
+
+    # the same request put on the mirror's topic is refused with the reason; an authority's
+    # retrieval put on the offices' endpoint is refused too
+    original = requests[released["unique"]["vorgangsnummer"]]
+    misrouted = {**original, "vorgangsnummer": f"03-P-MIRROR-{TOK}"}
+    authority = {**original, "vorgangsnummer": f"03-A-OFFICES-{TOK}",
+                 "auskunftsart": "behoerdenauskunft"}  # fmt: skip
+    async with RawProducer() as producer:
+        await publish(producer, Topics.register_request("03").name, misrouted,
+                      misrouted["vorgangsnummer"])  # fmt: skip
+        await publish(producer, Topics.MELDEREGISTER_REQUEST.name, authority,
+                      authority["vorgangsnummer"])  # fmt: skip
+    for topic, nummer, grund, cited in (
+        (Topics.REGISTER_PORTAL_RESPONSE, misrouted["vorgangsnummer"], "MELDEBEHOERDE_ZUSTAENDIG",
+         "§ 5 Abs. 1 Satz 4, § 2 Abs. 1 Nds. AG BMG"),
+        (Topics.REGISTER_RESPONSE, authority["vorgangsnummer"], "NUR_PORTALANFRAGEN",
+         "Melderegisterdatenspiegel"),
+    ):  # fmt: skip
+        records = await read_all(topic.name, until=lambda rs, n=nummer: n in {r.key for r in rs})
+        response = next(r.json() for r in records if r.key == nummer)
+        assert response["nichterstellung"]["grund"] == grund
+        assert cited in response["nichterstellung"]["text"]
+        assert (response["antwort"], response["treffer"]) == (None, [])
 
 
 # -- fees ----------------------------------------------------------------------------------

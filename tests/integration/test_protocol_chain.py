@@ -15,9 +15,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.protocol_log import service
-from services.protocol_log.domain import BERLIN, AlertThresholds, ReadRefused
+from services.protocol_log.domain import AlertThresholds, ReadRefused
 from services.protocol_log.service import Evaluation
 from services.protocol_log.store import ProtocolStore
+from shared.aufbewahrung import BERLIN
 from shared.db import create_pool
 from shared.events.abruf import Treffer
 from shared.events.protocol import Zweck

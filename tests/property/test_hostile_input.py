@@ -35,6 +35,8 @@ from faststream.kafka.annotations import KafkaMessage
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from services.register_mirror.app import service_name
+from services.register_mirror.domain import Registerart
 from shared.broker import subscribe, subscribe_batch
 from shared.envelope import Envelope, decode_headers
 from shared.kafka_admin import partitions_of
@@ -42,14 +44,15 @@ from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 from shared.topics import TopicSpec
 from tests.conftest import run_services
-from tests.helpers import ServiceProcess, bootstrap, eventually
+from tests.helpers import ServiceProcess, bootstrap, eventually, stop_all
 from tests.hostile import Raw, consumed_topics, event_id_of, interleaved
 
 pytestmark = pytest.mark.integration
 RUN = uuid.uuid4().hex[:8]
 EXAMPLES = int(os.environ.get("MELDESPIEGEL_HOSTILE_EXAMPLES", "3"))
 TOPICS = consumed_topics()
-# every service that consumes a topic, run as in production; register_mirror serves state 03
+# every service that consumes a topic, run as in production; register_mirror serves state 03,
+# once as its mirror and once as its registration offices' registers
 REAL_SERVICES = (
     "intake",
     "legal_review",
@@ -59,6 +62,12 @@ REAL_SERVICES = (
     "protocol_log",
     "register_mirror",
     "portal",
+)
+OFFICES = {"MELDESPIEGEL_REGISTER_ART": Registerart.MELDEREGISTER.value}
+GROUPS = (
+    *(name for name in REAL_SERVICES if name != "register_mirror"),
+    service_name("03"),
+    service_name("03", Registerart.MELDEREGISTER),
 )
 
 
@@ -156,7 +165,12 @@ class DeadLetters:
 
 @pytest.fixture(scope="module")
 def real_services(artifacts: Path) -> Iterator[list[ServiceProcess]]:
-    yield from run_services(artifacts, "hostile", *REAL_SERVICES)
+    for procs in run_services(artifacts, "hostile", *REAL_SERVICES):
+        offices = ServiceProcess(
+            "services.register_mirror", artifacts / "melderegister-hostile.log", OFFICES
+        ).start()
+        yield [*procs, offices]
+        stop_all([offices])
 
 
 @pytest.fixture(scope="module")
@@ -338,7 +352,7 @@ async def test_the_real_services_read_past_every_hostile_record(
 
     async def caught_up() -> bool:
         left.clear()
-        left.update({g: lag for g, lag in (await _lag(REAL_SERVICES)).items() if lag})
+        left.update({g: lag for g, lag in (await _lag(GROUPS)).items() if lag})
         return not left
 
     try:

@@ -30,9 +30,11 @@ CITATIONS: dict[str, tuple[str, ...] | None] = {
     "MANDANT_EINGESCHRAENKT": None,  # the operator's terms of access (seed 000)
     "MANDANT_GESPERRT": None,
     "MANDANT_UNBEKANNT": None,
+    "MELDEBEHOERDE_ZUSTAENDIG": ("§ 5 Abs. 1 Satz 4, § 2 Abs. 1 Nds. AG BMG",),
     "MINDESTKRITERIEN": ("§ 38 Abs. 1 BMG", "§ 38 Abs. 2 BMG"),
     "NUTZER_GESPERRT": ("§ 39 Abs. 1 BMG",),
     "NUTZER_UNBEKANNT": ("§ 39 Abs. 1 BMG",),
+    "NUR_PORTALANFRAGEN": None,  # the offices' endpoint is the portal's; bodies use the mirror
     "PFLICHTANGABE_FEHLT": ("§ 11 Satz 1 Nr. 6 BMeldDAV", "§ 11 Satz 1 BMeldDAV"),
     "PLATZHALTER_MIT_PHONETIK": ("§ 7 BMeldDAV, Anlage Nr. 7",),
     "PLATZHALTER_UNZULAESSIG": ("§ 4 Abs. 7 BMeldDAV", "BMeldDAV Anlage Nr. 7", "§ 49 Abs. 4 BMG"),

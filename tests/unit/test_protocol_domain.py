@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from services.protocol_log import domain
-from services.protocol_log.domain import BERLIN, AlertThresholds, Head, StoredEntry
+from services.protocol_log.domain import AlertThresholds, Head, StoredEntry
+from shared import aufbewahrung
+from shared.aufbewahrung import BERLIN
 
 
 @pytest.mark.parametrize(
@@ -22,10 +24,36 @@ from services.protocol_log.domain import BERLIN, AlertThresholds, Head, StoredEn
     ],
 )
 def test_deletion_due(written: datetime, due: datetime) -> None:
-    assert domain.deletion_due(written) == due
+    assert aufbewahrung.deletion_due(written) == due
     # at least twelve months, at most to the end of the following year
     assert (due - written).days >= 365
     assert due.astimezone(BERLIN).year == written.astimezone(BERLIN).year + 1
+
+
+@pytest.mark.parametrize(
+    ("now", "kept"),
+    [
+        # § 40 Abs. 5 BMG: on 31 December 2026 the entries of 2025 fall due, each twelve months
+        # after it was written; earlier in 2026 only those of 2024 and before are gone
+        (datetime(2026, 11, 30, 12, tzinfo=BERLIN), datetime(2025, 1, 1, tzinfo=BERLIN)),
+        (datetime(2026, 12, 30, 23, 59, tzinfo=BERLIN), datetime(2025, 1, 1, tzinfo=BERLIN)),
+        (
+            datetime(2026, 12, 31, 0, 0, tzinfo=BERLIN),
+            datetime(2025, 12, 31, 0, 0, 0, 1, tzinfo=BERLIN),
+        ),
+        (
+            datetime(2026, 12, 31, 18, 0, tzinfo=BERLIN),
+            datetime(2025, 12, 31, 18, 0, 0, 1, tzinfo=BERLIN),
+        ),
+        (datetime(2027, 1, 1, 0, 0, tzinfo=BERLIN), datetime(2026, 1, 1, tzinfo=BERLIN)),
+    ],
+)
+def test_kept_from_bmg_40_abs_5(now: datetime, kept: datetime) -> None:
+    cut = aufbewahrung.kept_from(now)
+    assert cut == kept
+    # nothing kept is due, everything before the cut is
+    assert aufbewahrung.deletion_due(cut) > now
+    assert aufbewahrung.deletion_due(cut - timedelta(microseconds=1)) <= now
 
 
 def chain(n: int) -> list[StoredEntry]:

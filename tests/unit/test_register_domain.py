@@ -265,3 +265,29 @@ def test_generator_is_deterministic_and_varied() -> None:
     assert any(set("äöüß") & set(p.familienname.lower()) for p in people)
     keys = [(p.familienname, tuple(p.vornamen), p.geburtsdatum) for p in people]
     assert len(keys) > len(set(keys))  # name twins
+
+
+@pytest.mark.parametrize(
+    ("art", "land", "auskunftsart", "grund"),
+    [
+        pytest.param("melderegisterdatenspiegel", "03", "behoerdenauskunft", None,
+                     id="mirror-answers-bodies-nds-ag-bmg-2-abs-1-nr-1"),
+        pytest.param("melderegisterdatenspiegel", "03", "einfache_melderegisterauskunft",
+                     "MELDEBEHOERDE_ZUSTAENDIG",
+                     id="mirror-refuses-private-nds-ag-bmg-5-abs-1-s-4"),
+        pytest.param("melderegisterdatenspiegel", "09", "einfache_melderegisterauskunft", None,
+                     id="other-states-register-by-its-own-law"),
+        pytest.param("melderegister", "03", "einfache_melderegisterauskunft", None,
+                     id="office-answers-the-portal-bmg-49-abs-3"),
+        pytest.param("melderegister", "03", "behoerdenauskunft", "NUR_PORTALANFRAGEN",
+                     id="bodies-retrieve-from-the-mirror-bmg-39-abs-3"),
+    ],
+)  # fmt: skip
+def test_which_register_answers_whom(
+    art: str, land: str, auskunftsart: str, grund: str | None
+) -> None:
+    register = domain.Register(land, "03", domain.Registerart(art))
+    refusal = domain.zustaendigkeit(
+        request().model_copy(update={"auskunftsart": Auskunftsart(auskunftsart)}), register
+    )
+    assert (refusal.grund if refusal else None) == grund
