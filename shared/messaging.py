@@ -66,6 +66,14 @@ T = TypeVar("T")
 ValueEffect = Callable[[asyncpg.Connection], Awaitable[tuple[T, Sequence[Outgoing]]]]
 
 
+async def forget_handled(conn: asyncpg.Connection, event_id: str) -> None:
+    """Forgets that an event was handled, in the caller's transaction: its effect failed after
+    the event was taken on (a mail given up after its last attempt) and the event went to the
+    dead-letter topic, so a redrive of that dead letter is handled again, not dropped as a
+    duplicate."""
+    await conn.execute("DELETE FROM inbox WHERE event_id = $1", event_id)
+
+
 class Messaging:
     def __init__(self, pool: asyncpg.Pool, broker: KafkaBroker, service: str) -> None:
         self.pool = pool

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from services.intake.domain import assess
 from services.legal_review import rules
 from services.legal_review.rules import Ergebnis
-from shared.events.application import ApplicationSubmitted, CompleteApplication
+from shared.events.account import CredentialPurpose, CredentialsIssued, Postanschrift, Zustellweg
+from shared.events.application import ApplicationSubmitted, CompleteApplication, Zugangsart
 from shared.events.review import Entscheidung, ReviewDecided
+from shared.pki import LETTER_PUB
+from shared.sealed import credential_context, seal
+from shared.settings import get_settings
 from tests.helpers import application
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
@@ -36,3 +40,41 @@ def approval(app: CompleteApplication, now: datetime = NOW) -> ReviewDecided:
         decided_at=now,
         application=app,
     )
+
+
+def credentials(
+    purpose: CredentialPurpose = CredentialPurpose.ADMINISTRATOR_INITIAL,
+    cert: str | None = None,
+    email: str | None = None,
+) -> tuple[CredentialsIssued, str]:
+    password = f"Pw{uuid.uuid4().hex[:14]}"
+    user_id = str(uuid.uuid4())
+    public = bytes.fromhex((get_settings().pki_dir / LETTER_PUB).read_text().strip())
+    event = CredentialsIssued(
+        tenant_id=str(uuid.uuid4()),
+        user_id=user_id,
+        username="j.weissmueller.4f2a9c",
+        purpose=purpose,
+        secret_delivery=(
+            Zustellweg.SMIME_MAIL
+            if purpose is CredentialPurpose.ADMINISTRATOR_RESET
+            else Zustellweg.LETTER
+        ),
+        email=email or f"{uuid.uuid4().hex[:8]}@example.org",
+        smime_certificate_pem=cert,
+        address=Postanschrift(
+            salutation="frau",
+            first_name="Jördis",
+            surname="Weißmüller",
+            authority_name="Landkreis Göttingen",
+            office_name="Ordnungsamt",
+            street_and_number="Reinhäuser Landstraße 4",
+            postcode="37083",
+            town="Göttingen",
+        ),
+        sealed_secret=seal(public, password.encode(), credential_context(user_id, purpose.value)),
+        password_expires_at=NOW + timedelta(days=14),
+        role=Zugangsart.EINFACHE_BEHOERDENAUSKUNFT,
+        issued_at=NOW,
+    )
+    return event, password

@@ -4,8 +4,10 @@ Handling an event (inside its inbox transaction): letters are written to the pri
 the event, written atomically, so a redelivery rewrites the same file) and recorded; mails are
 rendered as S/MIME and stored as pending. Sending happens after the commit, one mail per
 transaction, with a stable Message-ID; an SMTP failure is retried with backoff, and after the last
-attempt the mail is `failed`, published on `min.mail.failed.v1` and dead-lettered. A plaintext
-password exists only while a letter or an encrypted mail is rendered.
+attempt the mail is `failed`, published on `min.mail.failed.v1` and dead-lettered, and the inbox
+forgets its event: a redrive of the dead letter makes the mail pending again (its letters, already
+spooled, are not printed twice). A plaintext password exists only while a letter or an encrypted
+mail is rendered.
 
 The one gap SMTP leaves: if the process dies after the relay accepted a mail and before the
 commit that marks it sent, that mail is sent again after the restart under the same Message-ID,
@@ -140,6 +142,8 @@ async def handle(
     out: list[Outgoing] = []
     for letter in plan.letters:
         dispatch_id = f"{source.id}.{letter.kind}"
+        if await store.letter_known(dispatch_id):
+            continue  # the event again after a redrive of its failed mail: printed once
         pdf = render.pdf_letter(letter, secret() if letter.secret_line and secret else None, now)
         path = deps.spool / f"{dispatch_id}.pdf"
         render.write_atomically(path, pdf)
@@ -207,6 +211,7 @@ async def send_next(
         error = f"{type(exc).__name__}: {exc}"[:500]
         if attempts >= relay.max_attempts:
             await store.mark_attempt_failed(mail.dispatch_id, error, None)
+            await store.give_up_event(mail.source_event_id)
             log.error("mail given up", dispatch_id=mail.dispatch_id, attempts=attempts, error=error)
             return mail, [
                 _failed(

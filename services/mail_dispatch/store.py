@@ -7,6 +7,8 @@ from datetime import datetime
 
 import asyncpg
 
+from shared.messaging import forget_handled
+
 
 @dataclass(frozen=True)
 class PendingMail:
@@ -32,7 +34,10 @@ class DispatchStore:
             """INSERT INTO mail (dispatch_id, source_event_id, source_topic, source_payload, kind,
                    recipient, message, encrypted, status, next_attempt_at, created_at)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $9)
-               ON CONFLICT (dispatch_id) DO NOTHING""",
+               ON CONFLICT (dispatch_id) DO UPDATE
+                   SET status = 'pending', attempts = 0, last_error = NULL,
+                       next_attempt_at = EXCLUDED.next_attempt_at
+                   WHERE mail.status = 'failed'""",
             mail.dispatch_id,
             mail.source_event_id,
             mail.source_topic,
@@ -43,6 +48,15 @@ class DispatchStore:
             mail.encrypted,
             now,
         )
+
+    async def letter_known(self, dispatch_id: str) -> bool:
+        return bool(
+            await self.conn.fetchval("SELECT true FROM letter WHERE dispatch_id = $1", dispatch_id)
+        )
+
+    async def give_up_event(self, source_event_id: str) -> None:
+        """The event's mail went to the dead-letter topic: a redrive of it is handled again."""
+        await forget_handled(self.conn, source_event_id)
 
     async def add_letter(
         self,

@@ -3,7 +3,6 @@ S/MIME checked by `openssl cms`, letters read back from the PDF."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -13,13 +12,12 @@ import pytest
 from pypdf import PdfReader
 
 from services.mail_dispatch.app import MailDispatch, MailSettings
-from shared.events.account import CredentialPurpose, CredentialsIssued, Postanschrift, Zustellweg
-from shared.events.application import ApplicationIncomplete, Kontakt, Mangel, Zugangsart
-from shared.pki import CA_CERT, CA_KEY, LETTER_PUB, issue_smime
-from shared.sealed import credential_context, seal
+from shared.events.account import CredentialPurpose
+from shared.events.application import ApplicationIncomplete, Kontakt, Mangel
+from shared.pki import CA_CERT, CA_KEY, issue_smime
 from shared.settings import get_settings
 from shared.topics import Topics
-from tests.factories import NOW, approval, complete_application
+from tests.factories import NOW, approval, complete_application, credentials
 from tests.helpers import database_url
 from tests.inmemory import InMemory
 from tests.smtp import SmtpServer, decrypted, free_port, verified_text
@@ -72,44 +70,6 @@ def dispatcher(smtp_port: int, spool: Path, clock: Clock, **settings: Any) -> In
 async def run(smtp: SmtpServer, tmp_path: Path) -> AsyncIterator[InMemory]:
     async with dispatcher(smtp.port, tmp_path / "spool", Clock()) as harness:
         yield harness
-
-
-def credentials(
-    purpose: CredentialPurpose = CredentialPurpose.ADMINISTRATOR_INITIAL,
-    cert: str | None = None,
-    email: str | None = None,
-) -> tuple[CredentialsIssued, str]:
-    password = f"Pw{uuid.uuid4().hex[:14]}"
-    user_id = str(uuid.uuid4())
-    public = bytes.fromhex((PKI / LETTER_PUB).read_text().strip())
-    event = CredentialsIssued(
-        tenant_id=str(uuid.uuid4()),
-        user_id=user_id,
-        username="j.weissmueller.4f2a9c",
-        purpose=purpose,
-        secret_delivery=(
-            Zustellweg.SMIME_MAIL
-            if purpose is CredentialPurpose.ADMINISTRATOR_RESET
-            else Zustellweg.LETTER
-        ),
-        email=email or f"{uuid.uuid4().hex[:8]}@example.org",
-        smime_certificate_pem=cert,
-        address=Postanschrift(
-            salutation="frau",
-            first_name="Jördis",
-            surname="Weißmüller",
-            authority_name="Landkreis Göttingen",
-            office_name="Ordnungsamt",
-            street_and_number="Reinhäuser Landstraße 4",
-            postcode="37083",
-            town="Göttingen",
-        ),
-        sealed_secret=seal(public, password.encode(), credential_context(user_id, purpose.value)),
-        password_expires_at=NOW + timedelta(days=14),
-        role=Zugangsart.EINFACHE_BEHOERDENAUSKUNFT,
-        issued_at=NOW,
-    )
-    return event, password
 
 
 def letter_text(spool: Path, source_event_id: str) -> str:
