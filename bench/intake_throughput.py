@@ -26,10 +26,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
-from shared.envelope import Envelope
-from shared.kafka_admin import partitions_of
-from shared.settings import get_settings
-from shared.topics import Topics
+from shared.contract.envelope import Envelope
+from shared.contract.topics import Topics
+from shared.platform.kafka_admin import partitions_of
+from shared.platform.settings import get_settings
 from tests.helpers import application
 
 BOOTSTRAP = get_settings().kafka_bootstrap

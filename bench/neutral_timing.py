@@ -34,8 +34,8 @@ from aiokafka import AIOKafkaProducer
 
 from bench.intake_throughput import group_ready, headers, positioned_reader
 from bench.query_path import drain
-from shared.settings import get_settings
-from shared.topics import Topics
+from shared.contract.topics import Topics
+from shared.platform.settings import get_settings
 from tests.retrieval import HANNOVER, delivery, person, query, tenant_state
 
 BOOTSTRAP = get_settings().kafka_bootstrap

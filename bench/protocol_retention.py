@@ -37,12 +37,12 @@ from services.protocol_log import domain, service
 from services.protocol_log.domain import AlertThresholds
 from services.protocol_log.service import Evaluation
 from services.protocol_log.store import ProtocolStore
-from shared import aufbewahrung
-from shared.aufbewahrung import BERLIN
-from shared.db import create_pool
-from shared.events.abruf import QueryAnswered
-from shared.logging import configure_logging
-from shared.settings import get_settings
+from shared.contract.events.abruf import QueryAnswered
+from shared.law import aufbewahrung
+from shared.law.aufbewahrung import BERLIN
+from shared.platform.db import create_pool
+from shared.platform.logging import configure_logging
+from shared.platform.settings import get_settings
 from tests.retrieval import answered
 
 DAY = datetime(2025, 3, 14, tzinfo=BERLIN)

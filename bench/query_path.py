@@ -33,9 +33,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from bench.intake_throughput import Result, group_ready, headers, positioned_reader
 from services.register_mirror.generator import Generator, load
-from shared.db import create_pool
-from shared.settings import get_settings
-from shared.topics import Topics
+from shared.contract.topics import Topics
+from shared.platform.db import create_pool
+from shared.platform.settings import get_settings
 from tests.retrieval import query, tenant_state
 
 BOOTSTRAP = get_settings().kafka_bootstrap

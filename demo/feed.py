@@ -20,10 +20,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from shared.broker import json_or_none
-from shared.envelope import Envelope, decode_headers
-from shared.settings import get_settings
-from shared.topics import Topics, TopicSpec
+from shared.contract.envelope import Envelope, decode_headers
+from shared.contract.topics import Topics, TopicSpec
+from shared.platform.broker import json_or_none
+from shared.platform.settings import get_settings
 
 SOURCE = "/demo/scan-intake"
 AUTHORITIES = [

@@ -26,11 +26,11 @@ from demo.feed import Skipped, publish
 from demo.queries import persons
 from services.portal.app import PortalSettings
 from services.portal.service import answer_context
-from shared.broker import json_or_none
-from shared.events.portal import REQUESTER_CREDENTIAL_PURPOSE
-from shared.pki import LETTER_KEY
-from shared.sealed import credential_context, load_private_key, open_sealed, public_bytes
-from shared.topics import Topics
+from shared.contract.events.portal import REQUESTER_CREDENTIAL_PURPOSE
+from shared.contract.topics import Topics
+from shared.platform.broker import json_or_none
+from shared.platform.pki import LETTER_KEY
+from shared.platform.sealed import credential_context, load_private_key, open_sealed, public_bytes
 
 SOURCE = "/demo/portal-frontend"
 PASSWORD = "Demo-Portal-2026!"

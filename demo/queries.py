@@ -23,10 +23,10 @@ from pydantic import ValidationError
 
 from demo.feed import Skipped, publish
 from services.register_mirror.generator import Generator
-from shared.broker import json_or_none
-from shared.events.account import TenantState, TenantStatus, UserStatus
-from shared.settings import get_settings
-from shared.topics import Topics
+from shared.contract.events.account import TenantState, TenantStatus, UserStatus
+from shared.contract.topics import Topics
+from shared.platform.broker import json_or_none
+from shared.platform.settings import get_settings
 
 SOURCE = "/demo/min-frontend"
 KNOWN = 2000  # the first persons of each generated register; every demo load has at least these

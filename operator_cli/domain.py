@@ -16,9 +16,9 @@ import yaml
 from aiokafka.partitioner import murmur2
 from pydantic import ValidationError
 
-from shared.broker import json_or_none, schema_violations
-from shared.events.application import ApplicationSubmitted
-from shared.topics import DLQ_HEADER_PREFIX, DLQ_SUFFIX, Topics
+from shared.contract.events.application import ApplicationSubmitted
+from shared.contract.topics import DLQ_HEADER_PREFIX, DLQ_SUFFIX, Topics
+from shared.platform.broker import json_or_none, schema_violations
 
 
 class Abbruch(Exception):

@@ -15,9 +15,9 @@ from aiokafka.errors import KafkaError
 from pydantic import BaseModel
 
 from operator_cli.domain import Abbruch, KeineAntwort, Satz, partition_for
-from shared.envelope import Envelope, decode_headers
-from shared.kafka_admin import partitions_of
-from shared.topics import DLQ_MAX_MESSAGE_BYTES, TopicSpec
+from shared.contract.envelope import Envelope, decode_headers
+from shared.contract.topics import DLQ_MAX_MESSAGE_BYTES, TopicSpec
+from shared.platform.kafka_admin import partitions_of
 
 SOURCE = "/operators/meldespiegel-cli"
 
@@ -41,7 +41,7 @@ def _satz(r: ConsumerRecord[bytes, bytes]) -> Satz:
 class Kafka:
     def __init__(self, bootstrap: str, **client_options: Any) -> None:
         self.bootstrap = bootstrap
-        self.options = client_options  # the cluster's security (`shared.kafka_security`)
+        self.options = client_options  # the cluster's security (`shared.platform.kafka_security`)
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._cluster: dict[str, list[int]] | None = None

@@ -35,17 +35,17 @@ from operator_cli import domain
 from operator_cli.domain import Abbruch, Eingabefehler, KeineAntwort, Ref, Satz
 from operator_cli.kafka import Follower, Kafka, new_id
 from operator_cli.protokoll_api import ProtokollApi
-from shared.broker import schema_violations
-from shared.events.abruf import QueryRequested
-from shared.events.account import AccountCommand
-from shared.events.betrieb import Redriven
-from shared.events.protocol import Zweck
-from shared.events.review import ManualDecision
-from shared.kafka_security import client_options
-from shared.pki import ANSWER_KEY
-from shared.sealed import load_private_key, open_sealed
-from shared.settings import Settings
-from shared.topics import CATALOGUE, DLQ_SUFFIX, Topics
+from shared.contract.events.abruf import QueryRequested
+from shared.contract.events.account import AccountCommand
+from shared.contract.events.betrieb import Redriven
+from shared.contract.events.protocol import Zweck
+from shared.contract.events.review import ManualDecision
+from shared.contract.topics import CATALOGUE, DLQ_SUFFIX, Topics
+from shared.platform.broker import schema_violations
+from shared.platform.kafka_security import client_options
+from shared.platform.pki import ANSWER_KEY
+from shared.platform.sealed import load_private_key, open_sealed
+from shared.platform.settings import Settings
 
 T = TypeVar("T")
 # piped output (grep, files) is not cut to 80 columns
@@ -906,7 +906,7 @@ def topics(ctx: typer.Context) -> None:
     if missing:
         out.print(
             f"[red]{missing} catalogue topics are missing: "
-            "run `python -m shared.kafka_admin ensure`[/]"
+            "run `python -m shared.platform.kafka_admin ensure`[/]"
         )
 
 

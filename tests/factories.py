@@ -8,12 +8,17 @@ from datetime import UTC, datetime, timedelta
 from services.intake.domain import assess
 from services.legal_review import rules
 from services.legal_review.rules import Ergebnis
-from shared.events.account import CredentialPurpose, CredentialsIssued, Postanschrift, Zustellweg
-from shared.events.application import ApplicationSubmitted, CompleteApplication, Zugangsart
-from shared.events.review import Entscheidung, ReviewDecided
-from shared.pki import LETTER_PUB
-from shared.sealed import credential_context, seal
-from shared.settings import get_settings
+from shared.contract.events.account import (
+    CredentialPurpose,
+    CredentialsIssued,
+    Postanschrift,
+    Zustellweg,
+)
+from shared.contract.events.application import ApplicationSubmitted, CompleteApplication, Zugangsart
+from shared.contract.events.review import Entscheidung, ReviewDecided
+from shared.platform.pki import LETTER_PUB
+from shared.platform.sealed import credential_context, seal
+from shared.platform.settings import get_settings
 from tests.helpers import application
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)

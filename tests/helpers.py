@@ -19,9 +19,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from shared.envelope import Envelope, decode_headers
-from shared.kafka_admin import partitions_of
-from shared.topics import Topics
+from shared.contract.envelope import Envelope, decode_headers
+from shared.contract.topics import Topics
+from shared.platform.kafka_admin import partitions_of
 
 ROOT = Path(__file__).resolve().parent.parent
 

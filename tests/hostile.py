@@ -16,8 +16,8 @@ from typing import Any
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from shared.settings import Settings
-from shared.topics import CATALOGUE, TopicSpec
+from shared.contract.topics import CATALOGUE, TopicSpec
+from shared.platform.settings import Settings
 from tests.helpers import headers_for
 
 SAMPLES = Path(__file__).resolve().parent / "contract" / "samples"

@@ -10,9 +10,9 @@ from faststream.kafka import TestKafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel
 
-from shared.envelope import Envelope
-from shared.runtime import ServiceRuntime
-from shared.topics import TopicSpec
+from shared.contract.envelope import Envelope
+from shared.contract.topics import TopicSpec
+from shared.platform.runtime import ServiceRuntime
 
 
 class InMemory:

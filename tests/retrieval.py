@@ -17,12 +17,12 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 
-from shared.envelope import decode_headers
-from shared.events.abruf import QueryAnswered, QueryRequested, RegisterResponse, Treffer
-from shared.kafka_admin import partitions_of
-from shared.pki import ANSWER_KEY
-from shared.sealed import load_private_key, open_sealed
-from shared.topics import Topics, by_name
+from shared.contract.envelope import decode_headers
+from shared.contract.events.abruf import QueryAnswered, QueryRequested, RegisterResponse, Treffer
+from shared.contract.topics import Topics, by_name
+from shared.platform.kafka_admin import partitions_of
+from shared.platform.pki import ANSWER_KEY
+from shared.platform.sealed import load_private_key, open_sealed
 from tests.helpers import (
     RawProducer,
     Record,

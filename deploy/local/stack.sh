@@ -171,7 +171,7 @@ kafka_down() {
 }
 
 # ---------------------------------------------------------------- PostgreSQL
-pg_answers() { "$ROOT/.venv/bin/python" -m shared.db ping "$1" >/dev/null 2>&1; }
+pg_answers() { "$ROOT/.venv/bin/python" -m shared.platform.db ping "$1" >/dev/null 2>&1; }
 
 pg_bin() {
   local bin
@@ -211,7 +211,7 @@ pg_up() {
   fi
   mkdir -p "$CACHE/postgres-users" && touch "$CACHE/postgres-users/$PROFILE"
   DB_URL="$PG_USER_URL/$DB_NAME"
-  "$ROOT/.venv/bin/python" -m shared.db create-database "$PG_USER_URL/postgres" "$DB_NAME" \
+  "$ROOT/.venv/bin/python" -m shared.platform.db create-database "$PG_USER_URL/postgres" "$DB_NAME" \
     $([ "$PROFILE" = test ] && echo --recreate)
 }
 
@@ -278,11 +278,11 @@ case "$CMD" in
     python_env
     kafka_up
     pg_up
-    "$ROOT/.venv/bin/python" -m shared.pki init "$CACHE/pki"
+    "$ROOT/.venv/bin/python" -m shared.platform.pki init "$CACHE/pki"
     write_env
     # shellcheck disable=SC1090
     source "$CACHE/stack-$PROFILE.env"
-    "$ROOT/.venv/bin/python" -m shared.kafka_admin ensure
+    "$ROOT/.venv/bin/python" -m shared.platform.kafka_admin ensure
     # the dashboard's browser test runs in Debian's headless Chromium
     if [ "$PROFILE" = test ] && [ ! -x /usr/bin/chromium ]; then
       say "installing Debian's chromium for the browser test"

@@ -3,8 +3,8 @@
 import asyncio
 
 from services.dashboard.app import SERVICE, DashboardService, DashboardSettings
-from shared.asgi import server
-from shared.logging import configure_logging
+from shared.platform.asgi import server
+from shared.platform.logging import configure_logging
 
 if __name__ == "__main__":
     settings = DashboardSettings()

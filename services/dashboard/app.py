@@ -29,14 +29,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import Field
 
 from services.dashboard.domain import WATCHED, Dashboard
-from shared.broker import json_or_none
-from shared.envelope import Envelope
-from shared.events.betrieb import DashboardCheckpoint
-from shared.kafka_admin import partitions_of
-from shared.kafka_security import client_options
-from shared.logging import get_logger
-from shared.settings import Settings
-from shared.topics import CATALOGUE, Topics
+from shared.contract.envelope import Envelope
+from shared.contract.events.betrieb import DashboardCheckpoint
+from shared.contract.topics import CATALOGUE, Topics
+from shared.platform.broker import json_or_none
+from shared.platform.kafka_admin import partitions_of
+from shared.platform.kafka_security import client_options
+from shared.platform.logging import get_logger
+from shared.platform.settings import Settings
 
 log = get_logger(__name__)
 SERVICE = "dashboard"

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from shared.topics import Topics, by_name
+from shared.contract.topics import Topics, by_name
 
 MINUTES_SHOWN = 30
 MINUTES_KEPT = 24 * 60  # late metrics for the last day still land in their minute

@@ -3,8 +3,8 @@
 import asyncio
 
 from services.intake.app import SERVICE, Intake
-from shared.logging import configure_logging
-from shared.settings import get_settings
+from shared.platform.logging import configure_logging
+from shared.platform.settings import get_settings
 
 if __name__ == "__main__":
     settings = get_settings()

@@ -10,11 +10,11 @@ from faststream.kafka.annotations import KafkaMessage
 
 from services.intake.service import handle_decision, handle_submission
 from services.intake.store import ApplicationStore
-from shared.events.application import ApplicationSubmitted
-from shared.events.review import ReviewDecided
-from shared.runtime import ServiceRuntime, utc_now
-from shared.settings import Settings
-from shared.topics import Topics
+from shared.contract.events.application import ApplicationSubmitted
+from shared.contract.events.review import ReviewDecided
+from shared.contract.topics import Topics
+from shared.platform.runtime import ServiceRuntime, utc_now
+from shared.platform.settings import Settings
 
 SERVICE = "intake"
 

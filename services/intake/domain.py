@@ -22,7 +22,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TypeVar
 
-from shared.events.application import (
+from shared.contract.events.application import (
     Anrede,
     ApplicationAccepted,
     ApplicationIncomplete,
@@ -37,7 +37,7 @@ from shared.events.application import (
     Protokollierung,
     Zugangsart,
 )
-from shared.fingerprints import normalise_fingerprint
+from shared.platform.fingerprints import normalise_fingerprint
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 _PHONE = re.compile(r"^\+?[0-9 ()/\-]{6,30}$")

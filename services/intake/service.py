@@ -8,12 +8,12 @@ from datetime import datetime
 from services.intake import domain
 from services.intake.domain import Status
 from services.intake.store import ApplicationStore
-from shared.envelope import Envelope
-from shared.events.application import ApplicationSubmitted
-from shared.events.review import ReviewDecided
-from shared.logging import get_logger
-from shared.messaging import Outgoing
-from shared.topics import Topics
+from shared.contract.envelope import Envelope
+from shared.contract.events.application import ApplicationSubmitted
+from shared.contract.events.review import ReviewDecided
+from shared.contract.topics import Topics
+from shared.platform.logging import get_logger
+from shared.platform.messaging import Outgoing
 
 log = get_logger(__name__)
 

@@ -9,8 +9,8 @@ from typing import Any
 import asyncpg
 
 from services.intake.domain import Decision, Status
-from shared.envelope import Envelope
-from shared.events.application import ApplicationSubmitted
+from shared.contract.envelope import Envelope
+from shared.contract.events.application import ApplicationSubmitted
 
 
 class ApplicationStore:

@@ -3,7 +3,7 @@
 import asyncio
 
 from services.legal_review.app import SERVICE, LegalReview, ReviewSettings
-from shared.logging import configure_logging
+from shared.platform.logging import configure_logging
 
 if __name__ == "__main__":
     settings = ReviewSettings()

@@ -11,11 +11,11 @@ from pydantic import Field
 from services.legal_review import service
 from services.legal_review.service import Deadlines
 from services.legal_review.store import ReviewStore
-from shared.events.application import ApplicationAccepted
-from shared.events.review import LoggingCommissioned, ManualDecision
-from shared.runtime import ServiceRuntime, utc_now
-from shared.settings import Settings
-from shared.topics import Topics
+from shared.contract.events.application import ApplicationAccepted
+from shared.contract.events.review import LoggingCommissioned, ManualDecision
+from shared.contract.topics import Topics
+from shared.platform.runtime import ServiceRuntime, utc_now
+from shared.platform.settings import Settings
 
 SERVICE = "legal_review"
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from shared.events.application import (
+from shared.contract.events.application import (
     SICHERHEITSBEHOERDEN,
     Behoerdenart,
     CompleteApplication,
@@ -33,7 +33,7 @@ from shared.events.application import (
     Protokollierung,
     Zugangsart,
 )
-from shared.events.review import Auflage, Begruendung, Datenumfang, Entscheidung
+from shared.contract.events.review import Auflage, Begruendung, Datenumfang, Entscheidung
 
 # § 39 Abs. 1 BMG with Art. 24, 25, 32 DSGVO: what the declared measures must cover. A category
 # counts as addressed when the declaration names one of its terms (lower case, umlauts as written).

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from services.legal_review import rules
 from services.legal_review.rules import Ergebnis, Pruefung
 from services.legal_review.store import ReviewStore
-from shared.events.application import ApplicationAccepted, CompleteApplication
-from shared.events.review import (
+from shared.contract.events.application import ApplicationAccepted, CompleteApplication
+from shared.contract.events.review import (
     Entscheidung,
     LoggingCommissioned,
     Mahnstufe,
@@ -20,9 +20,9 @@ from shared.events.review import (
     ReviewOverdue,
     ReviewPendingManual,
 )
-from shared.logging import get_logger
-from shared.messaging import Outgoing
-from shared.topics import Topics
+from shared.contract.topics import Topics
+from shared.platform.logging import get_logger
+from shared.platform.messaging import Outgoing
 
 log = get_logger(__name__)
 RULES = "rules"

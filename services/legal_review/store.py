@@ -8,8 +8,8 @@ from datetime import datetime
 
 import asyncpg
 
-from shared.events.application import CompleteApplication
-from shared.events.review import Begruendung
+from shared.contract.events.application import CompleteApplication
+from shared.contract.events.review import Begruendung
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 import asyncio
 
 from services.mail_dispatch.app import SERVICE, MailDispatch, MailSettings
-from shared.logging import configure_logging
+from shared.platform.logging import configure_logging
 
 if __name__ == "__main__":
     settings = MailSettings()

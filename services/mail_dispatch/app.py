@@ -14,15 +14,15 @@ from services.mail_dispatch.plan import Plan
 from services.mail_dispatch.render import Signer
 from services.mail_dispatch.service import Dispatcher, Relay, SecretOpener, SmtpConnection
 from services.mail_dispatch.store import DispatchStore, PendingMail
-from shared.events.account import CredentialsIssued, ProvisioningRefused
-from shared.events.application import ApplicationIncomplete, ApplicationRefused
-from shared.events.portal import REQUESTER_CREDENTIAL_PURPOSE, RequesterCredentials
-from shared.events.review import ReviewDecided
-from shared.pki import LETTER_KEY, MAIL_CERT, MAIL_KEY, MAIL_SENDER
-from shared.runtime import ServiceRuntime, utc_now
-from shared.sealed import credential_context, load_private_key
-from shared.settings import Settings
-from shared.topics import Topics, TopicSpec, by_name
+from shared.contract.events.account import CredentialsIssued, ProvisioningRefused
+from shared.contract.events.application import ApplicationIncomplete, ApplicationRefused
+from shared.contract.events.portal import REQUESTER_CREDENTIAL_PURPOSE, RequesterCredentials
+from shared.contract.events.review import ReviewDecided
+from shared.contract.topics import Topics, TopicSpec, by_name
+from shared.platform.pki import LETTER_KEY, MAIL_CERT, MAIL_KEY, MAIL_SENDER
+from shared.platform.runtime import ServiceRuntime, utc_now
+from shared.platform.sealed import credential_context, load_private_key
+from shared.platform.settings import Settings
 
 SERVICE = "mail_dispatch"
 

@@ -14,21 +14,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from shared.events.account import (
+from shared.contract.events.account import (
     CredentialPurpose,
     CredentialsIssued,
     Postanschrift,
     ProvisioningRefused,
     Zustellweg,
 )
-from shared.events.application import (
+from shared.contract.events.application import (
     ApplicationIncomplete,
     ApplicationRefused,
     Kontakt,
     Zugangsart,
 )
-from shared.events.portal import RequesterCredentials
-from shared.events.review import Entscheidung, ReviewDecided
+from shared.contract.events.portal import RequesterCredentials
+from shared.contract.events.review import Entscheidung, ReviewDecided
 
 SECRET = "{PASSWORD}"  # where the service puts the opened password, only while rendering
 ROLE = {

@@ -30,12 +30,12 @@ from services.mail_dispatch import render
 from services.mail_dispatch.plan import SECRET, Plan
 from services.mail_dispatch.render import Signer
 from services.mail_dispatch.store import DispatchStore, PendingMail
-from shared.envelope import Envelope
-from shared.events.mail import Kanal, MailDispatched, MailFailed
-from shared.logging import get_logger
-from shared.messaging import Outgoing
-from shared.sealed import open_sealed
-from shared.topics import Topics
+from shared.contract.envelope import Envelope
+from shared.contract.events.mail import Kanal, MailDispatched, MailFailed
+from shared.contract.topics import Topics
+from shared.platform.logging import get_logger
+from shared.platform.messaging import Outgoing
+from shared.platform.sealed import open_sealed
 
 log = get_logger(__name__)
 SecretOpener = Callable[[], str]

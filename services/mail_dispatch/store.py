@@ -7,7 +7,7 @@ from datetime import datetime
 
 import asyncpg
 
-from shared.messaging import forget_handled
+from shared.platform.messaging import forget_handled
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from services.portal import service
 from services.portal.service import Reply
 from services.portal.store import PortalStore
-from shared.asgi import Endpoint, Receive, Scope, Send, json_endpoint, respond_json
+from shared.platform.asgi import Endpoint, Receive, Scope, Send, json_endpoint, respond_json
 
 if TYPE_CHECKING:
     from services.portal.app import PortalService

@@ -14,16 +14,16 @@ from pydantic import Field
 from services.portal import domain, service
 from services.portal.service import Portal
 from services.portal.store import PortalStore
-from shared.events.abruf import Anfragende
-from shared.events.portal import (
+from shared.contract.events.abruf import Anfragende
+from shared.contract.events.portal import (
     RegistrationDecision,
     RegistrationSubmitted,
     StatementRequested,
 )
-from shared.pki import LETTER_PUB
-from shared.runtime import ServiceRuntime, utc_now
-from shared.settings import Settings
-from shared.topics import Topics
+from shared.contract.topics import Topics
+from shared.platform.pki import LETTER_PUB
+from shared.platform.runtime import ServiceRuntime, utc_now
+from shared.platform.settings import Settings
 
 SERVICE = "portal"
 

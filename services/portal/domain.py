@@ -6,7 +6,7 @@
 - Request: only a registered requester who has set their own password; the declaration that the
   data serve neither advertising nor address trading (§ 44 Abs. 3 Nr. 2 BMG); a commercial use
   states its purpose (§ 44 Abs. 1 Satz 2), which must not be advertising or address trading;
-  the person sought identified as § 49 Abs. 4 demands (`shared.melderegisterauskunft`).
+  the person sought identified as § 49 Abs. 4 demands (`shared.law.melderegisterauskunft`).
 - Fees (§ 49 Abs. 3 Nr. 4 BMG): each office's schedule, by the longest AGS prefix configured
   (an office, a district, a state, or `*`), per kind of answer; the monthly statements per
   requester and per office.
@@ -21,10 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from shared.abruf import ablehnung
-from shared.aufbewahrung import BERLIN
-from shared.events.abruf import Ergebnisstatus, Nichterstellung
-from shared.events.portal import (
+from shared.contract.events.abruf import Ergebnisstatus, Nichterstellung
+from shared.contract.events.portal import (
     Abrechnungsart,
     Abrechnungsposten,
     AnfragendenAnschrift,
@@ -38,8 +36,10 @@ from shared.events.portal import (
     Statement,
     VerantwortlichePerson,
 )
-from shared.melderegisterauskunft import pruefe_identifizierung
-from shared.passwords import ascii_slug
+from shared.law.abruf import ablehnung
+from shared.law.aufbewahrung import BERLIN
+from shared.law.melderegisterauskunft import pruefe_identifizierung
+from shared.platform.passwords import ascii_slug
 
 IDENTITAETSNACHWEISE = frozenset({"personalausweis", "reisepass", "eid", "aufenthaltstitel"})
 # § 8 HRV and the other registers: HRA, HRB, Genossenschafts-, Partnerschafts-, Vereinsregister

@@ -13,15 +13,14 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from services.portal import domain
 from services.portal.domain import Buchung, Tarif
 from services.portal.store import Konto, OffenerVorgang, PortalStore
-from shared.abruf import technischer_fehler
-from shared.events.abruf import (
+from shared.contract.events.abruf import (
     Anfragende,
     Auskunftsart,
     RegisterRequest,
     RegisterResponse,
     Suchart,
 )
-from shared.events.portal import (
+from shared.contract.events.portal import (
     REQUESTER_CREDENTIAL_PURPOSE,
     Anfragekopie,
     PortalAnswered,
@@ -37,19 +36,20 @@ from shared.events.portal import (
     RequesterState,
     StatementRequested,
 )
-from shared.laender import LAENDER, land_of
-from shared.logging import get_logger
-from shared.messaging import Outgoing
-from shared.passwords import (
+from shared.contract.laender import LAENDER, land_of
+from shared.contract.topics import Topics
+from shared.law.abruf import technischer_fehler
+from shared.law.vorgangsnummer import vorgangsnummer
+from shared.platform.logging import get_logger
+from shared.platform.messaging import Outgoing
+from shared.platform.passwords import (
     hash_password,
     initial_password,
     password_expiry,
     password_policy_violations,
     verify_password,
 )
-from shared.sealed import credential_context, open_sealed, public_bytes, seal
-from shared.topics import Topics
-from shared.vorgangsnummer import vorgangsnummer
+from shared.platform.sealed import credential_context, open_sealed, public_bytes, seal
 
 log = get_logger(__name__)
 PORTAL_TENANT = "portal"

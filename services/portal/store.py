@@ -9,8 +9,8 @@ from datetime import datetime
 import asyncpg
 
 from services.portal.domain import Anfragender, Buchung
-from shared.events.abruf import Ergebnisstatus, Nichterstellung
-from shared.events.portal import (
+from shared.contract.events.abruf import Ergebnisstatus, Nichterstellung
+from shared.contract.events.portal import (
     Anfragekopie,
     PortalReleased,
     RegistrationSubmitted,

@@ -20,11 +20,11 @@ from services.protocol_log import service
 from services.protocol_log.app import SERVICE, signature_check
 from services.protocol_log.domain import ReadRefused
 from services.protocol_log.store import ProtocolStore
-from shared.db import create_pool
-from shared.events.abruf import Treffer
-from shared.events.protocol import Zweck
-from shared.runtime import utc_now
-from shared.settings import get_settings
+from shared.contract.events.abruf import Treffer
+from shared.contract.events.protocol import Zweck
+from shared.platform.db import create_pool
+from shared.platform.runtime import utc_now
+from shared.platform.settings import get_settings
 
 
 async def _run(args: argparse.Namespace) -> int:

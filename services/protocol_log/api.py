@@ -23,7 +23,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from services.protocol_log import service
 from services.protocol_log.domain import ReadRefused
 from services.protocol_log.store import ProtocolStore
-from shared.asgi import (
+from shared.contract.events.abruf import Treffer
+from shared.contract.events.protocol import Zweck
+from shared.platform.asgi import (
     BadRequest,
     Endpoint,
     Receive,
@@ -33,9 +35,7 @@ from shared.asgi import (
     read_json_object,
     respond_json,
 )
-from shared.broker import schema_violations
-from shared.events.abruf import Treffer
-from shared.events.protocol import Zweck
+from shared.platform.broker import schema_violations
 
 if TYPE_CHECKING:
     from services.protocol_log.app import ProtocolLog

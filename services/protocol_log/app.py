@@ -20,13 +20,13 @@ from services.protocol_log import service
 from services.protocol_log.domain import AlertThresholds
 from services.protocol_log.service import Evaluation
 from services.protocol_log.store import ProtocolStore
-from shared.events.abruf import QueryAnswered, QueryRejected
-from shared.events.portal import PortalFetched
-from shared.messaging import Outgoing
-from shared.pki import CHECKPOINT_KEY, CHECKPOINT_PUB
-from shared.runtime import ServiceRuntime, utc_now
-from shared.settings import Settings
-from shared.topics import Topics
+from shared.contract.events.abruf import QueryAnswered, QueryRejected
+from shared.contract.events.portal import PortalFetched
+from shared.contract.topics import Topics
+from shared.platform.messaging import Outgoing
+from shared.platform.pki import CHECKPOINT_KEY, CHECKPOINT_PUB
+from shared.platform.runtime import ServiceRuntime, utc_now
+from shared.platform.settings import Settings
 
 SERVICE = "protocol_log"
 

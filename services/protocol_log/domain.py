@@ -16,18 +16,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.aufbewahrung import BERLIN
-from shared.events.abruf import (
+from shared.contract.events.abruf import (
     Ergebnisstatus,
     QueryAnswered,
     QueryRejected,
     QueryRequested,
     Treffer,
 )
-from shared.events.application import Zugangsart
-from shared.events.portal import PortalAnswered, PortalFetched
-from shared.events.protocol import AlertRule, Zweck
-from shared.melderegisterauskunft import AUSKUNFTSDATEN
+from shared.contract.events.application import Zugangsart
+from shared.contract.events.portal import PortalAnswered, PortalFetched
+from shared.contract.events.protocol import AlertRule, Zweck
+from shared.law.aufbewahrung import BERLIN
+from shared.law.melderegisterauskunft import AUSKUNFTSDATEN
 
 GENESIS = "0" * 64
 OPERATOR_CHAIN = "operator"

@@ -17,13 +17,30 @@ from typing import Any
 from services.protocol_log import domain
 from services.protocol_log.domain import AlertThresholds
 from services.protocol_log.store import ProtocolStore
-from shared import aufbewahrung
-from shared.events.abruf import Ausgang, QueryAnswered, QueryDelivered, QueryRejected, Treffer
-from shared.events.portal import PortalAnswered, PortalAusgang, PortalFetched, PortalReleased
-from shared.events.protocol import AnswerCounts, ProtocolAlert, ProtocolMetrics, SelfLogEntry, Zweck
-from shared.logging import get_logger
-from shared.messaging import Outgoing
-from shared.topics import Topics
+from shared.contract.events.abruf import (
+    Ausgang,
+    QueryAnswered,
+    QueryDelivered,
+    QueryRejected,
+    Treffer,
+)
+from shared.contract.events.portal import (
+    PortalAnswered,
+    PortalAusgang,
+    PortalFetched,
+    PortalReleased,
+)
+from shared.contract.events.protocol import (
+    AnswerCounts,
+    ProtocolAlert,
+    ProtocolMetrics,
+    SelfLogEntry,
+    Zweck,
+)
+from shared.contract.topics import Topics
+from shared.law import aufbewahrung
+from shared.platform.logging import get_logger
+from shared.platform.messaging import Outgoing
 
 log = get_logger(__name__)
 Signer = Callable[[bytes], bytes]

@@ -4,8 +4,8 @@ import asyncio
 
 from services.provisioning.api import routes
 from services.provisioning.app import SERVICE, Provisioning, ProvisioningSettings
-from shared.asgi import server
-from shared.logging import configure_logging
+from shared.platform.asgi import server
+from shared.platform.logging import configure_logging
 
 if __name__ == "__main__":
     settings = ProvisioningSettings()

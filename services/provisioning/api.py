@@ -13,9 +13,9 @@ from typing import Any
 
 from services.provisioning import service
 from services.provisioning.store import ProvisioningStore
-from shared.asgi import Endpoint, Receive, Scope, Send, json_endpoint, respond_json
-from shared.events.account import AuthOutcome
-from shared.runtime import ServiceRuntime
+from shared.contract.events.account import AuthOutcome
+from shared.platform.asgi import Endpoint, Receive, Scope, Send, json_endpoint, respond_json
+from shared.platform.runtime import ServiceRuntime
 
 CERT_HEADER = b"x-client-cert-sha256"
 STATUS = {

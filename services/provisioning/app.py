@@ -13,11 +13,11 @@ from pydantic import Field
 from services.provisioning import service
 from services.provisioning.service import Provisioner
 from services.provisioning.store import ProvisioningStore
-from shared.events.review import ReviewDecided
-from shared.pki import LETTER_PUB
-from shared.runtime import ServiceRuntime, utc_now
-from shared.settings import Settings
-from shared.topics import Topics
+from shared.contract.events.review import ReviewDecided
+from shared.contract.topics import Topics
+from shared.platform.pki import LETTER_PUB
+from shared.platform.runtime import ServiceRuntime, utc_now
+from shared.platform.settings import Settings
 
 SERVICE = "provisioning"
 

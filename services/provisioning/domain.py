@@ -14,8 +14,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from shared.abruf import SPERRE_ABS_6_STELLEN
-from shared.events.account import (
+from shared.contract.events.account import (
     Abrufverfahren,
     Actor,
     ActorKind,
@@ -27,10 +26,11 @@ from shared.events.account import (
     UserStatus,
     VerfahrenStatus,
 )
-from shared.events.application import Behoerdenart, Protokollierung, Zugangsart
-from shared.events.review import Auflage, Datenumfang
-from shared.fingerprints import normalise_fingerprint
-from shared.passwords import ascii_slug
+from shared.contract.events.application import Behoerdenart, Protokollierung, Zugangsart
+from shared.contract.events.review import Auflage, Datenumfang
+from shared.law.abruf import SPERRE_ABS_6_STELLEN
+from shared.platform.fingerprints import normalise_fingerprint
+from shared.platform.passwords import ascii_slug
 
 TENANT_NAMESPACE = uuid.UUID("5b7e3d0c-2f4a-4c1e-9a57-0d1e6b3c8f21")
 

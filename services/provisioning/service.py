@@ -17,8 +17,7 @@ from pydantic import ValidationError
 from services.provisioning import domain
 from services.provisioning.domain import Account, LoginDecision, Tenant
 from services.provisioning.store import ProvisioningStore
-from shared.broker import schema_violations
-from shared.events.account import (
+from shared.contract.events.account import (
     AccountCommand,
     AccountEvent,
     AccountEventKind,
@@ -40,20 +39,21 @@ from shared.events.account import (
     UserStatus,
     Zustellweg,
 )
-from shared.events.application import CompleteApplication
-from shared.events.review import Entscheidung, ReviewDecided
-from shared.fingerprints import normalise_fingerprint
-from shared.logging import get_logger
-from shared.messaging import Outgoing
-from shared.passwords import (
+from shared.contract.events.application import CompleteApplication
+from shared.contract.events.review import Entscheidung, ReviewDecided
+from shared.contract.topics import Topics
+from shared.platform.broker import schema_violations
+from shared.platform.fingerprints import normalise_fingerprint
+from shared.platform.logging import get_logger
+from shared.platform.messaging import Outgoing
+from shared.platform.passwords import (
     hash_password,
     initial_password,
     password_expiry,
     password_policy_violations,
     verify_password,
 )
-from shared.sealed import credential_context, seal
-from shared.topics import Topics
+from shared.platform.sealed import credential_context, seal
 
 log = get_logger(__name__)
 

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from services.provisioning.domain import Account, Tenant
-from shared.events.account import (
+from shared.contract.events.account import (
     Abrufverfahren,
     Postanschrift,
     TenantStatus,
@@ -18,8 +18,8 @@ from shared.events.account import (
     UserStatus,
     VerfahrenStatus,
 )
-from shared.events.application import Behoerdenart, Protokollierung, Zugangsart
-from shared.events.review import Auflage, Datenumfang
+from shared.contract.events.application import Behoerdenart, Protokollierung, Zugangsart
+from shared.contract.events.review import Auflage, Datenumfang
 
 
 class ProvisioningStore:

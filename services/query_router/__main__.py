@@ -3,7 +3,7 @@
 import asyncio
 
 from services.query_router.app import SERVICE, QueryRouter, RouterSettings
-from shared.logging import configure_logging
+from shared.platform.logging import configure_logging
 
 if __name__ == "__main__":
     settings = RouterSettings()

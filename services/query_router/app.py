@@ -12,10 +12,10 @@ from pydantic import Field
 
 from services.query_router import service
 from services.query_router.store import RouterStore
-from shared.events.account import TenantState
-from shared.runtime import ServiceRuntime, utc_now
-from shared.settings import Settings
-from shared.topics import Topics
+from shared.contract.events.account import TenantState
+from shared.contract.topics import Topics
+from shared.platform.runtime import ServiceRuntime, utc_now
+from shared.platform.settings import Settings
 
 SERVICE = "query_router"
 

@@ -2,19 +2,19 @@
 register answers, who logs, and the Vorgangsnummer.
 
 Authorisation comes from the tenant as `min.tenant.state.v1` describes it; the request itself is
-checked by `shared.abruf`, the one place the retrieval law lives."""
+checked by `shared.law.abruf`, the one place the retrieval law lives."""
 
 from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
 
-from shared.abruf import ablehnung, land_der_anfrage, pruefe_anfrage
-from shared.events.abruf import Nichterstellung, QueryRequested, Zweck
-from shared.events.account import TenantState, TenantStatus, UserStatus, VerfahrenStatus
-from shared.events.application import Behoerdenart, Protokollierung, Zugangsart
-from shared.events.review import Datenumfang
-from shared.fingerprints import normalise_fingerprint
+from shared.contract.events.abruf import Nichterstellung, QueryRequested, Zweck
+from shared.contract.events.account import TenantState, TenantStatus, UserStatus, VerfahrenStatus
+from shared.contract.events.application import Behoerdenart, Protokollierung, Zugangsart
+from shared.contract.events.review import Datenumfang
+from shared.law.abruf import ablehnung, land_der_anfrage, pruefe_anfrage
+from shared.platform.fingerprints import normalise_fingerprint
 
 STATUTORY_TASKS_ONLY = "STATUTORY_TASKS_ONLY"  # the health insurers' condition (§ 34 Abs. 6 BMG)
 

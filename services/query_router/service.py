@@ -7,8 +7,7 @@ from datetime import datetime, timedelta
 from services.query_router import domain
 from services.query_router.domain import Freigabe
 from services.query_router.store import RouterStore, Vorgang
-from shared.abruf import technischer_fehler
-from shared.events.abruf import (
+from shared.contract.events.abruf import (
     Nichterstellung,
     QueryAnswered,
     QueryRejected,
@@ -16,13 +15,14 @@ from shared.events.abruf import (
     RegisterRequest,
     RegisterResponse,
 )
-from shared.events.account import TenantState
-from shared.events.application import Zugangsart
-from shared.laender import LAENDER
-from shared.logging import get_logger
-from shared.messaging import Outgoing
-from shared.topics import Topics
-from shared.vorgangsnummer import vorgangsnummer
+from shared.contract.events.account import TenantState
+from shared.contract.events.application import Zugangsart
+from shared.contract.laender import LAENDER
+from shared.contract.topics import Topics
+from shared.law.abruf import technischer_fehler
+from shared.law.vorgangsnummer import vorgangsnummer
+from shared.platform.logging import get_logger
+from shared.platform.messaging import Outgoing
 
 log = get_logger(__name__)
 

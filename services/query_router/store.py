@@ -7,8 +7,8 @@ from datetime import datetime
 
 import asyncpg
 
-from shared.events.abruf import QueryRequested
-from shared.events.account import TenantState
+from shared.contract.events.abruf import QueryRequested
+from shared.contract.events.account import TenantState
 
 
 @dataclass(frozen=True)

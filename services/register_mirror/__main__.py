@@ -4,7 +4,7 @@ register from `MELDESPIEGEL_REGISTER_ART`)."""
 import asyncio
 
 from services.register_mirror.app import RegisterMirror, RegisterSettings, service_name
-from shared.logging import configure_logging
+from shared.platform.logging import configure_logging
 
 if __name__ == "__main__":
     settings = RegisterSettings()

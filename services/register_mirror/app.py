@@ -15,13 +15,13 @@ from pydantic import Field
 from services.register_mirror import service
 from services.register_mirror.domain import Register, Registerart
 from services.register_mirror.store import RegisterStore
-from shared.events.abruf import Auskunftsart, RegisterRequest
-from shared.events.register import RegisterDelivery
-from shared.pki import ANSWER_PUB
-from shared.runtime import ServiceRuntime, utc_now
-from shared.sealed import seal
-from shared.settings import Settings
-from shared.topics import Topics
+from shared.contract.events.abruf import Auskunftsart, RegisterRequest
+from shared.contract.events.register import RegisterDelivery
+from shared.contract.topics import Topics
+from shared.platform.pki import ANSWER_PUB
+from shared.platform.runtime import ServiceRuntime, utc_now
+from shared.platform.sealed import seal
+from shared.platform.settings import Settings
 
 SERVICE = "register_mirror"
 

@@ -28,15 +28,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from shared.abruf import (
-    MAX_TREFFER,
-    NEUTRALE_ANTWORT,
-    SPERRE_ABS_6_STELLEN,
-    ablehnung,
-    gelieferte_datenelemente,
-    ist_sicherheitsbehoerde,
-)
-from shared.events.abruf import (
+from shared.contract.events.abruf import (
     Auskunftsart,
     Benachrichtigter,
     Datenelement,
@@ -48,8 +40,8 @@ from shared.events.abruf import (
     Suchkriterien,
     Treffer,
 )
-from shared.events.application import Behoerdenart, Zugangsart
-from shared.events.register import (
+from shared.contract.events.application import Behoerdenart, Zugangsart
+from shared.contract.events.register import (
     Anschrift,
     Auskunftssperre,
     Bezugsperson,
@@ -57,8 +49,16 @@ from shared.events.register import (
     Personendatensatz,
     RegisterDelivery,
 )
-from shared.melderegisterauskunft import AUSKUNFTSDATEN, NEUTRALE_AUSKUNFT, suchkriterien
-from shared.suchnormalisierung import (
+from shared.law.abruf import (
+    MAX_TREFFER,
+    NEUTRALE_ANTWORT,
+    SPERRE_ABS_6_STELLEN,
+    ablehnung,
+    gelieferte_datenelemente,
+    ist_sicherheitsbehoerde,
+)
+from shared.law.melderegisterauskunft import AUSKUNFTSDATEN, NEUTRALE_AUSKUNFT, suchkriterien
+from shared.law.suchnormalisierung import (
     koelner_phonetik,
     normalise,
     normalise_strasse,

@@ -24,8 +24,7 @@ import asyncpg
 from services.register_mirror.app import service_name
 from services.register_mirror.domain import Registerart
 from services.register_mirror.store import COLUMNS, row
-from shared.db import create_pool
-from shared.events.register import (
+from shared.contract.events.register import (
     Anschrift,
     Auskunftssperre,
     Ausweis,
@@ -33,7 +32,8 @@ from shared.events.register import (
     Personendatensatz,
     Wohnungsstatus,
 )
-from shared.settings import get_settings
+from shared.platform.db import create_pool
+from shared.platform.settings import get_settings
 
 
 @dataclass(frozen=True)

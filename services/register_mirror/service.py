@@ -11,14 +11,7 @@ from datetime import datetime, timedelta
 from services.register_mirror import domain
 from services.register_mirror.domain import Antwort, Register
 from services.register_mirror.store import RegisterStore
-from shared import aufbewahrung
-from shared.abruf import (
-    IDENTIFIKATIONSMERKMAL_GUELTIG_STUNDEN,
-    MAX_TREFFER,
-    ablehnung,
-    pruefe_anfrage,
-)
-from shared.events.abruf import (
+from shared.contract.events.abruf import (
     Auskunftsart,
     BlockNotice,
     RegisterHandover,
@@ -27,12 +20,24 @@ from shared.events.abruf import (
     Suchart,
     Uebergabegrund,
 )
-from shared.events.register import DeliveryLogged, Lieferart, LieferStatus, RegisterDelivery
-from shared.laender import land_of
-from shared.logging import get_logger
-from shared.melderegisterauskunft import pruefe_identifizierung, suchkriterien
-from shared.messaging import Outgoing
-from shared.topics import Topics
+from shared.contract.events.register import (
+    DeliveryLogged,
+    Lieferart,
+    LieferStatus,
+    RegisterDelivery,
+)
+from shared.contract.laender import land_of
+from shared.contract.topics import Topics
+from shared.law import aufbewahrung
+from shared.law.abruf import (
+    IDENTIFIKATIONSMERKMAL_GUELTIG_STUNDEN,
+    MAX_TREFFER,
+    ablehnung,
+    pruefe_anfrage,
+)
+from shared.law.melderegisterauskunft import pruefe_identifizierung, suchkriterien
+from shared.platform.logging import get_logger
+from shared.platform.messaging import Outgoing
 
 log = get_logger(__name__)
 Sealer = Callable[[bytes, RegisterRequest], str]  # (answer, request) -> sealed box

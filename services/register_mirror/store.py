@@ -12,9 +12,9 @@ from typing import Any
 import asyncpg
 
 from services.register_mirror.domain import Fund, name_schluessel, suchspalten
-from shared.events.abruf import RegisterRequest, RegisterResponse, Suchkriterien
-from shared.events.register import DeliveryLogged, Personendatensatz
-from shared.suchnormalisierung import (
+from shared.contract.events.abruf import RegisterRequest, RegisterResponse, Suchkriterien
+from shared.contract.events.register import DeliveryLogged, Personendatensatz
+from shared.law.suchnormalisierung import (
     has_wildcard,
     koelner_phonetik,
     like_pattern,

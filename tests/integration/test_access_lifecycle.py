@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from shared.topics import Topics
+from shared.contract.topics import Topics
 from tests.helpers import RawProducer, application, eventually, headers_for, read_all, read_to_end
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("lifecycle_processes")]

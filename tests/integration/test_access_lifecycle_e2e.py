@@ -13,10 +13,10 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
-from shared.kafka_admin import wanted_topics
-from shared.pki import CA_CERT, CA_KEY, issue_smime
-from shared.settings import get_settings
-from shared.topics import Topics
+from shared.contract.topics import Topics
+from shared.platform.kafka_admin import wanted_topics
+from shared.platform.pki import CA_CERT, CA_KEY, issue_smime
+from shared.platform.settings import get_settings
 from tests.helpers import (
     RawProducer,
     ServiceProcess,

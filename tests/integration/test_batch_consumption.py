@@ -13,11 +13,11 @@ import asyncpg
 import pytest
 from faststream.kafka.annotations import KafkaMessage
 
-from shared.events.abruf import QueryRequested
-from shared.messaging import Outgoing
-from shared.runtime import ServiceRuntime
-from shared.settings import Settings
-from shared.topics import Topics
+from shared.contract.events.abruf import QueryRequested
+from shared.contract.topics import Topics
+from shared.platform.messaging import Outgoing
+from shared.platform.runtime import ServiceRuntime
+from shared.platform.settings import Settings
 from tests.helpers import RawProducer, eventually, headers_for, read_all
 from tests.retrieval import HANNOVER, query
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.async_api import Page, async_playwright
 
-from shared.topics import Topics
+from shared.contract.topics import Topics
 from tests.helpers import RawProducer, ServiceProcess, eventually, headers_for, stop_all
 from tests.hostile import sample
 from tests.retrieval import publish

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from services.dashboard.domain import Dashboard
-from shared.events.betrieb import DashboardCheckpoint
-from shared.topics import Topics
+from shared.contract.events.betrieb import DashboardCheckpoint
+from shared.contract.topics import Topics
 from tests.helpers import RawProducer, ServiceProcess, eventually, read_all, stop_all
 from tests.retrieval import publish
 from tests.smtp import free_port

@@ -20,7 +20,7 @@ import pytest
 
 from services.register_mirror.app import service_name
 from services.register_mirror.store import RegisterStore
-from shared.topics import Topics
+from shared.contract.topics import Topics
 from tests.helpers import (
     RawProducer,
     ServiceProcess,

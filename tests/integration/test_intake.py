@@ -8,7 +8,7 @@ import uuid
 import asyncpg
 import pytest
 
-from shared.topics import Topics
+from shared.contract.topics import Topics
 from tests.helpers import (
     RawProducer,
     Record,

@@ -10,7 +10,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from shared.topics import Topics
+from shared.contract.topics import Topics
 from tests.helpers import RawProducer, ServiceProcess, application, read_all, read_to_end
 
 pytestmark = pytest.mark.integration

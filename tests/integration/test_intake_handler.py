@@ -11,8 +11,8 @@ import pytest
 
 from services.intake import service
 from services.intake.app import Intake
-from shared.settings import Settings
-from shared.topics import Topics
+from shared.contract.topics import Topics
+from shared.platform.settings import Settings
 from tests.helpers import application, database_url
 from tests.inmemory import InMemory
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.topics import Topics
+from shared.contract.topics import Topics
 from tests.helpers import (
     ROOT,
     RawProducer,

@@ -11,9 +11,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from shared.db import migrate
-from shared.kafka_admin import DLQ_RETENTION_MS, ensure_topics
-from shared.topics import DLQ_MAX_MESSAGE_BYTES, Topics
+from shared.contract.topics import DLQ_MAX_MESSAGE_BYTES, Topics
+from shared.platform.db import migrate
+from shared.platform.kafka_admin import DLQ_RETENTION_MS, ensure_topics
 from tests.helpers import ROOT, bootstrap, database_url
 
 pytestmark = pytest.mark.integration
@@ -100,7 +100,7 @@ async def test_migrations_are_recorded_and_not_applied_twice() -> None:
         assert await migrate(conn, "intake", "services.intake") == []
         names = await conn.fetch("SELECT name FROM intake.schema_migrations ORDER BY name")
         on_disk = sorted(
-            [f"shared/{p.name}" for p in (ROOT / "shared/migrations").glob("*.sql")]
+            [f"shared/{p.name}" for p in (ROOT / "shared/platform/migrations").glob("*.sql")]
             + [
                 f"services.intake/{p.name}"
                 for p in (ROOT / "services/intake/migrations").glob("*.sql")

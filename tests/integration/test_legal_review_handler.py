@@ -10,9 +10,9 @@ import pytest
 
 from services.intake.domain import assess
 from services.legal_review.app import LegalReview, ReviewSettings
-from shared.events.application import ApplicationAccepted, ApplicationSubmitted
-from shared.events.review import Entscheidung, LoggingCommissioned, ManualDecision
-from shared.topics import Topics
+from shared.contract.events.application import ApplicationAccepted, ApplicationSubmitted
+from shared.contract.events.review import Entscheidung, LoggingCommissioned, ManualDecision
+from shared.contract.topics import Topics
 from tests.helpers import application, database_url
 from tests.inmemory import InMemory
 

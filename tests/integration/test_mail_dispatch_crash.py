@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.topics import Topics
+from shared.contract.topics import Topics
 from tests.helpers import RawProducer, ServiceProcess, eventually, headers_for
 from tests.integration.test_mail_dispatch_handler import credentials
 from tests.smtp import SmtpServer

@@ -12,11 +12,11 @@ import pytest
 from pypdf import PdfReader
 
 from services.mail_dispatch.app import MailDispatch, MailSettings
-from shared.events.account import CredentialPurpose
-from shared.events.application import ApplicationIncomplete, Kontakt, Mangel
-from shared.pki import CA_CERT, CA_KEY, issue_smime
-from shared.settings import get_settings
-from shared.topics import Topics
+from shared.contract.events.account import CredentialPurpose
+from shared.contract.events.application import ApplicationIncomplete, Kontakt, Mangel
+from shared.contract.topics import Topics
+from shared.platform.pki import CA_CERT, CA_KEY, issue_smime
+from shared.platform.settings import get_settings
 from tests.factories import NOW, approval, complete_application, credentials
 from tests.helpers import database_url
 from tests.inmemory import InMemory

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.events.account import CredentialPurpose
-from shared.topics import Topics
+from shared.contract.events.account import CredentialPurpose
+from shared.contract.topics import Topics
 from tests.factories import credentials
 from tests.helpers import (
     RawProducer,

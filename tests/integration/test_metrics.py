@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.topics import Topics
+from shared.contract.topics import Topics
 from tests.helpers import RawProducer, ServiceProcess, eventually, headers_for, stop_all
 from tests.retrieval import HANNOVER, publish, query, token
 from tests.smtp import free_port

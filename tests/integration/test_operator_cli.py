@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.topics import Topics
+from shared.contract.topics import Topics
 from tests.helpers import (
     RawProducer,
     ServiceProcess,

@@ -23,11 +23,17 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from services.portal.domain import monat_von
 from services.portal.service import answer_context
-from shared.events.portal import REQUESTER_CREDENTIAL_PURPOSE
-from shared.melderegisterauskunft import AUSKUNFTSDATEN
-from shared.pki import ANSWER_KEY, LETTER_KEY
-from shared.sealed import SealError, credential_context, load_private_key, open_sealed, public_bytes
-from shared.topics import Topics
+from shared.contract.events.portal import REQUESTER_CREDENTIAL_PURPOSE
+from shared.contract.topics import Topics
+from shared.law.melderegisterauskunft import AUSKUNFTSDATEN
+from shared.platform.pki import ANSWER_KEY, LETTER_KEY
+from shared.platform.sealed import (
+    SealError,
+    credential_context,
+    load_private_key,
+    open_sealed,
+    public_bytes,
+)
 from tests.helpers import (
     RawProducer,
     Record,

@@ -18,10 +18,10 @@ from services.protocol_log import service
 from services.protocol_log.domain import AlertThresholds, ReadRefused
 from services.protocol_log.service import Evaluation
 from services.protocol_log.store import ProtocolStore
-from shared.aufbewahrung import BERLIN
-from shared.db import create_pool
-from shared.events.abruf import Treffer
-from shared.events.protocol import Zweck
+from shared.contract.events.abruf import Treffer
+from shared.contract.events.protocol import Zweck
+from shared.law.aufbewahrung import BERLIN
+from shared.platform.db import create_pool
 from tests.helpers import database_url
 from tests.retrieval import HANNOVER, answered
 

@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from shared.topics import Topics
+from shared.contract.topics import Topics
 from tests.helpers import (
     RawProducer,
     ServiceProcess,

@@ -13,10 +13,10 @@ import pytest
 
 from services.provisioning.api import routes
 from services.provisioning.app import Provisioning, ProvisioningSettings
-from shared.pki import LETTER_KEY
-from shared.sealed import credential_context, load_private_key, open_sealed
-from shared.settings import get_settings
-from shared.topics import Topics
+from shared.contract.topics import Topics
+from shared.platform.pki import LETTER_KEY
+from shared.platform.sealed import credential_context, load_private_key, open_sealed
+from shared.platform.settings import get_settings
 from tests.factories import NOW, approval, complete_application
 from tests.helpers import database_url
 from tests.inmemory import InMemory
@@ -288,7 +288,7 @@ async def test_operator_restricts_suspends_and_lifts_a_tenant(run: Harness) -> N
 
 
 async def test_admin_password_reset_only_with_secure_mail(run: Harness) -> None:
-    from shared.pki import CA_CERT, CA_KEY, issue_smime
+    from shared.platform.pki import CA_CERT, CA_KEY, issue_smime
 
     pki = get_settings().pki_dir
     cert, _ = issue_smime(

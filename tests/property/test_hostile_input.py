@@ -37,12 +37,12 @@ from hypothesis import strategies as st
 
 from services.register_mirror.app import service_name
 from services.register_mirror.domain import Registerart
-from shared.broker import subscribe, subscribe_batch
-from shared.envelope import Envelope, decode_headers
-from shared.kafka_admin import partitions_of
-from shared.runtime import ServiceRuntime
-from shared.settings import Settings
-from shared.topics import TopicSpec
+from shared.contract.envelope import Envelope, decode_headers
+from shared.contract.topics import TopicSpec
+from shared.platform.broker import subscribe, subscribe_batch
+from shared.platform.kafka_admin import partitions_of
+from shared.platform.runtime import ServiceRuntime
+from shared.platform.settings import Settings
 from tests.conftest import run_services
 from tests.helpers import ServiceProcess, bootstrap, eventually, stop_all
 from tests.hostile import Raw, consumed_topics, event_id_of, interleaved

@@ -1,4 +1,4 @@
-"""The retrieval law in shared.abruf, and the router's authorisation from the tenant state."""
+"""The retrieval law in shared.law.abruf, and the router's authorisation from the tenant state."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from services.query_router.domain import Abrufer, Freigabe, Protokoll, autorisiere
-from shared.abruf import gelieferte_datenelemente, pruefe_anfrage
-from shared.events.abruf import Datenelement, Nichterstellung, QueryRequested, Suchart
-from shared.events.account import TenantState
-from shared.events.application import Zugangsart
-from shared.vorgangsnummer import vorgangsnummer
+from shared.contract.events.abruf import Datenelement, Nichterstellung, QueryRequested, Suchart
+from shared.contract.events.account import TenantState
+from shared.contract.events.application import Zugangsart
+from shared.law.abruf import gelieferte_datenelemente, pruefe_anfrage
+from shared.law.vorgangsnummer import vorgangsnummer
 from tests.retrieval import HANNOVER, query, tenant_state
 
 EINFACH = Zugangsart.EINFACHE_BEHOERDENAUSKUNFT

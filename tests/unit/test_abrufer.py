@@ -11,8 +11,8 @@ import pytest
 
 from services.query_router.domain import Abrufer, Freigabe, autorisiere
 from services.query_router.service import _request
-from shared.events.abruf import Nichterstellung, QueryRequested
-from shared.events.account import TenantState
+from shared.contract.events.abruf import Nichterstellung, QueryRequested
+from shared.contract.events.account import TenantState
 from tests.retrieval import HANNOVER, query, tenant_state
 
 FINGERPRINT = "ab" * 32

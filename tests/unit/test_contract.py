@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.envelope import Envelope, EnvelopeError
-from shared.kafka_admin import wanted_topics
-from shared.topics import CATALOGUE, Topics
+from shared.contract.envelope import Envelope, EnvelopeError
+from shared.contract.topics import CATALOGUE, Topics
+from shared.platform.kafka_admin import wanted_topics
 from tests.helpers import ROOT
 
 TOPIC_NAME = re.compile(r"^min\.[a-z]+(\.[a-z0-9-]+)+\.v[0-9]+$")
@@ -69,8 +69,8 @@ def test_envelope_rejects_a_naive_time() -> None:
 
 
 def test_retry_backoff_doubles_and_stays_capped_through_a_long_outage() -> None:
-    from shared.broker import retry_delay
-    from shared.settings import Settings
+    from shared.platform.broker import retry_delay
+    from shared.platform.settings import Settings
 
     settings = Settings(retry_backoff_seconds=0.2, retry_backoff_max_seconds=10.0)
     assert [retry_delay(settings, n) for n in (1, 2, 3)] == [0.2, 0.4, 0.8]

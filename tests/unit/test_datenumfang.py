@@ -1,5 +1,5 @@
 """The data scope of § 34a Abs. 2 and 3 BMG, item by item and for each access, generated from the
-one table that cites the provision for each item (`shared.abruf.DATENUMFANG`): what the register
+one table that cites the provision for each item (`shared.law.abruf.DATENUMFANG`): what the register
 puts into an answer, and what a request may ask for."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import pytest
 
 from services.register_mirror import domain
 from services.register_mirror.domain import Fund
-from shared.abruf import DATENUMFANG, EINFACH, SATZ_2, SICHER, pruefe_anfrage
-from shared.events.abruf import Datenelement, QueryRequested, RegisterRequest, Suchart
-from shared.events.application import Zugangsart
-from shared.events.register import Personendatensatz
+from shared.contract.events.abruf import Datenelement, QueryRequested, RegisterRequest, Suchart
+from shared.contract.events.application import Zugangsart
+from shared.contract.events.register import Personendatensatz
+from shared.law.abruf import DATENUMFANG, EINFACH, SATZ_2, SICHER, pruefe_anfrage
 from tests.retrieval import HANNOVER, person, query
 
 # where each item shows in an answer (independent of the register's own code)

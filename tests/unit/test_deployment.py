@@ -70,9 +70,9 @@ def test_every_service_container_is_probed_and_scraped() -> None:
 
 
 def test_kubernetes_manifests_are_generated_from_the_code() -> None:
-    from shared import deployment
+    from tools import deployment
 
-    assert deployment.stale() == [], "run: python -m shared.deployment write"
+    assert deployment.stale() == [], "run: python -m tools.deployment write"
     kustomization = yaml.safe_load((ROOT / "deploy/k8s/kustomization.yaml").read_text("utf-8"))
     assert set(kustomization["resources"]) == {
         "namespace.yaml",
@@ -90,7 +90,7 @@ def test_kubernetes_manifests_are_generated_from_the_code() -> None:
 
 
 def test_strimzi_topics_match_the_catalogue() -> None:
-    from shared.kafka_admin import wanted_topics
+    from shared.platform.kafka_admin import wanted_topics
 
     docs = list(yaml.safe_load_all((ROOT / "deploy/k8s/kafka-topics.yaml").read_text("utf-8")))
     topics = {d["spec"]["topicName"]: d["spec"] for d in docs}
@@ -106,7 +106,7 @@ def test_strimzi_topics_match_the_catalogue() -> None:
 def test_grafana_dashboard_queries_only_metrics_the_services_expose() -> None:
     from prometheus_client import generate_latest
 
-    from shared.metrics import Metrics
+    from shared.platform.metrics import Metrics
 
     exposed = set(
         re.findall(r"^# TYPE (\w+) (\w+)", generate_latest(Metrics("t").registry).decode(), re.M)

@@ -8,16 +8,16 @@ import json
 
 import pytest
 
-from shared import contract
-from shared.topics import CATALOGUE
+from shared.contract.topics import CATALOGUE
 from tests.helpers import ROOT
+from tools import contract
 
 SAMPLES = ROOT / "tests" / "contract" / "samples"
 BY_TYPE = {spec.event_type: spec for spec in CATALOGUE}
 
 
 def test_committed_documents_are_what_the_code_generates() -> None:
-    assert contract.stale() == [], "run: python -m shared.contract write"
+    assert contract.stale() == [], "run: python -m tools.contract write"
 
 
 def test_asyncapi_names_every_topic_its_writer_and_its_consumers() -> None:

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.broker import POISON, decode_event
-from shared.settings import Settings
+from shared.platform.broker import POISON, decode_event
+from shared.platform.settings import Settings
 from tests.hostile import consumed_topics, hostile, valid
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from services.intake.domain import Defects, Refusal, Status, assess, authority_key, decide
-from shared.events.application import (
+from shared.contract.events.application import (
     ApplicationSubmitted,
     CompleteApplication,
     Protokollierung,

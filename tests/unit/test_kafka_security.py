@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from faststream.security import SASLScram512
 
-from shared.kafka_security import client_options, security
-from shared.settings import Settings
+from shared.platform.kafka_security import client_options, security
+from shared.platform.settings import Settings
 
 
 def test_plaintext_needs_nothing() -> None:

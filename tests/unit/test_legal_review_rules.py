@@ -14,8 +14,12 @@ from services.legal_review.rules import (
     review,
     statement,
 )
-from shared.events.application import ApplicationSubmitted, Behoerdenart, CompleteApplication
-from shared.events.review import Datenumfang, Entscheidung
+from shared.contract.events.application import (
+    ApplicationSubmitted,
+    Behoerdenart,
+    CompleteApplication,
+)
+from shared.contract.events.review import Datenumfang, Entscheidung
 from tests.helpers import application
 
 SECURITY = {

@@ -9,8 +9,13 @@ import pytest
 
 from services.mail_dispatch import plan
 from services.mail_dispatch.plan import SECRET
-from shared.events.account import CredentialPurpose, CredentialsIssued, Postanschrift, Zustellweg
-from shared.events.application import ApplicationIncomplete, Kontakt, Mangel, Zugangsart
+from shared.contract.events.account import (
+    CredentialPurpose,
+    CredentialsIssued,
+    Postanschrift,
+    Zustellweg,
+)
+from shared.contract.events.application import ApplicationIncomplete, Kontakt, Mangel, Zugangsart
 from tests.factories import NOW
 
 ADDRESS = Postanschrift(

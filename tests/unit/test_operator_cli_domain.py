@@ -14,7 +14,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from operator_cli import domain
 from operator_cli.domain import Eingabefehler, Ref, Satz
-from shared.topics import Topics
+from shared.contract.topics import Topics
 from tests.helpers import application
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)

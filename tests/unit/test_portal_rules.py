@@ -12,7 +12,7 @@ from services.portal import domain
 from services.portal.domain import Anfragender, Buchung, Tarif
 from services.register_mirror import domain as register
 from services.register_mirror.domain import Fund
-from shared.events.abruf import (
+from shared.contract.events.abruf import (
     Anfragende,
     Auskunftsart,
     Ergebnisstatus,
@@ -20,14 +20,14 @@ from shared.events.abruf import (
     RegisterRequest,
     Suchart,
 )
-from shared.events.portal import (
+from shared.contract.events.portal import (
     Abrechnungsart,
     PortalRequest,
     RegistrationSubmitted,
     Registrierungsstatus,
 )
-from shared.events.register import Personendatensatz
-from shared.melderegisterauskunft import NEUTRALE_AUSKUNFT, pruefe_identifizierung
+from shared.contract.events.register import Personendatensatz
+from shared.law.melderegisterauskunft import NEUTRALE_AUSKUNFT, pruefe_identifizierung
 
 AGS = "03241001"
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)

@@ -8,8 +8,8 @@ import pytest
 
 from services.protocol_log import domain
 from services.protocol_log.domain import AlertThresholds, Head, StoredEntry
-from shared import aufbewahrung
-from shared.aufbewahrung import BERLIN
+from shared.law import aufbewahrung
+from shared.law.aufbewahrung import BERLIN
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,7 @@ import pytest
 
 from services.provisioning import domain
 from services.provisioning.domain import Account, Tenant
-from shared import passwords
-from shared.events.account import (
+from shared.contract.events.account import (
     Abrufverfahren,
     Actor,
     ActorKind,
@@ -22,8 +21,9 @@ from shared.events.account import (
     UserStatus,
     VerfahrenStatus,
 )
-from shared.events.application import Behoerdenart, Zugangsart
-from shared.events.review import Datenumfang
+from shared.contract.events.application import Behoerdenart, Zugangsart
+from shared.contract.events.review import Datenumfang
+from shared.platform import passwords
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 TENANT = Tenant(

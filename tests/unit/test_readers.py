@@ -15,9 +15,9 @@ from demo.queries import Tenants
 from operator_cli import domain
 from operator_cli.domain import Satz, _describe
 from services.dashboard.domain import Dashboard
-from shared.broker import json_or_none
-from shared.envelope import decode_headers
-from shared.topics import Topics
+from shared.contract.envelope import decode_headers
+from shared.contract.topics import Topics
+from shared.platform.broker import json_or_none
 from tests.hostile import hostile, valid
 from tests.retrieval import tenant_state
 

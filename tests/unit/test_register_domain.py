@@ -12,9 +12,9 @@ import pytest
 from services.register_mirror import domain
 from services.register_mirror.domain import Fund
 from services.register_mirror.generator import Generator
-from shared.events.abruf import Auskunftsart, RegisterRequest
-from shared.events.application import Behoerdenart
-from shared.events.register import Auskunftssperre, Personendatensatz
+from shared.contract.events.abruf import Auskunftsart, RegisterRequest
+from shared.contract.events.application import Behoerdenart
+from shared.contract.events.register import Auskunftssperre, Personendatensatz
 from tests.retrieval import HANNOVER, person, query
 
 counter = itertools.count()

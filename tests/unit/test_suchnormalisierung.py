@@ -2,7 +2,7 @@
 
 import pytest
 
-from shared.suchnormalisierung import (
+from shared.law.suchnormalisierung import (
     koelner_phonetik,
     like_pattern,
     normalise,

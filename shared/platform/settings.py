@@ -70,7 +70,8 @@ class Settings(BaseSettings):
         30.0, description="how often data a query no longer needs is deleted"
     )
     pki_dir: Path = Field(
-        Path(".local/pki"), description="certificates and keys (`python -m shared.pki init DIR`)"
+        Path(".local/pki"),
+        description="certificates and keys (`python -m shared.platform.pki init DIR`)",
     )
     print_spool_dir: Path = Field(
         Path(".local/print-spool"), description="where letters for the postal service are put"

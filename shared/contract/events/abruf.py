@@ -1,9 +1,9 @@
 """Events of the retrieval path (§ 34a BMG): a query as the front end sends it, the request to a
 state's register and its answer, the router's outcome and the released answer.
 
-Answers travel sealed (`shared.sealed`) for the MiN front end: the register seals them, and only
-the front end, which hands them to the user, can open them. The metadata beside the box (status,
-hit references, data items) is what § 40 BMG logs."""
+Answers travel sealed (`shared.platform.sealed`) for the MiN front end: the register seals them,
+and only the front end, which hands them to the user, can open them. The metadata beside the box
+(status, hit references, data items) is what § 40 BMG logs."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events.application import Behoerdenart, Zugangsart
-from shared.events.review import Datenumfang
+from shared.contract.events.application import Behoerdenart, Zugangsart
+from shared.contract.events.review import Datenumfang
 
 
 class _Event(BaseModel):

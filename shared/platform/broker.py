@@ -2,7 +2,7 @@
 
 - Producer: idempotent, `acks=all`.
 - Consumer: no auto-commit; FastStream commits a message's offset after its handler returned, and
-  handlers return only after their database transaction committed (see `shared.messaging`).
+  handlers return only after their database transaction committed (see `shared.platform.messaging`).
 - Parsing never fails: FastStream's own parser decodes every header as UTF-8 before any of our
   code runs, and a record it cannot parse would be skipped without a dead letter. Our parser keeps
   the raw record and hands FastStream headers it can read; the strict checks come after, in
@@ -43,11 +43,11 @@ from faststream.message import StreamMessage
 from faststream.middlewares import BaseMiddleware
 from pydantic import BaseModel, ValidationError
 
-from shared import kafka_security
-from shared.envelope import Envelope, EnvelopeError, decode_headers
-from shared.logging import event_context, get_logger
-from shared.settings import Settings
-from shared.topics import DLQ_MAX_MESSAGE_BYTES, TopicSpec, by_name
+from shared.contract.envelope import Envelope, EnvelopeError, decode_headers
+from shared.contract.topics import DLQ_MAX_MESSAGE_BYTES, TopicSpec, by_name
+from shared.platform import kafka_security
+from shared.platform.logging import event_context, get_logger
+from shared.platform.settings import Settings
 
 log = get_logger(__name__)
 MAX_ERROR_TEXT = 2000

@@ -7,8 +7,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events.application import Behoerdenart, Protokollierung, Zugangsart
-from shared.events.review import Auflage, Datenumfang
+from shared.contract.events.application import Behoerdenart, Protokollierung, Zugangsart
+from shared.contract.events.review import Auflage, Datenumfang
 
 
 class _Event(BaseModel):

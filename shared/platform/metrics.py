@@ -27,7 +27,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from shared.logging import get_logger
+from shared.platform.logging import get_logger
 
 log = get_logger(__name__)
 MAX_REQUEST = 8192

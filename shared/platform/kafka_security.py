@@ -15,7 +15,7 @@ from faststream.security import (
     SASLScram512,
 )
 
-from shared.settings import Settings
+from shared.platform.settings import Settings
 
 SASL = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
 

@@ -7,8 +7,8 @@ the consumer offset get committed. A crash anywhere in between means redelivery:
 recognises the event, the effect does not run again, and the rows still unpublished are sent under
 the event ids they were given the first time. Consumers deduplicate by `ce_id` with their own inbox.
 
-The relay (`relay_pending`, run periodically by `shared.runtime`) publishes rows that no handler
-finished, e.g. after a crash between commit and publish of an event whose source is never
+The relay (`relay_pending`, run periodically by `shared.platform.runtime`) publishes rows that no
+handler finished, e.g. after a crash between commit and publish of an event whose source is never
 redelivered.
 """
 
@@ -24,10 +24,10 @@ import asyncpg
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
-from shared.broker import INFRASTRUCTURE
-from shared.envelope import Envelope
-from shared.logging import get_logger
-from shared.topics import TopicSpec
+from shared.contract.envelope import Envelope
+from shared.contract.topics import TopicSpec
+from shared.platform.broker import INFRASTRUCTURE
+from shared.platform.logging import get_logger
 
 log = get_logger(__name__)
 

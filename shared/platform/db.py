@@ -3,7 +3,7 @@ migrations applied at start-up. Every service owns one schema; no service reads 
 
 Migrations: `<package>/migrations/NNNN_name.sql`, applied in order, each once, recorded with a
 checksum in `<schema>.schema_migrations`. The messaging tables (inbox, outbox) come first, from
-`shared/migrations`, in every schema.
+`shared/platform/migrations`, in every schema.
 """
 
 from __future__ import annotations
@@ -16,11 +16,14 @@ from importlib import resources
 
 import asyncpg
 
-from shared.logging import get_logger
+from shared.platform.logging import get_logger
 
 log = get_logger(__name__)
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+MESSAGING_MIGRATIONS = "shared.platform"  # inbox and outbox, in every schema
 
 
 def _migrations(package: str) -> list[tuple[str, str]]:
@@ -51,9 +54,10 @@ async def migrate(conn: asyncpg.Connection, schema: str, package: str) -> list[s
             for r in await conn.fetch(f"SELECT name, checksum FROM {schema}.schema_migrations")
         }
         await conn.execute(f"SET LOCAL search_path TO {schema}")
-        for origin in ("shared", package):
+        # the platform's migrations keep the name they were first recorded under
+        for origin, label in ((MESSAGING_MIGRATIONS, "shared"), (package, package)):
             for filename, sql in _migrations(origin):
-                name = f"{origin}/{filename}"
+                name = f"{label}/{filename}"
                 checksum = hashlib.sha256(sql.encode()).hexdigest()
                 if name in done:
                     if done[name] != checksum:
@@ -110,7 +114,7 @@ async def _create_database(admin_dsn: str, name: str, recreate: bool) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """`python -m shared.db ping DSN` | `create-database ADMIN_DSN NAME [--recreate]`"""
+    """`python -m shared.platform.db ping DSN` | `create-database ADMIN_DSN NAME [--recreate]`"""
     if len(argv) >= 2 and argv[0] == "ping":
         try:
             asyncio.run(_ping(argv[1]))

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events.application import CompleteApplication
+from shared.contract.events.application import CompleteApplication
 
 
 class _Event(BaseModel):

@@ -2,8 +2,8 @@
 topic with its payload, who writes it and which services consume it, and a JSON Schema per
 event type (pydantic).
 
-    python -m shared.contract write   # docs/asyncapi.json, docs/events/<ce_type>.schema.json
-    python -m shared.contract check   # exit 1 if the committed documents are stale
+    python -m tools.contract write   # docs/asyncapi.json, docs/events/<ce_type>.schema.json
+    python -m tools.contract check   # exit 1 if the committed documents are stale
 
 Consumers are read from the services' own brokers, so a subscriber added to a service shows up
 here without anyone writing it down. Evolution of `v1` topics is additive only (see
@@ -22,9 +22,9 @@ from faststream.kafka import KafkaBroker
 from faststream.specification.asyncapi import AsyncAPI
 from pydantic import BaseModel
 
-from shared import generated
-from shared.runtime import ServiceRuntime
-from shared.topics import CATALOGUE, TopicSpec
+from shared.contract.topics import CATALOGUE, TopicSpec
+from shared.platform.runtime import ServiceRuntime
+from tools import generated
 
 ROOT = generated.ROOT
 ASYNCAPI = ROOT / "docs" / "asyncapi.json"
@@ -149,4 +149,4 @@ def stale() -> list[str]:
 
 
 if __name__ == "__main__":
-    raise SystemExit(generated.main("shared.contract", rendered, owned=EVENTS))
+    raise SystemExit(generated.main("tools.contract", rendered, owned=EVENTS))

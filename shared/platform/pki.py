@@ -3,7 +3,7 @@ signing certificate, mail_dispatch's X25519 key that secrets are sealed for, the
 X25519 key that answers are sealed for, and protocol_log's Ed25519 checkpoint key. Production takes
 its certificates from the state's PKI instead; the paths are the same settings.
 
-`python -m shared.pki init DIR` creates what is missing in DIR and changes nothing else.
+`python -m shared.platform.pki init DIR` creates what is missing in DIR and changes nothing else.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from shared.sealed import public_bytes
+from shared.platform.sealed import public_bytes
 
 CA_CERT, CA_KEY = "ca.pem", "ca.key"
 MAIL_CERT, MAIL_KEY = "mail-signing.pem", "mail-signing.key"
@@ -162,7 +162,7 @@ def init(directory: Path) -> list[str]:
 
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] != "init":
-        print("usage: python -m shared.pki init DIR", file=sys.stderr)
+        print("usage: python -m shared.platform.pki init DIR", file=sys.stderr)
         raise SystemExit(2)
     created = init(Path(sys.argv[2]))
     print(

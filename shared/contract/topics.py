@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from shared.events.abruf import (
+from shared.contract.events.abruf import (
     BlockNotice,
     QueryAnswered,
     QueryDelivered,
@@ -17,7 +17,7 @@ from shared.events.abruf import (
     RegisterRequest,
     RegisterResponse,
 )
-from shared.events.account import (
+from shared.contract.events.account import (
     AccountCommand,
     AccountEvent,
     AccountProvisioned,
@@ -26,15 +26,15 @@ from shared.events.account import (
     ProvisioningRefused,
     TenantState,
 )
-from shared.events.application import (
+from shared.contract.events.application import (
     ApplicationAccepted,
     ApplicationIncomplete,
     ApplicationRefused,
     ApplicationSubmitted,
 )
-from shared.events.betrieb import DashboardCheckpoint, Redriven
-from shared.events.mail import MailDispatched, MailFailed
-from shared.events.portal import (
+from shared.contract.events.betrieb import DashboardCheckpoint, Redriven
+from shared.contract.events.mail import MailDispatched, MailFailed
+from shared.contract.events.portal import (
     PortalAnswered,
     PortalFetched,
     PortalReleased,
@@ -47,9 +47,9 @@ from shared.events.portal import (
     Statement,
     StatementRequested,
 )
-from shared.events.protocol import ProtocolAlert, ProtocolMetrics, SelfLogEntry
-from shared.events.register import DeliveryLogged, RegisterDelivery
-from shared.events.review import (
+from shared.contract.events.protocol import ProtocolAlert, ProtocolMetrics, SelfLogEntry
+from shared.contract.events.register import DeliveryLogged, RegisterDelivery
+from shared.contract.events.review import (
     LoggingCommissioned,
     ManualDecision,
     ManualDecisionRejected,
@@ -57,7 +57,7 @@ from shared.events.review import (
     ReviewOverdue,
     ReviewPendingManual,
 )
-from shared.laender import LAENDER
+from shared.contract.laender import LAENDER
 
 DAY_MS = 24 * 60 * 60 * 1000
 DLQ_SUFFIX = ".dlq"

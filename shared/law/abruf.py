@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from shared.events.abruf import (
+from shared.contract.events.abruf import (
     Anfragende,
     Datenelement,
     Nichterstellung,
@@ -27,9 +27,9 @@ from shared.events.abruf import (
     Suchart,
     Suchkriterien,
 )
-from shared.events.application import SICHERHEITSBEHOERDEN, Behoerdenart, Zugangsart
-from shared.laender import land_of
-from shared.suchnormalisierung import has_wildcard, wildcard_fehler
+from shared.contract.events.application import SICHERHEITSBEHOERDEN, Behoerdenart, Zugangsart
+from shared.contract.laender import land_of
+from shared.law.suchnormalisierung import has_wildcard, wildcard_fehler
 
 MAX_TEXT = 120  # BMeldDAV Anlage Nr. 8
 MAX_TREFFER = 1000  # BMeldDAV § 1 Abs. 4: hit and result lists, no lower cap allowed

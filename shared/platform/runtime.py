@@ -16,7 +16,9 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
 
-from shared.broker import (
+from shared.contract.envelope import Envelope
+from shared.contract.topics import TopicSpec
+from shared.platform.broker import (
     INFRASTRUCTURE,
     POISON,
     HandlerGaveUp,
@@ -28,13 +30,11 @@ from shared.broker import (
     subscribe,
     subscribe_batch,
 )
-from shared.db import create_pool
-from shared.envelope import Envelope
-from shared.logging import event_context, get_logger
-from shared.messaging import BatchItem, Consumed, Effect, Messaging, Outgoing
-from shared.metrics import Metrics
-from shared.settings import Settings, get_settings
-from shared.topics import TopicSpec
+from shared.platform.db import create_pool
+from shared.platform.logging import event_context, get_logger
+from shared.platform.messaging import BatchItem, Consumed, Effect, Messaging, Outgoing
+from shared.platform.metrics import Metrics
+from shared.platform.settings import Settings, get_settings
 
 log = get_logger(__name__)
 T = TypeVar("T")

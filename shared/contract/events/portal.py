@@ -13,8 +13,13 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events.abruf import Ergebnisstatus, Identifizierung, Nichterstellung, RegisterResponse
-from shared.events.application import Anrede
+from shared.contract.events.abruf import (
+    Ergebnisstatus,
+    Identifizierung,
+    Nichterstellung,
+    RegisterResponse,
+)
+from shared.contract.events.application import Anrede
 
 
 class _Event(BaseModel):

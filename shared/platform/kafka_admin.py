@@ -1,7 +1,7 @@
 """Creates the catalogue's topics, and a `.dlq` companion for every consumed one, idempotently.
 
-`python -m shared.kafka_admin ensure` is run by the stack scripts; running it again changes nothing
-except to add partitions a topic lacks (Kafka cannot take partitions away).
+`python -m shared.platform.kafka_admin ensure` is run by the stack scripts; running it again
+changes nothing except to add partitions a topic lacks (Kafka cannot take partitions away).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from shared import kafka_security
-from shared.settings import get_settings
-from shared.topics import CATALOGUE, DAY_MS, DLQ_MAX_MESSAGE_BYTES
+from shared.contract.topics import CATALOGUE, DAY_MS, DLQ_MAX_MESSAGE_BYTES
+from shared.platform import kafka_security
+from shared.platform.settings import get_settings
 
 DLQ_RETENTION_MS = 365 * DAY_MS  # dead letters wait for an operator; they must not expire first
 
@@ -63,7 +63,7 @@ async def ensure_topics(
     bootstrap: str, replication_factor: int = 1, **client_options: Any
 ) -> dict[str, str]:
     """Returns what happened to each topic: created, partitions added, or unchanged.
-    `client_options` are the cluster's security options (`shared.kafka_security`)."""
+    `client_options` are the cluster's security options (`shared.platform.kafka_security`)."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap, client_id="meldespiegel-admin", **client_options
     )
@@ -103,7 +103,7 @@ async def ensure_topics(
 
 def main(argv: list[str]) -> int:
     if argv[:1] != ["ensure"]:
-        print("usage: python -m shared.kafka_admin ensure", file=sys.stderr)
+        print("usage: python -m shared.platform.kafka_admin ensure", file=sys.stderr)
         return 2
     settings = get_settings()
     outcome = asyncio.run(

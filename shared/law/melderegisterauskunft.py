@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 
-from shared.abruf import MAX_TEXT, ablehnung
-from shared.events.abruf import Nichterstellung, Suchkriterien
-from shared.events.portal import Identifizierung
-from shared.laender import land_of
-from shared.suchnormalisierung import has_wildcard
+from shared.contract.events.abruf import Nichterstellung, Suchkriterien
+from shared.contract.events.portal import Identifizierung
+from shared.contract.laender import land_of
+from shared.law.abruf import MAX_TEXT, ablehnung
+from shared.law.suchnormalisierung import has_wildcard
 
 # § 49 Abs. 5 BMG: the further items, by number; date and place of a marriage are one item
 ZUSATZMERKMALE: dict[str, int] = {

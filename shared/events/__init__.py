@@ -1,1 +1,0 @@
-"""Event schemas (pydantic), one module per area; topics and schemas meet in `shared.topics`."""
