@@ -16,8 +16,9 @@ import yaml
 from aiokafka.partitioner import murmur2
 from pydantic import ValidationError
 
+from shared.contract.deadletter import DeadLetter, redrive_headers
 from shared.contract.events.application import ApplicationSubmitted
-from shared.contract.topics import DLQ_HEADER_PREFIX, DLQ_SUFFIX, Topics
+from shared.contract.topics import DLQ_SUFFIX, Topics
 from shared.platform.broker import json_or_none, schema_violations
 
 
@@ -179,9 +180,8 @@ def _describe_event(satz: Satz) -> str:
     if t == Topics.MAIL_FAILED.name:
         return f"{b.get('kind')} to {b.get('recipient')} FAILED: {b.get('error')}"
     if t.endswith(DLQ_SUFFIX):
-        return (
-            f"dead-lettered: {satz.headers.get('dlq_error_type')}: {satz.headers.get('dlq_error')}"
-        )
+        letter = DeadLetter.of(satz.headers)
+        return f"dead-lettered: {letter.error_type}: {letter.error}" if letter else "dead-lettered"
     return t
 
 
@@ -357,10 +357,11 @@ def redrive_of(satz: Satz, operator: str, now: datetime) -> Redrive:
     """The dead letter as it goes back: original bytes, key and CloudEvents headers (the same
     event id, so a consumer that meanwhile handled it drops the copy), with the error headers
     left out and the redrive noted."""
-    original = satz.headers.get("dlq_original_topic")
-    if not original:
+    letter = DeadLetter.of(satz.headers)
+    if letter is None:
         raise Eingabefehler(f"{satz.ref} names no original topic (dlq_original_topic)")
-    headers = {k: v for k, v in satz.headers.items() if not k.startswith(DLQ_HEADER_PREFIX)}
+    original = letter.original_topic
+    headers = redrive_headers(satz.headers)
     headers["redriven_from"] = satz.ref
     headers["redriven_by"] = operator
     headers["redriven_at"] = now.isoformat()

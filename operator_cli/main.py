@@ -35,6 +35,7 @@ from operator_cli import domain
 from operator_cli.domain import Abbruch, Eingabefehler, KeineAntwort, Ref, Satz
 from operator_cli.kafka import Follower, Kafka, new_id
 from operator_cli.protokoll_api import ProtokollApi
+from shared.contract.deadletter import DeadLetter
 from shared.contract.events.abruf import QueryRequested
 from shared.contract.events.account import AccountCommand
 from shared.contract.events.betrieb import Redriven
@@ -118,6 +119,11 @@ def main(
 
 def _run(ctx: typer.Context, work: Callable[[Kontext], Awaitable[T]]) -> T:
     return asyncio.run(work(ctx.obj))
+
+
+def _error_type(dead: Satz) -> str | None:
+    letter = DeadLetter.of(dead.headers)
+    return letter.error_type if letter else None
 
 
 def _time(at: datetime | str | None) -> str:
@@ -750,13 +756,14 @@ def dlq_list(
         if s.ref in done and not redriven:
             continue
         shown += 1
-        error = f"{s.headers.get('dlq_error_type', '?')}: {s.headers.get('dlq_error', '')}"
+        letter = DeadLetter.of(s.headers)
+        error = f"{letter.error_type}: {letter.error}" if letter else "?"
         by = done.get(s.ref)
         table.add_row(
             s.ref,
             s.key or "–",
             error[:100],
-            _time(s.headers.get("dlq_failed_at")),
+            _time(letter.failed_at if letter else None),
             f"{by['operator']} {_time(by['redriven_at'])}" if by else "",
         )
     out.print(table)
@@ -843,7 +850,7 @@ def dlq_redrive(
                             dlq_topic=p.ref.topic,
                             original_topic=p.topic,
                             event_id=p.headers.get("ce_id"),
-                            error_type=s.headers.get("dlq_error_type"),
+                            error_type=_error_type(s),
                             operator=k.operator,
                             redriven_at=now,
                         ),

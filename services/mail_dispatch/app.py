@@ -14,6 +14,7 @@ from services.mail_dispatch.plan import Plan
 from services.mail_dispatch.render import Signer
 from services.mail_dispatch.service import Dispatcher, Relay, SecretOpener, SmtpConnection
 from services.mail_dispatch.store import DispatchStore, PendingMail
+from shared.contract.deadletter import DeadLetter
 from shared.contract.events.account import CredentialsIssued, ProvisioningRefused
 from shared.contract.events.application import ApplicationIncomplete, ApplicationRefused
 from shared.contract.events.portal import REQUESTER_CREDENTIAL_PURPOSE, RequesterCredentials
@@ -176,11 +177,14 @@ class MailDispatch(ServiceRuntime):
                 "ce_source": "/meldespiegel/mail_dispatch",
                 "ce_specversion": "1.0",
                 "content-type": "application/json",
-                "dlq_error_type": "MailDeliveryFailed",
-                "dlq_error": json.dumps(
-                    {"dispatch_id": mail.dispatch_id, "attempts": mail.attempts + 1}
-                ),
-                "dlq_original_topic": mail.source_topic,
-                "dlq_service": SERVICE,
+                **DeadLetter(
+                    error_type="MailDeliveryFailed",
+                    error=json.dumps(
+                        {"dispatch_id": mail.dispatch_id, "attempts": mail.attempts + 1}
+                    ),
+                    original_topic=mail.source_topic,
+                    service=SERVICE,
+                    failed_at=self.clock(),
+                ).headers(),
             },
         )

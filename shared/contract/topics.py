@@ -61,9 +61,6 @@ from shared.contract.laender import LAENDER
 
 DAY_MS = 24 * 60 * 60 * 1000
 DLQ_SUFFIX = ".dlq"
-# every header a dead letter gets beside the original ones (reason, original position, exact
-# original headers); a redrive removes them all
-DLQ_HEADER_PREFIX = "dlq_"
 # dead letters carry the original bytes plus the error, so they may exceed the source's limit
 DLQ_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 # a sealed answer of up to 1,000 persons (BMeldDAV § 1 Abs. 4) with its envelope

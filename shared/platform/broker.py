@@ -23,7 +23,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import dataclasses
 import json
 import logging
@@ -43,6 +42,7 @@ from faststream.message import StreamMessage
 from faststream.middlewares import BaseMiddleware
 from pydantic import BaseModel, ValidationError
 
+from shared.contract.deadletter import DeadLetter, exact_headers
 from shared.contract.envelope import Envelope, EnvelopeError, decode_headers
 from shared.contract.topics import DLQ_MAX_MESSAGE_BYTES, TopicSpec, by_name
 from shared.platform import kafka_security
@@ -418,19 +418,6 @@ def _dead_letter_middleware(
     return DeadLetterMiddleware
 
 
-def original_headers(raw: RawHeaders | None) -> str:
-    """The record's headers exactly, as JSON `[[name, base64 value or null], …]`: the readable
-    copies beside them cannot show bytes that are not UTF-8, nulls or repeated names."""
-    return json.dumps(
-        [[k, None if v is None else base64.b64encode(v).decode("ascii")] for k, v in raw or ()]
-    )
-
-
-def _text(value: str) -> str:
-    # a header must encode as UTF-8: an error message may quote a lone surrogate from the input
-    return value.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
 async def publish_dead_letter(
     broker: KafkaBroker,
     record: ConsumerRecord[Any, Any],
@@ -455,18 +442,19 @@ async def publish_dead_letter(
         return False
     dead_headers = {
         **headers,
-        "dlq_error_type": error_type,
-        "dlq_error": _text(error_text[:MAX_ERROR_TEXT]),
-        "dlq_original_topic": record.topic,
-        "dlq_original_partition": str(record.partition),
-        "dlq_original_offset": str(record.offset),
-        "dlq_original_timestamp": str(record.timestamp),
-        "dlq_original_headers": original_headers(record.headers),
-        "dlq_service": service,
-        "dlq_failed_at": datetime.now(UTC).isoformat(),
+        **DeadLetter(
+            error_type=error_type,
+            error=error_text[:MAX_ERROR_TEXT],
+            original_topic=record.topic,
+            service=service,
+            failed_at=datetime.now(UTC),
+            original_partition=record.partition,
+            original_offset=record.offset,
+            original_timestamp=record.timestamp,
+            original_headers=exact_headers(record.headers),
+            original_value_null=record.value is None,
+        ).headers(),
     }
-    if record.value is None:
-        dead_headers["dlq_original_value"] = "null"
     with event_context(
         event_id=headers.get("ce_id"),
         event_type=headers.get("ce_type"),
@@ -507,7 +495,6 @@ __all__ = [
     "is_tombstone",
     "json_or_none",
     "make_broker",
-    "original_headers",
     "publish_dead_letter",
     "retry_delay",
     "schema_violations",
