@@ -1,2 +1,2 @@
-"""Code shared by every meldespiegel service: settings, logging, the topic catalogue and event
-schemas, the CloudEvents envelope, the broker factory, dead-lettering and the inbox/outbox."""
+"""Code shared by every meldespiegel service, in three rooms: `contract` (the event contract),
+`law` (the law several services apply) and `platform` (what every service runs on)."""

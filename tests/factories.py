@@ -6,8 +6,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from services.intake.domain import assess
-from services.legal_review import rules
-from services.legal_review.rules import Ergebnis
+from services.legal_review import domain
+from services.legal_review.domain import Ergebnis
 from shared.contract.events.account import (
     CredentialPurpose,
     CredentialsIssued,
@@ -32,12 +32,12 @@ def complete_application(app_id: str | None = None, **changes: object) -> Comple
 
 
 def approval(app: CompleteApplication, now: datetime = NOW) -> ReviewDecided:
-    terms = rules.approval_terms(app, commission_reference="AV-TEST")
+    terms = domain.approval_terms(app, commission_reference="AV-TEST")
     assert terms.result is Ergebnis.APPROVED
     return ReviewDecided(
         application_id=app.application_id,
         decision=Entscheidung.APPROVED,
-        statement=rules.statement(Entscheidung.APPROVED, terms.reasons),
+        statement=domain.statement(Entscheidung.APPROVED, terms.reasons),
         reasons=terms.reasons,
         conditions=terms.conditions,
         data_scope=terms.data_scope,

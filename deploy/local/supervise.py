@@ -25,6 +25,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script from anywhere
+from shared.platform.retry import backoff
+
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 30.0
 STABLE_AFTER_S = 60.0
@@ -112,7 +115,7 @@ class Entry:
             else:
                 ran = time.monotonic() - self.started_at
                 self.failures = 1 if ran >= STABLE_AFTER_S else self.failures + 1
-                delay = min(BACKOFF_FIRST_S * 2 ** (self.failures - 1), BACKOFF_MAX_S)
+                delay = backoff(BACKOFF_FIRST_S, self.failures, BACKOFF_MAX_S)
                 say(f"{self.name} exited ({how}) after {ran:.0f} s; restarting in {delay:g} s")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), delay)

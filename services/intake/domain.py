@@ -393,21 +393,6 @@ def assess(app: ApplicationSubmitted) -> CompleteApplication | list[Mangel]:
     )
 
 
-def contact_of(app: ApplicationSubmitted) -> Kontakt:
-    adm = app.administrator
-    return Kontakt(
-        authority_name=app.authority.name,
-        salutation=adm.salutation,
-        first_name=adm.first_name,
-        surname=adm.surname,
-        email=adm.email,
-        office_name=adm.office_name,
-        street_and_number=adm.street_and_number,
-        postcode=adm.postcode,
-        town=adm.town,
-    )
-
-
 def needs_duplicate_check(complete: CompleteApplication) -> bool:
     # an administrator change concerns an existing tenant; it may follow its application
     return not complete.only_administrator_change
@@ -428,7 +413,7 @@ def decide(
             Status.INCOMPLETE,
             ApplicationIncomplete(
                 application_id=app.application_id,
-                contact=contact_of(app),
+                contact=Kontakt.of(app.authority.name, app.administrator),
                 defects=assessment,
                 decided_at=now,
             ),
@@ -438,7 +423,7 @@ def decide(
             Status.REFUSED,
             ApplicationRefused(
                 application_id=app.application_id,
-                contact=contact_of(app),
+                contact=Kontakt.of(app.authority.name, app.administrator),
                 reason_code=Refusal.DUPLICATE_APPLICATION_FOR_ROLE,
                 message=(
                     "Für diese Behörde liegt bereits ein Antrag auf Zugang derselben Art vor, der "

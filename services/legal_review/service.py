@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.legal_review import rules
-from services.legal_review.rules import Ergebnis, Pruefung
+from services.legal_review import domain
+from services.legal_review.domain import Ergebnis, Pruefung
 from services.legal_review.store import ReviewStore
 from shared.contract.events.application import ApplicationAccepted, CompleteApplication
 from shared.contract.events.review import (
@@ -43,7 +43,7 @@ def _decided(
     event = ReviewDecided(
         application_id=app.application_id,
         decision=decision,
-        statement=rules.statement(decision, outcome.reasons),
+        statement=domain.statement(decision, outcome.reasons),
         reasons=outcome.reasons,
         conditions=outcome.conditions,
         data_scope=outcome.data_scope,
@@ -99,7 +99,7 @@ async def handle_accepted(
     if await store.case(app.application_id) is not None:
         log.info("application already under review", application_id=app.application_id)
         return []
-    outcome = rules.review(
+    outcome = domain.review(
         app,
         operator_state=operator_state,
         commission_reference=await store.commission(app.application_id),
@@ -120,7 +120,7 @@ async def handle_commission(
     case = await store.case(commission.application_id, lock=True)
     if case is None or case.status != Ergebnis.WAITING_COMMISSION:
         return []  # recorded; the application follows, or did not need it
-    outcome = rules.approval_terms(case.application, commission_reference=commission.reference)
+    outcome = domain.approval_terms(case.application, commission_reference=commission.reference)
     return await _record(store, case.application, outcome, now)
 
 
@@ -141,7 +141,7 @@ async def handle_manual_decision(
     store: ReviewStore, md: ManualDecision, now: datetime
 ) -> Sequence[Outgoing]:
     case = await store.case(md.application_id, lock=True)
-    refusal = rules.manual_decision_refusal(
+    refusal = domain.manual_decision_refusal(
         md.application_id, Ergebnis(case.status) if case else None
     )
     if refusal is not None:
@@ -152,7 +152,7 @@ async def handle_manual_decision(
         log.warning("manual decision refused", application_id=md.application_id, reason_code=code)
         return [_refusal(md, code, message)]
     assert case is not None
-    outcome = rules.decide_manually(
+    outcome = domain.decide_manually(
         case.application,
         case.reasons,
         md.decision,

@@ -9,8 +9,8 @@ from datetime import datetime
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel, Field
 
-from services.mail_dispatch import plan, service
-from services.mail_dispatch.plan import Plan
+from services.mail_dispatch import domain, service
+from services.mail_dispatch.domain import Plan
 from services.mail_dispatch.render import Signer
 from services.mail_dispatch.service import Dispatcher, Relay, SecretOpener, SmtpConnection
 from services.mail_dispatch.store import DispatchStore, PendingMail
@@ -78,7 +78,7 @@ class MailDispatch(ServiceRuntime):
                 credential_context(event.user_id, event.purpose.value),
             )
             await self.dispatch(
-                msg, Topics.ACCOUNT_CREDENTIALS, event, plan.credentials(event), secret
+                msg, Topics.ACCOUNT_CREDENTIALS, event, domain.credentials(event), secret
             )
 
         @self.subscriber(Topics.PORTAL_CREDENTIALS)
@@ -93,30 +93,30 @@ class MailDispatch(ServiceRuntime):
                 msg,
                 Topics.PORTAL_CREDENTIALS,
                 event,
-                plan.requester_credentials(event),
+                domain.requester_credentials(event),
                 secret,
             )
 
         @self.subscriber(Topics.APPLICATION_INCOMPLETE)
         async def on_incomplete(event: ApplicationIncomplete, msg: KafkaMessage) -> None:
             """Notice listing every defect."""
-            await self.dispatch(msg, Topics.APPLICATION_INCOMPLETE, event, plan.incomplete(event))
+            await self.dispatch(msg, Topics.APPLICATION_INCOMPLETE, event, domain.incomplete(event))
 
         @self.subscriber(Topics.APPLICATION_REFUSED)
         async def on_refused(event: ApplicationRefused, msg: KafkaMessage) -> None:
             """Notice of a refusal at intake."""
-            await self.dispatch(msg, Topics.APPLICATION_REFUSED, event, plan.refused(event))
+            await self.dispatch(msg, Topics.APPLICATION_REFUSED, event, domain.refused(event))
 
         @self.subscriber(Topics.REVIEW_DECIDED)
         async def on_decided(event: ReviewDecided, msg: KafkaMessage) -> None:
             """Approval or rejection notice with the written decision."""
-            await self.dispatch(msg, Topics.REVIEW_DECIDED, event, plan.decided(event))
+            await self.dispatch(msg, Topics.REVIEW_DECIDED, event, domain.decided(event))
 
         @self.subscriber(Topics.ACCOUNT_PROVISIONING_REFUSED)
         async def on_provisioning_refused(event: ProvisioningRefused, msg: KafkaMessage) -> None:
             """Notice that an approved access could not be set up."""
             await self.dispatch(
-                msg, Topics.ACCOUNT_PROVISIONING_REFUSED, event, plan.provisioning_refused(event)
+                msg, Topics.ACCOUNT_PROVISIONING_REFUSED, event, domain.provisioning_refused(event)
             )
 
     async def dispatch(

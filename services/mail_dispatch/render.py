@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from fpdf import FPDF
 
-from services.mail_dispatch.plan import LetterPlan, MailPlan
+from services.mail_dispatch.domain import LetterPlan, MailPlan
 
 
 @dataclass(frozen=True)

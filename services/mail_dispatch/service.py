@@ -27,7 +27,7 @@ import aiosmtplib
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from services.mail_dispatch import render
-from services.mail_dispatch.plan import SECRET, Plan
+from services.mail_dispatch.domain import SECRET, Plan
 from services.mail_dispatch.render import Signer
 from services.mail_dispatch.store import DispatchStore, PendingMail
 from shared.contract.envelope import Envelope
@@ -35,6 +35,7 @@ from shared.contract.events.mail import Kanal, MailDispatched, MailFailed
 from shared.contract.topics import Topics
 from shared.platform.logging import get_logger
 from shared.platform.messaging import Outgoing
+from shared.platform.retry import backoff
 from shared.platform.sealed import open_sealed
 
 log = get_logger(__name__)
@@ -225,7 +226,7 @@ async def send_next(
                     failed_at=now,
                 )
             ]
-        delay = relay.retry_base_seconds * 2 ** min(attempts - 1, 12)
+        delay = backoff(relay.retry_base_seconds, attempts, relay.retry_base_seconds * 2**12)
         await store.mark_attempt_failed(mail.dispatch_id, error, now + timedelta(seconds=delay))
         log.warning(
             "mail not accepted, will retry",

@@ -47,6 +47,7 @@ from shared.contract.envelope import Envelope, EnvelopeError, decode_headers
 from shared.contract.topics import DLQ_MAX_MESSAGE_BYTES, TopicSpec, by_name
 from shared.platform import kafka_security
 from shared.platform.logging import event_context, get_logger
+from shared.platform.retry import backoff
 from shared.platform.settings import Settings
 
 log = get_logger(__name__)
@@ -357,9 +358,7 @@ def _describe(exc: BaseException) -> tuple[str, str]:
 
 
 def retry_delay(settings: Settings, attempt: int) -> float:
-    # the exponent is capped: an outage may last thousands of attempts
-    factor = 2 ** min(attempt - 1, 20)
-    return min(settings.retry_backoff_seconds * factor, settings.retry_backoff_max_seconds)
+    return backoff(settings.retry_backoff_seconds, attempt, settings.retry_backoff_max_seconds)
 
 
 def _dead_letter_middleware(

@@ -75,3 +75,11 @@ def test_retry_backoff_doubles_and_stays_capped_through_a_long_outage() -> None:
     settings = Settings(retry_backoff_seconds=0.2, retry_backoff_max_seconds=10.0)
     assert [retry_delay(settings, n) for n in (1, 2, 3)] == [0.2, 0.4, 0.8]
     assert retry_delay(settings, 5000) == 10.0
+
+
+def test_one_backoff_for_handlers_smtp_and_the_supervisor() -> None:
+    from shared.platform.retry import backoff
+
+    assert [backoff(1.0, n, 30.0) for n in (1, 2, 3, 4, 5, 6)] == [1, 2, 4, 8, 16, 30]
+    assert backoff(5.0, 10**6, 5.0 * 2**12) == 5.0 * 2**12  # no overflow, the ceiling holds
+    assert backoff(0.2, 0, 10.0) == 0.2  # an attempt count below one means the first retry

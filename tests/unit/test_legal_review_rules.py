@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.intake.domain import assess
-from services.legal_review.rules import (
+from services.legal_review.domain import (
     SICHERHEITSBEHOERDEN,
     Ergebnis,
     decide_manually,

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from services.mail_dispatch import plan
-from services.mail_dispatch.plan import SECRET
+from services.mail_dispatch import domain
+from services.mail_dispatch.domain import SECRET
 from shared.contract.events.account import (
     CredentialPurpose,
     CredentialsIssued,
@@ -55,7 +55,7 @@ def issued(
 def test_account_name_by_mail_password_by_letter_never_together(
     purpose: CredentialPurpose,
 ) -> None:
-    result = plan.credentials(issued(purpose, Zustellweg.LETTER))
+    result = domain.credentials(issued(purpose, Zustellweg.LETTER))
     [mail], [letter] = result.mails, result.letters
     assert "j.weissmueller.4f2a9c" in mail.body
     assert SECRET not in mail.body
@@ -65,17 +65,19 @@ def test_account_name_by_mail_password_by_letter_never_together(
 
 
 def test_the_administrator_hears_about_managing_users_a_user_does_not() -> None:
-    admin = plan.credentials(issued(CredentialPurpose.ADMINISTRATOR_INITIAL, Zustellweg.LETTER))
-    user = plan.credentials(issued(CredentialPurpose.USER_INITIAL, Zustellweg.LETTER))
+    admin = domain.credentials(issued(CredentialPurpose.ADMINISTRATOR_INITIAL, Zustellweg.LETTER))
+    user = domain.credentials(issued(CredentialPurpose.USER_INITIAL, Zustellweg.LETTER))
     assert "legen Sie danach die Accounts" in admin.mails[0].body
     assert "legen Sie danach die Accounts" not in user.mails[0].body
 
 
 def test_a_secret_by_mail_goes_only_encrypted() -> None:
-    no_cert = plan.credentials(issued(CredentialPurpose.ADMINISTRATOR_RESET, Zustellweg.SMIME_MAIL))
+    no_cert = domain.credentials(
+        issued(CredentialPurpose.ADMINISTRATOR_RESET, Zustellweg.SMIME_MAIL)
+    )
     assert no_cert.mails == [] and no_cert.letters == []  # noqa: PT018
     assert "no certificate" in (no_cert.undeliverable or "")
-    with_cert = plan.credentials(
+    with_cert = domain.credentials(
         issued(CredentialPurpose.ADMINISTRATOR_RESET, Zustellweg.SMIME_MAIL, cert="PEM")
     )
     [mail] = with_cert.mails
@@ -86,12 +88,12 @@ def test_a_secret_by_mail_goes_only_encrypted() -> None:
 
 
 def test_unencrypted_mail_says_so() -> None:
-    result = plan.credentials(issued(CredentialPurpose.ADMINISTRATOR_INITIAL, Zustellweg.LETTER))
-    assert plan.UNENCRYPTED_NOTE in result.mails[0].body
-    with_cert = plan.credentials(
+    result = domain.credentials(issued(CredentialPurpose.ADMINISTRATOR_INITIAL, Zustellweg.LETTER))
+    assert domain.UNENCRYPTED_NOTE in result.mails[0].body
+    with_cert = domain.credentials(
         issued(CredentialPurpose.ADMINISTRATOR_INITIAL, Zustellweg.LETTER, cert="PEM")
     )
-    assert plan.UNENCRYPTED_NOTE not in with_cert.mails[0].body
+    assert domain.UNENCRYPTED_NOTE not in with_cert.mails[0].body
 
 
 def incomplete(contact: Kontakt) -> ApplicationIncomplete:
@@ -110,12 +112,12 @@ def incomplete(contact: Kontakt) -> ApplicationIncomplete:
 
 
 def test_notice_goes_by_mail_else_by_letter_else_is_undeliverable() -> None:
-    by_mail = plan.incomplete(
+    by_mail = domain.incomplete(
         incomplete(Kontakt(email="amt@example.org", salutation="herr", surname="Großkopf"))
     )
     assert by_mail.mails[0].body.startswith("Sehr geehrter Herr Großkopf,")
     assert "- Das Dienstsiegel fehlt." in by_mail.mails[0].body
-    by_post = plan.incomplete(
+    by_post = domain.incomplete(
         incomplete(
             Kontakt(
                 first_name="Kai",
@@ -128,5 +130,5 @@ def test_notice_goes_by_mail_else_by_letter_else_is_undeliverable() -> None:
     )
     assert by_post.mails == []
     assert by_post.letters[0].address.town == "Celle"
-    nowhere = plan.incomplete(incomplete(Kontakt(surname="Østergård")))
+    nowhere = domain.incomplete(incomplete(Kontakt(surname="Østergård")))
     assert nowhere.undeliverable

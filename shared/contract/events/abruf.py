@@ -10,14 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from shared.contract.events.application import Behoerdenart, Zugangsart
+from shared.contract.events.base import Event
 from shared.contract.events.review import Datenumfang
-
-
-class _Event(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
 
 class Suchart(StrEnum):
@@ -53,7 +50,7 @@ class Datenelement(StrEnum):
     WOHNUNGSGEBER = "wohnungsgeber"  # Satz 2 Nr. 4 (§ 3 Abs. 2 Nr. 10)
 
 
-class Suchkriterien(_Event):
+class Suchkriterien(Event):
     """Auswahldaten. Every criterion anybody might send is a field, so that a criterion the
     requester may not use is refused with its reason code instead of being ignored; criteria
     nobody may use at all are here for the same reason."""
@@ -87,7 +84,7 @@ class Suchkriterien(_Event):
         return {k: v for k, v in self.model_dump().items() if v not in (None, "")}
 
 
-class Identifizierung(_Event):
+class Identifizierung(Event):
     """The person sought. § 49 Abs. 4 Nr. 1: Familienname or a former one, at least one
     Vorname, and an address or two further items of Abs. 5 (never Geschlecht with
     Familienstand). The Wohnort is the office's AGS in the request."""
@@ -119,7 +116,7 @@ class Identifizierung(_Event):
         return {k: v for k, v in self.model_dump().items() if v not in (None, "")}
 
 
-class Anfragende(_Event):
+class Anfragende(Event):
     """What every request carries (BMeldDAV 2021 § 11), also for the § 40 BMG log."""
 
     behoerde: str
@@ -135,7 +132,7 @@ class Anfragende(_Event):
         return self.kennung or self.verfahren or ""
 
 
-class QueryRequested(_Event):
+class QueryRequested(Event):
     """`min.query.requested.v1`: a query from the MiN front end or a specialist application."""
 
     query_id: str = Field(min_length=1, max_length=80)
@@ -169,7 +166,7 @@ class Auskunftsart(StrEnum):
     EINFACHE_MELDEREGISTERAUSKUNFT = "einfache_melderegisterauskunft"  # §§ 44, 49 BMG, portal
 
 
-class RegisterRequest(_Event):
+class RegisterRequest(Event):
     """`min.register.request.<Land>.v1`: an authorised query for one state's register, from the
     router (an authority's retrieval) or from the portal (a simple registry information, with
     the identification of § 49 Abs. 4 BMG and the request's own answer key)."""
@@ -218,14 +215,14 @@ class Ergebnisstatus(StrEnum):
     ERGEBNISLISTE = "04"  # freie Suche
 
 
-class Treffer(_Event):
+class Treffer(Event):
     """A record the answer drew on, for the log (§ 40 Abs. 1 Nr. 7 / Abs. 2 BMG)."""
 
     gemeindeschluessel: str
     ordnungsmerkmal: str
 
 
-class Nichterstellung(_Event):
+class Nichterstellung(Event):
     """Why no answer was made: an XMeld `datenabruf.nichterstellung.grund` code, our own reason
     within it, and a German sentence for the user."""
 
@@ -234,7 +231,7 @@ class Nichterstellung(_Event):
     text: str
 
 
-class RegisterResponse(_Event):
+class RegisterResponse(Event):
     """`min.register.response.v1`: a register's answer to one Vorgangsnummer."""
 
     vorgangsnummer: str
@@ -249,7 +246,7 @@ class RegisterResponse(_Event):
     answered_at: datetime
 
 
-class QueryAnswered(_Event):
+class QueryAnswered(Event):
     """`min.query.answered.v1`: a register's answer with its query, for protocol_log to log and
     release."""
 
@@ -265,7 +262,7 @@ class QueryAnswered(_Event):
     )
 
 
-class QueryRejected(_Event):
+class QueryRejected(Event):
     """`min.query.rejected.v1`: a query refused or not answerable, with its reason."""
 
     vorgangsnummer: str
@@ -284,7 +281,7 @@ class Ausgang(StrEnum):
     REJECTED = "rejected"
 
 
-class QueryDelivered(_Event):
+class QueryDelivered(Event):
     """`min.query.delivered.v1`: the released answer (or refusal), after its protocol entry is
     durable. The only answer the front end may hand to the user."""
 
@@ -307,7 +304,7 @@ class Uebergabegrund(StrEnum):
     BEDINGTER_SPERRVERMERK = "bedingter_sperrvermerk"  # § 52 Abs. 2 BMG: hear the person first
 
 
-class RegisterHandover(_Event):
+class RegisterHandover(Event):
     """`min.register.handover.v1`: a retrieval handed over for manual processing by the competent
     registration office (§ 34a Abs. 5 BMG; XMeld 1322)."""
 
@@ -329,7 +326,7 @@ class Benachrichtigter(StrEnum):
     VERANLASSENDE_BEHOERDE = "veranlassende_behoerde"
 
 
-class BlockNotice(_Event):
+class BlockNotice(Event):
     """`min.register.block-notice.v1`: the person with an Auskunftssperre, or the authority that
     had it set, is told of a request (§ 51 Abs. 3, § 34 Abs. 5 BMG)."""
 

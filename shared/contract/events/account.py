@@ -5,14 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from shared.contract.events.application import Behoerdenart, Protokollierung, Zugangsart
+from shared.contract.events.base import Event
 from shared.contract.events.review import Auflage, Datenumfang
-
-
-class _Event(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
 
 class TenantStatus(StrEnum):
@@ -32,7 +29,7 @@ class UserKind(StrEnum):
     USER = "user"
 
 
-class TenantUser(_Event):
+class TenantUser(Event):
     user_id: str
     username: str
     kind: UserKind
@@ -51,7 +48,7 @@ class VerfahrenStatus(StrEnum):
     LOCKED = "locked"
 
 
-class Abrufverfahren(_Event):
+class Abrufverfahren(Event):
     """A machine procedure (Fachanwendung) registered to retrieve for the tenant (NMeldVO 2022
     § 26 Abs. 2): it calls with its client certificate, and the § 40 log names it and the person
     responsible for it (§ 40 Abs. 1 Nr. 6 BMG)."""
@@ -62,7 +59,7 @@ class Abrufverfahren(_Event):
     status: VerfahrenStatus
 
 
-class TenantState(_Event):
+class TenantState(Event):
     """`min.tenant.state.v1` (compacted, key tenant_id): what the retrieval path authorises from."""
 
     tenant_id: str
@@ -89,7 +86,7 @@ class ProvisioningKind(StrEnum):
     ADMINISTRATOR_CHANGE = "administrator_change"
 
 
-class AccountProvisioned(_Event):
+class AccountProvisioned(Event):
     """`min.account.provisioned.v1`: a tenant and its Hauptadministrator, or a new administrator."""
 
     tenant_id: str
@@ -102,7 +99,7 @@ class AccountProvisioned(_Event):
     provisioned_at: datetime
 
 
-class ProvisioningRefused(_Event):
+class ProvisioningRefused(Event):
     """`min.account.provisioning-refused.v1`: an approved application that could not be done."""
 
     application_id: str
@@ -123,7 +120,7 @@ class CredentialPurpose(StrEnum):
     ADMINISTRATOR_RESET = "administrator_reset"
 
 
-class Postanschrift(_Event):
+class Postanschrift(Event):
     salutation: str
     first_name: str
     surname: str
@@ -134,7 +131,7 @@ class Postanschrift(_Event):
     town: str
 
 
-class CredentialsIssued(_Event):
+class CredentialsIssued(Event):
     """`min.account.credentials.v1`: credentials mail_dispatch must deliver. The password itself is
     only in `sealed_secret`, encrypted for mail_dispatch's key; the account name goes by e-mail."""
 
@@ -172,25 +169,25 @@ class ActorKind(StrEnum):
     OPERATOR = "operator"  # the operator's staff, by operator id
 
 
-class Actor(_Event):
+class Actor(Event):
     kind: ActorKind
     id: str = Field(min_length=1)
 
 
-class NewUser(_Event):
+class NewUser(Event):
     first_name: str = Field(min_length=1)
     surname: str = Field(min_length=1)
     email: str = Field(min_length=3)
     certificate_fingerprint: str | None = None
 
 
-class NewProcedure(_Event):
+class NewProcedure(Event):
     name: str = Field(min_length=1, max_length=120)
     verantwortliche_person: str = Field(min_length=1, max_length=120)
     certificate_fingerprint: str = Field(min_length=1)
 
 
-class AccountCommand(_Event):
+class AccountCommand(Event):
     """`min.account.command.v1`: what an administrator or an operator wants done."""
 
     command_id: str = Field(min_length=1)
@@ -220,7 +217,7 @@ class AccountEventKind(StrEnum):
     COMMAND_REJECTED = "command_rejected"
 
 
-class AccountEvent(_Event):
+class AccountEvent(Event):
     """`min.account.event.v1`: the result of every account command, accepted or rejected."""
 
     command_id: str
@@ -245,7 +242,7 @@ class AuthOutcome(StrEnum):
     PASSWORD_POLICY_VIOLATED = "password_policy_violated"
 
 
-class AuthAudit(_Event):
+class AuthAudit(Event):
     """`min.account.audit.v1`: every login and password change and its outcome; no password."""
 
     username: str

@@ -11,7 +11,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from shared.contract.events.base import Event
 
 APPLICATION_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 
@@ -89,12 +91,7 @@ SICHERHEITSBEHOERDEN: dict[Behoerdenart, str] = {
 }
 
 
-class _Lenient(BaseModel):
-    # v1 topics evolve additively: a consumer ignores fields it does not know yet
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
-
-
-class Behoerde(_Lenient):
+class Behoerde(Event):
     name: str | None = Field(None, description="Bezeichnung der Behörde")
     kind: str | None = Field(None, description="Behördenart, a value of `Behoerdenart`")
     state: str | None = Field(None, description="Landesschlüssel of the authority's state, 01–16")
@@ -103,7 +100,7 @@ class Behoerde(_Lenient):
     )
 
 
-class Administrator(_Lenient):
+class Administrator(Event):
     """The form *Nutzerdaten der Administratorin/des Administrators* (annex to the application)."""
 
     salutation: str | None = Field(None, description="a value of `Anrede`")
@@ -122,14 +119,14 @@ class Administrator(_Lenient):
     )
 
 
-class Zusicherung(_Lenient):
+class Zusicherung(Event):
     """Assurance of compliance with the BMG, in particular § 39 Abs. 1, and the measures taken."""
 
     assured: bool | None = None
     measures: str | None = Field(None, description="measures the authority takes (§ 39 Abs. 1 BMG)")
 
 
-class Unterschrift(_Lenient):
+class Unterschrift(Event):
     head_of_authority_signed: bool | None = Field(
         None, description="Unterschrift der Behördenleitung"
     )
@@ -138,14 +135,14 @@ class Unterschrift(_Lenient):
     signed_on: date | None = None
 
 
-class Netz(_Lenient):
+class Netz(Event):
     channel: str | None = Field(None, description="a value of `Netzzugang`")
     reason_if_other: str | None = Field(
         None, description="why neither Landesnetz nor DOI is possible (required for `sonstiger`)"
     )
 
 
-class ApplicationSubmitted(_Lenient):
+class ApplicationSubmitted(Event):
     """`min.application.submitted.v1`: an access application as delivered upstream."""
 
     application_id: str = Field(
@@ -175,7 +172,7 @@ class ApplicationSubmitted(_Lenient):
 # ----------------------------------------------------------------------------- intake's outcomes
 
 
-class Kontakt(_Lenient):
+class Kontakt(Event):
     """Whom a notice goes to, as far as the application names it."""
 
     authority_name: str | None = None
@@ -188,8 +185,23 @@ class Kontakt(_Lenient):
     postcode: str | None = None
     town: str | None = None
 
+    @classmethod
+    def of(cls, authority_name: str | None, adm: Administrator | CompleteAdministrator) -> Kontakt:
+        """The administrator at the office, whom notices about an application go to."""
+        return cls(
+            authority_name=authority_name,
+            salutation=None if adm.salutation is None else str(adm.salutation),
+            first_name=adm.first_name,
+            surname=adm.surname,
+            email=adm.email,
+            office_name=adm.office_name,
+            street_and_number=adm.street_and_number,
+            postcode=adm.postcode,
+            town=adm.town,
+        )
 
-class Mangel(_Lenient):
+
+class Mangel(Event):
     """One defect of an application: a stable code for machines, a sentence for the letter."""
 
     code: str
@@ -197,7 +209,7 @@ class Mangel(_Lenient):
     message: str = Field(description="German sentence fit for the letter to the authority")
 
 
-class CompleteAdministrator(_Lenient):
+class CompleteAdministrator(Event):
     salutation: Anrede
     first_name: str
     surname: str
@@ -210,7 +222,7 @@ class CompleteAdministrator(_Lenient):
     smime_certificate_pem: str | None = None
 
 
-class CompleteApplication(_Lenient):
+class CompleteApplication(Event):
     """An application with every item present and normalised; what legal review decides on."""
 
     application_id: str
@@ -232,28 +244,17 @@ class CompleteApplication(_Lenient):
 
     def contact(self) -> Kontakt:
         """Whom notices about this application go to: the administrator at the office."""
-        adm = self.administrator
-        return Kontakt(
-            authority_name=self.authority_name,
-            salutation=adm.salutation.value,
-            first_name=adm.first_name,
-            surname=adm.surname,
-            email=adm.email,
-            office_name=adm.office_name,
-            street_and_number=adm.street_and_number,
-            postcode=adm.postcode,
-            town=adm.town,
-        )
+        return Kontakt.of(self.authority_name, self.administrator)
 
 
-class ApplicationAccepted(_Lenient):
+class ApplicationAccepted(Event):
     """`min.application.accepted.v1`: complete, handed on to legal review."""
 
     application: CompleteApplication
     accepted_at: datetime
 
 
-class ApplicationIncomplete(_Lenient):
+class ApplicationIncomplete(Event):
     """`min.application.incomplete.v1`: every defect found, for the letter back to the authority."""
 
     application_id: str
@@ -262,7 +263,7 @@ class ApplicationIncomplete(_Lenient):
     decided_at: datetime
 
 
-class ApplicationRefused(_Lenient):
+class ApplicationRefused(Event):
     """`min.application.refused.v1`: refused at intake without examining the content."""
 
     application_id: str

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from shared.contract.events.base import Event
 
 
-class Redriven(BaseModel):
+class Redriven(Event):
     """`min.operator.redriven.v1`: a dead letter published back to its original topic."""
-
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     dead_letter: str = Field(description="<dlq topic>/<partition>/<offset> of the dead letter")
     dlq_topic: str
@@ -22,11 +22,9 @@ class Redriven(BaseModel):
     redriven_at: datetime
 
 
-class DashboardCheckpoint(BaseModel):
+class DashboardCheckpoint(Event):
     """`min.dashboard.checkpoint.v1`: the dashboard's fold of its topics and how far it had read,
     so that a restart reads on from there instead of from a year of records."""
-
-    model_config = ConfigDict(extra="ignore")
 
     reader: str = Field(min_length=1, description="which dashboard wrote it (the compaction key)")
     positions: dict[str, int] = Field(description="next offset to read, by `<topic>/<partition>`")

@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-
-class _Event(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+from shared.contract.events.base import Event
 
 
 class Kanal(StrEnum):
@@ -17,7 +15,7 @@ class Kanal(StrEnum):
     LETTER = "letter"  # PDF in the print spool for the postal service
 
 
-class MailDispatched(_Event):
+class MailDispatched(Event):
     """`min.mail.dispatched.v1`: an e-mail accepted by the relay, or a letter put in the spool."""
 
     dispatch_id: str = Field(description="stable per source event and kind; the Message-ID's id")
@@ -30,7 +28,7 @@ class MailDispatched(_Event):
     dispatched_at: datetime
 
 
-class MailFailed(_Event):
+class MailFailed(Event):
     """`min.mail.failed.v1`: a dispatch given up after its retries, with the last error."""
 
     dispatch_id: str

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from shared.contract.events.abruf import (
     Ergebnisstatus,
@@ -20,11 +20,7 @@ from shared.contract.events.abruf import (
     RegisterResponse,
 )
 from shared.contract.events.application import Anrede
-
-
-class _Event(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
-
+from shared.contract.events.base import Event
 
 # -- registration (PortalV § 2 Nr. 1) ---------------------------------------------------------
 
@@ -34,14 +30,14 @@ class Anfragendenart(StrEnum):
     UNTERNEHMEN = "unternehmen"
 
 
-class AnfragendenAnschrift(_Event):
+class AnfragendenAnschrift(Event):
     strasse_hausnummer: str | None = None
     postleitzahl: str | None = None
     ort: str | None = None
     staat: str = "Deutschland"
 
 
-class Identitaetsnachweis(_Event):
+class Identitaetsnachweis(Event):
     """How a natural person's identity was established: the document and its reference (e.g. the
     eID transaction or the Personalausweis serial checked by the operator), never a copy."""
 
@@ -51,18 +47,18 @@ class Identitaetsnachweis(_Event):
     referenz: str | None = None
 
 
-class Registereintrag(_Event):
+class Registereintrag(Event):
     registergericht: str | None = Field(None, description="e.g. Amtsgericht Hannover")
     registernummer: str | None = Field(None, description="e.g. HRB 12345")
 
 
-class VerantwortlichePerson(_Event):
+class VerantwortlichePerson(Event):
     anrede: Anrede | None = None
     vorname: str | None = None
     familienname: str | None = None
 
 
-class RegistrationSubmitted(_Event):
+class RegistrationSubmitted(Event):
     """`min.portal.registration.submitted.v1`: a private person or company asks to be registered
     as a requester. Fields are lenient so that a missing one becomes a listed defect."""
 
@@ -95,13 +91,13 @@ class Registrierungsstatus(StrEnum):
     GESPERRT = "gesperrt"
 
 
-class Registrierungsmangel(_Event):
+class Registrierungsmangel(Event):
     code: str
     feld: str
     text: str
 
 
-class RequesterState(_Event):
+class RequesterState(Event):
     """`min.portal.requester.v1` (compacted, key registration_id): a registration's state."""
 
     registration_id: str
@@ -115,7 +111,7 @@ class RequesterState(_Event):
     updated_at: datetime
 
 
-class RegistrationDecision(_Event):
+class RegistrationDecision(Event):
     """`min.portal.registration.decision.v1`: an operator approves or refuses a registration."""
 
     decision_id: str = Field(min_length=1)
@@ -126,7 +122,7 @@ class RegistrationDecision(_Event):
     decided_at: datetime
 
 
-class RegistrationDecisionRejected(_Event):
+class RegistrationDecisionRejected(Event):
     """`min.portal.registration.decision-rejected.v1`: a decision that could not be applied."""
 
     decision_id: str
@@ -136,7 +132,7 @@ class RegistrationDecisionRejected(_Event):
     at: datetime
 
 
-class Briefanschrift(_Event):
+class Briefanschrift(Event):
     """Where the password letter goes: the person, or the company for its responsible person."""
 
     anrede: Anrede | None = None
@@ -151,7 +147,7 @@ class Briefanschrift(_Event):
 REQUESTER_CREDENTIAL_PURPOSE = "requester_initial"  # what the sealed password is bound to
 
 
-class RequesterCredentials(_Event):
+class RequesterCredentials(Event):
     """`min.portal.credentials.v1`: the account name goes by e-mail, the initial password by
     letter; the password is only in `sealed_secret`, sealed for mail_dispatch."""
 
@@ -181,7 +177,7 @@ class GewerblicherZweck(StrEnum):
     ADRESSHANDEL = "adresshandel"
 
 
-class PortalRequest(_Event):
+class PortalRequest(Event):
     """`min.portal.request.v1`: a registered requester's request, from the portal's front end."""
 
     request_id: str = Field(min_length=1, max_length=80)
@@ -201,7 +197,7 @@ class PortalRequest(_Event):
     requested_at: datetime
 
 
-class Anfragekopie(_Event):
+class Anfragekopie(Event):
     """What the log keeps of a request (PortalV § 3 Abs. 1 Nr. 1, 2, 4, 5)."""
 
     request_id: str
@@ -218,7 +214,7 @@ class Anfragekopie(_Event):
     requested_at: datetime
 
 
-class PortalAnswered(_Event):
+class PortalAnswered(Event):
     """`min.portal.answered.v1`: the register's answer (or the portal's refusal) to one request,
     not yet released: protocol_log logs it (PortalV § 3), then releases it."""
 
@@ -233,7 +229,7 @@ class PortalAnswered(_Event):
     answered_at: datetime
 
 
-class PortalFetched(_Event):
+class PortalFetched(Event):
     """`min.portal.fetched.v1`: the requester fetched the answer; protocol_log logs the time it was
     forwarded to the requester (PortalV § 3 Abs. 1 Nr. 3)."""
 
@@ -247,7 +243,7 @@ class PortalAusgang(StrEnum):
     ABGELEHNT = "abgelehnt"  # refused, or a technical error
 
 
-class PortalReleased(_Event):
+class PortalReleased(Event):
     """`min.portal.released.v1`: the answer released after its log entry is durable. The box is
     sealed for the request's own key; the requester fetches it from the portal's API."""
 
@@ -267,7 +263,7 @@ class PortalReleased(_Event):
 # -- fees (§ 49 Abs. 3 Nr. 4 BMG) -----------------------------------------------------------
 
 
-class StatementRequested(_Event):
+class StatementRequested(Event):
     """`min.portal.statement-requested.v1`: an operator asks for the statements of a month (a
     month still running gives a provisional one). Finished months are stated by themselves."""
 
@@ -282,14 +278,14 @@ class Abrechnungsart(StrEnum):
     MELDEBEHOERDE = "meldebehoerde"  # what one office is owed, per requester
 
 
-class Abrechnungsposten(_Event):
+class Abrechnungsposten(Event):
     gegenueber: str = Field(description="the office's AGS, or the requester's Kennung")
     eindeutig: int
     neutral: int
     betrag_cent: int
 
 
-class Statement(_Event):
+class Statement(Event):
     """`min.portal.statement.v1`: one month's fees for one requester or one office."""
 
     statement_id: str

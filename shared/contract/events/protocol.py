@@ -7,14 +7,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from shared.contract.events.base import Event
 
 
-class _Event(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
-
-
-class SelfLogEntry(_Event):
+class SelfLogEntry(Event):
     """`min.protocol.self-logging.v1`: a security authority that logs itself (§ 40 Abs. 3 BMG)
     receives its entry here; the operator keeps none."""
 
@@ -24,7 +22,7 @@ class SelfLogEntry(_Event):
     handed_over_at: datetime
 
 
-class AnswerCounts(_Event):
+class AnswerCounts(Event):
     eindeutig: int = 0  # 01
     trefferliste: int = 0  # 02
     neutral: int = 0  # 03
@@ -32,7 +30,7 @@ class AnswerCounts(_Event):
     abgelehnt: int = 0  # refused or technical error
 
 
-class ProtocolMetrics(_Event):
+class ProtocolMetrics(Event):
     """`min.protocol.metrics.v1`: one tenant's released answers in one minute."""
 
     tenant_id: str
@@ -51,7 +49,7 @@ class AlertRule(StrEnum):
     VOLUME_ABOVE_USUAL = "volume_above_usual"  # a user's day far above their own average
 
 
-class ProtocolAlert(_Event):
+class ProtocolAlert(Event):
     """`min.protocol.alerts.v1`: an evaluation rule fired. The user appears only as a pseudonym;
     who it is can be established from the log, with a stated purpose."""
 

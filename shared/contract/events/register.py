@@ -6,11 +6,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-
-class _Event(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+from shared.contract.events.base import Event
 
 
 class Wohnungsstatus(StrEnum):
@@ -19,7 +17,7 @@ class Wohnungsstatus(StrEnum):
     ALLEINIGE_WOHNUNG = "alleinige_wohnung"
 
 
-class Anschrift(_Event):
+class Anschrift(Event):
     strasse: str
     hausnummer: str
     postleitzahl: str
@@ -35,7 +33,7 @@ class Anschrift(_Event):
         return self.auszugsdatum is None
 
 
-class Bezugsperson(_Event):
+class Bezugsperson(Event):
     """Legal representative, spouse or minor child (§ 34 Abs. 1 Satz 1 Nr. 11, 13, 14 BMG)."""
 
     familienname: str
@@ -49,7 +47,7 @@ class Bezugsperson(_Event):
     gesperrt: bool = False  # an Auskunftssperre or bedingter Sperrvermerk of this person
 
 
-class Ausweis(_Event):
+class Ausweis(Event):
     """§ 34 Abs. 1 Satz 2 Nr. 1 BMG: security authorities only."""
 
     art: str  # Personalausweis, Reisepass, ...
@@ -59,7 +57,7 @@ class Ausweis(_Event):
     gueltig_bis: date
 
 
-class Auskunftssperre(_Event):
+class Auskunftssperre(Event):
     """§ 51 BMG. `veranlasst_von_sicherheitsbehoerde`: set at a § 34 Abs. 4 authority's request,
     which is then told of every request instead of, or besides, the person (§ 34 Abs. 5)."""
 
@@ -68,7 +66,7 @@ class Auskunftssperre(_Event):
     veranlasst_von_sicherheitsbehoerde: bool = False
 
 
-class Personendatensatz(_Event):
+class Personendatensatz(Event):
     """One person's record in one municipality's register (identified by AGS + Ordnungsmerkmal)."""
 
     ordnungsmerkmal: str = Field(min_length=1, max_length=40)
@@ -121,12 +119,12 @@ class Lieferart(StrEnum):
     LEERMITTEILUNG = "leermitteilung"
 
 
-class Meldebehoerde(_Event):
+class Meldebehoerde(Event):
     gemeindeschluessel: str = Field(pattern=r"^\d{8}$")
     name: str
 
 
-class RegisterDelivery(_Event):
+class RegisterDelivery(Event):
     """`min.register.delivery.v1`: a municipality's delivery to the state's register. A full
     delivery may come in parts (`teil` of `teile`); it replaces the AGS's records once complete."""
 
@@ -146,7 +144,7 @@ class LieferStatus(StrEnum):
     REJECTED = "rejected"
 
 
-class DeliveryLogged(_Event):
+class DeliveryLogged(Event):
     """`min.register.delivery-log.v1`: each delivery as logged (NMeldVO 2022 § 23 Abs. 3):
     sending office, time, kind and number of records; a refused delivery with the reason."""
 

@@ -5,13 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from shared.contract.events.application import CompleteApplication
-
-
-class _Event(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+from shared.contract.events.base import Event
 
 
 class Entscheidung(StrEnum):
@@ -19,7 +16,7 @@ class Entscheidung(StrEnum):
     REJECTED = "rejected"
 
 
-class Begruendung(_Event):
+class Begruendung(Event):
     """One reason of a decision, with the provisions it rests on."""
 
     code: str
@@ -27,7 +24,7 @@ class Begruendung(_Event):
     provisions: list[str] = Field(default_factory=list, description='e.g. "§ 34 Abs. 4 Satz 1 BMG"')
 
 
-class Auflage(_Event):
+class Auflage(Event):
     """A condition the approval comes with; provisioning and the router enforce it."""
 
     code: str
@@ -41,7 +38,7 @@ class Datenumfang(StrEnum):
     SATZ_1_UND_2 = "bmg_34_1_satz_1_und_2"  # plus § 34 Abs. 1 Satz 2 for security authorities
 
 
-class ReviewDecided(_Event):
+class ReviewDecided(Event):
     """`min.review.decided.v1`: *Zugang ist rechtlich zulässig: Ja / Nein, weil …*"""
 
     application_id: str
@@ -55,7 +52,7 @@ class ReviewDecided(_Event):
     application: CompleteApplication
 
 
-class ReviewPendingManual(_Event):
+class ReviewPendingManual(Event):
     """`min.review.pending-manual.v1`: the rules cannot decide; an operator must."""
 
     application_id: str
@@ -64,7 +61,7 @@ class ReviewPendingManual(_Event):
     pending_since: datetime
 
 
-class ManualDecision(_Event):
+class ManualDecision(Event):
     """`min.review.manual-decision.v1`: an operator decides a pending-manual case."""
 
     application_id: str
@@ -73,7 +70,7 @@ class ManualDecision(_Event):
     reason: str = Field(min_length=1, description="the operator's written reason")
 
 
-class ManualDecisionRejected(_Event):
+class ManualDecisionRejected(Event):
     """`min.review.decision-rejected.v1`: a manual decision that could not be applied."""
 
     application_id: str
@@ -82,7 +79,7 @@ class ManualDecisionRejected(_Event):
     message: str
 
 
-class LoggingCommissioned(_Event):
+class LoggingCommissioned(Event):
     """`min.review.logging-commissioned.v1`: a security authority commissioned the operator to log
     its retrievals (Auftragsverarbeitung, § 40 Abs. 3 BMG with Art. 28 DSGVO), recorded by the
     customer representative in parallel to the application."""
@@ -98,7 +95,7 @@ class Mahnstufe(StrEnum):
     ESCALATION = "escalation"
 
 
-class ReviewOverdue(_Event):
+class ReviewOverdue(Event):
     """`min.review.overdue.v1`: a case has waited past its deadline."""
 
     application_id: str
