@@ -22,24 +22,24 @@ from shared.contract.topics import DLQ_SUFFIX, Topics
 from shared.platform.broker import json_or_none, schema_violations
 
 
-class Abbruch(Exception):
+class Abort(Exception):
     """A command cannot go on; the message says why. Exit status 1."""
 
     exit_code = 1
 
 
-class Eingabefehler(Abbruch, ValueError):
+class InputError(Abort, ValueError):
     """Input the command cannot use; the message says what to change. Exit status 2."""
 
     exit_code = 2
 
 
-class KeineAntwort(Abbruch):
+class NoAnswer(Abort):
     """What was published got no answer in time (the service may be down or lagging)."""
 
 
 @dataclass(frozen=True)
-class Satz:
+class Record:
     """One record read from a topic."""
 
     topic: str
@@ -92,26 +92,26 @@ def load_application(path: Path, text: str) -> dict[str, Any]:
         )
     except (ValueError, yaml.YAMLError) as exc:
         kind = "YAML" if path.suffix.lower() in {".yaml", ".yml"} else "JSON"
-        raise Eingabefehler(f"{path.name} is not valid {kind}: {exc}") from None
+        raise InputError(f"{path.name} is not valid {kind}: {exc}") from None
     if not isinstance(data, dict):
-        raise Eingabefehler(f"{path.name} must hold one application object")
+        raise InputError(f"{path.name} must hold one application object")
     try:
         ApplicationSubmitted.model_validate(data)
     except ValidationError as exc:
-        raise Eingabefehler(f"{path.name}: {schema_violations(exc)}") from None
+        raise InputError(f"{path.name}: {schema_violations(exc)}") from None
     # dates and the like as the upstream systems send them: JSON text
     return json.loads(json.dumps(data, default=str))
 
 
-def application_of(satz: Satz) -> str | None:
+def application_of(record: Record) -> str | None:
     """The application an event belongs to, or None."""
-    body = satz.body
-    if satz.topic == Topics.APPLICATION_ACCEPTED.name:
+    body = record.body
+    if record.topic == Topics.APPLICATION_ACCEPTED.name:
         inner = body.get("application")
         value = inner.get("application_id") if isinstance(inner, dict) else None
         return value if isinstance(value, str) else None
-    if satz.topic.endswith(DLQ_SUFFIX):
-        return satz.key
+    if record.topic.endswith(DLQ_SUFFIX):
+        return record.key
     value = body.get("application_id")
     return value if isinstance(value, str) else None
 
@@ -128,18 +128,18 @@ def _codes(items: Iterable[dict[str, Any]]) -> str:
 UNREADABLE = "unreadable record (not an event of this topic), skipped"
 
 
-def _describe(satz: Satz) -> str:
-    if not satz.readable and not satz.topic.endswith(DLQ_SUFFIX):
+def _describe(record: Record) -> str:
+    if not record.readable and not record.topic.endswith(DLQ_SUFFIX):
         return UNREADABLE
     try:
-        return _describe_event(satz)
+        return _describe_event(record)
     except (KeyError, TypeError, ValueError, AttributeError):
         return UNREADABLE
 
 
-def _describe_event(satz: Satz) -> str:
-    b = satz.body
-    t = satz.topic
+def _describe_event(record: Record) -> str:
+    b = record.body
+    t = record.topic
     if t == Topics.APPLICATION_SUBMITTED.name:
         return "submitted"
     if t == Topics.APPLICATION_ACCEPTED.name:
@@ -180,13 +180,13 @@ def _describe_event(satz: Satz) -> str:
     if t == Topics.MAIL_FAILED.name:
         return f"{b.get('kind')} to {b.get('recipient')} FAILED: {b.get('error')}"
     if t.endswith(DLQ_SUFFIX):
-        letter = DeadLetter.of(satz.headers)
+        letter = DeadLetter.of(record.headers)
         return f"dead-lettered: {letter.error_type}: {letter.error}" if letter else "dead-lettered"
     return t
 
 
 @dataclass(frozen=True)
-class Schritt:
+class Step:
     at: datetime
     topic: str
     was: str
@@ -202,11 +202,11 @@ FEHLER_TOPICS = {
 }
 
 
-def zeitleiste(saetze: Iterable[Satz]) -> list[Schritt]:
+def zeitleiste(records: Iterable[Record]) -> list[Step]:
     """An application's events as steps in time order, each event once."""
     seen: set[str] = set()
     steps = []
-    for s in saetze:
+    for s in records:
         event_id = s.headers.get("ce_id") or s.ref
         if event_id in seen and not s.topic.endswith(DLQ_SUFFIX):
             continue
@@ -214,11 +214,11 @@ def zeitleiste(saetze: Iterable[Satz]) -> list[Schritt]:
         failed = s.topic in FEHLER_TOPICS or s.topic.endswith(DLQ_SUFFIX)
         if s.topic == Topics.REVIEW_DECIDED.name and s.body.get("decision") == "rejected":
             failed = True
-        steps.append(Schritt(s.at, s.topic, _describe(s), failed))
+        steps.append(Step(s.at, s.topic, _describe(s), failed))
     return sorted(steps, key=lambda st: st.at)
 
 
-def stand(saetze: Sequence[Satz]) -> str:
+def stand(records: Sequence[Record]) -> str:
     """Where an application stands, from the last decisive event."""
     decisive = {
         Topics.APPLICATION_SUBMITTED.name: "submitted, not yet checked",
@@ -230,7 +230,7 @@ def stand(saetze: Sequence[Satz]) -> str:
         Topics.ACCOUNT_PROVISIONING_REFUSED.name: "approved, but provisioning refused",
     }
     result = "unknown: no event of this application on the retained topics"
-    for s in sorted(saetze, key=lambda s: s.at):
+    for s in sorted(records, key=lambda s: s.at):
         topic = s.topic
         if topic == Topics.REVIEW_DECIDED.name:
             result = (
@@ -245,7 +245,7 @@ def stand(saetze: Sequence[Satz]) -> str:
     return result
 
 
-def abgeschlossen(saetze: Sequence[Satz]) -> bool:
+def abgeschlossen(records: Sequence[Record]) -> bool:
     """Whether following an application can stop: nothing more comes without someone acting."""
     done = {
         Topics.APPLICATION_INCOMPLETE.name,
@@ -254,7 +254,7 @@ def abgeschlossen(saetze: Sequence[Satz]) -> bool:
         Topics.ACCOUNT_PROVISIONED.name,
         Topics.ACCOUNT_PROVISIONING_REFUSED.name,
     }
-    for s in saetze:
+    for s in records:
         if s.topic in done or s.topic.endswith(DLQ_SUFFIX):
             return True
         if s.topic == Topics.REVIEW_DECIDED.name and s.body.get("decision") == "rejected":
@@ -275,7 +275,7 @@ class OffenePruefung:
 
 
 def offene_pruefungen(
-    pending: Iterable[Satz], decided: Iterable[Satz], overdue: Iterable[Satz] = ()
+    pending: Iterable[Record], decided: Iterable[Record], overdue: Iterable[Record] = ()
 ) -> list[OffenePruefung]:
     """Pending-manual cases that no decision has closed yet, oldest first."""
     open_: dict[str, OffenePruefung] = {}
@@ -303,10 +303,10 @@ def offene_pruefungen(
 # -- tenants ----------------------------------------------------------------------------------
 
 
-def neueste_staende(saetze: Iterable[Satz]) -> dict[str, dict[str, Any]]:
+def neueste_staende(records: Iterable[Record]) -> dict[str, dict[str, Any]]:
     """The newest state per tenant (highest version) of the compacted tenant topic."""
     newest: dict[str, dict[str, Any]] = {}
-    for s in saetze:
+    for s in records:
         b = s.body
         tenant, version = b.get("tenant_id"), b.get("version", 0)
         if not tenant or not isinstance(tenant, str) or type(version) is not int:
@@ -332,7 +332,7 @@ class Ref:
         topic, _, rest = text.partition("/")
         partition, _, offset = rest.partition("/")
         if not topic.endswith(DLQ_SUFFIX) or not partition.isdigit() or not offset.isdigit():
-            raise Eingabefehler(
+            raise InputError(
                 f"{text!r} is not a dead letter reference: expected <topic>.dlq/<partition>/"
                 "<offset>, as `meldespiegel dlq list` prints them"
             )
@@ -353,23 +353,23 @@ class Redrive:
     headers: dict[str, str]
 
 
-def redrive_of(satz: Satz, operator: str, now: datetime) -> Redrive:
+def redrive_of(record: Record, operator: str, now: datetime) -> Redrive:
     """The dead letter as it goes back: original bytes, key and CloudEvents headers (the same
     event id, so a consumer that meanwhile handled it drops the copy), with the error headers
     left out and the redrive noted."""
-    letter = DeadLetter.of(satz.headers)
+    letter = DeadLetter.of(record.headers)
     if letter is None:
-        raise Eingabefehler(f"{satz.ref} names no original topic (dlq_original_topic)")
+        raise InputError(f"{record.ref} names no original topic (dlq_original_topic)")
     original = letter.original_topic
-    headers = redrive_headers(satz.headers)
-    headers["redriven_from"] = satz.ref
+    headers = redrive_headers(record.headers)
+    headers["redriven_from"] = record.ref
     headers["redriven_by"] = operator
     headers["redriven_at"] = now.isoformat()
-    ref = Ref(satz.topic, satz.partition, satz.offset)
-    return Redrive(ref, original, satz.key, satz.value, headers)
+    ref = Ref(record.topic, record.partition, record.offset)
+    return Redrive(ref, original, record.key, record.value, headers)
 
 
-def zurueckgegeben(audit: Iterable[Satz]) -> dict[str, dict[str, Any]]:
+def zurueckgegeben(audit: Iterable[Record]) -> dict[str, dict[str, Any]]:
     """Dead letters already redriven, by reference, from the operators' audit topic."""
     return {
         s.body["dead_letter"]: s.body for s in audit if isinstance(s.body.get("dead_letter"), str)
@@ -380,7 +380,7 @@ def zurueckgegeben(audit: Iterable[Satz]) -> dict[str, dict[str, Any]]:
 
 
 @dataclass
-class TopicZeile:
+class TopicRow:
     name: str
     partitions_wanted: int
     partitions_found: int | None

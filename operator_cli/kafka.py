@@ -14,7 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from pydantic import BaseModel
 
-from operator_cli.domain import Abbruch, KeineAntwort, Satz, partition_for
+from operator_cli.domain import Abort, NoAnswer, Record, partition_for
 from shared.contract.envelope import Envelope, decode_headers
 from shared.contract.topics import DLQ_MAX_MESSAGE_BYTES, TopicSpec
 from shared.platform.kafka_admin import partitions_of
@@ -22,12 +22,12 @@ from shared.platform.kafka_admin import partitions_of
 SOURCE = "/operators/meldespiegel-cli"
 
 
-class BrokerNichtErreichbar(Abbruch):
+class BrokerUnreachable(Abort):
     """The cluster does not answer."""
 
 
-def _satz(r: ConsumerRecord[bytes, bytes]) -> Satz:
-    return Satz(
+def _record(r: ConsumerRecord[bytes, bytes]) -> Record:
+    return Record(
         r.topic,
         r.partition,
         r.offset,
@@ -70,7 +70,7 @@ class Kafka:
             await consumer.start()
         except KafkaError as exc:
             await consumer.stop()
-            raise BrokerNichtErreichbar(
+            raise BrokerUnreachable(
                 f"no Kafka broker answers at {self.bootstrap}, or it refused this client "
                 f"({exc.__class__.__name__}: {exc}); check MELDESPIEGEL_KAFKA_BOOTSTRAP "
                 "(or --bootstrap) and MELDESPIEGEL_KAFKA_SECURITY_PROTOCOL, …_SASL_*"
@@ -111,7 +111,7 @@ class Kafka:
 
     # -- reading -------------------------------------------------------------------------
 
-    async def read_partitions(self, parts: list[TopicPartition]) -> list[Satz]:
+    async def read_partitions(self, parts: list[TopicPartition]) -> list[Record]:
         """Every retained record of `parts` up to the end they have now."""
         ends = {tp: end for tp, end in (await self.end_offsets(parts)).items() if end > 0}
         if not ends:
@@ -119,25 +119,25 @@ class Kafka:
         c = self.consumer
         c.assign(list(ends))
         await c.seek_to_beginning(*ends)
-        out: list[Satz] = []
+        out: list[Record] = []
         pending = dict(ends)
         while pending:
             batch = await c.getmany(*pending, timeout_ms=1000, max_records=5000)
             for tp, records in batch.items():
-                out += [_satz(r) for r in records if r.offset < ends[tp]]
+                out += [_record(r) for r in records if r.offset < ends[tp]]
             for tp in list(pending):
                 if await c.position(tp) >= pending[tp]:
                     del pending[tp]
         return out
 
-    async def read(self, *topics: str) -> list[Satz]:
+    async def read(self, *topics: str) -> list[Record]:
         return await self.read_partitions(await self.all_partitions(topics))
 
-    async def read_key(self, spec: TopicSpec | str, key: str) -> list[Satz]:
+    async def read_key(self, spec: TopicSpec | str, key: str) -> list[Record]:
         """The records of one key: only the partition the key is on is read."""
         return await self.read_keys([(spec, key)])
 
-    async def read_keys(self, wanted: Iterable[tuple[TopicSpec | str, str]]) -> list[Satz]:
+    async def read_keys(self, wanted: Iterable[tuple[TopicSpec | str, str]]) -> list[Record]:
         """The records of several (topic, key) pairs, read in one pass over just the partitions
         the keys are on: one fetch loop instead of one per pair."""
         keys: dict[str, set[str]] = {}
@@ -151,7 +151,7 @@ class Kafka:
             )
         return [s for s in await self.read_partitions(sorted(parts)) if s.key in keys[s.topic]]
 
-    async def record(self, topic: str, partition: int, offset: int) -> Satz | None:
+    async def record(self, topic: str, partition: int, offset: int) -> Record | None:
         tp = TopicPartition(topic, partition)
         if partition not in await self.partitions(topic):
             return None
@@ -166,8 +166,8 @@ class Kafka:
             batch = await c.getmany(tp, timeout_ms=1000, max_records=1)
             for records in batch.values():
                 for r in records:
-                    return _satz(r) if r.offset == offset else None
-        raise KeineAntwort(f"{topic}/{partition}/{offset} could not be fetched")
+                    return _record(r) if r.offset == offset else None
+        raise NoAnswer(f"{topic}/{partition}/{offset} could not be fetched")
 
     async def follow(self, *topics: str) -> Follower:
         """A reader of `topics` from their current end on; start it before publishing."""
@@ -231,9 +231,9 @@ class Kafka:
         spec: TopicSpec,
         event: BaseModel,
         answered_on: Iterable[str],
-        answers: Callable[[Satz], bool],
+        answers: Callable[[Record], bool],
         wait_s: float,
-    ) -> Satz | None:
+    ) -> Record | None:
         """Publishes `event` and returns the first record on `answered_on` that `answers` it,
         or None after `wait_s` seconds. The answer topics are followed before publishing."""
         follower = await self.follow(*answered_on)
@@ -275,9 +275,9 @@ class Follower:
     def __init__(self, consumer: AIOKafkaConsumer) -> None:
         self.consumer = consumer
 
-    async def next(self, timeout_s: float) -> list[Satz]:
+    async def next(self, timeout_s: float) -> list[Record]:
         batch = await self.consumer.getmany(timeout_ms=int(timeout_s * 1000))
-        return sorted((_satz(r) for rs in batch.values() for r in rs), key=lambda s: s.at)
+        return sorted((_record(r) for rs in batch.values() for r in rs), key=lambda s: s.at)
 
     async def close(self) -> None:
         await self.consumer.stop()

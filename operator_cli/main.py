@@ -32,7 +32,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from operator_cli import domain
-from operator_cli.domain import Abbruch, Eingabefehler, KeineAntwort, Ref, Satz
+from operator_cli.domain import Abort, InputError, NoAnswer, Record, Ref
 from operator_cli.kafka import Follower, Kafka, new_id
 from operator_cli.protokoll_api import ProtokollApi
 from shared.contract.deadletter import DeadLetter
@@ -62,7 +62,7 @@ class CliSettings(Settings):
     operator: str = Field("", description="the operator id recorded with decisions and redrives")
 
 
-class Kontext:
+class CliContext:
     def __init__(self, bootstrap: str | None, operator: str | None) -> None:
         self.settings = CliSettings()
         self.bootstrap = bootstrap or self.settings.kafka_bootstrap
@@ -72,7 +72,7 @@ class Kontext:
         try:
             options = client_options(self.settings)
         except ValueError as exc:
-            raise Eingabefehler(str(exc)) from None
+            raise InputError(str(exc)) from None
         return Kafka(self.bootstrap, **options)
 
     def protokoll(self) -> ProtokollApi:
@@ -114,14 +114,14 @@ def main(
         str | None, typer.Option(help="your operator id [env MELDESPIEGEL_OPERATOR, login name]")
     ] = None,
 ) -> None:
-    ctx.obj = Kontext(bootstrap, operator)
+    ctx.obj = CliContext(bootstrap, operator)
 
 
-def _run(ctx: typer.Context, work: Callable[[Kontext], Awaitable[T]]) -> T:
+def _run(ctx: typer.Context, work: Callable[[CliContext], Awaitable[T]]) -> T:
     return asyncio.run(work(ctx.obj))
 
 
-def _error_type(dead: Satz) -> str | None:
+def _error_type(dead: Record) -> str | None:
     letter = DeadLetter.of(dead.headers)
     return letter.error_type if letter else None
 
@@ -152,14 +152,14 @@ APPLICATION_TOPICS = (
 MAIL_TOPICS = (Topics.MAIL_DISPATCHED, Topics.MAIL_FAILED)
 
 
-def _print_step(step: domain.Schritt) -> None:
+def _print_step(step: domain.Step) -> None:
     style = "red" if step.fehler else "green" if "approved" in step.was else ""
     out.print(
         f"{_time(step.at)}  [{style}]{step.was}[/]" if style else f"{_time(step.at)}  {step.was}"
     )
 
 
-async def _timeline(kafka: Kafka, application_id: str) -> list[Satz]:
+async def _timeline(kafka: Kafka, application_id: str) -> list[Record]:
     """An application's events in three reads: its own topics (and the provisioned tenants), the
     tenants' credentials, then the mails any of these caused."""
     found = await kafka.read_keys(
@@ -194,10 +194,10 @@ def apply(
     """Publish an access application and follow it: accepted or incomplete, the decision, the
     tenant, the mails."""
     if not file.is_file():
-        raise Eingabefehler(f"{file}: no such file")
+        raise InputError(f"{file}: no such file")
     body = domain.load_application(file, file.read_text(encoding="utf-8"))
 
-    async def work(k: Kontext) -> None:
+    async def work(k: CliContext) -> None:
         async with k.kafka() as kafka:
             if not follow:
                 env = await kafka.publish(Topics.APPLICATION_SUBMITTED, body)
@@ -225,7 +225,7 @@ async def _follow_application(
 ) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
-    mine: list[Satz] = []
+    mine: list[Record] = []
     ids: set[str] = set()
     tenants: set[str] = set()
     quiet_since: float | None = None
@@ -256,7 +256,7 @@ async def _follow_application(
                 break
     out.print(f"[bold]{application_id}: {domain.stand(mine)}[/]")
     if not mine:
-        raise KeineAntwort(
+        raise NoAnswer(
             f"nothing came back for {application_id} within {wait:g} s: is intake running?"
         )
 
@@ -267,12 +267,12 @@ def status(
 ) -> None:
     """Print an application's timeline from the retained topics."""
 
-    async def work(k: Kontext) -> None:
+    async def work(k: CliContext) -> None:
         async with k.kafka() as kafka:
             with err.status(f"reading the topics for {application_id} …"):
                 found = await _timeline(kafka, application_id)
         if not found:
-            raise Abbruch(f"no event of application {application_id} on the retained topics")
+            raise Abort(f"no event of application {application_id} on the retained topics")
         for step in domain.zeitleiste(found):
             _print_step(step)
         out.print(f"[bold]{application_id}: {domain.stand(found)}[/]")
@@ -287,7 +287,7 @@ def status(
 def review_list(ctx: typer.Context) -> None:
     """Pending-manual cases no decision has closed yet, oldest first."""
 
-    async def work(k: Kontext) -> list[domain.OffenePruefung]:
+    async def work(k: CliContext) -> list[domain.OffenePruefung]:
         async with k.kafka() as kafka:
             with err.status("reading the review topics …"):
                 return domain.offene_pruefungen(
@@ -321,9 +321,9 @@ def review_decide(
 ) -> None:
     """Decide a pending-manual case, and wait until legal review has applied it."""
     if approve == reject:
-        raise Eingabefehler("give exactly one of --approve and --reject")
+        raise InputError("give exactly one of --approve and --reject")
     if not reason.strip():
-        raise Eingabefehler("--reason is required: the decision is given with a written reason")
+        raise InputError("--reason is required: the decision is given with a written reason")
     decision = ManualDecision(
         application_id=application_id,
         operator_id=ctx.obj.operator,
@@ -331,7 +331,7 @@ def review_decide(
         reason=reason,
     )
 
-    async def work(k: Kontext) -> None:
+    async def work(k: CliContext) -> None:
         async with k.kafka() as kafka:
             with err.status("waiting for legal_review …"):
                 answer = await kafka.ask(
@@ -342,11 +342,11 @@ def review_decide(
                     wait,
                 )
         if answer is None:
-            raise KeineAntwort(f"legal_review did not answer within {wait:g} s")
+            raise NoAnswer(f"legal_review did not answer within {wait:g} s")
         for step in domain.zeitleiste([answer]):
             _print_step(step)
         if answer.topic == Topics.REVIEW_DECISION_REJECTED.name:
-            raise Abbruch("legal_review did not apply the decision")
+            raise Abort("legal_review did not apply the decision")
 
     _run(ctx, work)
 
@@ -357,12 +357,12 @@ def review_decide(
 async def _tenant(kafka: Kafka, tenant_id: str) -> dict[str, Any]:
     states = domain.neueste_staende(await kafka.read_key(Topics.TENANT_STATE, tenant_id))
     if tenant_id not in states:
-        raise Abbruch(f"no tenant {tenant_id} on {Topics.TENANT_STATE.name}")
+        raise Abort(f"no tenant {tenant_id} on {Topics.TENANT_STATE.name}")
     return states[tenant_id]
 
 
 def _tenant_state(ctx: typer.Context, tenant_id: str) -> dict[str, Any]:
-    async def work(k: Kontext) -> dict[str, Any]:
+    async def work(k: CliContext) -> dict[str, Any]:
         async with k.kafka() as kafka:
             return await _tenant(kafka, tenant_id)
 
@@ -373,7 +373,7 @@ def _tenant_state(ctx: typer.Context, tenant_id: str) -> dict[str, Any]:
 def tenant_list(ctx: typer.Context) -> None:
     """Every tenant with its newest state."""
 
-    async def work(k: Kontext) -> dict[str, dict[str, Any]]:
+    async def work(k: CliContext) -> dict[str, dict[str, Any]]:
         async with k.kafka() as kafka:
             return domain.neueste_staende(await kafka.read(Topics.TENANT_STATE.name))
 
@@ -439,7 +439,7 @@ def tenant_procedures(ctx: typer.Context, tenant_id: Annotated[str, typer.Argume
 
 
 async def _command(
-    k: Kontext, tenant_id: str, action: str, reason: str, wait: float, **fields: Any
+    k: CliContext, tenant_id: str, action: str, reason: str, wait: float, **fields: Any
 ) -> dict[str, Any]:
     command = AccountCommand(
         command_id=new_id("CLI"),
@@ -460,17 +460,17 @@ async def _command(
             )
     if answer is not None:
         return answer.body
-    raise KeineAntwort(f"provisioning did not answer command {command.command_id} in {wait:g} s")
+    raise NoAnswer(f"provisioning did not answer command {command.command_id} in {wait:g} s")
 
 
 def _tenant_command(
     ctx: typer.Context, tenant_id: str, action: str, reason: str, wait: float, **fields: Any
 ) -> None:
     if not reason.strip():
-        raise Eingabefehler("--reason is required: the authority is told why")
+        raise InputError("--reason is required: the authority is told why")
     event = _run(ctx, lambda k: _command(k, tenant_id, action, reason, wait, **fields))
     if event["kind"] == "command_rejected":
-        raise Abbruch(f"refused: {event.get('reason_code')}: {event.get('message')}")
+        raise Abort(f"refused: {event.get('reason_code')}: {event.get('message')}")
     out.print(f"{tenant_id}: {event['kind']}")
 
 
@@ -585,7 +585,7 @@ def query(
         "postleitzahl": postleitzahl,
     }
 
-    async def work(k: Kontext) -> dict[str, Any]:
+    async def work(k: CliContext) -> dict[str, Any]:
         async with k.kafka() as kafka:
             state = await _tenant(kafka, tenant)
             body = {
@@ -607,7 +607,7 @@ def query(
             try:
                 event = QueryRequested.model_validate(body)
             except ValidationError as exc:
-                raise Eingabefehler(schema_violations(exc)) from None
+                raise InputError(schema_violations(exc)) from None
             with err.status(f"query {event.query_id} …"):
                 answer = await kafka.ask(
                     Topics.QUERY_REQUESTED,
@@ -618,7 +618,7 @@ def query(
                 )
         if answer is not None:
             return answer.body
-        raise KeineAntwort(f"no answer to {event.query_id} within {wait:g} s")
+        raise NoAnswer(f"no answer to {event.query_id} within {wait:g} s")
 
     delivered = _run(ctx, work)
     out.print(f"Vorgangsnummer [bold]{delivered['vorgangsnummer']}[/]")
@@ -631,7 +631,7 @@ def query(
     if delivered.get("antwort"):
         key_path = ctx.obj.settings.pki_dir / ANSWER_KEY
         if not key_path.is_file():
-            raise Abbruch(f"the front end's key {key_path} is missing: the answer stays sealed")
+            raise Abort(f"the front end's key {key_path} is missing: the answer stays sealed")
         key = load_private_key(key_path.read_bytes())
         raw = open_sealed(key, delivered["antwort"], delivered["vorgangsnummer"].encode())
         out.print(JSON(raw.decode()))
@@ -706,7 +706,7 @@ def log_subject(
     those of security authorities."""
     ags, sep, merkmal = person.partition(":")
     if not sep or not ags or not merkmal:
-        raise Eingabefehler(f"{person!r}: expected AGS:Ordnungsmerkmal, e.g. 03241001:0000123")
+        raise InputError(f"{person!r}: expected AGS:Ordnungsmerkmal, e.g. 03241001:0000123")
     entries = ctx.obj.protokoll().read(
         reader=f"operator:{ctx.obj.operator}",
         purpose=Zweck.AUSKUNFT_BETROFFENE.value,
@@ -725,11 +725,11 @@ def _dlq_topics(topic: str | None) -> list[str]:
         return DLQ_TOPICS
     name = topic if topic.endswith(DLQ_SUFFIX) else topic + DLQ_SUFFIX
     if name not in DLQ_TOPICS:
-        raise Eingabefehler(f"{topic!r} has no dead-letter topic; see `meldespiegel topics`")
+        raise InputError(f"{topic!r} has no dead-letter topic; see `meldespiegel topics`")
     return [name]
 
 
-async def _dead_letters(kafka: Kafka, topics: list[str]) -> tuple[list[Satz], dict[str, Any]]:
+async def _dead_letters(kafka: Kafka, topics: list[str]) -> tuple[list[Record], dict[str, Any]]:
     with err.status("reading the dead-letter topics …"):
         letters = await kafka.read(*topics)
         done = domain.zurueckgegeben(await kafka.read(Topics.OPERATOR_REDRIVEN.name))
@@ -745,7 +745,7 @@ def dlq_list(
     """Dead letters with their error, not yet redriven unless --redriven."""
     topics = _dlq_topics(topic)
 
-    async def work(k: Kontext) -> tuple[list[Satz], dict[str, Any]]:
+    async def work(k: CliContext) -> tuple[list[Record], dict[str, Any]]:
         async with k.kafka() as kafka:
             return await _dead_letters(kafka, topics)
 
@@ -777,13 +777,13 @@ def dlq_show(
     """One dead letter: headers, error and the original bytes."""
     where = Ref.parse(ref)
 
-    async def work(k: Kontext) -> Satz | None:
+    async def work(k: CliContext) -> Record | None:
         async with k.kafka() as kafka:
             return await kafka.record(where.topic, where.partition, where.offset)
 
     s = _run(ctx, work)
     if s is None:
-        raise Abbruch(f"no retained record at {where}")
+        raise Abort(f"no retained record at {where}")
     table = Table(show_header=False)
     table.add_row("key", s.key or "–")
     for k, v in sorted(s.headers.items()):
@@ -811,22 +811,22 @@ def dlq_redrive(
     """Publish dead letters back to their original topics (named in their headers), with the
     same event id; each redrive is recorded on the operators' audit topic."""
     if (ref is None) == (not all_):
-        raise Eingabefehler("give one reference or --all")
+        raise InputError("give one reference or --all")
     if ref is not None and topic is not None:
-        raise Eingabefehler("--topic goes with --all")
+        raise InputError("--topic goes with --all")
     one = Ref.parse(ref) if ref is not None else None
     topics = [one.topic] if one else _dlq_topics(topic)
 
-    async def work(k: Kontext) -> int:
+    async def work(k: CliContext) -> int:
         async with k.kafka() as kafka:
             letters, done = await _dead_letters(kafka, topics)
             if one is not None:
                 letters = [s for s in letters if s.ref == str(one)]
                 if not letters:
-                    raise Abbruch(f"no retained dead letter at {one}")
+                    raise Abort(f"no retained dead letter at {one}")
                 if str(one) in done and not again:
                     by = done[str(one)]
-                    raise Abbruch(
+                    raise Abort(
                         f"{one} was redriven by {by['operator']} at {_time(by['redriven_at'])}; "
                         "add --again to send it once more"
                     )
@@ -872,7 +872,7 @@ def topics(ctx: typer.Context) -> None:
     """The topic catalogue as the cluster has it: partitions, retained records, lag per
     consumer group."""
 
-    async def work(k: Kontext) -> list[domain.TopicZeile]:
+    async def work(k: CliContext) -> list[domain.TopicRow]:
         async with k.kafka() as kafka:
             with err.status("reading the cluster's metadata …"):
                 existing = await kafka.topics()
@@ -884,7 +884,7 @@ def topics(ctx: typer.Context) -> None:
                 ends_all = {(tp.topic, tp.partition): e for tp, e in ends.items()}
                 rows = []
                 for name, wanted in names:
-                    row = domain.TopicZeile(name, wanted, None)
+                    row = domain.TopicRow(name, wanted, None)
                     if name in existing:
                         mine = [tp for tp in parts if tp.topic == name]
                         row.partitions_found = len(mine)
@@ -922,7 +922,7 @@ def run() -> None:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # its errors come back as ours
     try:
         app()
-    except Abbruch as exc:
+    except Abort as exc:
         err.print(f"[red]meldespiegel: {exc}[/]")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:

@@ -7,10 +7,10 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from operator_cli.domain import Abbruch
+from operator_cli.domain import Abort
 
 
-class ProtokollApiFehler(Abbruch):
+class ProtokollApiFehler(Abort):
     """The read API refused or could not be reached."""
 
 

@@ -13,18 +13,18 @@ import yaml
 from aiokafka.partitioner import DefaultPartitioner
 
 from operator_cli import domain
-from operator_cli.domain import Eingabefehler, Ref, Satz
+from operator_cli.domain import InputError, Record, Ref
 from shared.contract.topics import Topics
 from tests.helpers import application
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
 
-def satz(
+def record(
     topic: str, body: dict[str, Any], minute: int, *, key: str = "A-1", **headers: str
-) -> Satz:
+) -> Record:
     at = (T0 + timedelta(minutes=minute)).isoformat()
-    return Satz(
+    return Record(
         topic,
         0,
         minute,
@@ -44,10 +44,10 @@ def test_partition_for_is_kafkas_default_partitioner() -> None:
 def test_timeline_in_time_order_each_event_once_failures_marked() -> None:
     steps = domain.zeitleiste(
         [
-            satz(Topics.REVIEW_DECIDED.name, {"decision": "rejected", "decided_by": "rules"}, 3),
-            satz(Topics.APPLICATION_SUBMITTED.name, {"application_id": "A-1"}, 1),
-            satz(Topics.APPLICATION_ACCEPTED.name, {"application": {"application_id": "A-1"}}, 2),
-            satz(Topics.APPLICATION_SUBMITTED.name, {"application_id": "A-1"}, 1),  # redelivered
+            record(Topics.REVIEW_DECIDED.name, {"decision": "rejected", "decided_by": "rules"}, 3),
+            record(Topics.APPLICATION_SUBMITTED.name, {"application_id": "A-1"}, 1),
+            record(Topics.APPLICATION_ACCEPTED.name, {"application": {"application_id": "A-1"}}, 2),
+            record(Topics.APPLICATION_SUBMITTED.name, {"application_id": "A-1"}, 1),  # redelivered
         ]
     )
     assert [s.topic for s in steps] == [
@@ -74,25 +74,25 @@ def test_timeline_in_time_order_each_event_once_failures_marked() -> None:
 def test_where_an_application_stands_and_whether_following_can_stop(
     topic: str, body: dict[str, Any], stand: str, done: bool
 ) -> None:
-    events = [satz(Topics.APPLICATION_SUBMITTED.name, {}, 0), satz(topic, body, 5)]
+    events = [record(Topics.APPLICATION_SUBMITTED.name, {}, 0), record(topic, body, 5)]
     assert domain.stand(events).startswith(stand)
     assert domain.abgeschlossen(events) is done
 
 
 def test_open_reviews_leave_out_decided_cases_and_mark_overdue_ones() -> None:
-    def pending(app_id: str, minute: int) -> Satz:
+    def pending(app_id: str, minute: int) -> Record:
         body = {
             "application_id": app_id,
             "authority_name": f"Behörde {app_id}",
             "needed": [{"code": "NETWORK_INDIVIDUAL_DECISION"}],
             "pending_since": (T0 + timedelta(minutes=minute)).isoformat(),
         }
-        return satz(Topics.REVIEW_PENDING_MANUAL.name, body, minute, key=app_id)
+        return record(Topics.REVIEW_PENDING_MANUAL.name, body, minute, key=app_id)
 
     cases = domain.offene_pruefungen(
         [pending("B", 2), pending("A", 1), pending("C", 3)],
-        [satz(Topics.REVIEW_DECIDED.name, {"application_id": "C"}, 9, key="C")],
-        [satz(Topics.REVIEW_OVERDUE.name, {"application_id": "B", "level": "reminder"}, 8)],
+        [record(Topics.REVIEW_DECIDED.name, {"application_id": "C"}, 9, key="C")],
+        [record(Topics.REVIEW_OVERDUE.name, {"application_id": "B", "level": "reminder"}, 8)],
     )
     assert [(c.application_id, c.overdue) for c in cases] == [("A", None), ("B", "reminder")]
     assert cases[0].needed == ["NETWORK_INDIVIDUAL_DECISION"]
@@ -101,13 +101,17 @@ def test_open_reviews_leave_out_decided_cases_and_mark_overdue_ones() -> None:
 def test_newest_tenant_state_is_the_highest_version() -> None:
     states = domain.neueste_staende(
         [
-            satz(
+            record(
                 Topics.TENANT_STATE.name,
                 {"tenant_id": "t", "version": 2, "status": "restricted"},
                 1,
             ),
-            satz(Topics.TENANT_STATE.name, {"tenant_id": "t", "version": 1, "status": "active"}, 2),
-            satz(Topics.TENANT_STATE.name, {"tenant_id": "u", "version": 1, "status": "active"}, 3),
+            record(
+                Topics.TENANT_STATE.name, {"tenant_id": "t", "version": 1, "status": "active"}, 2
+            ),
+            record(
+                Topics.TENANT_STATE.name, {"tenant_id": "u", "version": 1, "status": "active"}, 3
+            ),
         ]
     )
     assert states["t"]["status"] == "restricted"
@@ -119,12 +123,12 @@ def test_dead_letter_references_parse_and_refuse_what_is_not_one() -> None:
     assert (ref.topic, ref.partition, ref.offset) == ("min.application.submitted.v1.dlq", 2, 17)
     assert str(ref) == "min.application.submitted.v1.dlq/2/17"
     for bad in ("min.application.submitted.v1/2/17", "x.dlq/2", "x.dlq/a/1", ""):
-        with pytest.raises(Eingabefehler):
+        with pytest.raises(InputError):
             Ref.parse(bad)
 
 
 def test_a_redrive_keeps_bytes_key_and_event_id_and_drops_the_error_headers() -> None:
-    letter = Satz(
+    letter = Record(
         Topics.APPLICATION_SUBMITTED.dlq,
         1,
         4,
@@ -155,15 +159,15 @@ def test_a_redrive_keeps_bytes_key_and_event_id_and_drops_the_error_headers() ->
     assert plan.headers["redriven_from"] == f"{Topics.APPLICATION_SUBMITTED.dlq}/1/4"
     assert plan.headers["redriven_by"] == "op-1"
     assert not [h for h in plan.headers if h.startswith("dlq_")]
-    nameless = Satz(letter.topic, 1, 5, "A-1", b"", {"ce_id": "e-2"}, 0)
-    with pytest.raises(Eingabefehler, match="names no original topic"):
+    nameless = Record(letter.topic, 1, 5, "A-1", b"", {"ce_id": "e-2"}, 0)
+    with pytest.raises(InputError, match="names no original topic"):
         domain.redrive_of(nameless, "op-1", T0)
 
 
 def test_redriven_dead_letters_are_known_by_reference() -> None:
     audit = [
-        satz(Topics.OPERATOR_REDRIVEN.name, {"dead_letter": "x.dlq/0/1", "operator": "a"}, 1),
-        satz(Topics.OPERATOR_REDRIVEN.name, {"dead_letter": "x.dlq/0/2", "operator": "b"}, 2),
+        record(Topics.OPERATOR_REDRIVEN.name, {"dead_letter": "x.dlq/0/1", "operator": "a"}, 1),
+        record(Topics.OPERATOR_REDRIVEN.name, {"dead_letter": "x.dlq/0/2", "operator": "b"}, 2),
     ]
     assert set(domain.zurueckgegeben(audit)) == {"x.dlq/0/1", "x.dlq/0/2"}
 
@@ -192,9 +196,9 @@ def test_application_files_in_json_and_yaml_and_what_is_refused(tmp_path: Path) 
     assert domain.load_application(Path("a.json"), json.dumps(body))["application_id"] == "A-2026-1"
     loaded = domain.load_application(Path("a.yaml"), yaml.safe_dump(body))
     assert loaded["signature"]["signed_on"] == "2026-10-28"  # dates stay text, as upstream sends
-    with pytest.raises(Eingabefehler, match="not valid JSON"):
+    with pytest.raises(InputError, match="not valid JSON"):
         domain.load_application(Path("a.json"), "{")
-    with pytest.raises(Eingabefehler, match="one application object"):
+    with pytest.raises(InputError, match="one application object"):
         domain.load_application(Path("a.json"), "[1, 2]")
-    with pytest.raises(Eingabefehler, match="application_id"):
+    with pytest.raises(InputError, match="application_id"):
         domain.load_application(Path("a.json"), json.dumps({**body, "application_id": "no way!"}))

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from demo.queries import Tenants
 from operator_cli import domain
-from operator_cli.domain import Satz, _describe
+from operator_cli.domain import Record, _describe
 from services.dashboard.domain import Dashboard
 from shared.contract.envelope import decode_headers
 from shared.contract.topics import Topics
@@ -34,10 +34,10 @@ def test_an_unreadable_record_is_none_for_readers_and_never_raises(value: bytes 
 
 
 def test_the_cli_shows_an_unreadable_record_as_skipped() -> None:
-    satz = Satz(Topics.REVIEW_DECIDED.name, 0, 7, "A-1", DEEP, {}, 0)
-    assert satz.body == {}
-    assert not satz.readable
-    assert "unreadable" in _describe(satz)
+    record = Record(Topics.REVIEW_DECIDED.name, 0, 7, "A-1", DEEP, {}, 0)
+    assert record.body == {}
+    assert not record.readable
+    assert "unreadable" in _describe(record)
 
 
 def state(version: int, status: str, users: dict[str, str]) -> dict[str, Any] | None:
@@ -91,7 +91,7 @@ def test_every_reader_folds_any_hostile_record_without_raising(data: st.DataObje
         good = valid(spec)
         raws = [good, *data.draw(st.lists(hostile(spec, [good.key or b"k"]), max_size=3))]
         records += [
-            Satz(
+            Record(
                 spec.name,
                 0,
                 i,
