@@ -20,6 +20,7 @@ from shared.contract.events.abruf import (
     RegisterResponse,
     Suchart,
 )
+from shared.contract.events.account import AuthOutcome
 from shared.contract.events.portal import (
     REQUESTER_CREDENTIAL_PURPOSE,
     Anfragekopie,
@@ -46,14 +47,19 @@ from shared.platform.passwords import (
     hash_password,
     initial_password,
     password_expiry,
-    password_policy_violations,
     verify_password,
 )
 from shared.platform.sealed import credential_context, open_sealed, public_bytes, seal
+from shared.platform.signin import (
+    Credentials,
+    http_status,
+    message,
+    new_password_problems,
+    sign_in,
+)
 
 log = get_logger(__name__)
 PORTAL_TENANT = "portal"
-MAX_FAILED_LOGINS = 5
 _RAW_PRIVATE = (
     serialization.Encoding.Raw,
     serialization.PrivateFormat.Raw,
@@ -357,28 +363,39 @@ Reply = tuple[int, dict[str, Any]]
 async def _authenticate(
     store: PortalStore, kennung: str, password: str, now: datetime, *, initial_ok: bool = False
 ) -> Konto | Reply:
+    """The one sign-in (`shared.platform.signin`) for a requester's Kennung. `initial_ok`: the
+    login and the password change take an initial password; the mailbox and the fetch do not."""
     konto = await store.konto(kennung, lock=True)
     ok = await verify_password(konto.password_hash if konto else None, password)
-    if konto is None:
-        return 401, {"error": "Kennung oder Passwort falsch."}
-    if konto.failed_logins >= MAX_FAILED_LOGINS:
-        return 403, {"error": "Die Kennung ist nach zu vielen Fehlversuchen gesperrt."}
-    if not ok:
-        await store.set_failed_logins(kennung, konto.failed_logins + 1, now)
-        return 401, {"error": "Kennung oder Passwort falsch."}
-    if konto.failed_logins:
-        await store.set_failed_logins(kennung, 0, now)
-    if konto.status is not Registrierungsstatus.ZUGELASSEN:
-        return 403, {"error": "Die Kennung ist nicht zugelassen."}
-    if konto.must_change_password:
-        if konto.password_expires_at is not None and konto.password_expires_at < now:
-            return 403, {"error": "Das Initialpasswort ist abgelaufen."}
-        if not initial_ok:
-            return 403, {
-                "error": "Das Initialpasswort ist zuerst zu ändern.",
-                "status": "password_change_required",
-            }
+    decision = sign_in(_credentials(konto) if konto else None, ok, None, now)
+    if konto is not None and decision.failed_logins != konto.failed_logins:
+        await store.set_failed_logins(kennung, decision.failed_logins, now)
+    if konto is None or not decision.admitted:
+        return _refused(decision.outcome, decision.detail)
+    if decision.outcome is AuthOutcome.PASSWORD_CHANGE_REQUIRED and not initial_ok:
+        return _refused(decision.outcome)
     return konto
+
+
+def _credentials(konto: Konto) -> Credentials:
+    """Only an approved requester signs in, and changes the initial password from the letter
+    first."""
+    return Credentials(
+        failed_logins=konto.failed_logins,
+        active=konto.status is Registrierungsstatus.ZUGELASSEN,
+        inactive_detail="nicht zugelassen",
+        must_change_password=konto.must_change_password,
+        password_expires_at=konto.password_expires_at,
+    )
+
+
+def _refused(outcome: AuthOutcome, detail: list[str] | None = None) -> Reply:
+    body: dict[str, Any] = {"error": message(outcome), "status": outcome.value}
+    if detail:
+        body["detail"] = detail
+    # an initial password not yet changed admits a login, not the mailbox
+    code = 403 if outcome is AuthOutcome.PASSWORD_CHANGE_REQUIRED else http_status(outcome)
+    return code, body
 
 
 async def anmelden(store: PortalStore, kennung: str, password: str, now: datetime) -> Reply:
@@ -395,11 +412,9 @@ async def passwort_aendern(
     konto = await _authenticate(store, kennung, current, now, initial_ok=True)
     if not isinstance(konto, Konto):
         return konto
-    problems = password_policy_violations(new, kennung)
-    if new == current:
-        problems.append("muss sich vom bisherigen Passwort unterscheiden")
+    problems = new_password_problems(new, current, kennung)
     if problems:
-        return 400, {"error": "Das neue Passwort erfüllt die Regeln nicht.", "detail": problems}
+        return _refused(AuthOutcome.PASSWORD_POLICY_VIOLATED, problems)
     await store.update_password(kennung, await hash_password(new), False, now)
     return 200, {"status": "password_changed"}
 

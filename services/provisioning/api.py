@@ -13,18 +13,11 @@ from typing import Any
 
 from services.provisioning import service
 from services.provisioning.store import ProvisioningStore
-from shared.contract.events.account import AuthOutcome
 from shared.platform.asgi import Endpoint, Receive, Scope, Send, json_endpoint, respond_json
 from shared.platform.runtime import ServiceRuntime
+from shared.platform.signin import http_status, message
 
 CERT_HEADER = b"x-client-cert-sha256"
-STATUS = {
-    AuthOutcome.AUTHENTICATED: 200,
-    AuthOutcome.PASSWORD_CHANGE_REQUIRED: 200,
-    AuthOutcome.PASSWORD_CHANGED: 200,
-    AuthOutcome.INVALID_CREDENTIALS: 401,
-    AuthOutcome.PASSWORD_POLICY_VIOLATED: 400,
-}  # every other outcome: 403
 
 
 def routes(runtime: ServiceRuntime) -> list[tuple[str, Endpoint]]:
@@ -39,7 +32,7 @@ def routes(runtime: ServiceRuntime) -> list[tuple[str, Endpoint]]:
             )
         )
         decision, account = result.decision, result.account
-        answer: dict[str, Any] = {"outcome": decision.outcome.value}
+        answer: dict[str, Any] = {"outcome": decision.outcome.value, "message": decision.message}
         if decision.admitted:
             answer.update(
                 user_id=account.user_id,
@@ -47,7 +40,7 @@ def routes(runtime: ServiceRuntime) -> list[tuple[str, Endpoint]]:
                 kind=account.kind.value,
                 detail=decision.detail,
             )
-        return STATUS.get(decision.outcome, 403), answer
+        return http_status(decision.outcome), answer
 
     async def change_password(
         data: dict[str, Any], fingerprint: str | None
@@ -62,8 +55,9 @@ def routes(runtime: ServiceRuntime) -> list[tuple[str, Endpoint]]:
                 runtime.clock(),
             )
         )
-        return STATUS.get(change.outcome, 403), {
+        return http_status(change.outcome), {
             "outcome": change.outcome.value,
+            "message": message(change.outcome),
             "detail": change.detail,
         }
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from shared.contract.events.account import (
     Abrufverfahren,
     Actor,
     ActorKind,
-    AuthOutcome,
     CommandAction,
     NewProcedure,
     TenantStatus,
@@ -31,6 +30,7 @@ from shared.contract.events.review import Auflage, Datenumfang
 from shared.law.abruf import SPERRE_ABS_6_STELLEN
 from shared.platform.fingerprints import normalise_fingerprint
 from shared.platform.passwords import ascii_slug
+from shared.platform.signin import Credentials, Decision, sign_in
 
 TENANT_NAMESPACE = uuid.UUID("5b7e3d0c-2f4a-4c1e-9a57-0d1e6b3c8f21")
 
@@ -100,17 +100,23 @@ class Account:
     sperrdaten_berechtigt: bool = False
 
 
-@dataclass(frozen=True)
-class LoginDecision:
-    outcome: AuthOutcome
-    detail: list[str] = field(default_factory=list)
-
-    @property
-    def admitted(self) -> bool:
-        return self.outcome in (AuthOutcome.AUTHENTICATED, AuthOutcome.PASSWORD_CHANGE_REQUIRED)
-
-
-MAX_FAILED_LOGINS = 5
+def credentials(account: Account, tenant: Tenant) -> Credentials:
+    """What the one sign-in (`shared.platform.signin`) needs of a user and its tenant: a
+    suspended tenant signs nobody in, a restricted one is told; a client certificate binds the
+    user, or the whole tenant."""
+    return Credentials(
+        failed_logins=account.failed_logins,
+        active=account.status is UserStatus.ACTIVE,
+        inactive_detail=account.status.value,
+        must_change_password=account.must_change_password,
+        password_expires_at=account.password_expires_at,
+        required_fingerprint=account.certificate_fingerprint
+        or tenant.client_certificate_fingerprint,
+        suspended=(tenant.status_reason or "") if tenant.status is TenantStatus.SUSPENDED else None,
+        notes=(f"tenant {tenant.status.value}",)
+        if tenant.status is not TenantStatus.ACTIVE
+        else (),
+    )
 
 
 def login(
@@ -119,29 +125,18 @@ def login(
     password_ok: bool,
     presented_fingerprint: str | None,
     now: datetime,
-) -> LoginDecision:
-    """The order matters: nothing about the account is revealed before the password is right."""
-    if account is None or tenant is None or not password_ok:
-        return LoginDecision(AuthOutcome.INVALID_CREDENTIALS)
-    if account.status is not UserStatus.ACTIVE:
-        return LoginDecision(AuthOutcome.USER_LOCKED, [account.status.value])
-    if tenant.status is TenantStatus.SUSPENDED:
-        return LoginDecision(AuthOutcome.TENANT_SUSPENDED, [tenant.status_reason or ""])
-    required = account.certificate_fingerprint or tenant.client_certificate_fingerprint
-    if required and normalise_fingerprint(presented_fingerprint or "") != required:
-        return LoginDecision(AuthOutcome.CLIENT_CERTIFICATE_REJECTED)
-    if account.must_change_password:
-        if account.password_expires_at is not None and now >= account.password_expires_at:
-            return LoginDecision(AuthOutcome.INITIAL_PASSWORD_EXPIRED)
-        return LoginDecision(AuthOutcome.PASSWORD_CHANGE_REQUIRED)
-    detail = [f"tenant {tenant.status.value}"] if tenant.status is not TenantStatus.ACTIVE else []
-    return LoginDecision(AuthOutcome.AUTHENTICATED, detail)
+) -> Decision:
+    known = credentials(account, tenant) if account is not None and tenant is not None else None
+    return sign_in(known, password_ok, presented_fingerprint, now)
 
 
-def after_failed_login(account: Account) -> Account:
-    failed = account.failed_logins + 1
-    status = UserStatus.LOCKED if failed >= MAX_FAILED_LOGINS else account.status
-    return replace(account, failed_logins=failed, status=status)
+def after_login(account: Account, decision: Decision) -> Account | None:
+    """The account as the decision leaves it (failed logins counted or reset, locked at the
+    fifth), or None if nothing changed."""
+    status = UserStatus.LOCKED if decision.locked_now else account.status
+    if (decision.failed_logins, status) == (account.failed_logins, account.status):
+        return None
+    return replace(account, failed_logins=decision.failed_logins, status=status)
 
 
 def authorise(

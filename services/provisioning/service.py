@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from services.provisioning import domain
-from services.provisioning.domain import Account, LoginDecision, Tenant
+from services.provisioning.domain import Account, Tenant
 from services.provisioning.store import ProvisioningStore
 from shared.contract.events.account import (
     AccountCommand,
@@ -50,10 +50,10 @@ from shared.platform.passwords import (
     hash_password,
     initial_password,
     password_expiry,
-    password_policy_violations,
     verify_password,
 )
 from shared.platform.sealed import credential_context, seal
+from shared.platform.signin import Decision, new_password_problems
 
 log = get_logger(__name__)
 
@@ -541,7 +541,7 @@ def _audit(
 
 @dataclass(frozen=True)
 class LoginResult:
-    decision: LoginDecision
+    decision: Decision
     account: Account | None
 
 
@@ -563,14 +563,12 @@ async def login(
     tenant = await store.tenant(account.tenant_id) if account else None
     decision = domain.login(account, tenant, ok, fingerprint, now)
     out = [_audit(username, account, "login", decision.outcome, fingerprint, now, decision.detail)]
-    if account is not None and not ok and account.status is UserStatus.ACTIVE:
-        locked = domain.after_failed_login(account)
-        await store.update_account(locked, now)
-        if locked.status is UserStatus.LOCKED:
+    changed = domain.after_login(account, decision) if account is not None else None
+    if account is not None and changed is not None:
+        await store.update_account(changed, now)
+        if decision.locked_now:  # the tenant state shows the lock
             await store.bump_version(account.tenant_id, now)
             out.append(await state_of(store, account.tenant_id, now))
-    elif account is not None and decision.admitted and account.failed_logins:
-        await store.update_account(replace(account, failed_logins=0), now)
     return LoginResult(decision, account), out
 
 
@@ -586,9 +584,7 @@ async def change_password(
     decision, account = result.decision, result.account
     if not decision.admitted or account is None:
         return PasswordChange(decision.outcome, decision.detail), out
-    problems = password_policy_violations(new, username)
-    if new == current:
-        problems.append("muss sich vom bisherigen Passwort unterscheiden")
+    problems = new_password_problems(new, current, username)
     if problems:
         out.append(
             _audit(

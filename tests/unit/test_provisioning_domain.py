@@ -24,6 +24,7 @@ from shared.contract.events.account import (
 from shared.contract.events.application import Behoerdenart, Zugangsart
 from shared.contract.events.review import Datenumfang
 from shared.platform import passwords
+from shared.platform.signin import MAX_FAILED_LOGINS
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 TENANT = Tenant(
@@ -133,10 +134,16 @@ def test_restricted_tenant_may_still_log_in_to_fix_its_deficiency() -> None:
 
 def test_five_failed_logins_lock_the_account() -> None:
     account = ADMIN
-    for _ in range(domain.MAX_FAILED_LOGINS - 1):
-        account = domain.after_failed_login(account)
+    for _ in range(MAX_FAILED_LOGINS - 1):
+        account = domain.after_login(account, domain.login(account, TENANT, False, None, NOW))
+        assert account is not None
         assert account.status is UserStatus.ACTIVE
-    assert domain.after_failed_login(account).status is UserStatus.LOCKED
+    locked = domain.after_login(account, domain.login(account, TENANT, False, None, NOW))
+    assert locked is not None
+    assert locked.status is UserStatus.LOCKED
+    # locked, it counts no further; the right password does not open it
+    assert domain.after_login(locked, domain.login(locked, TENANT, False, None, NOW)) is None
+    assert domain.login(locked, TENANT, True, None, NOW).outcome is AuthOutcome.USER_LOCKED
 
 
 OPERATORS = frozenset({"ops-1"})
