@@ -5,16 +5,20 @@ event type (pydantic).
     python -m tools.contract write   # docs/asyncapi.json, docs/events/<ce_type>.schema.json
     python -m tools.contract check   # exit 1 if the committed documents are stale
 
-Consumers are read from the services' own brokers, so a subscriber added to a service shows up
-here without anyone writing it down. Evolution of `v1` topics is additive only (see
-`docs/architecture.md`); the stored samples in `tests/contract/samples/` must keep validating.
+Consumers are read from the brokers of the services `tools/registry.py` lists, each built as it
+runs, so a subscriber added to a service shows up here without anyone writing it down.
+Evolution of `v1` topics is additive only (see `docs/architecture.md`); the stored samples in
+`tests/contract/samples/` must keep validating.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
+import os
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +29,7 @@ from pydantic import BaseModel
 from shared.contract.topics import CATALOGUE, TopicSpec
 from shared.platform.runtime import ServiceRuntime
 from tools import generated
+from tools.registry import PROCESSES
 
 ROOT = generated.ROOT
 ASYNCAPI = ROOT / "docs" / "asyncapi.json"
@@ -33,28 +38,30 @@ VERSION = "1"
 
 
 def services() -> list[ServiceRuntime]:
-    """Every service as it is configured to run (brokers built, nothing connected)."""
-    from services.intake.app import Intake
-    from services.legal_review.app import LegalReview
-    from services.mail_dispatch.app import MailDispatch
-    from services.portal.app import PortalService
-    from services.protocol_log.app import ProtocolLog
-    from services.provisioning.app import Provisioning
-    from services.query_router.app import QueryRouter
-    from services.register_mirror.app import RegisterMirror, RegisterSettings
-    from services.register_mirror.domain import Registerart
+    """Every service process of the registry as it is configured to run (brokers built, nothing
+    connected), each with its own environment: one register per state, the offices' registers."""
+    built = []
+    for process in PROCESSES:
+        if process.app is None:
+            continue  # reads topics without a consumer group of its own (the dashboard)
+        module, name = process.app.split(":")
+        with _environment(process.env):
+            built.append(getattr(importlib.import_module(module), name)())
+    return built
 
-    return [
-        Intake(),
-        LegalReview(),
-        Provisioning(),
-        MailDispatch(),
-        QueryRouter(),
-        PortalService(),
-        RegisterMirror(),
-        RegisterMirror(RegisterSettings(register_art=Registerart.MELDEREGISTER)),
-        ProtocolLog(),
-    ]
+
+@contextlib.contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def consumers() -> dict[str, list[str]]:

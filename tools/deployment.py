@@ -1,7 +1,10 @@
-"""Kubernetes manifests generated from the code, so that they cannot drift from it:
+"""Deployment files generated from the code, so that they cannot drift from it:
 
-    python -m tools.deployment write   # deploy/k8s/services.yaml, deploy/k8s/kafka-topics.yaml
-    python -m tools.deployment check   # exit 1 if the committed manifests are stale
+    python -m tools.deployment write   # the files below
+    python -m tools.deployment check   # exit 1 if a committed one is stale
+
+- `deploy/local/Procfile` and `docker-compose.yml`: the processes of `tools/registry.py`, the
+  latter on its template `deploy/compose/docker-compose.in.yml`.
 
 - `services.yaml`: one Deployment per service process (probes on `/health`, Prometheus
   annotations on `/metrics`), configuration from the ConfigMap `meldespiegel-config` and the
@@ -12,81 +15,30 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from shared.platform.kafka_admin import wanted_topics
-from tools import generated
+from tools import generated, registry
+from tools.registry import PROCESSES, Process
 
 ROOT = generated.ROOT
 K8S = ROOT / "deploy" / "k8s"
+COMPOSE_TEMPLATE = ROOT / "deploy" / "compose" / "docker-compose.in.yml"
 IMAGE = "meldespiegel:latest"
 METRICS_PORT = 9100
 KAFKA_CLUSTER = "meldespiegel"  # the Strimzi Kafka resource the topics belong to
 
 
-@dataclass(frozen=True)
-class Process:
-    name: str
-    module: str
-    env: dict[str, str] = field(default_factory=dict)
-    ports: dict[str, int] = field(default_factory=dict)
-    replicas: int = 1
-    expose: bool = False  # a Service for the metrics port (the dashboard's page)
-
-
-PROCESSES = (
-    Process("intake", "services.intake"),
-    Process("legal-review", "services.legal_review"),
-    Process(
-        "provisioning",
-        "services.provisioning",
-        env={"MELDESPIEGEL_HTTP_HOST": "0.0.0.0"},
-        ports={"auth-api": 8081},
-    ),
-    Process("mail-dispatch", "services.mail_dispatch"),
-    Process("query-router", "services.query_router", replicas=2),
-    Process(
-        "protocol-log",
-        "services.protocol_log",
-        env={"MELDESPIEGEL_PROTOCOL_API_HOST": "0.0.0.0"},
-        ports={"read-api": 8083},
-        replicas=2,
-    ),
-    Process(
-        "portal",
-        "services.portal",
-        env={"MELDESPIEGEL_PORTAL_API_HOST": "0.0.0.0"},
-        ports={"requester-api": 8084},
-    ),
-    Process("register-ni", "services.register_mirror", env={"MELDESPIEGEL_REGISTER_STATE": "03"}),
-    Process("register-by", "services.register_mirror", env={"MELDESPIEGEL_REGISTER_STATE": "09"}),
-    # the registration offices' registers of the operator's state, the portal's peer
-    Process(
-        "melderegister-ni",
-        "services.register_mirror",
-        env={"MELDESPIEGEL_REGISTER_STATE": "03", "MELDESPIEGEL_REGISTER_ART": "melderegister"},
-    ),
-    # the page, /events and /health on the one port
-    Process(
-        "dashboard",
-        "services.dashboard",
-        env={"MELDESPIEGEL_DASHBOARD_HOST": "0.0.0.0", "MELDESPIEGEL_DASHBOARD_PORT": "9100"},
-        expose=True,
-    ),
-)
-
-
 def _deployment(p: Process) -> dict[str, Any]:
-    labels = {"app.kubernetes.io/name": p.name, "app.kubernetes.io/part-of": "meldespiegel"}
+    labels = {"app.kubernetes.io/name": p.k8s_name, "app.kubernetes.io/part-of": "meldespiegel"}
     probe = {"httpGet": {"path": "/health", "port": "metrics"}, "periodSeconds": 15}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": p.name, "labels": labels},
+        "metadata": {"name": p.k8s_name, "labels": labels},
         "spec": {
             "replicas": p.replicas,
             "selector": {"matchLabels": labels},
@@ -103,14 +55,17 @@ def _deployment(p: Process) -> dict[str, Any]:
                     "terminationGracePeriodSeconds": 40,
                     "containers": [
                         {
-                            "name": p.name,
+                            "name": p.k8s_name,
                             "image": IMAGE,
                             "command": ["python", "-m", p.module],
                             "envFrom": [
                                 {"configMapRef": {"name": "meldespiegel-config"}},
                                 {"secretRef": {"name": "meldespiegel-secrets"}},
                             ],
-                            "env": [{"name": k, "value": v} for k, v in sorted(p.env.items())],
+                            "env": [
+                                {"name": k, "value": v}
+                                for k, v in sorted((p.env | p.container_env).items())
+                            ],
                             "ports": [
                                 {"name": "metrics", "containerPort": METRICS_PORT},
                                 *(
@@ -140,9 +95,9 @@ def _service(p: Process) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": p.name},
+        "metadata": {"name": p.k8s_name},
         "spec": {
-            "selector": {"app.kubernetes.io/name": p.name},
+            "selector": {"app.kubernetes.io/name": p.k8s_name},
             "ports": [{"name": n, "port": port, "targetPort": n} for n, port in p.ports.items()]
             + ([{"name": "http", "port": 80, "targetPort": "metrics"}] if p.expose else []),
         },
@@ -180,8 +135,20 @@ def _text(docs: list[dict[str, Any]], what: str) -> str:
     return head + yaml.safe_dump_all(docs, sort_keys=True, allow_unicode=True)
 
 
+def compose() -> str:
+    template = COMPOSE_TEMPLATE.read_text("utf-8")
+    head = (
+        "# Generated by `python -m tools.deployment write` from tools/registry.py and\n"
+        "# deploy/compose/docker-compose.in.yml; do not edit.\n"
+    )
+    body = template.split("# @generated\n", 1)[1]
+    return head + body.replace("  # @services\n", registry.compose_services(), 1)
+
+
 def rendered() -> dict[Path, str]:
     return {
+        ROOT / "deploy" / "local" / "Procfile": registry.procfile(),
+        ROOT / "docker-compose.yml": compose(),
         K8S / "services.yaml": _text(services_manifest(), "One Deployment per service process"),
         K8S / "kafka-topics.yaml": _text(
             kafka_topics_manifest(), "Strimzi KafkaTopics from the topic catalogue"

@@ -32,7 +32,7 @@ def port_open(port: int) -> bool:
 
 def entries() -> list[str]:
     lines = (ROOT / "deploy" / "local" / "Procfile").read_text().splitlines()
-    return [line.split(":", 1)[0] for line in lines if line.strip()]
+    return [line.split(":", 1)[0] for line in lines if line.strip() and not line.startswith("#")]
 
 
 def pids() -> dict[str, int]:

@@ -35,40 +35,25 @@ from faststream.kafka.annotations import KafkaMessage
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from services.register_mirror.app import service_name
-from services.register_mirror.domain import Registerart
 from shared.contract.envelope import Envelope, decode_headers
 from shared.contract.topics import TopicSpec
 from shared.platform.broker import subscribe, subscribe_batch
 from shared.platform.kafka_admin import partitions_of
 from shared.platform.runtime import ServiceRuntime
 from shared.platform.settings import Settings
-from tests.conftest import run_services
 from tests.helpers import ServiceProcess, bootstrap, eventually, stop_all
 from tests.hostile import Raw, consumed_topics, event_id_of, interleaved
+from tools import contract
+from tools.registry import PROCESSES
 
 pytestmark = pytest.mark.integration
 RUN = uuid.uuid4().hex[:8]
 EXAMPLES = int(os.environ.get("MELDESPIEGEL_HOSTILE_EXAMPLES", "3"))
 TOPICS = consumed_topics()
-# every service that consumes a topic, run as in production; register_mirror serves state 03,
-# once as its mirror and once as its registration offices' registers
-REAL_SERVICES = (
-    "intake",
-    "legal_review",
-    "provisioning",
-    "mail_dispatch",
-    "query_router",
-    "protocol_log",
-    "register_mirror",
-    "portal",
-)
-OFFICES = {"MELDESPIEGEL_REGISTER_ART": Registerart.MELDEREGISTER.value}
-GROUPS = (
-    *(name for name in REAL_SERVICES if name != "register_mirror"),
-    service_name("03"),
-    service_name("03", Registerart.MELDEREGISTER),
-)
+# every service process of the registry that consumes topics, run as in production, and the
+# consumer groups they read in
+CONSUMERS = [p for p in PROCESSES if p.app is not None]
+GROUPS = tuple(service.name for service in contract.services())
 
 
 class Probe(ServiceRuntime):
@@ -165,12 +150,12 @@ class DeadLetters:
 
 @pytest.fixture(scope="module")
 def real_services(artifacts: Path) -> Iterator[list[ServiceProcess]]:
-    for procs in run_services(artifacts, "hostile", *REAL_SERVICES):
-        offices = ServiceProcess(
-            "services.register_mirror", artifacts / "melderegister-hostile.log", OFFICES
-        ).start()
-        yield [*procs, offices]
-        stop_all([offices])
+    procs = [
+        ServiceProcess(p.module, artifacts / f"{p.name}-hostile.log", p.env).start()
+        for p in CONSUMERS
+    ]
+    yield procs
+    stop_all(procs)
 
 
 @pytest.fixture(scope="module")

@@ -46,7 +46,8 @@ def test_every_service_in_the_code_runs_in_compose_and_locally() -> None:
     local = {
         m.group(1).split(".")[1]
         for line in procfile
-        if (m := PROCESS_COMMAND.match(line.split(":", 1)[1].strip()))
+        if not line.startswith("#")
+        and (m := PROCESS_COMMAND.match(line.split(":", 1)[1].strip()))
         and m.group(1).startswith("services.")
     }
     assert local == service_packages()
