@@ -22,13 +22,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
 from shared.contract.envelope import Envelope
 from shared.contract.topics import Topics
-from shared.platform.kafka_admin import partitions_of
+from shared.platform.kafka_client import Follower, KafkaClient
 from shared.platform.settings import get_settings
 from tests.helpers import application
 
@@ -100,42 +100,25 @@ async def group_ready(group_id: str, seconds: float = 60.0) -> None:
     raise TimeoutError(f"consumer group {group_id} did not join within {seconds:g} s")
 
 
-async def positioned_reader(topics: list[str]) -> AIOKafkaConsumer:
+async def positioned_reader(topics: list[str]) -> Follower:
     """A reader at the current end of `topics`, positions resolved: nothing produced after
     this returns is missed."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, enable_auto_commit=False)
-    await consumer.start()
-    partitions: list[TopicPartition] = []
-    for _ in range(150):  # a topic just created has no partitions in the metadata yet
-        found = await partitions_of(consumer, topics)
-        if {tp.topic for tp in found} == set(topics):
-            partitions = found
-            break
-        await asyncio.sleep(0.2)
-    if not partitions:
-        raise TimeoutError(f"no partitions for {topics} in 30 s")
-    consumer.assign(partitions)
-    await consumer.seek_to_end(*partitions)
-    for partition in partitions:
-        await consumer.position(partition)
-    return consumer
+    return await KafkaClient(BOOTSTRAP, assignment_timeout_s=30).follow(*topics)
 
 
-async def drain(consumer: AIOKafkaConsumer, keys: set[str]) -> dict[str, int]:
+async def drain(follower: Follower, keys: set[str]) -> dict[str, int]:
     """Reads until every key arrived; returns key -> CreateTime (ms)."""
     seen: dict[str, int] = {}
     deadline = time.monotonic() + 600
     try:
         while len(seen) < len(keys):
-            for records in (await consumer.getmany(timeout_ms=200)).values():
-                for r in records:
-                    key = r.key.decode() if r.key else ""
-                    if key in keys:
-                        seen.setdefault(key, r.timestamp)
+            for r in await follower.next(0.2):
+                if r.key in keys:
+                    seen.setdefault(r.key, r.timestamp_ms)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"only {len(seen)}/{len(keys)} outcomes in 600 s")
     finally:
-        await consumer.stop()
+        await follower.close()
     return seen
 
 

@@ -8,18 +8,18 @@ import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
-from aiokafka.partitioner import murmur2
 from pydantic import ValidationError
 
 from shared.contract.deadletter import DeadLetter, redrive_headers
 from shared.contract.events.application import ApplicationSubmitted
 from shared.contract.topics import DLQ_SUFFIX, Topics
-from shared.platform.broker import json_or_none, schema_violations
+from shared.platform.broker import schema_violations
+from shared.platform.kafka_client import Record
 
 
 class Abort(Exception):
@@ -36,49 +36,6 @@ class InputError(Abort, ValueError):
 
 class NoAnswer(Abort):
     """What was published got no answer in time (the service may be down or lagging)."""
-
-
-@dataclass(frozen=True)
-class Record:
-    """One record read from a topic."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: str | None
-    value: bytes
-    headers: dict[str, str]
-    timestamp_ms: int
-
-    @property
-    def body(self) -> dict[str, Any]:
-        """The JSON object, or {} for a record that is not one (see `readable`)."""
-        return json_or_none(self.value) or {}
-
-    @property
-    def readable(self) -> bool:
-        return json_or_none(self.value) is not None
-
-    @property
-    def at(self) -> datetime:
-        raw = self.headers.get("ce_time")
-        if raw:
-            try:
-                at = datetime.fromisoformat(raw)
-            except ValueError:
-                at = None
-            if at is not None and at.tzinfo is not None:  # a naive time cannot be ordered
-                return at
-        return datetime.fromtimestamp(self.timestamp_ms / 1000, UTC)
-
-    @property
-    def ref(self) -> str:
-        return f"{self.topic}/{self.partition}/{self.offset}"
-
-
-def partition_for(key: str, partitions: int) -> int:
-    """The partition Kafka's default partitioner gives `key` (murmur2, as every producer here)."""
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 # -- applications ---------------------------------------------------------------------------

@@ -200,7 +200,7 @@ def apply(
     async def work(k: CliContext) -> None:
         async with k.kafka() as kafka:
             if not follow:
-                env = await kafka.publish(Topics.APPLICATION_SUBMITTED, body)
+                env = await kafka.publish_event(Topics.APPLICATION_SUBMITTED, body)
                 out.print(f"submitted {body['application_id']} (event {env.id})")
                 return
             follower = await kafka.follow(
@@ -211,7 +211,7 @@ def apply(
                 Topics.APPLICATION_SUBMITTED.dlq,
             )
             try:
-                env = await kafka.publish(Topics.APPLICATION_SUBMITTED, body)
+                env = await kafka.publish_event(Topics.APPLICATION_SUBMITTED, body)
                 out.print(f"submitted {body['application_id']} (event {env.id})")
                 await _follow_application(follower, body["application_id"], wait, settle)
             finally:
@@ -842,8 +842,8 @@ def dlq_redrive(
             with Progress(console=err, transient=True) as progress:
                 task = progress.add_task("redriving", total=len(plans))
                 for p, s in zip(plans, letters, strict=True):
-                    await kafka.publish_raw(p.topic, p.key, p.value, p.headers)
-                    await kafka.publish(
+                    await kafka.publish(p.topic, p.value, p.key, p.headers)
+                    await kafka.publish_event(
                         Topics.OPERATOR_REDRIVEN,
                         Redriven(
                             dead_letter=str(p.ref),
@@ -878,9 +878,8 @@ def topics(ctx: typer.Context) -> None:
                 existing = await kafka.topics()
                 names = [(s.name, s.partitions) for s in CATALOGUE]
                 names += [(s.dlq, s.partitions) for s in CATALOGUE if s.consumed]
-                parts = await kafka.all_partitions(n for n, _ in names if n in existing)
-                ends = await kafka.end_offsets(parts)  # one request for every partition
-                starts = await kafka.start_offsets(parts)
+                starts, ends = await kafka.offsets(n for n, _ in names if n in existing)
+                parts = sorted(ends)
                 ends_all = {(tp.topic, tp.partition): e for tp, e in ends.items()}
                 rows = []
                 for name, wanted in names:

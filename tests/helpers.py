@@ -12,16 +12,13 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-
-from shared.contract.envelope import Envelope, decode_headers
+from shared.contract.envelope import Envelope
 from shared.contract.topics import Topics
-from shared.platform.kafka_admin import partitions_of
+from shared.platform.kafka_client import KafkaClient, Record
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,20 +107,16 @@ def database_url() -> str:
 
 
 class RawProducer:
+    """Publishes as an upstream system would, through the platform's one Kafka client."""
+
     def __init__(self) -> None:
-        self.producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap(),
-            enable_idempotence=True,
-            acks="all",
-            max_request_size=4 * 1024 * 1024,
-        )
+        self.client = KafkaClient(bootstrap())
 
     async def __aenter__(self) -> RawProducer:
-        await self.producer.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.producer.stop()
+        await self.client.__aexit__(*exc)
 
     async def send(
         self,
@@ -134,22 +127,9 @@ class RawProducer:
         headers: list[tuple[str, bytes]] | None = None,
     ) -> None:
         raw = value if isinstance(value, bytes) else json.dumps(value).encode()
-        await self.producer.send_and_wait(
-            topic, raw, key=key.encode(), headers=headers if headers is not None else headers_for()
+        await self.client.publish(
+            topic, raw, key, headers if headers is not None else headers_for()
         )
-
-
-@dataclass
-class Record:
-    topic: str
-    key: str | None
-    value: bytes
-    headers: dict[str, str]
-    partition: int
-    offset: int
-
-    def json(self) -> Any:
-        return json.loads(self.value)
 
 
 async def read_all(
@@ -157,66 +137,15 @@ async def read_all(
 ) -> list[Record]:
     """Reads `topic` from the beginning until `until(records)` holds; fails after the deadline
     (a liveness bound, not a timing assertion)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap(),
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        isolation_level="read_committed",
-    )
-    await consumer.start()
-    records: list[Record] = []
     try:
-        partitions = await partitions_of(consumer, [topic])
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        loop = asyncio.get_running_loop()
-        end = loop.time() + deadline_s
-        while not until(records):
-            if loop.time() > end:
-                raise AssertionError(
-                    f"{topic}: condition not met within {deadline_s}s; {len(records)} records read"
-                )
-            batch = await consumer.getmany(timeout_ms=500)
-            for msgs in batch.values():
-                records.extend(
-                    Record(
-                        m.topic,
-                        m.key.decode("utf-8", "backslashreplace") if m.key else None,
-                        m.value or b"",
-                        decode_headers(m.headers or ()),
-                        m.partition,
-                        m.offset,
-                    )
-                    for m in msgs
-                )
-        return records
-    finally:
-        await consumer.stop()
+        return await KafkaClient(bootstrap()).read_until(topic, until, deadline_s)
+    except TimeoutError as exc:
+        raise AssertionError(f"condition not met within {deadline_s}s: {exc}") from None
 
 
 async def read_to_end(topic: str) -> list[Record]:
     """Every record of `topic` up to its end offsets at the time of the call."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap(), enable_auto_commit=False, isolation_level="read_committed"
-    )
-    await consumer.start()
-    try:
-        ends = await consumer.end_offsets(await partitions_of(consumer, [topic]))
-    finally:
-        await consumer.stop()
-    total = sum(ends.values())
-    # offsets count committed and aborted/marker records alike; stop once positions reach the ends
-    return await read_all(topic, until=_positions_reached(ends), deadline_s=60) if total else []
-
-
-def _positions_reached(ends: dict[TopicPartition, int]) -> Callable[[list[Record]], bool]:
-    def reached(records: list[Record]) -> bool:
-        last: dict[int, int] = {}
-        for r in records:
-            last[r.partition] = max(last.get(r.partition, -1), r.offset)
-        return all(last.get(tp.partition, -1) + 1 >= end or end == 0 for tp, end in ends.items())
-
-    return reached
+    return await KafkaClient(bootstrap()).read(topic)
 
 
 async def eventually(condition: Callable[[], Any], what: str, seconds: float = 90.0) -> Any:

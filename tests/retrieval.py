@@ -15,12 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer
 
-from shared.contract.envelope import decode_headers
 from shared.contract.events.abruf import QueryAnswered, QueryRequested, RegisterResponse, Treffer
 from shared.contract.topics import Topics, by_name
-from shared.platform.kafka_admin import partitions_of
+from shared.platform.kafka_client import KafkaClient
 from shared.platform.pki import ANSWER_KEY
 from shared.platform.sealed import load_private_key, open_sealed
 from tests.helpers import (
@@ -290,23 +288,16 @@ async def follow_released(ready: asyncio.Event, tenant: str, handle: Released) -
     """Reads `min.query.delivered.v1` from its end at the call on (`ready` is set once the
     positions are fixed) and hands each released answer of `tenant`, with its headers, to
     `handle`; until cancelled."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(), enable_auto_commit=False)
-    await consumer.start()
+    follower = await KafkaClient(bootstrap()).follow(Topics.QUERY_DELIVERED.name)
     try:
-        parts = await partitions_of(consumer, [Topics.QUERY_DELIVERED.name])
-        consumer.assign(parts)
-        await consumer.seek_to_end(*parts)
-        for tp in parts:
-            await consumer.position(tp)
         ready.set()
         while True:
-            for records in (await consumer.getmany(timeout_ms=200)).values():
-                for r in records:
-                    released = json.loads(r.value or b"{}")
-                    if released.get("tenant_id") == tenant:
-                        await handle(released, decode_headers(r.headers or ()))
+            for r in await follower.next(0.2):
+                released = json.loads(r.value or b"{}")
+                if released.get("tenant_id") == tenant:
+                    await handle(released, r.headers)
     finally:
-        await consumer.stop()
+        await follower.close()
 
 
 async def tables_containing(conn: asyncpg.Connection, needle: str) -> list[str]:

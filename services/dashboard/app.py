@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import Field
 
 from services.dashboard.domain import WATCHED, Dashboard
@@ -33,7 +33,7 @@ from shared.contract.envelope import Envelope
 from shared.contract.events.betrieb import DashboardCheckpoint
 from shared.contract.topics import CATALOGUE, Topics
 from shared.platform.broker import json_or_none
-from shared.platform.kafka_admin import partitions_of
+from shared.platform.kafka_client import KafkaClient
 from shared.platform.kafka_security import client_options
 from shared.platform.logging import get_logger
 from shared.platform.settings import Settings
@@ -85,41 +85,30 @@ class DashboardService:
         async with self.changed:
             self.changed.notify_all()
 
-    async def _consumer(self, topics: list[str]) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap,
-            enable_auto_commit=False,
+    def _client(self) -> KafkaClient:
+        return KafkaClient(
+            self.settings.kafka_bootstrap,
             client_id=f"meldespiegel-{SERVICE}",
             **client_options(self.settings),
         )
-        await consumer.start()
-        return consumer, await partitions_of(consumer, topics)
 
     async def _read_topics(self) -> None:
         while True:
             try:
-                consumer, partitions = await self._consumer(list(WATCHED))
-                producer = AIOKafkaProducer(
-                    bootstrap_servers=self.settings.kafka_bootstrap,
-                    enable_idempotence=True,
-                    acks="all",
-                    client_id=f"meldespiegel-{SERVICE}",
-                    **client_options(self.settings),
-                )
-                await producer.start()
-                try:
-                    positions = await self._restore(consumer)
-                    consumer.assign(partitions)
-                    starts = await consumer.beginning_offsets(partitions)
-                    for tp in partitions:
-                        at = positions.get(_ref(tp))
-                        consumer.seek(tp, at if at is not None and at >= starts[tp] else starts[tp])
-                    self.reading = True
-                    await self._follow(consumer, producer, partitions, positions)
-                finally:
-                    self.reading = False
-                    await consumer.stop()
-                    await producer.stop()
+                async with self._client() as client:
+                    positions = await self._restore(client)
+                    async with client.reader(WATCHED) as consumer:
+                        partitions = sorted(consumer.assignment())
+                        starts = await consumer.beginning_offsets(partitions)
+                        for tp in partitions:
+                            at = positions.get(_ref(tp))
+                            start = starts[tp]
+                            consumer.seek(tp, at if at is not None and at >= start else start)
+                        self.reading = True
+                        try:
+                            await self._follow(consumer, client, partitions, positions)
+                        finally:
+                            self.reading = False
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the broker away: read again once it is back
@@ -129,7 +118,7 @@ class DashboardService:
     async def _follow(
         self,
         consumer: AIOKafkaConsumer,
-        producer: AIOKafkaProducer,
+        client: KafkaClient,
         partitions: list[TopicPartition],
         positions: dict[str, int],
     ) -> None:
@@ -152,35 +141,24 @@ class DashboardService:
                     await self._notify()
                 if now >= next_checkpoint and self.state.version != saved:
                     saved = self.state.version
-                    await self._checkpoint(producer, positions)
+                    await self._checkpoint(client, positions)
                     next_checkpoint = now + self.settings.dashboard_checkpoint_seconds
         finally:
             if self.state.version != saved:  # at shutdown: what was read since the last one
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self._checkpoint(producer, positions), 5)
+                    await asyncio.wait_for(self._checkpoint(client, positions), 5)
 
-    async def _restore(self, consumer: AIOKafkaConsumer) -> dict[str, int]:
+    async def _restore(self, client: KafkaClient) -> dict[str, int]:
         """The newest readable checkpoint of this reader: the fold goes into `self.state`, the
         positions are returned. No checkpoint, or none readable: an empty fold, no positions."""
-        spec = Topics.DASHBOARD_CHECKPOINT
-        parts = [
-            TopicPartition(spec.name, p) for p in consumer.partitions_for_topic(spec.name) or ()
-        ]
         newest: DashboardCheckpoint | None = None
-        if parts:
-            ends = await consumer.end_offsets(parts)
-            consumer.assign(parts)
-            await consumer.seek_to_beginning(*parts)
-            while await _behind(consumer, parts, ends):
-                for records in (await consumer.getmany(timeout_ms=1000)).values():
-                    for r in records:
-                        body = json_or_none(r.value)
-                        try:
-                            found = DashboardCheckpoint.model_validate(body)
-                        except Exception:
-                            continue  # not a checkpoint: read on
-                        if found.reader == self.settings.dashboard_reader:
-                            newest = found
+        for r in await client.read(Topics.DASHBOARD_CHECKPOINT.name):
+            try:
+                found = DashboardCheckpoint.model_validate(json_or_none(r.value))
+            except Exception:
+                continue  # not a checkpoint: read on
+            if found.reader == self.settings.dashboard_reader:
+                newest = found
         if newest is not None:
             try:
                 self.state = Dashboard.restored(newest.state)
@@ -191,7 +169,7 @@ class DashboardService:
         self.state = Dashboard()
         return {}
 
-    async def _checkpoint(self, producer: AIOKafkaProducer, positions: dict[str, int]) -> None:
+    async def _checkpoint(self, client: KafkaClient, positions: dict[str, int]) -> None:
         spec = Topics.DASHBOARD_CHECKPOINT
         event = DashboardCheckpoint(
             reader=self.settings.dashboard_reader,
@@ -202,19 +180,16 @@ class DashboardService:
         envelope = Envelope.new(
             source=f"/meldespiegel/{SERVICE}", type=spec.event_type, correlation_id=None
         )
-        await producer.send_and_wait(
-            spec.name,
-            event.model_dump_json().encode(),
-            key=spec.key_of(event).encode(),
-            headers=[(k, v.encode()) for k, v in envelope.to_headers().items()],
+        await client.publish(
+            spec.name, event.model_dump_json().encode(), spec.key_of(event), envelope.to_headers()
         )
 
     async def _read_dead_letters(self) -> None:
         dlqs = [spec.dlq for spec in CATALOGUE if spec.consumed]
         while True:
             try:
-                consumer, partitions = await self._consumer(dlqs)
-                try:
+                async with self._client().reader(dlqs) as consumer:
+                    partitions = sorted(consumer.assignment())
                     while True:
                         starts = await consumer.beginning_offsets(partitions)
                         ends = await consumer.end_offsets(partitions)
@@ -226,8 +201,6 @@ class DashboardService:
                         if self.state.version != before:
                             await self._notify()
                         await asyncio.sleep(self.settings.dashboard_dlq_seconds)
-                finally:
-                    await consumer.stop()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

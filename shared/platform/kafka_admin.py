@@ -9,11 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -22,15 +20,6 @@ from shared.platform import kafka_security
 from shared.platform.settings import get_settings
 
 DLQ_RETENTION_MS = 365 * DAY_MS  # dead letters wait for an operator; they must not expire first
-
-
-async def partitions_of(consumer: AIOKafkaConsumer, topics: Iterable[str]) -> list[TopicPartition]:
-    """The partitions of `topics` as the cluster has them now. A consumer that assigns partitions
-    itself (readers without a group) knows no topic's metadata: its first offset request would
-    wait through aiokafka's metadata retries, for seconds. aiokafka has no public call for this
-    refresh; this is the one place that makes it."""
-    await consumer._client.force_metadata_update()
-    return [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
 
 
 @dataclass(frozen=True)

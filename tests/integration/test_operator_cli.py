@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,7 +91,13 @@ def test_apply_follows_an_application_to_its_tenant_and_status_tells_it_again(
     assert "approval_notice to" in followed  # the mail went out, signed (and encrypted if it can)
     assert "approved; tenant and administrator provisioned" in followed
 
+    # the letter goes to the print spool once mail_dispatch has taken the credentials on, which
+    # may be after `apply` stopped following: asked again until it shows (a liveness bound)
     timeline = cli_ok(cli("status", body["application_id"], env=stack))
+    deadline = time.monotonic() + 60
+    while "password_letter" not in timeline and time.monotonic() < deadline:
+        time.sleep(1)
+        timeline = cli_ok(cli("status", body["application_id"], env=stack))
     for step in ("submitted", "accepted as complete", "approved by rules", "approval_notice"):
         assert step in timeline
     assert "credentials issued for" in timeline

@@ -29,16 +29,16 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaProducer
 from faststream.kafka.annotations import KafkaMessage
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from shared.contract.envelope import Envelope, decode_headers
+from shared.contract.deadletter import DeadLetter
+from shared.contract.envelope import Envelope
 from shared.contract.topics import TopicSpec
 from shared.platform.broker import subscribe, subscribe_batch
-from shared.platform.kafka_admin import partitions_of
+from shared.platform.kafka_client import Follower, KafkaClient, Record
 from shared.platform.runtime import ServiceRuntime
 from shared.platform.settings import Settings
 from tests.helpers import ServiceProcess, bootstrap, eventually, stop_all
@@ -111,41 +111,27 @@ class DeadLetters:
 
     def __init__(self, service: str) -> None:
         self.service = service
-        self.seen: dict[tuple[str, int, int], Any] = {}
+        self.seen: dict[tuple[str, int, int], Record] = {}
         self._task: asyncio.Task[None] | None = None
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap(),
-            enable_auto_commit=False,
-            max_partition_fetch_bytes=4 * 1024 * 1024,
-        )
+        self._follower: Follower | None = None
 
     async def start(self) -> None:
-        await self.consumer.start()
-        parts = await partitions_of(self.consumer, [spec.dlq for spec in TOPICS])
-        self.consumer.assign(parts)
-        await self.consumer.seek_to_end(*parts)
-        for tp in parts:  # resolve the end now, before anything is sent
-            await self.consumer.position(tp)
-        self._task = asyncio.create_task(self._follow())
+        # the ends are fixed now, before anything is sent
+        self._follower = await KafkaClient(bootstrap()).follow(*(spec.dlq for spec in TOPICS))
+        self._task = asyncio.create_task(self._follow(self._follower))
 
-    async def _follow(self) -> None:
+    async def _follow(self, follower: Follower) -> None:
         while True:
-            batch = await self.consumer.getmany(timeout_ms=200)
-            for records in batch.values():
-                for r in records:
-                    h = decode_headers(r.headers or ())
-                    if h.get("dlq_service") == self.service:
-                        where = (
-                            h["dlq_original_topic"],
-                            int(h["dlq_original_partition"]),
-                            int(h["dlq_original_offset"]),
-                        )
-                        self.seen[where] = r
+            for r in await follower.next(0.2):
+                letter = DeadLetter.of(r.headers)
+                if letter is not None and letter.service == self.service and letter.position:
+                    self.seen[letter.position] = r
 
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
-        await self.consumer.stop()
+        if self._follower:
+            await self._follower.close()
 
 
 @pytest.fixture(scope="module")
@@ -278,12 +264,12 @@ async def test_hostile_records_never_take_a_valid_event_with_them(
 
     for where, raw in dead.items():
         letter = dead_letters.seen[where]
-        headers = decode_headers(letter.headers or ())
+        headers = letter.headers
         assert headers["dlq_error_type"], f"{raw.kind} on {where}: no reason"
         assert headers["dlq_error"], f"{raw.kind} on {where}: no reason text"
         assert (letter.value or b"") == (raw.value or b""), f"{raw.kind}: bytes changed"
         assert (headers.get("dlq_original_value") == "null") == (raw.value is None)
-        assert letter.key == raw.key, f"{raw.kind}: key changed"
+        assert letter.raw_key == raw.key, f"{raw.kind}: key changed"
         original = [
             (k, None if v is None else base64.b64decode(v))
             for k, v in json.loads(headers["dlq_original_headers"])
@@ -296,29 +282,20 @@ async def test_hostile_records_never_take_a_valid_event_with_them(
 
 async def _lag(groups: tuple[str, ...]) -> dict[str, dict[tuple[str, int], int]]:
     """What each group has still to read on the consumed topics, by partition."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap())
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap(), enable_auto_commit=False)
-    await admin.start()
-    await consumer.start()
-    try:
+    async with KafkaClient(bootstrap()) as kafka:
         names = {spec.name for spec in TOPICS}
-        lag: dict[str, dict[tuple[str, int], int]] = {}
-        for group in groups:
-            committed = {
-                tp: m.offset
-                for tp, m in (await admin.list_consumer_group_offsets(group)).items()
-                if tp.topic in names
-            }
-            ends = await consumer.end_offsets(list(committed)) if committed else {}
-            lag[group] = {
-                (tp.topic, tp.partition): ends[tp] - offset
-                for tp, offset in committed.items()
-                if ends[tp] > offset
-            }
-        return lag
-    finally:
-        await consumer.stop()
-        await admin.close()
+        ends = {
+            (tp.topic, tp.partition): end for tp, end in (await kafka.end_offsets(*names)).items()
+        }
+        committed = await kafka.group_offsets(groups)
+    return {
+        group: {
+            where: ends[where] - offset
+            for where, offset in offsets.items()
+            if where in ends and ends[where] > offset
+        }
+        for group, offsets in committed.items()
+    }
 
 
 # mail_dispatch works off the valid mail events at one or two a second here (each is a delivery

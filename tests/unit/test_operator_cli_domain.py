@@ -13,8 +13,9 @@ import yaml
 from aiokafka.partitioner import DefaultPartitioner
 
 from operator_cli import domain
-from operator_cli.domain import InputError, Record, Ref
+from operator_cli.domain import InputError, Ref
 from shared.contract.topics import Topics
+from shared.platform.kafka_client import Record, partition_for
 from tests.helpers import application
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
@@ -38,7 +39,7 @@ def record(
 def test_partition_for_is_kafkas_default_partitioner() -> None:
     partitioner = DefaultPartitioner()
     for key in ("A-1", "CLI-OK-xyz", "03-20261121-ab", "Größmann"):
-        assert domain.partition_for(key, 6) == partitioner(key.encode(), list(range(6)), [])
+        assert partition_for(key, 6) == partitioner(key.encode(), list(range(6)), [])
 
 
 def test_timeline_in_time_order_each_event_once_failures_marked() -> None:

@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 
 from demo.queries import Tenants
 from operator_cli import domain
-from operator_cli.domain import Record, _describe
+from operator_cli.domain import _describe
 from services.dashboard.domain import Dashboard
 from shared.contract.envelope import decode_headers
 from shared.contract.topics import Topics
 from shared.platform.broker import json_or_none
+from shared.platform.kafka_client import Record
 from tests.hostile import hostile, valid
 from tests.retrieval import tenant_state
 

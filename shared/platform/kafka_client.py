@@ -1,0 +1,350 @@
+"""One way to read and write topics outside the services' consumer groups: the operator CLI,
+the dashboard, the demo feeds, the benchmarks and the tests use it. Public aiokafka APIs only.
+
+- `read`: every retained record of some topics, from the beginning to the end they have now.
+- `read_keys`: the records of some keys, reading only the partitions the keys are on.
+- `read_until`: from the beginning until a condition holds (a test waiting for an effect).
+- `record`: one record by its position.
+- `follow`: records from now on (start it before publishing what it waits for).
+- `publish`: bytes with a key and headers, idempotent, `acks=all`.
+
+A reader subscribes without a consumer group: the client then fetches the topics' metadata and
+assigns itself every partition, which is how it learns the partitions through the public API,
+and commits nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.partitioner import murmur2
+
+from shared.contract.envelope import decode_headers
+from shared.contract.topics import DLQ_MAX_MESSAGE_BYTES
+from shared.platform.broker import json_or_none
+
+Headers = Mapping[str, str] | Sequence[tuple[str, bytes | None]]
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record read from a topic, its headers decoded (see `raw_headers` for the bytes)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes
+    headers: dict[str, str]
+    timestamp_ms: int
+    raw_headers: tuple[tuple[str, bytes | None], ...] = ()
+    raw_key: bytes | None = None
+
+    def json(self) -> Any:
+        return json.loads(self.value)
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The JSON object, or {} for a record that is not one (see `readable`)."""
+        return json_or_none(self.value) or {}
+
+    @property
+    def readable(self) -> bool:
+        return json_or_none(self.value) is not None
+
+    @property
+    def at(self) -> datetime:
+        """The event's own time (`ce_time`), or the broker's if it has none that can be ordered."""
+        raw = self.headers.get("ce_time")
+        if raw:
+            try:
+                at = datetime.fromisoformat(raw)
+            except ValueError:
+                at = None
+            if at is not None and at.tzinfo is not None:
+                return at
+        return datetime.fromtimestamp(self.timestamp_ms / 1000, UTC)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.topic}/{self.partition}/{self.offset}"
+
+
+def record_of(r: ConsumerRecord[bytes, bytes]) -> Record:
+    return Record(
+        r.topic,
+        r.partition,
+        r.offset,
+        r.key.decode("utf-8", "backslashreplace") if r.key is not None else None,
+        r.value or b"",
+        decode_headers(r.headers or ()),
+        r.timestamp,
+        tuple(r.headers or ()),
+        r.key,
+    )
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives `key` (murmur2, as every producer here)."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+class KafkaClient:
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        client_id: str = "meldespiegel",
+        assignment_timeout_s: float = 15.0,
+        **options: Any,  # the cluster's security (`shared.platform.kafka_security`)
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.client_id = client_id
+        self.options = options
+        self.assignment_timeout_s = assignment_timeout_s
+        self._producer: AIOKafkaProducer | None = None
+
+    async def __aenter__(self) -> KafkaClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    # -- metadata ------------------------------------------------------------------------
+
+    def _consumer(self, *topics: str) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            *topics,
+            bootstrap_servers=self.bootstrap,
+            client_id=self.client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",  # what a service would see, nothing aborted
+            max_partition_fetch_bytes=DLQ_MAX_MESSAGE_BYTES,
+            fetch_max_bytes=4 * DLQ_MAX_MESSAGE_BYTES,
+            fetch_max_wait_ms=100,  # reading to a known end: no reason to wait for more data
+            **self.options,
+        )
+
+    async def topics(self) -> set[str]:
+        """Every topic the cluster has."""
+        consumer = self._consumer()
+        await consumer.start()
+        try:
+            return set(await consumer.topics())
+        finally:
+            await consumer.stop()
+
+    @asynccontextmanager
+    async def reader(self, topics: Iterable[str]) -> AsyncIterator[AIOKafkaConsumer]:
+        """A consumer assigned every partition of those of `topics` the cluster has (none if it
+        has none of them), positions not yet set."""
+        wanted = sorted(set(topics))
+        consumer = self._consumer()
+        await consumer.start()
+        try:
+            present = [t for t in wanted if t in await consumer.topics()]
+            if present:
+                consumer.subscribe(present)
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + self.assignment_timeout_s
+                while {tp.topic for tp in consumer.assignment()} < set(present):
+                    if loop.time() > deadline:
+                        raise TimeoutError(f"no partitions assigned for {present}")
+                    await asyncio.sleep(0.005)
+            yield consumer
+        finally:
+            await consumer.stop()
+
+    async def partitions(self, *topics: str) -> list[TopicPartition]:
+        async with self.reader(topics) as consumer:
+            return sorted(consumer.assignment())
+
+    async def end_offsets(self, *topics: str) -> dict[TopicPartition, int]:
+        async with self.reader(topics) as consumer:
+            parts = sorted(consumer.assignment())
+            return await consumer.end_offsets(parts) if parts else {}
+
+    # -- reading -------------------------------------------------------------------------
+
+    @staticmethod
+    async def _to_ends(consumer: AIOKafkaConsumer, parts: Iterable[TopicPartition]) -> list[Record]:
+        parts = list(parts)
+        ends = {tp: end for tp, end in (await consumer.end_offsets(parts)).items() if end > 0}
+        if not ends:
+            return []
+        await consumer.seek_to_beginning(*ends)
+        out: list[Record] = []
+        pending = dict(ends)
+        while pending:
+            batch = await consumer.getmany(*pending, timeout_ms=1000, max_records=5000)
+            for tp, records in batch.items():
+                out += [record_of(r) for r in records if r.offset < ends[tp]]
+            for tp in list(pending):
+                if await consumer.position(tp) >= pending[tp]:
+                    del pending[tp]
+        return out
+
+    async def read(self, *topics: str) -> list[Record]:
+        """Every retained record of `topics` up to the end they have now."""
+        async with self.reader(topics) as consumer:
+            return await self._to_ends(consumer, consumer.assignment())
+
+    async def read_keys(self, wanted: Iterable[tuple[str, str]]) -> list[Record]:
+        """The records of some (topic, key) pairs, in one pass over just their partitions."""
+        keys: dict[str, set[str]] = {}
+        for topic, key in wanted:
+            keys.setdefault(topic, set()).add(key)
+        async with self.reader(keys) as consumer:
+            counts: dict[str, int] = {}
+            for tp in consumer.assignment():
+                counts[tp.topic] = counts.get(tp.topic, 0) + 1
+            parts = {
+                TopicPartition(topic, partition_for(k, counts[topic]))
+                for topic, names in keys.items()
+                if topic in counts
+                for k in names
+            }
+            records = await self._to_ends(consumer, sorted(parts))
+        return [r for r in records if r.key in keys[r.topic]]
+
+    async def read_until(
+        self, topic: str, until: Callable[[list[Record]], bool], deadline_s: float
+    ) -> list[Record]:
+        """From the beginning until `until(records)` holds; TimeoutError after the deadline."""
+        async with self.reader([topic]) as consumer:
+            parts = sorted(consumer.assignment())
+            if parts:
+                await consumer.seek_to_beginning(*parts)
+            loop = asyncio.get_running_loop()
+            end = loop.time() + deadline_s
+            records: list[Record] = []
+            while not until(records):
+                if loop.time() > end:
+                    raise TimeoutError(f"{topic}: {len(records)} records read, condition unmet")
+                batch = await consumer.getmany(timeout_ms=200)
+                for rs in batch.values():
+                    records += [record_of(r) for r in rs]
+            return records
+
+    async def record(self, topic: str, partition: int, offset: int) -> Record | None:
+        """The record at this position, or None if there is none (expired, compacted away)."""
+        tp = TopicPartition(topic, partition)
+        async with self.reader([topic]) as consumer:
+            if tp not in consumer.assignment():
+                return None
+            start = (await consumer.beginning_offsets([tp]))[tp]
+            end = (await consumer.end_offsets([tp]))[tp]
+            if not start <= offset < end:
+                return None
+            consumer.seek(tp, offset)
+            for _ in range(30):  # a compacted-away gap: the next record is not the one asked for
+                batch = await consumer.getmany(tp, timeout_ms=1000, max_records=1)
+                for records in batch.values():
+                    for r in records:
+                        return record_of(r) if r.offset == offset else None
+        return None
+
+    async def follow(self, *topics: str) -> Follower:
+        """A reader of `topics` from their current end on; start it before publishing."""
+        consumer = self._consumer(*topics)
+        await consumer.start()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.assignment_timeout_s
+        present = [t for t in topics if t in await consumer.topics()]
+        while {tp.topic for tp in consumer.assignment()} < set(present):
+            if loop.time() > deadline:
+                await consumer.stop()
+                raise TimeoutError(f"no partitions assigned for {present}")
+            await asyncio.sleep(0.005)
+        parts = sorted(consumer.assignment())
+        if parts:
+            await consumer.seek_to_end(*parts)
+            for tp in parts:  # fixes the positions now, not at the first fetch
+                await consumer.position(tp)
+        return Follower(consumer)
+
+    # -- publishing ----------------------------------------------------------------------
+
+    async def producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap,
+                client_id=self.client_id,
+                enable_idempotence=True,
+                acks="all",
+                max_request_size=DLQ_MAX_MESSAGE_BYTES,
+                **self.options,
+            )
+            await producer.start()
+            self._producer = producer
+        return self._producer
+
+    async def publish(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: str | bytes | None = None,
+        headers: Headers = (),
+    ) -> tuple[int, int]:
+        """Publishes and waits for the broker's acknowledgement; (partition, offset)."""
+        raw_headers = (
+            [(k, v.encode()) for k, v in headers.items()]
+            if isinstance(headers, Mapping)
+            else list(headers)
+        )
+        meta = await (await self.producer()).send_and_wait(
+            topic,
+            value,
+            key=key.encode() if isinstance(key, str) else key,
+            headers=raw_headers,
+        )
+        return meta.partition, meta.offset
+
+    # -- consumer groups -----------------------------------------------------------------
+
+    async def group_offsets(
+        self, groups: Iterable[str] | None = None
+    ) -> dict[str, dict[tuple[str, int], int]]:
+        """Committed offsets of the consumer groups (all of them if none are named), by (topic,
+        partition); the groups are asked concurrently."""
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.bootstrap, client_id=self.client_id, **self.options
+        )
+        await admin.start()
+        try:
+            names = (
+                sorted(groups)
+                if groups is not None
+                else sorted(g[0] for g in await admin.list_consumer_groups())
+            )
+            answers = await asyncio.gather(
+                *(admin.list_consumer_group_offsets(group) for group in names)
+            )
+            return {
+                group: {(tp.topic, tp.partition): m.offset for tp, m in offsets.items()}
+                for group, offsets in zip(names, answers, strict=True)
+            }
+        finally:
+            await admin.close()
+
+
+class Follower:
+    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+        self.consumer = consumer
+
+    async def next(self, timeout_s: float) -> list[Record]:
+        batch = await self.consumer.getmany(timeout_ms=int(timeout_s * 1000))
+        return sorted((record_of(r) for rs in batch.values() for r in rs), key=lambda s: s.at)
+
+    async def close(self) -> None:
+        await self.consumer.stop()
