@@ -18,11 +18,12 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
-from shared.contract.envelope import Envelope, decode_headers
+from shared.contract.deadletter import DeadLetter
+from shared.contract.envelope import Envelope
 from shared.contract.topics import Topics, TopicSpec
 from shared.platform.broker import json_or_none
+from shared.platform.kafka_client import KafkaClient
+from shared.platform.kafka_security import client_options
 from shared.platform.settings import get_settings
 
 SOURCE = "/demo/scan-intake"
@@ -157,8 +158,15 @@ def random_application() -> dict[str, Any]:
     return body
 
 
+def kafka() -> KafkaClient:
+    settings = get_settings()
+    return KafkaClient(
+        settings.kafka_bootstrap, client_id="meldespiegel-demo", **client_options(settings)
+    )
+
+
 async def publish(
-    producer: AIOKafkaProducer,
+    client: KafkaClient,
     spec: TopicSpec,
     key: str,
     body: dict[str, Any] | bytes,
@@ -167,17 +175,12 @@ async def publish(
     """Publishes like an upstream system: CloudEvents headers, JSON body, keyed."""
     env = Envelope.new(source=source, type=spec.event_type, correlation_id=None, subject=key)
     raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
-    await producer.send_and_wait(
-        spec.name,
-        raw,
-        key=key.encode(),
-        headers=[(k, v.encode()) for k, v in env.to_headers().items()],
-    )
+    await client.publish(spec.name, raw, key, env.to_headers())
 
 
-async def submit(producer: AIOKafkaProducer, body: dict[str, Any] | bytes, what: str = "") -> None:
+async def submit(client: KafkaClient, body: dict[str, Any] | bytes, what: str = "") -> None:
     key = body["application_id"] if isinstance(body, dict) else "DEMO-BROKEN"
-    await publish(producer, Topics.APPLICATION_SUBMITTED, key, body)
+    await publish(client, Topics.APPLICATION_SUBMITTED, key, body)
     print(f"→ submitted   {key}  {what}".rstrip(), flush=True)
     if isinstance(body, dict) and body.get("logging_arrangement") == "auftragsverarbeitung":
         # the customer representative records the authority's logging commission a bit later
@@ -188,7 +191,7 @@ async def submit(producer: AIOKafkaProducer, body: dict[str, Any] | bytes, what:
             "commissioned_at": datetime.now(UTC).isoformat(),
             "recorded_by": "demo-kundenbetreuung",
         }
-        await publish(producer, Topics.REVIEW_LOGGING_COMMISSIONED, key, commission)
+        await publish(client, Topics.REVIEW_LOGGING_COMMISSIONED, key, commission)
         print(f"→ commission  {key}  logging commissioned by the authority", flush=True)
 
 
@@ -243,34 +246,27 @@ FOLLOWED = {
 def describe(topic: str, body: dict[str, Any], headers: dict[str, str]) -> str:
     if topic in FOLLOWED:
         return FOLLOWED[topic](body)
-    return f"☠ dead letter {headers.get('dlq_error_type')}: {headers.get('dlq_error', '')[:90]}"
+    letter = DeadLetter.of(headers)
+    error = f"{letter.error_type}: {letter.error[:90]}" if letter else "?"
+    return f"☠ dead letter {error}"
 
 
 async def follow(stop: asyncio.Event) -> None:
-    topics = [*FOLLOWED, Topics.APPLICATION_SUBMITTED.dlq]
-    consumer = AIOKafkaConsumer(
-        *topics,
-        bootstrap_servers=get_settings().kafka_bootstrap,
-        group_id=f"demo-follower-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="latest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
+    """Prints what becomes of the applications, from now on (no consumer group)."""
+    follower = await kafka().follow(*FOLLOWED, Topics.APPLICATION_SUBMITTED.dlq)
     skipped = Skipped()
     try:
         while not stop.is_set():
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                for r in records:
-                    headers = decode_headers(r.headers or ())
-                    body = json_or_none(r.value)
-                    try:
-                        line = describe(r.topic, body if body is not None else {}, headers)
-                    except Exception:  # a record of another shape than the demo expects
-                        skipped.one(r.topic)
-                        continue
-                    print(line, flush=True)
+            for r in await follower.next(0.5):
+                body = json_or_none(r.value)
+                try:
+                    line = describe(r.topic, body if body is not None else {}, r.headers)
+                except Exception:  # a record of another shape than the demo expects
+                    skipped.one(r.topic)
+                    continue
+                print(line, flush=True)
     finally:
-        await consumer.stop()
+        await follower.close()
 
 
 class Skipped:
@@ -290,10 +286,7 @@ async def main(interval: float) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     follower = asyncio.create_task(follow(stop))
-    producer = AIOKafkaProducer(
-        bootstrap_servers=get_settings().kafka_bootstrap, enable_idempotence=True, acks="all"
-    )
-    await producer.start()
+    producer = kafka()
     try:
         await asyncio.sleep(3)  # let the follower join before the first outcome
         for what, body in scripted_round():
@@ -306,7 +299,7 @@ async def main(interval: float) -> None:
                 await asyncio.wait_for(stop.wait(), interval)
     finally:
         stop.set()
-        await producer.stop()
+        await producer.__aexit__()
         await follower
     print(f"demo feed stopped at {datetime.now(UTC):%H:%M:%S}", flush=True)
 

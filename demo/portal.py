@@ -19,10 +19,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from demo.feed import Skipped, publish
+from demo.feed import Skipped, kafka, publish
 from demo.queries import persons
 from services.portal.app import PortalSettings
 from services.portal.service import answer_context
@@ -45,30 +44,22 @@ async def first(
 ) -> dict[str, Any]:
     """The first record (under `key`, if given; read from the beginning) for which `done`
     holds."""
-    settings = PortalSettings()
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=settings.kafka_bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
+    follower = await kafka().follow(topic, from_beginning=True)
     skipped = Skipped()
     try:
         while not stop.is_set():
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                for r in records:
-                    body = json_or_none(r.value)
-                    if body is None:
-                        skipped.one(r.topic)
-                        continue
-                    try:
-                        if (key is None or r.key == key.encode()) and (done is None or done(body)):
-                            return body
-                    except Exception:  # a record of another shape than the demo expects
-                        skipped.one(r.topic)
+            for r in await follower.next(0.5):
+                body = json_or_none(r.value)
+                if body is None:
+                    skipped.one(r.topic)
+                    continue
+                try:
+                    if (key is None or r.key == key) and (done is None or done(body)):
+                        return body
+                except Exception:  # a record of another shape than the demo expects
+                    skipped.one(r.topic)
     finally:
-        await consumer.stop()
+        await follower.close()
     raise SystemExit(0)
 
 
@@ -80,8 +71,7 @@ async def main(interval: float) -> None:
     settings = PortalSettings()
     key = X25519PrivateKey.generate()
     reg_id = f"DEMO-R-{uuid.uuid4().hex[:8]}"
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
-    await producer.start()
+    producer = kafka()
     api = httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.portal_api_port}", timeout=10)
     try:
         await publish(producer, Topics.PORTAL_REGISTRATION_SUBMITTED, reg_id, {
@@ -153,7 +143,7 @@ async def main(interval: float) -> None:
                 await asyncio.wait_for(stop.wait(), interval)
     finally:
         await api.aclose()
-        await producer.stop()
+        await producer.__aexit__()
 
 
 if __name__ == "__main__":

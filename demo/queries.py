@@ -18,15 +18,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic import ValidationError
 
-from demo.feed import Skipped, publish
+from demo.feed import Skipped, kafka, publish
 from services.register_mirror.generator import Generator
 from shared.contract.events.account import TenantState, TenantStatus, UserStatus
 from shared.contract.topics import Topics
 from shared.platform.broker import json_or_none
-from shared.platform.settings import get_settings
 
 SOURCE = "/demo/min-frontend"
 KNOWN = 2000  # the first persons of each generated register; every demo load has at least these
@@ -45,10 +43,10 @@ class Tenants:
         self.current: dict[str, tuple[str, list[str]]] = {}
         self.skipped = Skipped()
 
-    def apply(self, key: bytes | None, state: dict[str, Any] | None) -> None:
+    def apply(self, key: str | None, state: dict[str, Any] | None) -> None:
         if state is None:  # a tombstone, or a record that is no tenant state
             if key is not None:
-                self.current.pop(key.decode("utf-8", "replace"), None)
+                self.current.pop(key, None)
             return
         try:
             tenant = TenantState.model_validate(state)
@@ -69,23 +67,16 @@ class Tenants:
         return tenant_id, (authority, random.choice(users))
 
     async def follow(self, stop: asyncio.Event) -> None:
-        consumer = AIOKafkaConsumer(
-            Topics.TENANT_STATE.name,
-            bootstrap_servers=get_settings().kafka_bootstrap,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
-        await consumer.start()
+        follower = await kafka().follow(Topics.TENANT_STATE.name, from_beginning=True)
         try:
             while not stop.is_set():
-                for records in (await consumer.getmany(timeout_ms=500)).values():
-                    for r in records:
-                        state = json_or_none(r.value)
-                        if r.value is not None and state is None:
-                            self.skipped.one(r.topic)
-                        self.apply(r.key, state)
+                for r in await follower.next(0.5):
+                    state = json_or_none(r.value)
+                    if r.value and state is None:
+                        self.skipped.one(r.topic)
+                    self.apply(r.key, state)
         finally:
-            await consumer.stop()
+            await follower.close()
 
 
 def _query(tenant_id: str, authority: str, user: str, **search: Any) -> dict[str, Any]:
@@ -190,29 +181,22 @@ def describe(body: dict[str, Any], asked: dict[str, str]) -> str:
 
 
 async def follow(stop: asyncio.Event, asked: dict[str, str]) -> None:
-    consumer = AIOKafkaConsumer(
-        Topics.QUERY_DELIVERED.name,
-        bootstrap_servers=get_settings().kafka_bootstrap,
-        group_id=f"demo-queries-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="latest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
+    """Prints the released answers to what this feed asked, from now on (no consumer group)."""
+    follower = await kafka().follow(Topics.QUERY_DELIVERED.name)
     skipped = Skipped()
     try:
         while not stop.is_set():
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                for r in records:
-                    body = json_or_none(r.value)
-                    if body is None:
+            for r in await follower.next(0.5):
+                body = json_or_none(r.value)
+                if body is None:
+                    skipped.one(r.topic)
+                elif body.get("query_id") in asked:
+                    try:
+                        print(describe(body, asked), flush=True)
+                    except Exception:  # an answer of another shape than the demo expects
                         skipped.one(r.topic)
-                    elif body.get("query_id") in asked:
-                        try:
-                            print(describe(body, asked), flush=True)
-                        except Exception:  # an answer of another shape than the demo expects
-                            skipped.one(r.topic)
     finally:
-        await consumer.stop()
+        await follower.close()
 
 
 async def main(interval: float) -> None:
@@ -226,12 +210,9 @@ async def main(interval: float) -> None:
     asked: dict[str, str] = {}
     sent = 0
     follower = asyncio.create_task(follow(stop, asked))
-    producer = AIOKafkaProducer(
-        bootstrap_servers=get_settings().kafka_bootstrap, enable_idempotence=True, acks="all"
-    )
-    await producer.start()
+    producer = kafka()
     try:
-        await asyncio.sleep(3)  # the follower joins before the first answer
+        await asyncio.sleep(3)  # the follower is at the end before the first answer
         while not stop.is_set():
             tenant = known.pick()
             if tenant is None:
@@ -247,7 +228,7 @@ async def main(interval: float) -> None:
                 await asyncio.wait_for(stop.wait(), interval)
     finally:
         stop.set()
-        await producer.stop()
+        await producer.__aexit__()
         await follower
         await following
 

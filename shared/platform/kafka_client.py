@@ -254,8 +254,9 @@ class KafkaClient:
                         return record_of(r) if r.offset == offset else None
         return None
 
-    async def follow(self, *topics: str) -> Follower:
-        """A reader of `topics` from their current end on; start it before publishing."""
+    async def follow(self, *topics: str, from_beginning: bool = False) -> Follower:
+        """A reader of `topics` from their current end on (start it before publishing), or from
+        their beginning on."""
         consumer = self._consumer(*topics)
         await consumer.start()
         loop = asyncio.get_running_loop()
@@ -268,7 +269,10 @@ class KafkaClient:
             await asyncio.sleep(0.005)
         parts = sorted(consumer.assignment())
         if parts:
-            await consumer.seek_to_end(*parts)
+            if from_beginning:
+                await consumer.seek_to_beginning(*parts)
+            else:
+                await consumer.seek_to_end(*parts)
             for tp in parts:  # fixes the positions now, not at the first fetch
                 await consumer.position(tp)
         return Follower(consumer)

@@ -48,18 +48,18 @@ def state(version: int, status: str, users: dict[str, str]) -> dict[str, Any] | 
 
 def test_the_demo_asks_only_as_users_that_are_active_now() -> None:
     tenants = Tenants()
-    tenants.apply(b"T-1", state(1, "active", {"admin": "active"}))
+    tenants.apply("T-1", state(1, "active", {"admin": "active"}))
     assert tenants.pick() == ("T-1", ("Behörde T-1", "admin"))
     # the demo's administrator change: the old administrator locked, a new one active
-    tenants.apply(b"T-1", state(2, "active", {"admin": "replaced", "admin2": "active"}))
+    tenants.apply("T-1", state(2, "active", {"admin": "replaced", "admin2": "active"}))
     assert tenants.pick() == ("T-1", ("Behörde T-1", "admin2"))
-    tenants.apply(b"T-1", state(3, "suspended", {"admin2": "active"}))
+    tenants.apply("T-1", state(3, "suspended", {"admin2": "active"}))
     assert tenants.pick() is None
-    tenants.apply(b"T-1", state(4, "active", {"admin2": "active"}))
+    tenants.apply("T-1", state(4, "active", {"admin2": "active"}))
     assert tenants.pick() is not None
-    tenants.apply(b"T-1", None)  # tombstone: the tenant erased
+    tenants.apply("T-1", None)  # tombstone: the tenant erased
     assert tenants.pick() is None
-    tenants.apply(b"T-2", {"tenant_id": "T-2"})  # not a tenant state: skipped, counted
+    tenants.apply("T-2", {"tenant_id": "T-2"})  # not a tenant state: skipped, counted
     assert tenants.skipped.count == 1
 
 
@@ -120,7 +120,7 @@ def test_every_reader_folds_any_hostile_record_without_raising(data: st.DataObje
     for s in records:
         dashboard.apply(s.topic, json_or_none(s.value))
         if s.topic == Topics.TENANT_STATE.name:
-            tenants.apply(s.key.encode() if s.key else None, json_or_none(s.value))
+            tenants.apply(s.key, json_or_none(s.value))
     dashboard.snapshot()
     Dashboard.restored(dashboard.checkpoint())
     tenants.pick()
