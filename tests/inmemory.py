@@ -1,9 +1,12 @@
-"""A service on FastStream's in-memory broker with the real PostgreSQL: fast handler tests."""
+"""A service on FastStream's in-memory broker, with the real PostgreSQL or, given in-memory
+stores (`tests/fakes/`), with no database at all: handler tests without Kafka."""
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from faststream.kafka import TestKafkaBroker
@@ -13,6 +16,7 @@ from pydantic import BaseModel
 from shared.contract.envelope import Envelope
 from shared.contract.topics import TopicSpec
 from shared.platform.runtime import ServiceRuntime
+from tests.fakes.messaging import MemoryMessaging
 
 
 class InMemory:
@@ -20,8 +24,14 @@ class InMemory:
     `run.bodies(Topics.X)` are the events the service published on X, `run.messages` the raw ones
     (a `.dlq` topic by name)."""
 
-    def __init__(self, service: ServiceRuntime, *watch: TopicSpec | str) -> None:
+    def __init__(
+        self,
+        service: ServiceRuntime,
+        *watch: TopicSpec | str,
+        stores: Sequence[object] | None = None,
+    ) -> None:
         self.service = service
+        self.stores = stores
         self.messages: dict[str, list[KafkaMessage]] = defaultdict(list)
         for topic in watch:
             self._spy(topic if isinstance(topic, str) else topic.name)
@@ -33,7 +43,12 @@ class InMemory:
             self.messages[name].append(msg)
 
     async def __aenter__(self) -> InMemory:
-        await self.service.start_resources()
+        if self.stores is None:
+            await self.service.start_resources()
+        else:  # the inbox, the outbox and the stores in memory
+            self.service.use_messaging(
+                MemoryMessaging(self.service.broker, self.service.name, *self.stores)
+            )
         self.broker = await self._testing.__aenter__()
         return self
 
@@ -42,9 +57,15 @@ class InMemory:
         await self.service.close_resources()
 
     async def deliver(
-        self, spec: TopicSpec, body: BaseModel | dict[str, Any], key: str = "k"
+        self,
+        spec: TopicSpec,
+        body: BaseModel | dict[str, Any],
+        key: str = "k",
+        event_id: str | None = None,
     ) -> Envelope:
         envelope = Envelope.new(source="/tests", type=spec.event_type, correlation_id=None)
+        if event_id is not None:  # the same event delivered again
+            envelope = replace(envelope, id=event_id)
         payload = json.loads(body.model_dump_json()) if isinstance(body, BaseModel) else body
         await self.broker.publish(
             payload, spec.name, key=key.encode(), headers=envelope.to_headers()

@@ -289,6 +289,11 @@ case "$CMD" in
       apt_install chromium
     fi
     ;;
+  python-env)  # what the fast test tier needs: the Python environment and the PKI, nothing else
+    mkdir -p "$CACHE"
+    python_env
+    "$ROOT/.venv/bin/python" -m shared.platform.pki init "$CACHE/pki"
+    ;;
   down) down ;;
   down-all) kafka_down; pg_down ;;
   env) cat "$CACHE/stack-$PROFILE.env" ;;
@@ -296,5 +301,5 @@ case "$CMD" in
     port_open "$KAFKA_PORT" && echo "kafka: up on 127.0.0.1:$KAFKA_PORT" || echo "kafka: down"
     port_open "$PG_PORT" && echo "postgresql: up on 127.0.0.1:$PG_PORT" || echo "postgresql: down"
     ;;
-  *) echo "usage: stack.sh up|down|down-all|status|env [--profile dev|test]" >&2; exit 2 ;;
+  *) echo "usage: stack.sh up|down|down-all|status|env|python-env [--profile dev|test]" >&2; exit 2 ;;
 esac

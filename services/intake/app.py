@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from faststream.kafka.annotations import KafkaMessage
 
 from services.intake.service import handle_decision, handle_submission
-from services.intake.store import ApplicationStore
+from services.intake.store import Applications, ApplicationStore
 from shared.contract.events.application import ApplicationSubmitted
 from shared.contract.events.review import ReviewDecided
 from shared.contract.topics import Topics
@@ -24,6 +25,7 @@ class Intake(ServiceRuntime):
         self, settings: Settings | None = None, clock: Callable[[], datetime] = utc_now
     ) -> None:
         super().__init__(SERVICE, "services.intake", settings, clock)
+        self.store: Callable[[Any], Applications] = ApplicationStore  # tests: an in-memory one
 
         @self.subscriber(Topics.APPLICATION_SUBMITTED)
         async def on_application_submitted(
@@ -33,7 +35,7 @@ class Intake(ServiceRuntime):
             await self.consume(
                 msg,
                 lambda conn, env: handle_submission(
-                    ApplicationStore(conn), application, env, self.clock()
+                    self.store(conn), application, env, self.clock()
                 ),
             )
 
@@ -42,7 +44,5 @@ class Intake(ServiceRuntime):
             """Closes the application: a decided application is no longer open."""
             await self.consume(
                 msg,
-                lambda conn, env: handle_decision(
-                    ApplicationStore(conn), decided, env, self.clock()
-                ),
+                lambda conn, env: handle_decision(self.store(conn), decided, env, self.clock()),
             )

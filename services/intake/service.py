@@ -7,7 +7,7 @@ from datetime import datetime
 
 from services.intake import domain
 from services.intake.domain import Status
-from services.intake.store import ApplicationStore
+from services.intake.store import Applications
 from shared.contract.envelope import Envelope
 from shared.contract.events.application import ApplicationSubmitted
 from shared.contract.events.review import ReviewDecided
@@ -25,7 +25,7 @@ _OUTCOME_TOPIC = {
 
 
 async def handle_submission(
-    store: ApplicationStore, app: ApplicationSubmitted, envelope: Envelope, now: datetime
+    store: Applications, app: ApplicationSubmitted, envelope: Envelope, now: datetime
 ) -> Sequence[Outgoing]:
     if await store.exists(app.application_id):
         # the upstream system delivered the same application again as a new event: its outcome
@@ -54,7 +54,7 @@ async def handle_submission(
 
 
 async def handle_decision(
-    store: ApplicationStore, decided: ReviewDecided, envelope: Envelope, now: datetime
+    store: Applications, decided: ReviewDecided, envelope: Envelope, now: datetime
 ) -> Sequence[Outgoing]:
     """Legal review decided: the application is closed, and the role is free for a new one."""
     status = Status(decided.decision.value)

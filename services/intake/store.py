@@ -4,13 +4,34 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
 from services.intake.domain import Decision, Status
 from shared.contract.envelope import Envelope
 from shared.contract.events.application import ApplicationSubmitted
+
+
+class Applications(Protocol):
+    """What intake keeps: applications and their status history (the fast tier's fake is
+    `tests/fakes/intake.py`)."""
+
+    async def exists(self, application_id: str) -> bool: ...
+    async def lock_authority_role(self, authority_key: str, access_type: str) -> None: ...
+    async def open_application(self, authority_key: str, access_type: str) -> str | None: ...
+    async def add(
+        self, app: ApplicationSubmitted, decision: Decision, envelope: Envelope, now: datetime
+    ) -> None: ...
+    async def close(self, application_id: str, status: Status) -> bool: ...
+    async def add_status(
+        self,
+        application_id: str,
+        status: Status,
+        at: datetime,
+        event_id: str,
+        detail: dict[str, Any] | None = None,
+    ) -> None: ...
 
 
 class ApplicationStore:
@@ -65,7 +86,7 @@ class ApplicationStore:
         )
         await self.add_status(app.application_id, Status.RECEIVED, envelope.time, envelope.id)
         await self.add_status(
-            app.application_id, decision.status, now, envelope.id, _status_detail(decision)
+            app.application_id, decision.status, now, envelope.id, status_detail(decision)
         )
 
     async def close(self, application_id: str, status: Status) -> bool:
@@ -97,7 +118,7 @@ class ApplicationStore:
         )
 
 
-def _status_detail(decision: Decision) -> dict[str, Any]:
+def status_detail(decision: Decision) -> dict[str, Any]:
     event = decision.event
     if decision.status is Status.INCOMPLETE:
         return {"defects": [d.code for d in event.defects]}  # type: ignore[union-attr]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import Field
 
 from services.legal_review import service
 from services.legal_review.service import Deadlines
-from services.legal_review.store import ReviewStore
+from services.legal_review.store import Reviews, ReviewStore
 from shared.contract.events.application import ApplicationAccepted
 from shared.contract.events.review import LoggingCommissioned, ManualDecision
 from shared.contract.topics import Topics
@@ -38,6 +39,7 @@ class LegalReview(ServiceRuntime):
     ) -> None:
         self.review_settings = settings or ReviewSettings()
         super().__init__(SERVICE, "services.legal_review", self.review_settings, clock)
+        self.store: Callable[[Any], Reviews] = ReviewStore  # tests: an in-memory one
         self.deadlines = Deadlines(
             timedelta(hours=self.review_settings.review_reminder_after_hours),
             timedelta(hours=self.review_settings.review_escalation_after_hours),
@@ -54,7 +56,7 @@ class LegalReview(ServiceRuntime):
             await self.consume(
                 msg,
                 lambda conn, _: service.handle_accepted(
-                    ReviewStore(conn), accepted, self.clock(), self.settings.operator_state
+                    self.store(conn), accepted, self.clock(), self.settings.operator_state
                 ),
             )
 
@@ -66,7 +68,7 @@ class LegalReview(ServiceRuntime):
             await self.consume(
                 msg,
                 lambda conn, _: service.handle_commission(
-                    ReviewStore(conn), commission, self.clock()
+                    self.store(conn), commission, self.clock()
                 ),
             )
 
@@ -76,11 +78,11 @@ class LegalReview(ServiceRuntime):
             await self.consume(
                 msg,
                 lambda conn, _: service.handle_manual_decision(
-                    ReviewStore(conn), decision, self.clock()
+                    self.store(conn), decision, self.clock()
                 ),
             )
 
     async def check_deadlines(self) -> None:
         await self.messaging.produce(
-            lambda conn: service.check_deadlines(ReviewStore(conn), self.clock(), self.deadlines)
+            lambda conn: service.check_deadlines(self.store(conn), self.clock(), self.deadlines)
         )

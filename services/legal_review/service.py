@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from services.legal_review import domain
 from services.legal_review.domain import Ergebnis, Pruefung
-from services.legal_review.store import ReviewStore
+from services.legal_review.store import Reviews
 from shared.contract.events.application import ApplicationAccepted, CompleteApplication
 from shared.contract.events.review import (
     Entscheidung,
@@ -55,7 +55,7 @@ def _decided(
 
 
 async def _record(
-    store: ReviewStore,
+    store: Reviews,
     app: CompleteApplication,
     outcome: Pruefung,
     now: datetime,
@@ -93,7 +93,7 @@ async def _record(
 
 
 async def handle_accepted(
-    store: ReviewStore, accepted: ApplicationAccepted, now: datetime, operator_state: str
+    store: Reviews, accepted: ApplicationAccepted, now: datetime, operator_state: str
 ) -> Sequence[Outgoing]:
     app = accepted.application
     if await store.case(app.application_id) is not None:
@@ -108,7 +108,7 @@ async def handle_accepted(
 
 
 async def handle_commission(
-    store: ReviewStore, commission: LoggingCommissioned, now: datetime
+    store: Reviews, commission: LoggingCommissioned, now: datetime
 ) -> Sequence[Outgoing]:
     await store.add_commission(
         commission.application_id,
@@ -138,7 +138,7 @@ def _refusal(md: ManualDecision, code: str, message: str) -> Outgoing:
 
 
 async def handle_manual_decision(
-    store: ReviewStore, md: ManualDecision, now: datetime
+    store: Reviews, md: ManualDecision, now: datetime
 ) -> Sequence[Outgoing]:
     case = await store.case(md.application_id, lock=True)
     refusal = domain.manual_decision_refusal(
@@ -166,7 +166,7 @@ async def handle_manual_decision(
 
 
 async def check_deadlines(
-    store: ReviewStore, now: datetime, deadlines: Deadlines
+    store: Reviews, now: datetime, deadlines: Deadlines
 ) -> Sequence[Outgoing]:
     """Raises a reminder, then an escalation, once each, for cases waiting past the deadline."""
     out: list[Outgoing] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import asyncpg
 
@@ -20,6 +21,41 @@ class Case:
     pending_since: datetime | None
     reminded_at: datetime | None
     escalated_at: datetime | None
+
+
+class Reviews(Protocol):
+    """What legal_review keeps: review cases, logging commissions, manual decisions (the fast
+    tier's fake is `tests/fakes/legal_review.py`)."""
+
+    async def case(self, application_id: str, *, lock: bool = False) -> Case | None: ...
+    async def save(
+        self,
+        app: CompleteApplication,
+        status: str,
+        reasons: list[Begruendung],
+        now: datetime,
+        decided_by: str | None = None,
+    ) -> None: ...
+    async def commission(self, application_id: str) -> str | None: ...
+    async def add_commission(
+        self,
+        application_id: str,
+        reference: str,
+        commissioned_at: datetime,
+        recorded_by: str,
+        now: datetime,
+    ) -> None: ...
+    async def log_manual_decision(
+        self,
+        application_id: str,
+        operator_id: str,
+        decision: str,
+        reason: str,
+        outcome: str,
+        now: datetime,
+    ) -> None: ...
+    async def open_cases(self) -> list[Case]: ...
+    async def mark_overdue(self, application_id: str, level: str, now: datetime) -> None: ...
 
 
 class ReviewStore:

@@ -55,6 +55,39 @@ Effect = Callable[[asyncpg.Connection], Awaitable[Sequence[Outgoing]]]
 
 
 @dataclass(frozen=True)
+class OutboxRow:
+    """An event as it is published: its envelope, topic, key, headers and JSON payload."""
+
+    envelope: Envelope
+    cause: str | None  # the consumed event's id, if one caused it
+    topic: str
+    key: str
+    headers: dict[str, str]
+    payload: str
+
+
+def outbox_row(out: Outgoing, source: str, cause: Envelope | None) -> OutboxRow:
+    """The envelope and record of an event an effect wants published: a new event id, the
+    cause's correlation id, keyed as the catalogue says."""
+    if not isinstance(out.event, out.topic.event):
+        raise TypeError(f"{type(out.event).__name__} does not belong on {out.topic.name}")
+    env = Envelope.new(
+        source=source,
+        type=out.topic.event_type,
+        correlation_id=cause.correlation if cause else None,
+        subject=out.subject,
+    )
+    return OutboxRow(
+        env,
+        cause.id if cause else None,
+        out.topic.name,
+        out.topic.key_of(out.event),
+        env.to_headers(),
+        out.event.model_dump_json(),
+    )
+
+
+@dataclass(frozen=True)
 class BatchItem:
     """A consumed event of a batch and the effect it has."""
 
@@ -162,35 +195,17 @@ class Messaging:
         self, conn: asyncpg.Connection, outgoing: Sequence[Outgoing], *, cause: Envelope | None
     ) -> list[Envelope]:
         """Writes events to the outbox inside the caller's transaction."""
-        envelopes = []
-        rows = []
-        for out in outgoing:
-            if not isinstance(out.event, out.topic.event):
-                raise TypeError(f"{type(out.event).__name__} does not belong on {out.topic.name}")
-            env = Envelope.new(
-                source=self.source,
-                type=out.topic.event_type,
-                correlation_id=cause.correlation if cause else None,
-                subject=out.subject,
-            )
-            rows.append(
-                (
-                    env.id,
-                    cause.id if cause else None,
-                    out.topic.name,
-                    out.topic.key_of(out.event),
-                    json.dumps(env.to_headers()),
-                    out.event.model_dump_json(),
-                )
-            )
-            envelopes.append(env)
-        if rows:  # in order: the outbox's sequence is the order of publishing
+        staged = [outbox_row(out, self.source, cause) for out in outgoing]
+        if staged:  # in order: the outbox's sequence is the order of publishing
             await conn.executemany(
                 """INSERT INTO outbox (event_id, source_event_id, topic, key, headers, payload)
                    VALUES ($1, $2, $3, $4, $5, $6)""",
-                rows,
+                [
+                    (r.envelope.id, r.cause, r.topic, r.key, json.dumps(r.headers), r.payload)
+                    for r in staged
+                ],
             )
-        return envelopes
+        return [r.envelope for r in staged]
 
     async def relay_pending(self, older_than_seconds: float = 0.0) -> int:
         """Publishes unpublished outbox rows older than the given age; returns how many."""

@@ -204,6 +204,10 @@ class ServiceRuntime:
         key = msg.raw_message.key.decode("utf-8", "backslashreplace")
         await self.messaging.produce(lambda conn: handling(conn, key))
 
+    def use_messaging(self, messaging: Messaging) -> None:
+        """Runs on another inbox and outbox than the database's (the fast tier's in memory)."""
+        self._messaging = messaging
+
     async def start_resources(self) -> None:
         pool = await create_pool(self.settings.database_url, self.name, self.package)
         self._messaging = Messaging(pool, self.broker, self.name)

@@ -1,9 +1,12 @@
-"""legal_review's handlers on the in-memory broker with the real PostgreSQL and a clock the test
-moves: decisions, manual decisions and their refusals, commissions, reminders and escalations."""
+"""legal_review's handlers on FastStream's in-memory broker and a clock the test moves:
+decisions, manual decisions and their refusals, commissions, reminders and escalations. Each test
+runs twice: with the in-memory store (the fast tier, no Kafka, no PostgreSQL) and with the real
+PostgreSQL store (marked integration), so that the fake answers as the tables do."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,10 +16,10 @@ from services.legal_review.app import LegalReview, ReviewSettings
 from shared.contract.events.application import ApplicationAccepted, ApplicationSubmitted
 from shared.contract.events.review import Entscheidung, LoggingCommissioned, ManualDecision
 from shared.contract.topics import Topics
+from tests.fakes.legal_review import MemoryReviewStore
 from tests.helpers import application, database_url
 from tests.inmemory import InMemory
 
-pytestmark = pytest.mark.integration
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 WATCH = (
     Topics.REVIEW_DECIDED,
@@ -41,13 +44,22 @@ def accepted(**changes: object) -> ApplicationAccepted:
     return ApplicationAccepted(application=complete, accepted_at=START)
 
 
-def legal_review(clock: Clock) -> InMemory:
-    settings = ReviewSettings(
-        database_url=database_url(),
-        review_reminder_after_hours=72,
-        review_escalation_after_hours=168,
-    )
-    return InMemory(LegalReview(settings, clock=clock), *WATCH)
+Review = Callable[[Clock], InMemory]
+
+
+@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
+def review(request: pytest.FixtureRequest) -> Review:
+    def build(clock: Clock) -> InMemory:
+        deadlines = {"review_reminder_after_hours": 72, "review_escalation_after_hours": 168}
+        if request.param == "postgres":
+            settings = ReviewSettings(database_url=database_url(), **deadlines)
+            return InMemory(LegalReview(settings, clock=clock), *WATCH)
+        store = MemoryReviewStore()
+        service = LegalReview(ReviewSettings(**deadlines), clock=clock)
+        service.store = lambda conn: store
+        return InMemory(service, *WATCH, stores=[store])
+
+    return build
 
 
 MANUAL = {"network.channel": "sonstiger", "network.reason_if_other": "Außenstelle ohne Netz"}
@@ -58,9 +70,9 @@ COMMISSIONED = {
 }
 
 
-async def test_rules_decide_and_the_decision_carries_the_application() -> None:
+async def test_rules_decide_and_the_decision_carries_the_application(review: Review) -> None:
     event = accepted()
-    async with legal_review(Clock()) as run:
+    async with review(Clock()) as run:
         await run.deliver(Topics.APPLICATION_ACCEPTED, event)
     [decided] = run.bodies(Topics.REVIEW_DECIDED)
     assert decided["decision"] == "approved"
@@ -70,7 +82,7 @@ async def test_rules_decide_and_the_decision_carries_the_application() -> None:
     assert decided["application"]["administrator"]["email"] == event.application.administrator.email
 
 
-async def test_manual_case_is_decided_by_an_operator_once() -> None:
+async def test_manual_case_is_decided_by_an_operator_once(review: Review) -> None:
     event = accepted(**MANUAL)
     app_id = event.application.application_id
     decision = ManualDecision(
@@ -79,7 +91,7 @@ async def test_manual_case_is_decided_by_an_operator_once() -> None:
         decision="approved",
         reason="Innenministerium stimmt zu (Az. 12).",
     )
-    async with legal_review(Clock()) as run:
+    async with review(Clock()) as run:
         await run.deliver(Topics.APPLICATION_ACCEPTED, event)
         [pending] = run.bodies(Topics.REVIEW_PENDING_MANUAL)
         assert pending["needed"][0]["code"] == "NETWORK_INDIVIDUAL_DECISION"
@@ -98,9 +110,9 @@ async def test_manual_case_is_decided_by_an_operator_once() -> None:
     assert refused["reason_code"] == "ALREADY_DECIDED"
 
 
-async def test_operator_can_reject_a_manual_case() -> None:
+async def test_operator_can_reject_a_manual_case(review: Review) -> None:
     event = accepted(**{"authority.kind": "sonstige_oeffentliche_stelle"})
-    async with legal_review(Clock()) as run:
+    async with review(Clock()) as run:
         await run.deliver(Topics.APPLICATION_ACCEPTED, event)
         await run.deliver(
             Topics.REVIEW_MANUAL_DECISION,
@@ -117,9 +129,11 @@ async def test_operator_can_reject_a_manual_case() -> None:
     assert "§ 2 BDSG" in decided["reasons"][0]["provisions"]
 
 
-async def test_manual_decision_for_unknown_or_waiting_case_is_answered_not_crashed() -> None:
+async def test_manual_decision_for_unknown_or_waiting_case_is_answered_not_crashed(
+    review: Review,
+) -> None:
     waiting = accepted(**COMMISSIONED)
-    async with legal_review(Clock()) as run:
+    async with review(Clock()) as run:
         await run.deliver(
             Topics.REVIEW_MANUAL_DECISION,
             ManualDecision(
@@ -147,10 +161,10 @@ async def test_manual_decision_for_unknown_or_waiting_case_is_answered_not_crash
     assert run.bodies(Topics.REVIEW_DECIDED) == []
 
 
-async def test_commissioned_logging_waits_until_the_commission_arrives() -> None:
+async def test_commissioned_logging_waits_until_the_commission_arrives(review: Review) -> None:
     event = accepted(**COMMISSIONED)
     app_id = event.application.application_id
-    async with legal_review(Clock()) as run:
+    async with review(Clock()) as run:
         await run.deliver(Topics.APPLICATION_ACCEPTED, event)
         assert run.bodies(Topics.REVIEW_DECIDED) == []
         await run.deliver(
@@ -168,9 +182,11 @@ async def test_commissioned_logging_waits_until_the_commission_arrives() -> None
     assert [c["code"] for c in decided["conditions"]] == ["COMMISSIONED_LOGGING"]
 
 
-async def test_commission_arriving_first_lets_the_application_through_at_once() -> None:
+async def test_commission_arriving_first_lets_the_application_through_at_once(
+    review: Review,
+) -> None:
     event = accepted(**COMMISSIONED)
-    async with legal_review(Clock()) as run:
+    async with review(Clock()) as run:
         await run.deliver(
             Topics.REVIEW_LOGGING_COMMISSIONED,
             LoggingCommissioned(
@@ -185,11 +201,13 @@ async def test_commission_arriving_first_lets_the_application_through_at_once() 
     assert decided["decision"] == "approved"
 
 
-async def test_pending_case_past_its_deadline_is_reminded_then_escalated_once_each() -> None:
+async def test_pending_case_past_its_deadline_is_reminded_then_escalated_once_each(
+    review: Review,
+) -> None:
     clock = Clock()
     event = accepted(**MANUAL)
     app_id = event.application.application_id
-    async with legal_review(clock) as run:
+    async with review(clock) as run:
         await run.deliver(Topics.APPLICATION_ACCEPTED, event)
         service = run.service
         clock.now = START + timedelta(hours=71)
