@@ -22,6 +22,16 @@ from shared.platform.settings import get_settings
 from tests.helpers import application
 
 NOW = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+ADDRESS = Postanschrift(
+    salutation="frau",
+    first_name="Jördis",
+    surname="Weißmüller",
+    authority_name="Landkreis Göttingen",
+    office_name="Ordnungsamt",
+    street_and_number="Reinhäuser Landstraße 4",
+    postcode="37083",
+    town="Göttingen",
+)
 
 
 def complete_application(app_id: str | None = None, **changes: object) -> CompleteApplication:
@@ -67,16 +77,7 @@ def credentials(
         ),
         email=email or f"{uuid.uuid4().hex[:8]}@example.org",
         smime_certificate_pem=cert,
-        address=Postanschrift(
-            salutation="frau",
-            first_name="Jördis",
-            surname="Weißmüller",
-            authority_name="Landkreis Göttingen",
-            office_name="Ordnungsamt",
-            street_and_number="Reinhäuser Landstraße 4",
-            postcode="37083",
-            town="Göttingen",
-        ),
+        address=ADDRESS,
         sealed_secret=seal(public, password.encode(), credential_context(user_id, purpose.value)),
         password_expires_at=NOW + timedelta(days=14),
         role=Zugangsart.EINFACHE_BEHOERDENAUSKUNFT,

@@ -12,22 +12,10 @@ from services.mail_dispatch.domain import SECRET
 from shared.contract.events.account import (
     CredentialPurpose,
     CredentialsIssued,
-    Postanschrift,
     Zustellweg,
 )
 from shared.contract.events.application import ApplicationIncomplete, Kontakt, Mangel, Zugangsart
-from tests.factories import NOW
-
-ADDRESS = Postanschrift(
-    salutation="frau",
-    first_name="Jördis",
-    surname="Weißmüller",
-    authority_name="Landkreis Göttingen",
-    office_name="Ordnungsamt",
-    street_and_number="Reinhäuser Landstraße 4",
-    postcode="37083",
-    town="Göttingen",
-)
+from tests.factories import ADDRESS, NOW
 
 
 def issued(
