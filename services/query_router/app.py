@@ -11,7 +11,7 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import Field
 
 from services.query_router import service
-from services.query_router.store import RouterStore
+from services.query_router.store import RouterStore, Routing
 from shared.contract.events.account import TenantState
 from shared.contract.topics import Topics
 from shared.platform.runtime import ServiceRuntime, utc_now
@@ -45,6 +45,7 @@ class QueryRouter(ServiceRuntime):
     ) -> None:
         self.router_settings = settings or RouterSettings()
         super().__init__(SERVICE, "services.query_router", self.router_settings, clock)
+        self.store: Callable[[Any], Routing] = RouterStore  # tests: an in-memory one
         self.timeout = timedelta(seconds=self.router_settings.register_timeout_seconds)
         self.every(
             self.router_settings.register_timeout_check_seconds, "register timeouts", self.expire
@@ -56,11 +57,11 @@ class QueryRouter(ServiceRuntime):
             """Keeps the tenant's current state to authorise from; a tombstone erases it."""
             if state is None:
                 await self.erase(
-                    msg, lambda conn, key: service.handle_tenant_erased(RouterStore(conn), key)
+                    msg, lambda conn, key: service.handle_tenant_erased(self.store(conn), key)
                 )
                 return
             await self.consume(
-                msg, lambda conn, _: service.handle_tenant_state(RouterStore(conn), state)
+                msg, lambda conn, _: service.handle_tenant_state(self.store(conn), state)
             )
 
         @self.batch_subscriber(Topics.QUERY_REQUESTED)
@@ -70,7 +71,7 @@ class QueryRouter(ServiceRuntime):
                 msg,
                 Topics.QUERY_REQUESTED,
                 lambda conn, _, query: service.handle_query(
-                    RouterStore(conn),
+                    self.store(conn),
                     query,
                     self.settings.operator_state,
                     self.clock(),
@@ -85,15 +86,15 @@ class QueryRouter(ServiceRuntime):
                 msg,
                 Topics.REGISTER_RESPONSE,
                 lambda conn, _, response: service.handle_response(
-                    RouterStore(conn), response, self.clock()
+                    self.store(conn), response, self.clock()
                 ),
             )
 
     async def forget(self) -> None:
         keep = timedelta(seconds=self.router_settings.closed_vorgang_keep_seconds)
         await self.messaging.produce(
-            lambda conn: service.forget(RouterStore(conn), self.clock(), keep)
+            lambda conn: service.forget(self.store(conn), self.clock(), keep)
         )
 
     async def expire(self) -> None:
-        await self.messaging.produce(lambda conn: service.expire(RouterStore(conn), self.clock()))
+        await self.messaging.produce(lambda conn: service.expire(self.store(conn), self.clock()))

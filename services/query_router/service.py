@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from services.query_router import domain
 from services.query_router.domain import Freigabe
-from services.query_router.store import RouterStore, Vorgang
+from services.query_router.store import Routing, Vorgang
 from shared.contract.events.abruf import (
     Nichterstellung,
     QueryAnswered,
@@ -27,13 +27,13 @@ from shared.platform.messaging import Outgoing
 log = get_logger(__name__)
 
 
-async def handle_tenant_state(store: RouterStore, state: TenantState) -> list[Outgoing]:
+async def handle_tenant_state(store: Routing, state: TenantState) -> list[Outgoing]:
     if not await store.save_tenant(state):
         log.info("older tenant state ignored", tenant_id=state.tenant_id, version=state.version)
     return []
 
 
-async def handle_tenant_erased(store: RouterStore, tenant_id: str) -> list[Outgoing]:
+async def handle_tenant_erased(store: Routing, tenant_id: str) -> list[Outgoing]:
     """A tombstone on the compacted tenant topic: the tenant no longer exists, so its users'
     queries are refused as those of an unknown tenant."""
     if await store.forget_tenant(tenant_id):
@@ -42,7 +42,7 @@ async def handle_tenant_erased(store: RouterStore, tenant_id: str) -> list[Outgo
 
 
 async def handle_query(
-    store: RouterStore,
+    store: Routing,
     query: QueryRequested,
     operator_state: str,
     now: datetime,
@@ -129,7 +129,7 @@ def _rejected(
 
 
 async def handle_response(
-    store: RouterStore, response: RegisterResponse, now: datetime
+    store: Routing, response: RegisterResponse, now: datetime
 ) -> list[Outgoing]:
     vorgang = await store.routed(response.vorgangsnummer)
     if vorgang is None:
@@ -160,7 +160,7 @@ async def handle_response(
     ]
 
 
-async def forget(store: RouterStore, now: datetime, keep: timedelta) -> list[Outgoing]:
+async def forget(store: Routing, now: datetime, keep: timedelta) -> list[Outgoing]:
     """Closed Vorgänge are kept (as keys only) while a query could still be delivered again."""
     count = await store.forget_closed(now - keep)
     if count:
@@ -168,7 +168,7 @@ async def forget(store: RouterStore, now: datetime, keep: timedelta) -> list[Out
     return []
 
 
-async def expire(store: RouterStore, now: datetime) -> list[Outgoing]:
+async def expire(store: Routing, now: datetime) -> list[Outgoing]:
     """Queries whose register did not answer in time get the technical-error status."""
     out = []
     for vorgang in await store.overdue(now):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import asyncpg
 
@@ -36,6 +37,34 @@ def _vorgang(r: asyncpg.Record) -> Vorgang:
         r["routed_at"],
         r["verfahren_verantwortlich"],
     )
+
+
+class Routing(Protocol):
+    """What query_router keeps: the tenants as last published and the Vorgänge (the fast
+    tier's fake is `tests/fakes/query_router.py`)."""
+
+    async def save_tenant(self, state: TenantState) -> bool: ...
+    async def forget_tenant(self, tenant_id: str) -> bool: ...
+    async def tenant(self, tenant_id: str) -> TenantState | None: ...
+    async def known_query(self, query_id: str) -> bool: ...
+    async def open(
+        self,
+        vorgangsnummer: str,
+        query: QueryRequested,
+        *,
+        land: str | None,
+        zugangsart: str | None,
+        protokollierung: str,
+        status: str,
+        now: datetime,
+        deadline: datetime | None,
+        verfahren_verantwortlich: str | None = None,
+    ) -> None: ...
+    async def routed(self, vorgangsnummer: str) -> Vorgang | None: ...
+    async def known(self, vorgangsnummer: str) -> bool: ...
+    async def close(self, vorgangsnummer: str, status: str, now: datetime) -> None: ...
+    async def forget_closed(self, before: datetime) -> int: ...
+    async def overdue(self, now: datetime, limit: int = 500) -> list[Vorgang]: ...
 
 
 class RouterStore:

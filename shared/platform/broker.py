@@ -27,7 +27,7 @@ import dataclasses
 import json
 import logging
 import math
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -321,12 +321,14 @@ def _readable(record: ConsumerRecord[Any, Any]) -> ConsumerRecord[Any, Any]:
 
 
 async def _never_failing_parser(
-    raw: ConsumerRecord[Any, Any] | tuple[ConsumerRecord[Any, Any], ...],
+    raw: ConsumerRecord[Any, Any] | Sequence[ConsumerRecord[Any, Any]],
     original: Callable[[Any], Awaitable[StreamMessage[Any]]],
 ) -> StreamMessage[Any]:
     """FastStream's parser, given headers it can decode; the message keeps the raw record(s), so
     `decode_record` and the dead letter see the original bytes."""
-    readable = tuple(map(_readable, raw)) if isinstance(raw, tuple) else _readable(raw)
+    # a batch is a tuple of records from aiokafka (a list from FastStream's test broker)
+    batch = isinstance(raw, tuple | list)
+    readable = tuple(map(_readable, raw)) if batch else _readable(raw)
     message = await original(readable)
     message.raw_message = raw
     return message
