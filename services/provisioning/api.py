@@ -12,19 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 from services.provisioning import service
-from services.provisioning.store import ProvisioningStore
+from services.provisioning.app import Provisioning
 from shared.platform.asgi import Endpoint, Receive, Scope, Send, json_endpoint, respond_json
-from shared.platform.runtime import ServiceRuntime
 from shared.platform.signin import http_status, message
 
 CERT_HEADER = b"x-client-cert-sha256"
 
 
-def routes(runtime: ServiceRuntime) -> list[tuple[str, Endpoint]]:
+def routes(runtime: Provisioning) -> list[tuple[str, Endpoint]]:
     async def login(data: dict[str, Any], fingerprint: str | None) -> tuple[int, dict[str, Any]]:
         result, _ = await runtime.messaging.run(
             lambda conn: service.login(
-                ProvisioningStore(conn),
+                runtime.store(conn),
                 data["username"],
                 data["password"],
                 fingerprint,
@@ -47,7 +46,7 @@ def routes(runtime: ServiceRuntime) -> list[tuple[str, Endpoint]]:
     ) -> tuple[int, dict[str, Any]]:
         change, _ = await runtime.messaging.run(
             lambda conn: service.change_password(
-                ProvisioningStore(conn),
+                runtime.store(conn),
                 data["username"],
                 data["current_password"],
                 data["new_password"],

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from services.provisioning import service
 from services.provisioning.service import Provisioner
-from services.provisioning.store import ProvisioningStore
+from services.provisioning.store import Accounts, ProvisioningStore
 from shared.contract.events.review import ReviewDecided
 from shared.contract.topics import Topics
 from shared.platform.pki import LETTER_PUB
@@ -38,6 +38,7 @@ class Provisioning(ServiceRuntime):
     ) -> None:
         self.provisioning_settings = settings or ProvisioningSettings()
         super().__init__(SERVICE, "services.provisioning", self.provisioning_settings, clock)
+        self.store: Callable[[Any], Accounts] = ProvisioningStore  # tests: an in-memory one
         s = self.provisioning_settings
         self.deps = Provisioner(
             seal_key=bytes.fromhex((s.pki_dir / LETTER_PUB).read_text().strip()),
@@ -51,7 +52,7 @@ class Provisioning(ServiceRuntime):
             await self.consume(
                 msg,
                 lambda conn, _: service.handle_decided(
-                    ProvisioningStore(conn), decided, self.clock(), self.deps
+                    self.store(conn), decided, self.clock(), self.deps
                 ),
             )
 
@@ -63,6 +64,6 @@ class Provisioning(ServiceRuntime):
             await self.consume(
                 msg,
                 lambda conn, _: service.handle_raw_command(
-                    ProvisioningStore(conn), command, self.clock(), self.deps
+                    self.store(conn), command, self.clock(), self.deps
                 ),
             )

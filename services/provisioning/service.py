@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from services.provisioning import domain
 from services.provisioning.domain import Account, Tenant
-from services.provisioning.store import ProvisioningStore
+from services.provisioning.store import Accounts
 from shared.contract.events.account import (
     AccountCommand,
     AccountEvent,
@@ -107,7 +107,7 @@ async def _issue(
     return account, Outgoing(Topics.ACCOUNT_CREDENTIALS, event, subject=account.user_id)
 
 
-async def state_of(store: ProvisioningStore, tenant_id: str, now: datetime) -> Outgoing:
+async def state_of(store: Accounts, tenant_id: str, now: datetime) -> Outgoing:
     tenant = await store.tenant(tenant_id)
     assert tenant is not None
     users = [
@@ -156,7 +156,7 @@ def _address(app: CompleteApplication) -> Postanschrift:
 
 
 async def _new_account(
-    store: ProvisioningStore,
+    store: Accounts,
     tenant_id: str,
     kind: UserKind,
     first_name: str,
@@ -199,7 +199,7 @@ def _refused(decided: ReviewDecided, code: str, message: str, now: datetime) -> 
 
 
 async def handle_decided(
-    store: ProvisioningStore, decided: ReviewDecided, now: datetime, deps: Provisioner
+    store: Accounts, decided: ReviewDecided, now: datetime, deps: Provisioner
 ) -> Sequence[Outgoing]:
     """An approval creates the tenant and its Hauptadministrator, or replaces the administrator."""
     if decided.decision is not Entscheidung.APPROVED:
@@ -339,7 +339,7 @@ _PROCEDURE_EVENT = {
 
 
 async def handle_raw_command(
-    store: ProvisioningStore, raw: dict[str, Any], now: datetime, deps: Provisioner
+    store: Accounts, raw: dict[str, Any], now: datetime, deps: Provisioner
 ) -> Sequence[Outgoing]:
     """A command that breaks the schema is answered with a rejection its sender can read."""
     try:
@@ -368,7 +368,7 @@ async def handle_raw_command(
 
 
 async def handle_command(
-    store: ProvisioningStore, cmd: AccountCommand, now: datetime, deps: Provisioner
+    store: Accounts, cmd: AccountCommand, now: datetime, deps: Provisioner
 ) -> Sequence[Outgoing]:
     if await store.command_seen(cmd.command_id):
         log.info("account command already applied", command_id=cmd.command_id)
@@ -392,7 +392,7 @@ async def handle_command(
 
 
 async def _apply(
-    store: ProvisioningStore, cmd: AccountCommand, now: datetime, deps: Provisioner
+    store: Accounts, cmd: AccountCommand, now: datetime, deps: Provisioner
 ) -> tuple[list[Outgoing], tuple[str, str] | None]:
     try:
         uuid.UUID(cmd.tenant_id)
@@ -506,7 +506,7 @@ async def _apply(
     ], None
 
 
-async def _account_by_id(store: ProvisioningStore, user_id: str) -> Account | None:
+async def _account_by_id(store: Accounts, user_id: str) -> Account | None:
     try:
         uuid.UUID(user_id)
     except ValueError:
@@ -552,7 +552,7 @@ class PasswordChange:
 
 
 async def login(
-    store: ProvisioningStore,
+    store: Accounts,
     username: str,
     password: str,
     fingerprint: str | None,
@@ -573,7 +573,7 @@ async def login(
 
 
 async def change_password(
-    store: ProvisioningStore,
+    store: Accounts,
     username: str,
     current: str,
     new: str,

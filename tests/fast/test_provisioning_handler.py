@@ -1,5 +1,7 @@
-"""provisioning on the in-memory broker with the real PostgreSQL: tenants, administrators, sealed
-credentials, account commands and their refusals, and the authentication API."""
+"""provisioning on the in-memory broker: tenants, administrators, sealed credentials, account
+commands and their refusals, and the authentication API. Each test runs twice: with the
+in-memory store (the fast tier, no Kafka, no PostgreSQL) and with the real PostgreSQL store
+(marked integration), so that the fake answers as the tables do."""
 
 from __future__ import annotations
 
@@ -18,10 +20,10 @@ from shared.platform.pki import LETTER_KEY
 from shared.platform.sealed import credential_context, load_private_key, open_sealed
 from shared.platform.settings import get_settings
 from tests.factories import NOW, approval, complete_application
+from tests.fakes.provisioning import MemoryProvisioningStore
 from tests.helpers import database_url
 from tests.inmemory import InMemory
 
-pytestmark = pytest.mark.integration
 WATCH = (
     Topics.ACCOUNT_PROVISIONED,
     Topics.ACCOUNT_PROVISIONING_REFUSED,
@@ -43,11 +45,18 @@ class Clock:
 
 
 class Harness(InMemory):
-    def __init__(self, clock: Clock) -> None:
-        settings = ProvisioningSettings(
-            database_url=database_url(), operators=["ops-test"], initial_password_valid_days=14
-        )
-        super().__init__(Provisioning(settings, clock=clock), *WATCH)
+    def __init__(self, clock: Clock, backend: str = "memory") -> None:
+        common: dict[str, Any] = {"operators": ["ops-test"], "initial_password_valid_days": 14}
+        if backend == "postgres":
+            service = Provisioning(
+                ProvisioningSettings(database_url=database_url(), **common), clock=clock
+            )
+            super().__init__(service, *WATCH)
+        else:
+            store = MemoryProvisioningStore()
+            service = Provisioning(ProvisioningSettings(**common), clock=clock)
+            service.store = lambda conn: store
+            super().__init__(service, *WATCH, stores=[store])
         self.http = httpx.AsyncClient(
             transport=httpx.ASGITransport(
                 app=self.service.app.as_asgi(asgi_routes=routes(self.service))
@@ -84,9 +93,9 @@ class Harness(InMemory):
         return [e for e in self.bodies(Topics.ACCOUNT_EVENT) if e["command_id"] == command_id]
 
 
-@pytest.fixture
-async def run() -> AsyncIterator[Harness]:
-    harness = Harness(Clock())
+@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
+async def run(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
+    harness = Harness(Clock(), request.param)
     async with harness:
         yield harness
 

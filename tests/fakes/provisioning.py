@@ -1,0 +1,113 @@
+"""provisioning's `ProvisioningStore` in memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from services.provisioning.domain import Account, Tenant
+from shared.contract.events.account import Abrufverfahren, Postanschrift, UserKind, UserStatus
+
+
+@dataclass
+class MemoryProvisioningStore:
+    tenants: dict[str, Tenant] = field(default_factory=dict)
+    addresses: dict[str, Postanschrift] = field(default_factory=dict)
+    status_history: list[tuple[str, str, str | None, str, datetime]] = field(default_factory=list)
+    users: dict[str, tuple[Account, datetime]] = field(default_factory=dict)  # with created_at
+    verfahren: dict[tuple[str, str], Abrufverfahren] = field(default_factory=dict)
+    commands: dict[str, tuple[str, str, str, str, datetime]] = field(default_factory=dict)
+
+    async def tenant(self, tenant_id: str, *, lock: bool = False) -> Tenant | None:
+        return self.tenants.get(tenant_id)
+
+    async def postal_address(self, tenant_id: str) -> Postanschrift:
+        return self.addresses[tenant_id]
+
+    async def add_tenant(self, tenant: Tenant, address: Postanschrift, now: datetime) -> None:
+        if tenant.tenant_id in self.tenants or any(
+            t.authority_key == tenant.authority_key and t.role is tenant.role
+            for t in self.tenants.values()
+        ):  # the primary key, and one tenant per authority and role
+            raise KeyError(f"duplicate tenant: {tenant.tenant_id}")
+        self.tenants[tenant.tenant_id] = tenant
+        self.addresses[tenant.tenant_id] = address
+
+    async def set_tenant_status(self, tenant: Tenant, actor: str, now: datetime) -> None:
+        known = self.tenants[tenant.tenant_id]
+        self.tenants[tenant.tenant_id] = replace(
+            known, status=tenant.status, status_reason=tenant.status_reason, version=tenant.version
+        )
+        entry = (tenant.tenant_id, tenant.status.value, tenant.status_reason, actor, now)
+        self.status_history.append(entry)
+
+    async def bump_version(self, tenant_id: str, now: datetime) -> int:
+        tenant = self.tenants[tenant_id]
+        self.tenants[tenant_id] = replace(tenant, version=tenant.version + 1)
+        return tenant.version + 1
+
+    async def accounts(self, tenant_id: str) -> list[Account]:
+        mine = [(at, a) for a, at in self.users.values() if a.tenant_id == tenant_id]
+        return [a for _, a in sorted(mine, key=lambda x: (x[0], x[1].username))]
+
+    async def account(self, user_id: str, *, lock: bool = False) -> Account | None:
+        found = self.users.get(user_id)
+        return found[0] if found else None
+
+    async def account_by_username(self, username: str, *, lock: bool = False) -> Account | None:
+        return next((a for a, _ in self.users.values() if a.username == username), None)
+
+    async def usernames_like(self, prefix: str) -> set[str]:
+        return {a.username for a, _ in self.users.values() if a.username.startswith(prefix)}
+
+    async def add_account(self, account: Account, now: datetime) -> None:
+        if account.user_id in self.users or await self.account_by_username(account.username):
+            raise KeyError(f"duplicate account: {account.username}")
+        self.users[account.user_id] = (account, now)
+        self._one_current_administrator(account.tenant_id)
+
+    async def update_account(self, account: Account, now: datetime) -> None:
+        known, created = self.users[account.user_id]
+        self.users[account.user_id] = (
+            replace(
+                known,
+                status=account.status,
+                password_hash=account.password_hash,
+                must_change_password=account.must_change_password,
+                password_expires_at=account.password_expires_at,
+                failed_logins=account.failed_logins,
+                sperrdaten_berechtigt=account.sperrdaten_berechtigt,
+            ),
+            created,
+        )
+        self._one_current_administrator(account.tenant_id)
+
+    def _one_current_administrator(self, tenant_id: str) -> None:
+        """The table's unique index: one administrator per tenant not yet replaced."""
+        current = [
+            a
+            for a, _ in self.users.values()
+            if a.tenant_id == tenant_id
+            and a.kind is UserKind.ADMINISTRATOR
+            and a.status is not UserStatus.REPLACED
+        ]
+        if len(current) > 1:
+            raise KeyError(f"a second current administrator of {tenant_id}")
+
+    async def procedures(self, tenant_id: str) -> list[Abrufverfahren]:
+        return sorted(
+            (v for (t, _), v in self.verfahren.items() if t == tenant_id), key=lambda v: v.name
+        )
+
+    async def save_procedure(self, tenant_id: str, v: Abrufverfahren, now: datetime) -> None:
+        self.verfahren[(tenant_id, v.name)] = v
+
+    async def command_seen(self, command_id: str) -> bool:
+        return command_id in self.commands
+
+    async def record_command(
+        self, command_id: str, tenant_id: str, action: str, actor: str, outcome: str, now: datetime
+    ) -> None:
+        if command_id in self.commands:
+            raise KeyError(f"duplicate command: {command_id}")
+        self.commands[command_id] = (tenant_id, action, actor, outcome, now)
