@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel, Field
@@ -13,7 +14,7 @@ from services.mail_dispatch import domain, service
 from services.mail_dispatch.domain import Plan
 from services.mail_dispatch.render import Signer
 from services.mail_dispatch.service import Dispatcher, Relay, SecretOpener, SmtpConnection
-from services.mail_dispatch.store import DispatchStore, PendingMail
+from services.mail_dispatch.store import Dispatches, DispatchStore, PendingMail
 from shared.contract.deadletter import DeadLetter
 from shared.contract.events.account import CredentialsIssued, ProvisioningRefused
 from shared.contract.events.application import ApplicationIncomplete, ApplicationRefused
@@ -46,6 +47,7 @@ class MailDispatch(ServiceRuntime):
     ) -> None:
         self.mail_settings = s = settings or MailSettings()
         super().__init__(SERVICE, "services.mail_dispatch", s, clock)
+        self.store: Callable[[Any], Dispatches] = DispatchStore  # tests: an in-memory one
         self.deps = Dispatcher(
             signer=Signer.load(
                 s.mail_sender,
@@ -130,7 +132,7 @@ class MailDispatch(ServiceRuntime):
         await self.consume(
             msg,
             lambda conn, env: service.handle(
-                DispatchStore(conn),
+                self.store(conn),
                 what,
                 env,
                 topic.name,
@@ -154,7 +156,7 @@ class MailDispatch(ServiceRuntime):
         async with self.smtp.lock:  # one conversation at a time on the shared connection
             mail, envelopes = await self.messaging.run(
                 lambda conn: service.send_next(
-                    DispatchStore(conn),
+                    self.store(conn),
                     self.smtp,
                     self.mail_settings.mail_sender,
                     self.clock(),

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from services.mail_dispatch import render
 from services.mail_dispatch.domain import SECRET, Plan
 from services.mail_dispatch.render import Signer
-from services.mail_dispatch.store import DispatchStore, PendingMail
+from services.mail_dispatch.store import Dispatches, PendingMail
 from shared.contract.envelope import Envelope
 from shared.contract.events.mail import Kanal, MailDispatched, MailFailed
 from shared.contract.topics import Topics
@@ -117,7 +117,7 @@ def _dispatched(**fields: object) -> Outgoing:
 
 
 async def handle(
-    store: DispatchStore,
+    store: Dispatches,
     plan: Plan,
     source: Envelope,
     topic: str,
@@ -194,7 +194,7 @@ async def handle(
 
 
 async def send_next(
-    store: DispatchStore,
+    store: Dispatches,
     smtp: SmtpConnection,
     sender: str,
     now: datetime,

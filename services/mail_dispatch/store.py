@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import asyncpg
 
@@ -21,6 +22,29 @@ class PendingMail:
     message: bytes
     encrypted: bool
     attempts: int
+
+
+class Dispatches(Protocol):
+    """What mail_dispatch keeps: mails with their delivery state, letters put in the spool (the
+    fast tier's fake is `tests/fakes/mail_dispatch.py`)."""
+
+    async def add_mail(self, mail: PendingMail, now: datetime) -> None: ...
+    async def letter_known(self, dispatch_id: str) -> bool: ...
+    async def give_up_event(self, source_event_id: str) -> None: ...
+    async def add_letter(
+        self,
+        dispatch_id: str,
+        source_event_id: str,
+        kind: str,
+        addressee: str,
+        spool_file: str,
+        now: datetime,
+    ) -> None: ...
+    async def next_due(self, now: datetime, source_event_id: str | None) -> PendingMail | None: ...
+    async def mark_sent(self, dispatch_id: str, now: datetime) -> None: ...
+    async def mark_attempt_failed(
+        self, dispatch_id: str, error: str, retry_at: datetime | None
+    ) -> None: ...
 
 
 class DispatchStore:

@@ -1,11 +1,12 @@
 """The inbox and outbox in memory: what `shared.platform.messaging.Messaging` promises, without a
 database. An event's effect runs once per event id; what it produced is published after it
 "committed", in order; an effect that fails leaves the fake stores as they were before it (their
-state is copied before and put back), as a rolled-back transaction would."""
+tables are copied before and put back), as a rolled-back transaction would."""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -36,17 +37,29 @@ class MemoryMessaging:
         self.source = f"/meldespiegel/{service}"
         self.stores = stores
         self.inbox: set[str] = set()
+        for store in stores:  # a store that forgets handled events needs this inbox
+            bind = getattr(store, "bind", None)
+            if bind is not None:
+                bind(self)
         self.published: list[OutboxRow] = []
         self.pool = _NoPool()
 
     async def _transaction(self, work: Callable[[], Awaitable[T]]) -> T:
-        saved = [copy.deepcopy(vars(s)) for s in self.stores]
+        # a fake's tables are its dataclass fields; anything else (a reference to this inbox)
+        # is wiring and stays as it is
+        saved = [
+            {f.name: copy.deepcopy(getattr(s, f.name)) for f in dataclasses.fields(s)}  # type: ignore[arg-type]
+            for s in self.stores
+        ]
+        inbox = set(self.inbox)
         try:
             return await work()
         except BaseException:
             for store, state in zip(self.stores, saved, strict=True):
-                vars(store).clear()
-                vars(store).update(state)
+                for name, value in state.items():
+                    setattr(store, name, value)
+            self.inbox.clear()  # in place: a store may hold this very set
+            self.inbox.update(inbox)
             raise
 
     def _stage(self, outgoing: Sequence[Outgoing], cause: Envelope | None) -> list[OutboxRow]:

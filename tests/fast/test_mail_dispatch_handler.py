@@ -1,5 +1,6 @@
-"""mail_dispatch on the in-memory broker, the real PostgreSQL and a real SMTP server (aiosmtpd);
-S/MIME checked by `openssl cms`, letters read back from the PDF."""
+"""mail_dispatch on the in-memory broker and a real SMTP server (aiosmtpd); S/MIME checked by
+`openssl cms`, letters read back from the PDF. Each test runs twice: with the in-memory store (the
+fast tier, no Kafka, no PostgreSQL) and with the real PostgreSQL store (marked integration)."""
 
 from __future__ import annotations
 
@@ -18,11 +19,17 @@ from shared.contract.topics import Topics
 from shared.platform.pki import CA_CERT, CA_KEY, issue_smime
 from shared.platform.settings import get_settings
 from tests.factories import NOW, approval, complete_application, credentials
+from tests.fakes.mail_dispatch import MemoryDispatchStore
 from tests.helpers import database_url
 from tests.inmemory import InMemory
 from tests.smtp import SmtpServer, decrypted, free_port, verified_text
 
-pytestmark = pytest.mark.integration
+
+@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 PKI = get_settings().pki_dir
 WATCH = (Topics.MAIL_DISPATCHED, Topics.MAIL_FAILED, Topics.ACCOUNT_CREDENTIALS.dlq)
 
@@ -55,20 +62,25 @@ def recipient_pki(tmp_path: Path) -> tuple[str, Path, Path]:
     return cert.decode(), tmp_path / "r.pem", tmp_path / "r.key"
 
 
-def dispatcher(smtp_port: int, spool: Path, clock: Clock, **settings: Any) -> InMemory:
+def dispatcher(
+    backend: str, smtp_port: int, spool: Path, clock: Clock, **settings: Any
+) -> InMemory:
+    if backend == "postgres":
+        settings["database_url"] = database_url()
     s = MailSettings(
-        database_url=database_url(),
-        smtp_port=smtp_port,
-        print_spool_dir=spool,
-        smtp_retry_base_seconds=1,
-        **settings,
+        smtp_port=smtp_port, print_spool_dir=spool, smtp_retry_base_seconds=1, **settings
     )
-    return InMemory(MailDispatch(s, clock=clock), *WATCH)
+    service = MailDispatch(s, clock=clock)
+    if backend == "postgres":
+        return InMemory(service, *WATCH)
+    store = MemoryDispatchStore()
+    service.store = lambda conn: store
+    return InMemory(service, *WATCH, stores=[store])
 
 
 @pytest.fixture
-async def run(smtp: SmtpServer, tmp_path: Path) -> AsyncIterator[InMemory]:
-    async with dispatcher(smtp.port, tmp_path / "spool", Clock()) as harness:
+async def run(backend: str, smtp: SmtpServer, tmp_path: Path) -> AsyncIterator[InMemory]:
+    async with dispatcher(backend, smtp.port, tmp_path / "spool", Clock()) as harness:
         yield harness
 
 
@@ -198,10 +210,12 @@ async def test_notice_without_email_goes_by_letter_and_without_address_fails_lou
     assert "neither an e-mail nor a postal address" in failed["error"]
 
 
-async def test_unreachable_relay_is_retried_then_failed_and_dead_lettered(tmp_path: Path) -> None:
+async def test_unreachable_relay_is_retried_then_failed_and_dead_lettered(
+    backend: str, tmp_path: Path
+) -> None:
     clock = Clock()
     async with dispatcher(
-        free_port(), tmp_path / "spool", clock, smtp_max_attempts=3, smtp_timeout_seconds=2
+        backend, free_port(), tmp_path / "spool", clock, smtp_max_attempts=3, smtp_timeout_seconds=2
     ) as run:
         event, _ = credentials()
         await run.deliver(Topics.ACCOUNT_CREDENTIALS, event)
@@ -216,3 +230,30 @@ async def test_unreachable_relay_is_retried_then_failed_and_dead_lettered(tmp_pa
     assert letter.headers["dlq_error_type"] == "MailDeliveryFailed"
     # the letter went out all the same: only the mail failed
     assert [d["kind"] for d in run.bodies(Topics.MAIL_DISPATCHED)] == ["password_letter"]
+
+
+async def test_the_same_event_again_after_a_given_up_mail_sends_it_once(
+    backend: str, tmp_path: Path
+) -> None:
+    """A redrive publishes the dead letter back with its event id: the mail is sent then, and
+    the letter the event also asked for is not written again."""
+    clock = Clock()
+    relay = SmtpServer()  # its port is chosen, nothing listens on it yet
+    try:
+        async with dispatcher(
+            backend, relay.port, tmp_path / "spool", clock, smtp_max_attempts=1,
+            smtp_timeout_seconds=2,
+        ) as run:  # fmt: skip
+            event, _ = credentials()
+            envelope = await run.deliver(Topics.ACCOUNT_CREDENTIALS, event)
+            [failed] = run.bodies(Topics.MAIL_FAILED)
+            assert failed["attempts"] == 1
+            relay.start()
+            await run.deliver(Topics.ACCOUNT_CREDENTIALS, event, event_id=envelope.id)
+            await run.deliver(Topics.ACCOUNT_CREDENTIALS, event, event_id=envelope.id)  # once
+        assert [r.recipient for r in relay.received] == [event.email]
+        kinds = [d["kind"] for d in run.bodies(Topics.MAIL_DISPATCHED)]
+        assert sorted(kinds) == ["account_mail", "password_letter"]
+        assert len(list((tmp_path / "spool").iterdir())) == 1
+    finally:
+        relay.stop()
