@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from shared.contract.topics import Topics
+from tests.factories import credentials
 from tests.helpers import RawProducer, ServiceProcess, eventually, headers_for
-from tests.integration.test_mail_dispatch_handler import credentials
 from tests.smtp import SmtpServer
 
 pytestmark = pytest.mark.integration
