@@ -88,4 +88,6 @@ async def test_a_redriven_dead_letter_of_a_failed_mail_is_sent(
     await eventually(delivered, "the redriven mail reaches the relay")
     assert [r.recipient for r in relay.received].count(event.email) == 1
     # the password letter went to the print spool the first time and is not printed again
-    assert len(os.listdir(dispatcher)) == 1
+    assert [f for f in os.listdir(dispatcher) if f.startswith(event_id)] == [
+        f"{event_id}.password_letter.pdf"
+    ]
