@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from services.portal import service
 from services.portal.service import Reply
-from services.portal.store import PortalStore
 from shared.platform.asgi import Endpoint, Receive, Scope, Send, json_endpoint, respond_json
 
 if TYPE_CHECKING:
@@ -26,7 +25,7 @@ if TYPE_CHECKING:
 def routes(runtime: PortalService) -> list[tuple[str, Endpoint]]:
     async def run(call: Any) -> Reply:
         async def effect(conn: Any) -> tuple[Reply, list[Any]]:
-            return await call(PortalStore(conn)), []
+            return await call(runtime.store(conn)), []
 
         reply, _ = await runtime.messaging.run(effect)
         return reply
@@ -56,7 +55,7 @@ def routes(runtime: PortalService) -> list[tuple[str, Endpoint]]:
         # the fetch publishes its time for the log (PortalV § 3 Abs. 1 Nr. 3)
         reply, _ = await runtime.messaging.run(
             lambda conn: service.abholen(
-                PortalStore(conn),
+                runtime.store(conn),
                 data["kennung"],
                 data["passwort"],
                 data["vorgangsnummer"],

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from services.portal import domain, service
 from services.portal.service import Portal
-from services.portal.store import PortalStore
+from services.portal.store import PortalRecords, PortalStore
 from shared.contract.events.abruf import Anfragende
 from shared.contract.events.portal import (
     RegistrationDecision,
@@ -66,6 +66,7 @@ class PortalService(ServiceRuntime):
     ) -> None:
         s = self.portal_settings = settings or PortalSettings()
         super().__init__(SERVICE, "services.portal", s, clock)
+        self.store: Callable[[Any], PortalRecords] = PortalStore  # tests: an in-memory one
         self.deps = Portal(
             operator_state=s.operator_state,
             operators=frozenset(s.portal_operators),
@@ -91,7 +92,7 @@ class PortalService(ServiceRuntime):
             """Checks a registration: its defects, or on to the operator's approval."""
             await self.consume(
                 msg,
-                lambda conn, _: service.handle_registration(PortalStore(conn), reg, self.clock()),
+                lambda conn, _: service.handle_registration(self.store(conn), reg, self.clock()),
             )
 
         @self.subscriber(Topics.PORTAL_REGISTRATION_DECISION)
@@ -100,7 +101,7 @@ class PortalService(ServiceRuntime):
             await self.consume(
                 msg,
                 lambda conn, _: service.handle_decision(
-                    PortalStore(conn), d, self.deps, self.clock()
+                    self.store(conn), d, self.deps, self.clock()
                 ),
             )
 
@@ -111,7 +112,7 @@ class PortalService(ServiceRuntime):
                 msg,
                 Topics.PORTAL_REQUEST,
                 lambda conn, _, req: service.handle_request(
-                    PortalStore(conn), req, self.deps, self.clock()
+                    self.store(conn), req, self.deps, self.clock()
                 ),
             )
 
@@ -122,7 +123,7 @@ class PortalService(ServiceRuntime):
                 msg,
                 Topics.REGISTER_PORTAL_RESPONSE,
                 lambda conn, _, response: service.handle_response(
-                    PortalStore(conn), response, self.clock()
+                    self.store(conn), response, self.clock()
                 ),
             )
 
@@ -133,7 +134,7 @@ class PortalService(ServiceRuntime):
                 msg,
                 Topics.PORTAL_RELEASED,
                 lambda conn, _, released: service.handle_released(
-                    PortalStore(conn), released, self.deps
+                    self.store(conn), released, self.deps
                 ),
             )
 
@@ -143,20 +144,20 @@ class PortalService(ServiceRuntime):
             await self.consume(
                 msg,
                 lambda conn, _: service.handle_statement_request(
-                    PortalStore(conn), cmd, self.clock()
+                    self.store(conn), cmd, self.clock()
                 ),
             )
 
     async def expire(self) -> None:
-        await self.messaging.produce(lambda conn: service.expire(PortalStore(conn), self.clock()))
+        await self.messaging.produce(lambda conn: service.expire(self.store(conn), self.clock()))
 
     async def expire_postfach(self) -> None:
         kept = timedelta(days=self.portal_settings.portal_postfach_days)
         await self.messaging.produce(
-            lambda conn: service.expire_postfach(PortalStore(conn), self.clock(), kept)
+            lambda conn: service.expire_postfach(self.store(conn), self.clock(), kept)
         )
 
     async def close_month(self) -> None:
         await self.messaging.produce(
-            lambda conn: service.close_month(PortalStore(conn), self.clock())
+            lambda conn: service.close_month(self.store(conn), self.clock())
         )

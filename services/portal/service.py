@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from services.portal import domain
 from services.portal.domain import Buchung, Tarif
-from services.portal.store import Konto, OffenerVorgang, PortalStore
+from services.portal.store import Konto, OffenerVorgang, PortalRecords
 from shared.contract.events.abruf import (
     Anfragende,
     Auskunftsart,
@@ -93,7 +93,7 @@ def _state(topic_state: RequesterState) -> Outgoing:
 
 
 async def handle_registration(
-    store: PortalStore, reg: RegistrationSubmitted, now: datetime
+    store: PortalRecords, reg: RegistrationSubmitted, now: datetime
 ) -> list[Outgoing]:
     existing = await store.registration(reg.registration_id, lock=True)
     if existing and existing[0].status is not Registrierungsstatus.UNVOLLSTAENDIG:
@@ -120,7 +120,7 @@ async def handle_registration(
 
 
 async def handle_decision(
-    store: PortalStore, d: RegistrationDecision, deps: Portal, now: datetime
+    store: PortalRecords, d: RegistrationDecision, deps: Portal, now: datetime
 ) -> list[Outgoing]:
     existing = await store.registration(d.registration_id, lock=True)
     problem = domain.pruefe_entscheidung(
@@ -218,7 +218,7 @@ def _kopie(req: PortalRequest, registration_id: str | None) -> Anfragekopie:
 
 
 async def handle_request(
-    store: PortalStore, req: PortalRequest, deps: Portal, now: datetime
+    store: PortalRecords, req: PortalRequest, deps: Portal, now: datetime
 ) -> list[Outgoing]:
     if await store.known_request(req.request_id):
         log.info("request delivered again, already taken on", request_id=req.request_id)
@@ -288,7 +288,7 @@ def _answered(v: OffenerVorgang, now: datetime, **outcome: Any) -> Outgoing:
 
 
 async def handle_response(
-    store: PortalStore, response: RegisterResponse, now: datetime
+    store: PortalRecords, response: RegisterResponse, now: datetime
 ) -> list[Outgoing]:
     v = await store.forwarded(response.vorgangsnummer)
     if v is None:
@@ -298,7 +298,7 @@ async def handle_response(
     return [_answered(v, now, response=response)]
 
 
-async def expire(store: PortalStore, now: datetime) -> list[Outgoing]:
+async def expire(store: PortalRecords, now: datetime) -> list[Outgoing]:
     """Requests whose register did not answer in time get a technical error; their key goes, so
     that a late answer can never be opened."""
     out = []
@@ -320,7 +320,7 @@ async def expire(store: PortalStore, now: datetime) -> list[Outgoing]:
 
 
 async def handle_released(
-    store: PortalStore, released: PortalReleased, deps: Portal
+    store: PortalRecords, released: PortalReleased, deps: Portal
 ) -> list[Outgoing]:
     if not await store.put_in_postfach(released):
         return []  # delivered again
@@ -346,7 +346,7 @@ async def handle_released(
     return []
 
 
-async def expire_postfach(store: PortalStore, now: datetime, kept: timedelta) -> list[Outgoing]:
+async def expire_postfach(store: PortalRecords, now: datetime, kept: timedelta) -> list[Outgoing]:
     """§ 49 Abs. 1 Satz 2 BMG: what was asked is deleted without delay once dealt with; an
     answer its requester never fetches is deleted, key and box, when the fetching time is over."""
     numbers = await store.expire_postfach(now - kept)
@@ -361,7 +361,7 @@ Reply = tuple[int, dict[str, Any]]
 
 
 async def _authenticate(
-    store: PortalStore, kennung: str, password: str, now: datetime, *, initial_ok: bool = False
+    store: PortalRecords, kennung: str, password: str, now: datetime, *, initial_ok: bool = False
 ) -> Konto | Reply:
     """The one sign-in (`shared.platform.signin`) for a requester's Kennung. `initial_ok`: the
     login and the password change take an initial password; the mailbox and the fetch do not."""
@@ -398,7 +398,7 @@ def _refused(outcome: AuthOutcome, detail: list[str] | None = None) -> Reply:
     return code, body
 
 
-async def anmelden(store: PortalStore, kennung: str, password: str, now: datetime) -> Reply:
+async def anmelden(store: PortalRecords, kennung: str, password: str, now: datetime) -> Reply:
     konto = await _authenticate(store, kennung, password, now, initial_ok=True)
     if not isinstance(konto, Konto):
         return konto
@@ -407,7 +407,7 @@ async def anmelden(store: PortalStore, kennung: str, password: str, now: datetim
 
 
 async def passwort_aendern(
-    store: PortalStore, kennung: str, current: str, new: str, now: datetime
+    store: PortalRecords, kennung: str, current: str, new: str, now: datetime
 ) -> Reply:
     konto = await _authenticate(store, kennung, current, now, initial_ok=True)
     if not isinstance(konto, Konto):
@@ -419,7 +419,7 @@ async def passwort_aendern(
     return 200, {"status": "password_changed"}
 
 
-async def postfach(store: PortalStore, kennung: str, password: str, now: datetime) -> Reply:
+async def postfach(store: PortalRecords, kennung: str, password: str, now: datetime) -> Reply:
     konto = await _authenticate(store, kennung, password, now)
     if not isinstance(konto, Konto):
         return konto
@@ -437,7 +437,7 @@ async def postfach(store: PortalStore, kennung: str, password: str, now: datetim
 
 
 async def abholen(
-    store: PortalStore, kennung: str, password: str, nummer: str, now: datetime
+    store: PortalRecords, kennung: str, password: str, nummer: str, now: datetime
 ) -> tuple[Reply, list[Outgoing]]:
     """Hands the answer to its requester, sealed for the requester's key, and destroys both the
     box and the request's key in the same transaction: once fetched, no copy anywhere can be
@@ -477,7 +477,7 @@ async def abholen(
 
 
 async def _statements(
-    store: PortalStore, monat: str, abgeschlossen: bool, now: datetime
+    store: PortalRecords, monat: str, abgeschlossen: bool, now: datetime
 ) -> list[Outgoing]:
     start, end = domain.monatsgrenzen(monat)
     statements = domain.abrechnungen(await store.bookings(start, end), monat, abgeschlossen, now)
@@ -485,7 +485,7 @@ async def _statements(
 
 
 async def handle_statement_request(
-    store: PortalStore, cmd: StatementRequested, now: datetime
+    store: PortalRecords, cmd: StatementRequested, now: datetime
 ) -> list[Outgoing]:
     current = domain.monat_von(now)
     if cmd.monat > current:
@@ -494,7 +494,7 @@ async def handle_statement_request(
     return await _statements(store, cmd.monat, cmd.monat < current, now)
 
 
-async def close_month(store: PortalStore, now: datetime) -> list[Outgoing]:
+async def close_month(store: PortalRecords, now: datetime) -> list[Outgoing]:
     """The final statements of the month just ended, once."""
     monat = domain.vorheriger_monat(domain.monat_von(now))
     if await store.month_stated(monat):
