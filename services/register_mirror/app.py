@@ -14,7 +14,7 @@ from pydantic import Field
 
 from services.register_mirror import service
 from services.register_mirror.domain import Register, Registerart
-from services.register_mirror.store import RegisterStore
+from services.register_mirror.store import RegisterRecords, RegisterStore
 from shared.contract.events.abruf import Auskunftsart, RegisterRequest
 from shared.contract.events.register import RegisterDelivery
 from shared.contract.topics import Topics
@@ -55,6 +55,7 @@ class RegisterMirror(ServiceRuntime):
             service_name(s.register_state, s.register_art), "services.register_mirror", s, clock
         )
         self.register = Register(s.register_state, s.operator_state, s.register_art)
+        self.store: Callable[[Any], RegisterRecords] = RegisterStore  # tests: an in-memory one
         answer_key = bytes.fromhex((s.pki_dir / ANSWER_PUB).read_text().strip())
 
         def seal_answer(body: bytes, request: RegisterRequest) -> str:
@@ -78,7 +79,7 @@ class RegisterMirror(ServiceRuntime):
                 msg,
                 requests,
                 lambda conn, _, request: service.answer(
-                    RegisterStore(conn), request, self.register, self.clock(), seal_answer
+                    self.store(conn), request, self.register, self.clock(), seal_answer
                 ),
             )
 
@@ -88,16 +89,16 @@ class RegisterMirror(ServiceRuntime):
             await self.consume(
                 msg,
                 lambda conn, _: service.ingest(
-                    RegisterStore(conn), delivery, self.register, self.clock()
+                    self.store(conn), delivery, self.register, self.clock()
                 ),
             )
 
     async def forget(self) -> None:
         await self.messaging.produce(
-            lambda conn: service.forget_merkmale(RegisterStore(conn), self.clock())
+            lambda conn: service.forget_merkmale(self.store(conn), self.clock())
         )
 
     async def forget_log(self) -> None:
         await self.messaging.produce(
-            lambda conn: service.forget_auskunftsprotokoll(RegisterStore(conn), self.clock())
+            lambda conn: service.forget_auskunftsprotokoll(self.store(conn), self.clock())
         )

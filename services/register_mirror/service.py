@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from services.register_mirror import domain
 from services.register_mirror.domain import Antwort, Register
-from services.register_mirror.store import RegisterStore
+from services.register_mirror.store import RegisterRecords
 from shared.contract.events.abruf import (
     Auskunftsart,
     BlockNotice,
@@ -49,7 +49,7 @@ def neues_merkmal() -> str:
 
 
 async def answer(
-    store: RegisterStore,
+    store: RegisterRecords,
     request: RegisterRequest,
     register: Register,
     now: datetime,
@@ -158,7 +158,7 @@ def _schluessel(hex_key: str | None) -> bool:
 
 
 async def _search_portal(
-    store: RegisterStore, request: RegisterRequest, register: Register, now: datetime
+    store: RegisterRecords, request: RegisterRequest, register: Register, now: datetime
 ) -> Antwort:
     """A simple registry information (§ 44 BMG) asked through the portal (§ 49 BMG)."""
     fremd = _fremder_suchbereich(request, register)
@@ -187,7 +187,7 @@ async def _search_portal(
 
 
 async def _search(
-    store: RegisterStore, request: RegisterRequest, register: Register, now: datetime
+    store: RegisterRecords, request: RegisterRequest, register: Register, now: datetime
 ) -> Antwort:
     fremd = _fremder_suchbereich(request, register)
     if fremd:
@@ -211,14 +211,14 @@ async def _search(
     return domain.personensuche(request, kandidaten, neues_merkmal)
 
 
-async def forget_merkmale(store: RegisterStore, now: datetime) -> list[Outgoing]:
+async def forget_merkmale(store: RegisterRecords, now: datetime) -> list[Outgoing]:
     count = await store.forget_merkmale(now)
     if count:
         log.info("expired Identifikationsmerkmale deleted", count=count)
     return []
 
 
-async def forget_auskunftsprotokoll(store: RegisterStore, now: datetime) -> list[Outgoing]:
+async def forget_auskunftsprotokoll(store: RegisterRecords, now: datetime) -> list[Outgoing]:
     count = await store.forget_auskunftsprotokoll(aufbewahrung.kept_from(now))
     if count:
         log.info("expired entries of the registration office's log deleted", count=count)
@@ -226,7 +226,7 @@ async def forget_auskunftsprotokoll(store: RegisterStore, now: datetime) -> list
 
 
 async def ingest(
-    store: RegisterStore, delivery: RegisterDelivery, register: Register, now: datetime
+    store: RegisterRecords, delivery: RegisterDelivery, register: Register, now: datetime
 ) -> list[Outgoing]:
     """Applies a municipality's delivery and logs it (NMeldVO 2022 § 23)."""
     ags = delivery.absender.gemeindeschluessel
@@ -261,7 +261,7 @@ async def ingest(
 
 
 async def _logged(
-    store: RegisterStore,
+    store: RegisterRecords,
     delivery: RegisterDelivery,
     register: Register,
     now: datetime,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -114,6 +114,47 @@ def _simple_criteria(where: _Where, k: Suchkriterien) -> None:
 
 def _fund(r: asyncpg.Record) -> Fund:
     return Fund(r["gemeindeschluessel"], Personendatensatz.model_validate_json(r["datensatz"]))
+
+
+class RegisterRecords(Protocol):
+    """What a register keeps: persons with their search forms, parts of full deliveries, the
+    delivery log, Identifikationsmerkmale, the offices' log (the fast tier's fake is
+    `tests/fakes/register_mirror.py`)."""
+
+    async def upsert(
+        self, ags: str, records: Sequence[Personendatensatz], delivery_id: str
+    ) -> None: ...
+    async def remove(self, ags: str, ordnungsmerkmale: Sequence[str]) -> None: ...
+    async def replace_all(
+        self, ags: str, records: Sequence[Personendatensatz], delivery_id: str
+    ) -> None: ...
+    async def stage_part(
+        self, delivery_id: str, teil: int, teile: int, ags: str, records: Sequence[Any]
+    ) -> int: ...
+    async def take_parts(self, delivery_id: str) -> list[Personendatensatz]: ...
+    async def logged_before(self, delivery_id: str, teil: int) -> bool: ...
+    async def log_delivery(self, entry: DeliveryLogged) -> None: ...
+    async def log_auskunft(
+        self, request: RegisterRequest, response: RegisterResponse, daten: Sequence[str]
+    ) -> None: ...
+    async def forget_auskunftsprotokoll(self, before: datetime) -> int: ...
+    async def personensuche(self, ags: str, k: Suchkriterien, phonetisch: bool) -> list[Fund]: ...
+    async def freie_suche(
+        self, bereich: Iterable[str], k: Suchkriterien, phonetisch: bool, limit: int
+    ) -> list[Fund]: ...
+    async def issue_merkmale(
+        self,
+        merkmale: Sequence[tuple[str, Fund]],
+        tenant_id: str,
+        vorgangsnummer: str,
+        issued_at: datetime,
+        valid_until: datetime,
+    ) -> None: ...
+    async def by_merkmal(
+        self, merkmal: str, ags: str, tenant_id: str, now: datetime
+    ) -> Fund | None: ...
+    async def forget_merkmale(self, now: datetime) -> int: ...
+    async def count(self) -> int: ...
 
 
 class RegisterStore:
