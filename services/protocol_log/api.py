@@ -22,7 +22,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from services.protocol_log import service
 from services.protocol_log.domain import ReadRefused
-from services.protocol_log.store import ProtocolStore
 from shared.contract.events.abruf import Treffer
 from shared.contract.events.protocol import Zweck
 from shared.platform.asgi import (
@@ -82,7 +81,7 @@ def routes(runtime: ProtocolLog) -> list[tuple[str, Endpoint]]:
 
     async def verify(scope: Scope, receive: Receive, send: Send) -> None:
         async with runtime.messaging.pool.acquire() as conn, conn.transaction():
-            chains = await service.verify(ProtocolStore(conn), runtime.signature_ok)
+            chains = await service.verify(runtime.store(conn), runtime.signature_ok)
         await respond_json(send, 200, {"intact": not any(chains.values()), "chains": chains})
 
     async def read(scope: Scope, receive: Receive, send: Send) -> None:
@@ -97,7 +96,7 @@ def routes(runtime: ProtocolLog) -> list[tuple[str, Endpoint]]:
         try:
             async with runtime.messaging.pool.acquire() as conn, conn.transaction():
                 entries = await service.read(
-                    ProtocolStore(conn),
+                    runtime.store(conn),
                     reader=anfrage.reader,
                     purpose=anfrage.purpose,
                     now=runtime.clock(),

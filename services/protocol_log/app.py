@@ -19,7 +19,7 @@ from pydantic import Field, SecretStr
 from services.protocol_log import service
 from services.protocol_log.domain import AlertThresholds
 from services.protocol_log.service import Evaluation
-from services.protocol_log.store import ProtocolStore
+from services.protocol_log.store import ProtocolRecords, ProtocolStore
 from shared.contract.events.abruf import QueryAnswered, QueryRejected
 from shared.contract.events.portal import PortalFetched
 from shared.contract.topics import Topics
@@ -84,6 +84,7 @@ class ProtocolLog(ServiceRuntime):
     ) -> None:
         s = self.protocol_settings = settings or ProtocolSettings()
         super().__init__(SERVICE, "services.protocol_log", s, clock)
+        self.store: Callable[[Any], ProtocolRecords] = ProtocolStore  # tests: an in-memory one
         self.signing_key = load_signing_key(s.pki_dir)
         self.signature_ok = signature_check(s.pki_dir)
         self.evaluation = Evaluation(
@@ -121,7 +122,7 @@ class ProtocolLog(ServiceRuntime):
                 msg,
                 Topics.PORTAL_ANSWERED,
                 lambda conn, _, event: service.release_portal(
-                    ProtocolStore(conn), event, self.clock()
+                    self.store(conn), event, self.clock()
                 ),
             )
 
@@ -129,34 +130,38 @@ class ProtocolLog(ServiceRuntime):
         async def on_portal_fetched(event: PortalFetched, msg: KafkaMessage) -> None:
             """Logs when a requester fetched an answer (PortalV § 3 Abs. 1 Nr. 3)."""
             await self.consume(
-                msg, lambda conn, _: service.log_fetch(ProtocolStore(conn), event, self.clock())
+                msg, lambda conn, _: service.log_fetch(self.store(conn), event, self.clock())
             )
 
     async def _release(
         self, conn: asyncpg.Connection, event: QueryAnswered | QueryRejected
     ) -> list[Outgoing]:
-        return await service.release(ProtocolStore(conn), event, self.clock(), self.evaluation)
+        return await service.release(self.store(conn), event, self.clock(), self.evaluation)
 
     async def checkpoint(self) -> None:
-        async with self.messaging.pool.acquire() as conn, conn.transaction():
-            await service.checkpoint(ProtocolStore(conn), self.signing_key.sign, self.clock())
+        async def sign(conn: asyncpg.Connection) -> tuple[int, list[Outgoing]]:
+            store = self.store(conn)
+            return await service.checkpoint(store, self.signing_key.sign, self.clock()), []
+
+        await self.messaging.run(sign)
 
     async def enforce_retention(self) -> None:
-        while True:  # a day per transaction: the parent table is locked only for one drop
-            async with self.messaging.pool.acquire() as conn, conn.transaction():
-                dropped = await service.drop_due_day(
-                    ProtocolStore(conn), self.signing_key.sign, self.clock()
-                )
-            if dropped is None:
-                break
-        async with self.messaging.pool.acquire() as conn, conn.transaction():
-            await service.enforce_retention(
-                ProtocolStore(conn), self.signing_key.sign, self.clock()
-            )
+        async def drop_day(conn: asyncpg.Connection) -> tuple[int | None, list[Outgoing]]:
+            store = self.store(conn)
+            return await service.drop_due_day(store, self.signing_key.sign, self.clock()), []
+
+        async def rest(conn: asyncpg.Connection) -> tuple[int, list[Outgoing]]:
+            store = self.store(conn)
+            return await service.enforce_retention(store, self.signing_key.sign, self.clock()), []
+
+        # a day per transaction: the parent table is locked only for one drop
+        while (await self.messaging.run(drop_day))[0] is not None:
+            pass
+        await self.messaging.run(rest)
 
     async def ensure_days(self) -> None:
         await self.messaging.produce(
-            lambda conn: service.ensure_days(ProtocolStore(conn), self.clock())
+            lambda conn: service.ensure_days(self.store(conn), self.clock())
         )
 
     async def start_resources(self) -> None:
@@ -165,5 +170,5 @@ class ProtocolLog(ServiceRuntime):
 
     async def publish_metrics(self) -> None:
         await self.messaging.produce(
-            lambda conn: service.publish_metrics(ProtocolStore(conn), self.clock())
+            lambda conn: service.publish_metrics(self.store(conn), self.clock())
         )

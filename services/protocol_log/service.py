@@ -16,7 +16,7 @@ from typing import Any
 
 from services.protocol_log import domain
 from services.protocol_log.domain import AlertThresholds
-from services.protocol_log.store import ProtocolStore
+from services.protocol_log.store import ProtocolRecords
 from shared.contract.events.abruf import (
     Ausgang,
     QueryAnswered,
@@ -56,7 +56,7 @@ class Evaluation:
 
 
 async def release(
-    store: ProtocolStore,
+    store: ProtocolRecords,
     event: QueryAnswered | QueryRejected,
     now: datetime,
     evaluation: Evaluation,
@@ -114,7 +114,7 @@ async def release(
     return out
 
 
-async def log_fetch(store: ProtocolStore, event: PortalFetched, now: datetime) -> list[Outgoing]:
+async def log_fetch(store: ProtocolRecords, event: PortalFetched, now: datetime) -> list[Outgoing]:
     """PortalV § 3 Abs. 1 Nr. 3: the time the answer went to the requester, in the portal chain."""
     seq = await store.append(
         domain.PORTAL_CHAIN,
@@ -128,7 +128,7 @@ async def log_fetch(store: ProtocolStore, event: PortalFetched, now: datetime) -
 
 
 async def release_portal(
-    store: ProtocolStore, event: PortalAnswered, now: datetime
+    store: ProtocolRecords, event: PortalAnswered, now: datetime
 ) -> list[Outgoing]:
     """PortalV § 3: the entry first, then the answer goes on to the requester."""
     a = event.anfrage
@@ -172,7 +172,7 @@ async def release_portal(
 
 
 async def _evaluate(
-    store: ProtocolStore,
+    store: ProtocolRecords,
     event: QueryAnswered | QueryRejected,
     now: datetime,
     evaluation: Evaluation,
@@ -203,7 +203,7 @@ async def _evaluate(
     ]
 
 
-async def checkpoint(store: ProtocolStore, sign: Signer, now: datetime) -> int:
+async def checkpoint(store: ProtocolRecords, sign: Signer, now: datetime) -> int:
     """Signs the head of every chain that moved since its last checkpoint."""
     heads = await store.unchecked_heads()
     for chain, seq, hash_ in heads:
@@ -212,7 +212,7 @@ async def checkpoint(store: ProtocolStore, sign: Signer, now: datetime) -> int:
     return len(heads)
 
 
-async def drop_due_day(store: ProtocolStore, sign: Signer, now: datetime) -> int | None:
+async def drop_due_day(store: ProtocolRecords, sign: Signer, now: datetime) -> int | None:
     """Drops the oldest day partition if all its entries are due (§ 40 Abs. 5 BMG): a year's
     entries fall due on one day, too many to delete row by row. A signed cut per chain keeps the
     rest verifiable. The number of entries dropped, or None if no day was due."""
@@ -231,7 +231,7 @@ async def drop_due_day(store: ProtocolStore, sign: Signer, now: datetime) -> int
     return dropped
 
 
-async def enforce_retention(store: ProtocolStore, sign: Signer, now: datetime) -> int:
+async def enforce_retention(store: ProtocolRecords, sign: Signer, now: datetime) -> int:
     """Deletes entries whose deadline has come (§ 40 Abs. 5 BMG), oldest first, and records a
     signed cut so that the rest of the chain still verifies."""
     deleted = 0
@@ -253,14 +253,14 @@ async def enforce_retention(store: ProtocolStore, sign: Signer, now: datetime) -
     return deleted
 
 
-async def ensure_days(store: ProtocolStore, now: datetime) -> list[Outgoing]:
+async def ensure_days(store: ProtocolRecords, now: datetime) -> list[Outgoing]:
     """The day partitions from yesterday to a week ahead, so that entries never wait for one."""
     today = aufbewahrung.berlin_day(now)
     await store.ensure_days([today + timedelta(days=n) for n in range(-1, 8)])
     return []
 
 
-async def verify(store: ProtocolStore, signature_ok: SignatureCheck) -> dict[str, list[str]]:
+async def verify(store: ProtocolRecords, signature_ok: SignatureCheck) -> dict[str, list[str]]:
     """Findings per chain; an empty list means the chain is intact."""
     results = {}
     for chain in sorted(await store.chains()):
@@ -275,7 +275,7 @@ async def verify(store: ProtocolStore, signature_ok: SignatureCheck) -> dict[str
     return results
 
 
-async def publish_metrics(store: ProtocolStore, now: datetime) -> list[Outgoing]:
+async def publish_metrics(store: ProtocolRecords, now: datetime) -> list[Outgoing]:
     """One event per tenant and finished minute (no personal data)."""
     minute_start = now.replace(second=0, microsecond=0)
     out = []
@@ -306,7 +306,7 @@ async def publish_metrics(store: ProtocolStore, now: datetime) -> list[Outgoing]
 
 
 async def read(
-    store: ProtocolStore,
+    store: ProtocolRecords,
     *,
     reader: str,
     purpose: Zweck,

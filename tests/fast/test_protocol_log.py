@@ -1,0 +1,100 @@
+"""protocol_log on FastStream's in-memory broker: an answer is logged in its chain before it is
+released (§ 40 BMG), once under redelivery; a commissioned authority's entries go to a chain of
+their own; a self-logging authority gets its entry handed over and the operator keeps none
+(§ 40 Abs. 3); the chains are signed and verify; the evaluation rule on one person fires; the
+minute's metrics are published once. Each test runs twice: with the in-memory store and with the
+real PostgreSQL store (marked integration)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.protocol_log import service as protocol
+from services.protocol_log.app import ProtocolLog, ProtocolSettings
+from shared.contract.topics import Topics
+from tests.fakes.protocol_log import MemoryProtocolStore
+from tests.helpers import database_url
+from tests.inmemory import InMemory
+from tests.retrieval import answered
+
+START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+WATCH = (
+    Topics.QUERY_DELIVERED,
+    Topics.PROTOCOL_SELF_LOGGING,
+    Topics.PROTOCOL_ALERTS,
+    Topics.PROTOCOL_METRICS,
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
+def log(request: pytest.FixtureRequest) -> tuple[InMemory, Clock]:
+    clock = Clock()
+    settings = {"alert_same_subject": 3}
+    if request.param == "postgres":
+        service = ProtocolLog(
+            ProtocolSettings(database_url=database_url(), **settings), clock=clock
+        )
+        return InMemory(service, *WATCH), clock
+    store = MemoryProtocolStore()
+    service = ProtocolLog(ProtocolSettings(**settings), clock=clock)
+    service.store = lambda conn: store
+    return InMemory(service, *WATCH, stores=[store]), clock
+
+
+async def test_logged_then_released_per_chain_signed_evaluated_and_counted(
+    log: tuple[InMemory, Clock],
+) -> None:
+    run, clock = log
+    tenant = f"T-{uuid.uuid4().hex[:8]}"
+    subject = f"P-{uuid.uuid4().hex[:8]}"
+    async with run:
+        first = answered(START, tenant=tenant, treffer=subject)
+        envelope = await run.deliver(Topics.QUERY_ANSWERED, first, key=first.vorgangsnummer)
+        await run.deliver(
+            Topics.QUERY_ANSWERED, first, key=first.vorgangsnummer, event_id=envelope.id
+        )  # the same event again: logged and released once
+        for _ in range(2):  # the same person twice more: the rule's third retrieval
+            again = answered(START, tenant=tenant, treffer=subject)
+            await run.deliver(Topics.QUERY_ANSWERED, again, key=again.vorgangsnummer)
+        commissioned = answered(START, tenant=tenant, protokollierung="commissioned")
+        await run.deliver(Topics.QUERY_ANSWERED, commissioned, key=commissioned.vorgangsnummer)
+        self_logged = answered(START, tenant=tenant, protokollierung="self")
+        await run.deliver(Topics.QUERY_ANSWERED, self_logged, key=self_logged.vorgangsnummer)
+
+        await run.service.checkpoint()
+        clock.now = START + timedelta(minutes=2)
+        await run.service.publish_metrics()
+        await run.service.publish_metrics()  # a minute is published once
+
+        async def verified() -> dict[str, list[str]]:
+            async def effect(conn: object) -> tuple[dict[str, list[str]], list[object]]:
+                store = run.service.store(conn)
+                return await protocol.verify(store, run.service.signature_ok), []
+
+            findings, _ = await run.service.messaging.run(effect)  # type: ignore[arg-type]
+            return findings
+
+        findings = await verified()
+
+    delivered = {d["vorgangsnummer"]: d for d in run.bodies(Topics.QUERY_DELIVERED)}
+    assert len(run.bodies(Topics.QUERY_DELIVERED)) == 5 == len(delivered)
+    assert delivered[first.vorgangsnummer]["protokoll"].startswith("operator:")
+    assert delivered[commissioned.vorgangsnummer]["protokoll"].startswith(f"tenant:{tenant}:")
+    assert delivered[self_logged.vorgangsnummer]["protokoll"] == "self"
+    [handed_over] = run.bodies(Topics.PROTOCOL_SELF_LOGGING)
+    assert handed_over["vorgangsnummer"] == self_logged.vorgangsnummer
+    assert any(a["rule"] == "repeated_subject" for a in run.bodies(Topics.PROTOCOL_ALERTS))
+    mine = [m for m in run.bodies(Topics.PROTOCOL_METRICS) if m["tenant_id"] == tenant]
+    assert [m["total"] for m in mine] == [5]
+    assert findings["operator"] == [] and findings[f"tenant:{tenant}"] == []  # noqa: PT018
