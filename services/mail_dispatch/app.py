@@ -18,7 +18,11 @@ from services.mail_dispatch.store import Dispatches, DispatchStore, PendingMail
 from shared.contract.deadletter import DeadLetter
 from shared.contract.events.account import CredentialsIssued, ProvisioningRefused
 from shared.contract.events.application import ApplicationIncomplete, ApplicationRefused
-from shared.contract.events.portal import REQUESTER_CREDENTIAL_PURPOSE, RequesterCredentials
+from shared.contract.events.portal import (
+    REQUESTER_CREDENTIAL_PURPOSE,
+    RequesterCredentials,
+    RequesterCredentialsV1,
+)
 from shared.contract.events.review import ReviewDecided
 from shared.contract.topics import Topics, TopicSpec, by_name
 from shared.platform.pki import LETTER_KEY, MAIL_CERT, MAIL_KEY, MAIL_SENDER
@@ -83,21 +87,29 @@ class MailDispatch(ServiceRuntime):
                 msg, Topics.ACCOUNT_CREDENTIALS, event, domain.credentials(event), secret
             )
 
+        async def requester(
+            msg: KafkaMessage, spec: TopicSpec, event: BaseModel, as_v2: RequesterCredentials
+        ) -> None:
+            # the event as it came (a dead letter keeps its bytes), the plan from its v2 form
+            secret = service.opener(
+                self.deps,
+                as_v2.sealed_secret,
+                credential_context(as_v2.kennung, REQUESTER_CREDENTIAL_PURPOSE),
+            )
+            await self.dispatch(msg, spec, event, domain.requester_credentials(as_v2), secret)
+
         @self.subscriber(Topics.PORTAL_CREDENTIALS)
         async def on_requester_credentials(event: RequesterCredentials, msg: KafkaMessage) -> None:
             """A portal requester's Kennung by mail and initial password by letter."""
-            secret = service.opener(
-                self.deps,
-                event.sealed_secret,
-                credential_context(event.kennung, REQUESTER_CREDENTIAL_PURPOSE),
-            )
-            await self.dispatch(
-                msg,
-                Topics.PORTAL_CREDENTIALS,
-                event,
-                domain.requester_credentials(event),
-                secret,
-            )
+            await requester(msg, Topics.PORTAL_CREDENTIALS, event, event)
+
+        @self.subscriber(Topics.PORTAL_CREDENTIALS_V1)
+        async def on_requester_credentials_v1(
+            event: RequesterCredentialsV1, msg: KafkaMessage
+        ) -> None:
+            """What is left on the v1 topic, in v2's form."""
+            upgraded = domain.upgrade_requester_credentials(event)
+            await requester(msg, Topics.PORTAL_CREDENTIALS_V1, event, upgraded)
 
         @self.subscriber(Topics.APPLICATION_INCOMPLETE)
         async def on_incomplete(event: ApplicationIncomplete, msg: KafkaMessage) -> None:

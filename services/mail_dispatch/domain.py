@@ -27,7 +27,7 @@ from shared.contract.events.application import (
     Kontakt,
     Zugangsart,
 )
-from shared.contract.events.portal import RequesterCredentials
+from shared.contract.events.portal import RequesterCredentials, RequesterCredentialsV1
 from shared.contract.events.review import Entscheidung, ReviewDecided
 
 SECRET = "{PASSWORD}"  # where the service puts the opened password, only while rendering
@@ -193,21 +193,27 @@ def credentials(event: CredentialsIssued) -> Plan:
     return Plan(mails=[mail], letters=[letter])
 
 
-def requester_credentials(event: RequesterCredentials) -> Plan:
-    """A requester of the portal: the Kennung by e-mail, the initial password by letter to the
-    address the registration gave (never both in one message)."""
-    a = event.anschrift
-    hello = _greeting(a.anrede.value if a.anrede else None, a.familienname)
+def upgrade_requester_credentials(old: RequesterCredentialsV1) -> RequesterCredentials:
+    """An event left on `min.portal.credentials.v1`, in v2's form: the only place the portal's
+    former address spelling is still read (it goes with the v1 topic)."""
+    a = old.anschrift
     address = Postanschrift(
-        salutation=a.anrede.value if a.anrede else "",
+        salutation=a.anrede.value if a.anrede else None,
         first_name=a.vorname,
         surname=a.familienname,
-        authority_name=a.firma or "",
-        office_name="",
+        authority_name=a.firma,
         street_and_number=a.strasse_hausnummer,
         postcode=a.postleitzahl,
         town=a.ort,
     )
+    return RequesterCredentials(**old.model_dump(exclude={"anschrift"}), address=address)
+
+
+def requester_credentials(event: RequesterCredentials) -> Plan:
+    """A requester of the portal: the Kennung by e-mail, the initial password by letter to the
+    address the registration gave (never both in one message)."""
+    address = event.address
+    hello = _greeting(address.salutation, address.surname)
     mail = _mail(
         "portal_account_mail",
         event.email,

@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from shared.contract.events.abruf import Ergebnisstatus, Nichterstellung
+from shared.contract.events.account import Postanschrift
 from shared.contract.events.portal import (
     Abrechnungsart,
     Abrechnungsposten,
     AnfragendenAnschrift,
     Anfragendenart,
-    Briefanschrift,
     GewerblicherZweck,
     PortalRequest,
     RegistrationSubmitted,
@@ -160,26 +160,29 @@ def name_of(reg: RegistrationSubmitted) -> str:
     return " ".join(p for p in (reg.vorname, reg.familienname) if p)
 
 
-def postanschrift(reg: RegistrationSubmitted) -> Briefanschrift:
+def postanschrift(reg: RegistrationSubmitted) -> Postanschrift:
     """The letter goes to the person, or to the company for the attention of its responsible
     person; only registrations without defects get here."""
     a = reg.anschrift or AnfragendenAnschrift()
     wo = {
-        "strasse_hausnummer": a.strasse_hausnummer or "",
-        "postleitzahl": a.postleitzahl or "",
-        "ort": a.ort or "",
+        "street_and_number": a.strasse_hausnummer or "",
+        "postcode": a.postleitzahl or "",
+        "town": a.ort or "",
     }
     if reg.art is Anfragendenart.UNTERNEHMEN:
         p = reg.verantwortliche_person or VerantwortlichePerson()
-        return Briefanschrift(
-            anrede=p.anrede,
-            vorname=p.vorname or "",
-            familienname=p.familienname or "",
-            firma=reg.firma,
+        return Postanschrift(
+            salutation=p.anrede.value if p.anrede else None,
+            first_name=p.vorname or "",
+            surname=p.familienname or "",
+            authority_name=reg.firma,
             **wo,
         )
-    return Briefanschrift(
-        anrede=reg.anrede, vorname=reg.vorname or "", familienname=reg.familienname or "", **wo
+    return Postanschrift(
+        salutation=reg.anrede.value if reg.anrede else None,
+        first_name=reg.vorname or "",
+        surname=reg.familienname or "",
+        **wo,
     )
 
 

@@ -183,7 +183,7 @@ async def handle_decision(
                 registration_id=reg.registration_id,
                 kennung=kennung,
                 email=reg.email or "",
-                anschrift=domain.postanschrift(reg),
+                address=domain.postanschrift(reg),
                 sealed_secret=sealed,
                 password_expires_at=expires,
                 issued_at=now,

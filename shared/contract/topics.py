@@ -43,6 +43,7 @@ from shared.contract.events.portal import (
     RegistrationDecisionRejected,
     RegistrationSubmitted,
     RequesterCredentials,
+    RequesterCredentialsV1,
     RequesterState,
     Statement,
     StatementRequested,
@@ -450,13 +451,24 @@ class Topics:
         retention_ms=90 * DAY_MS,
     )
     PORTAL_CREDENTIALS = TopicSpec(
-        name="min.portal.credentials.v1",
+        name="min.portal.credentials.v2",
         event=RequesterCredentials,
-        event_type="de.meldespiegel.portal.credentials.v1",
+        event_type="de.meldespiegel.portal.credentials.v2",
         key="registration_id",
         writer="portal",
         description="Requesters' credentials for mail_dispatch: account name by mail, sealed "
-        "initial password by letter.",
+        "initial password by letter to the requester's Postanschrift.",
+        retention_ms=30 * DAY_MS,
+        consumed=True,
+    )
+    PORTAL_CREDENTIALS_V1 = TopicSpec(
+        name="min.portal.credentials.v1",
+        event=RequesterCredentialsV1,
+        event_type="de.meldespiegel.portal.credentials.v1",
+        key="registration_id",
+        writer="portal before v2 (nothing writes it now)",
+        description="Requesters' credentials in the portal's former address spelling: "
+        "mail_dispatch works off what is left; the topic goes once it is empty.",
         retention_ms=30 * DAY_MS,
         consumed=True,
     )

@@ -374,7 +374,7 @@ async def test_registration_valid_invalid_approval_and_credentials(
         assert (state["status"], state["kennung"]) == ("zugelassen", who.kennung)
         credentials = requesters["person_credentials"]
         assert who.password not in json.dumps(credentials)
-        assert credentials["anschrift"]["familienname"] == f"Anfragende{TOK}"
+        assert credentials["address"]["surname"] == f"Anfragende{TOK}"
         mails = await eventually(lambda: stack["smtp"].to(who.email), "the Kennung mail arrives")
         assert who.kennung in mails[0].subject
         assert who.password.encode() not in mails[0].raw

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,7 @@ from shared.contract.events.account import (
     Zustellweg,
 )
 from shared.contract.events.application import ApplicationIncomplete, Kontakt, Mangel, Zugangsart
+from shared.contract.events.portal import RequesterCredentials, RequesterCredentialsV1
 from tests.factories import ADDRESS, NOW
 
 
@@ -120,3 +122,23 @@ def test_notice_goes_by_mail_else_by_letter_else_is_undeliverable() -> None:
     assert by_post.letters[0].address.town == "Celle"
     nowhere = domain.incomplete(incomplete(Kontakt(surname="Østergård")))
     assert nowhere.undeliverable
+
+
+def test_a_letter_left_on_the_v1_topic_is_planned_as_its_v2_form() -> None:
+    """`min.portal.credentials.v1` spelled the address in German fields; what is left of it is
+    read once, into the one `Postanschrift`, and planned exactly as v2."""
+    samples = Path(__file__).resolve().parents[1] / "contract" / "samples"
+    old = RequesterCredentialsV1.model_validate_json(
+        (samples / "de.meldespiegel.portal.credentials.v1.json").read_text("utf-8")
+    )
+    new = RequesterCredentials.model_validate_json(
+        (samples / "de.meldespiegel.portal.credentials.v2.json").read_text("utf-8")
+    )
+    upgraded = domain.upgrade_requester_credentials(old)
+    assert upgraded.address == new.address
+    assert domain.requester_credentials(upgraded) == domain.requester_credentials(new)
+    [letter] = domain.requester_credentials(new).letters
+    assert (letter.address.authority_name, letter.address.surname) == (
+        "Inkasso Nord GmbH",
+        "Berger",
+    )

@@ -121,11 +121,14 @@ class CredentialPurpose(StrEnum):
 
 
 class Postanschrift(Event):
-    salutation: str
+    """The one postal address of a letter: a person, at an authority's office or a company if
+    there is one. Used on `min.account.credentials.v1` and `min.portal.credentials.v2`."""
+
+    salutation: str | None = Field(None, description="a value of `Anrede`, if given")
     first_name: str
     surname: str
-    authority_name: str
-    office_name: str
+    authority_name: str | None = Field(None, description="the authority, or the company")
+    office_name: str | None = Field(None, description="the office within it")
     street_and_number: str
     postcode: str
     town: str

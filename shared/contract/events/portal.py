@@ -19,6 +19,7 @@ from shared.contract.events.abruf import (
     Nichterstellung,
     RegisterResponse,
 )
+from shared.contract.events.account import Postanschrift
 from shared.contract.events.application import Anrede
 from shared.contract.events.base import Event
 
@@ -133,7 +134,7 @@ class RegistrationDecisionRejected(Event):
 
 
 class Briefanschrift(Event):
-    """Where the password letter goes: the person, or the company for its responsible person."""
+    """The address on `min.portal.credentials.v1` (superseded by `Postanschrift` in v2)."""
 
     anrede: Anrede | None = None
     vorname: str
@@ -148,8 +149,22 @@ REQUESTER_CREDENTIAL_PURPOSE = "requester_initial"  # what the sealed password i
 
 
 class RequesterCredentials(Event):
-    """`min.portal.credentials.v1`: the account name goes by e-mail, the initial password by
-    letter; the password is only in `sealed_secret`, sealed for mail_dispatch."""
+    """`min.portal.credentials.v2`: the account name goes by e-mail, the initial password by
+    letter; the password is only in `sealed_secret`, sealed for mail_dispatch. The letter's
+    address is the one `Postanschrift` the authorities' credentials use too."""
+
+    registration_id: str
+    kennung: str
+    email: str
+    address: Postanschrift
+    sealed_secret: str
+    password_expires_at: datetime
+    issued_at: datetime
+
+
+class RequesterCredentialsV1(Event):
+    """`min.portal.credentials.v1`, written before v2 with the portal's own address spelling;
+    mail_dispatch still reads what is left of it (`domain.upgrade_requester_credentials`)."""
 
     registration_id: str
     kennung: str
