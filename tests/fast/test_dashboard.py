@@ -17,6 +17,7 @@ from aiokafka import TopicPartition
 from services.dashboard.app import DashboardService, DashboardSettings
 from shared.contract.events.betrieb import DashboardCheckpoint
 from shared.contract.topics import Topics
+from tests.helpers import eventually
 
 METRICS = Topics.PROTOCOL_METRICS.name
 
@@ -83,7 +84,9 @@ async def test_the_loop_folds_counts_unreadable_keeps_positions_and_checkpoints(
     loop = asyncio.create_task(
         dashboard._follow(consumer, client, parts, positions)  # type: ignore[arg-type]
     )
-    await asyncio.sleep(0.2)
+    await eventually(
+        lambda: len(positions) == 2 and client.published, "the records folded and checkpointed"
+    )
     loop.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await loop
