@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from operator_cli.domain import Abort
 from shared.contract.envelope import Envelope
 from shared.contract.topics import TopicSpec
-from shared.platform.kafka_client import Follower, KafkaClient, Record
+from shared.platform.kafka_client import KafkaClient, Record
 
 SOURCE = "/operators/meldespiegel-cli"
 
@@ -110,9 +110,6 @@ class Kafka(KafkaClient):
             return None
         finally:
             await follower.close()
-
-
-__all__ = ["SOURCE", "BrokerUnreachable", "Follower", "Kafka", "new_id"]
 
 
 def new_id(prefix: str) -> str:

@@ -33,7 +33,7 @@ from rich.table import Table
 
 from operator_cli import domain
 from operator_cli.domain import Abort, InputError, NoAnswer, Record, Ref
-from operator_cli.kafka import Follower, Kafka, new_id
+from operator_cli.kafka import Kafka, new_id
 from operator_cli.protokoll_api import ProtokollApi
 from shared.contract.deadletter import DeadLetter
 from shared.contract.events.abruf import QueryRequested
@@ -43,6 +43,7 @@ from shared.contract.events.protocol import Zweck
 from shared.contract.events.review import ManualDecision
 from shared.contract.topics import CATALOGUE, DLQ_SUFFIX, Topics
 from shared.platform.broker import schema_violations
+from shared.platform.kafka_client import Follower
 from shared.platform.kafka_security import client_options
 from shared.platform.pki import ANSWER_KEY
 from shared.platform.sealed import load_private_key, open_sealed

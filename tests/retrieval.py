@@ -18,6 +18,7 @@ import asyncpg
 
 from shared.contract.events.abruf import QueryAnswered, QueryRequested, RegisterResponse, Treffer
 from shared.contract.topics import Topics, by_name
+from shared.platform.broker import json_or_none
 from shared.platform.kafka_client import KafkaClient
 from shared.platform.pki import ANSWER_KEY
 from shared.platform.sealed import load_private_key, open_sealed
@@ -293,7 +294,7 @@ async def follow_released(ready: asyncio.Event, tenant: str, handle: Released) -
         ready.set()
         while True:
             for r in await follower.next(0.2):
-                released = json.loads(r.value or b"{}")
+                released = json_or_none(r.value) or {}  # a record that is no event: skipped
                 if released.get("tenant_id") == tenant:
                     await handle(released, r.headers)
     finally:

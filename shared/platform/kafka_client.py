@@ -148,22 +148,27 @@ class KafkaClient:
     async def reader(self, topics: Iterable[str]) -> AsyncIterator[AIOKafkaConsumer]:
         """A consumer assigned every partition of those of `topics` the cluster has (none if it
         has none of them), positions not yet set."""
-        wanted = sorted(set(topics))
         consumer = self._consumer()
         await consumer.start()
         try:
-            present = [t for t in wanted if t in await consumer.topics()]
-            if present:
-                consumer.subscribe(present)
-                loop = asyncio.get_running_loop()
-                deadline = loop.time() + self.assignment_timeout_s
-                while {tp.topic for tp in consumer.assignment()} < set(present):
-                    if loop.time() > deadline:
-                        raise TimeoutError(f"no partitions assigned for {present}")
-                    await asyncio.sleep(0.005)
+            await self._assign_all(consumer, topics)
             yield consumer
         finally:
             await consumer.stop()
+
+    async def _assign_all(self, consumer: AIOKafkaConsumer, topics: Iterable[str]) -> None:
+        """Subscribes without a group to those of `topics` the cluster has and waits until the
+        client has assigned itself all their partitions."""
+        present = sorted(t for t in set(topics) if t in await consumer.topics())
+        if not present:
+            return
+        consumer.subscribe(present)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.assignment_timeout_s
+        while {tp.topic for tp in consumer.assignment()} < set(present):
+            if loop.time() > deadline:
+                raise TimeoutError(f"no partitions assigned for {present}")
+            await asyncio.sleep(0.005)
 
     async def partitions(self, *topics: str) -> list[TopicPartition]:
         async with self.reader(topics) as consumer:
@@ -257,16 +262,13 @@ class KafkaClient:
     async def follow(self, *topics: str, from_beginning: bool = False) -> Follower:
         """A reader of `topics` from their current end on (start it before publishing), or from
         their beginning on."""
-        consumer = self._consumer(*topics)
+        consumer = self._consumer()
         await consumer.start()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.assignment_timeout_s
-        present = [t for t in topics if t in await consumer.topics()]
-        while {tp.topic for tp in consumer.assignment()} < set(present):
-            if loop.time() > deadline:
-                await consumer.stop()
-                raise TimeoutError(f"no partitions assigned for {present}")
-            await asyncio.sleep(0.005)
+        try:
+            await self._assign_all(consumer, topics)
+        except BaseException:
+            await consumer.stop()
+            raise
         parts = sorted(consumer.assignment())
         if parts:
             if from_beginning:
