@@ -159,7 +159,8 @@ class KafkaClient:
     async def _assign_all(self, consumer: AIOKafkaConsumer, topics: Iterable[str]) -> None:
         """Subscribes without a group to those of `topics` the cluster has and waits until the
         client has assigned itself all their partitions."""
-        present = sorted(t for t in set(topics) if t in await consumer.topics())
+        existing = await consumer.topics()
+        present = sorted(set(topics) & existing)
         if not present:
             return
         consumer.subscribe(present)
