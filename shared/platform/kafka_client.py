@@ -156,14 +156,16 @@ class KafkaClient:
         finally:
             await consumer.stop()
 
-    async def _assign_all(self, consumer: AIOKafkaConsumer, topics: Iterable[str]) -> None:
-        """Subscribes without a group to those of `topics` the cluster has and waits until the
-        client has assigned itself all their partitions."""
-        existing = await consumer.topics()
-        present = sorted(set(topics) & existing)
+    async def _assign_all(
+        self, consumer: AIOKafkaConsumer, topics: Iterable[str], *, subscribed: bool = False
+    ) -> None:
+        """Subscribes without a group to those of `topics` the cluster has (unless the consumer
+        was made with them) and waits until it has assigned itself all their partitions."""
+        present = sorted(set(topics) & await consumer.topics())
         if not present:
             return
-        consumer.subscribe(present)
+        if not subscribed:
+            consumer.subscribe(present)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.assignment_timeout_s
         while {tp.topic for tp in consumer.assignment()} < set(present):
@@ -263,10 +265,10 @@ class KafkaClient:
     async def follow(self, *topics: str, from_beginning: bool = False) -> Follower:
         """A reader of `topics` from their current end on (start it before publishing), or from
         their beginning on."""
-        consumer = self._consumer()
+        consumer = self._consumer(*topics)  # subscribed before it starts: no offset is missed
         await consumer.start()
         try:
-            await self._assign_all(consumer, topics)
+            await self._assign_all(consumer, topics, subscribed=True)
         except BaseException:
             await consumer.stop()
             raise
