@@ -278,9 +278,8 @@ class KafkaClient:
                 await consumer.seek_to_beginning(*parts)
             else:
                 await consumer.seek_to_end(*parts)
-            for tp in parts:  # fixes the positions now, not at the first fetch
-                await consumer.position(tp)
-        return Follower(consumer)
+        # the positions fixed now: a record fetched ahead of the seek is not "from now on"
+        return Follower(consumer, {tp: await consumer.position(tp) for tp in parts})
 
     # -- publishing ----------------------------------------------------------------------
 
@@ -348,12 +347,14 @@ class KafkaClient:
 
 
 class Follower:
-    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+    def __init__(self, consumer: AIOKafkaConsumer, start: dict[TopicPartition, int]) -> None:
         self.consumer = consumer
+        self.start = start
 
     async def next(self, timeout_s: float) -> list[Record]:
         batch = await self.consumer.getmany(timeout_ms=int(timeout_s * 1000))
-        return sorted((record_of(r) for rs in batch.values() for r in rs), key=lambda s: s.at)
+        fresh = (r for tp, rs in batch.items() for r in rs if r.offset >= self.start.get(tp, 0))
+        return sorted((record_of(r) for r in fresh), key=lambda s: s.at)
 
     async def close(self) -> None:
         await self.consumer.stop()
