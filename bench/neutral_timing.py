@@ -25,16 +25,14 @@ import math
 import random
 import statistics
 import sys
-import time
 import uuid
 from datetime import UTC, datetime
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
 
-from bench.intake_throughput import group_ready, headers, positioned_reader
-from bench.query_path import drain
+from bench.intake_throughput import drain, group_ready, headers, positioned_reader, send_all
 from shared.contract.topics import Topics
+from shared.platform.kafka_client import KafkaClient
 from shared.platform.settings import get_settings
 from tests.retrieval import HANNOVER, delivery, person, query, tenant_state
 
@@ -50,7 +48,7 @@ CASES = {
 }
 
 
-async def setup(producer: AIOKafkaProducer, db: asyncpg.Connection) -> None:
+async def setup(client: KafkaClient, db: asyncpg.Connection) -> None:
     records = [
         person(f"B{TOK}", CASES["blocked"], ["Ida"], "19850505", **BLOCK),
         person(f"M1{TOK}", CASES["mixed"], ["Ida"], "19850505", strasse="Lindenallee"),
@@ -62,12 +60,7 @@ async def setup(producer: AIOKafkaProducer, db: asyncpg.Connection) -> None:
         (Topics.TENANT_STATE, tenant_state(TENANT), TENANT),
         (Topics.REGISTER_DELIVERY, d, HANNOVER[0]),
     ):
-        await producer.send_and_wait(
-            topic.name,
-            json.dumps(body).encode(),
-            key=key.encode(),
-            headers=headers(topic.event_type),
-        )
+        await client.publish(topic.name, json.dumps(body).encode(), key, headers(topic.event_type))
     for _ in range(600):
         try:
             ready = await db.fetchval(
@@ -124,42 +117,30 @@ def line(name: str, lat: list[float], base: list[float]) -> str:
 
 async def main(per_case: int, rate: float) -> None:
     settings = get_settings()
-    producer = AIOKafkaProducer(
-        bootstrap_servers=BOOTSTRAP, enable_idempotence=True, acks="all", linger_ms=2
-    )
-    await producer.start()
     db = await asyncpg.connect(settings.database_url)
     try:
-        await setup(producer, db)
+        async with KafkaClient(BOOTSTRAP) as client:
+            await setup(client, db)
         for group in ("query_router", "register_mirror_03", "protocol_log"):
             await group_ready(group)
         plan = [case for case in CASES for _ in range(per_case)]
         random.shuffle(plan)
         warm = [body("unique") for _ in range(100)]
         reader = await positioned_reader([Topics.QUERY_DELIVERED.name])
-        for key, value in warm:
-            await producer.send(Topics.QUERY_REQUESTED.name, value, key=key.encode(),
-                                headers=headers(Topics.QUERY_REQUESTED.event_type))  # fmt: skip
+        await send_all(Topics.QUERY_REQUESTED.name, warm, Topics.QUERY_REQUESTED.event_type)
         await drain(reader, {k for k, _ in warm})
         reader = await positioned_reader([Topics.QUERY_DELIVERED.name])
-        sent: dict[str, int] = {}
+        bodies = []
         case_of: dict[str, str] = {}
-        start = time.monotonic()
-        futures = []
-        for i, case in enumerate(plan):
-            delay = start + i / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+        for case in plan:
             key, value = body(case)
             case_of[key] = case
-            futures.append((key, await producer.send(
-                Topics.QUERY_REQUESTED.name, value, key=key.encode(),
-                headers=headers(Topics.QUERY_REQUESTED.event_type))))  # fmt: skip
-        for key, f in futures:
-            sent[key] = (await f).timestamp
+            bodies.append((key, value))
+        sent = await send_all(
+            Topics.QUERY_REQUESTED.name, bodies, Topics.QUERY_REQUESTED.event_type, rate
+        )
         received = await drain(reader, set(sent))
     finally:
-        await producer.stop()
         await db.close()
     lat: dict[str, list[float]] = {case: [] for case in CASES}
     for key, ts in received.items():

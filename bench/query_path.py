@@ -31,60 +31,24 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from bench.intake_throughput import Result, group_ready, headers, positioned_reader
+from bench.intake_throughput import (
+    Result,
+    drain,
+    group_ready,
+    headers,
+    positioned_reader,
+    send_all,
+)
 from services.register_mirror.generator import Generator, load
 from shared.contract.topics import Topics
 from shared.platform.db import create_pool
+from shared.platform.kafka_client import KafkaClient
 from shared.platform.settings import get_settings
 from tests.retrieval import query, tenant_state
 
 BOOTSTRAP = get_settings().kafka_bootstrap
 TENANT = "T-bench"
 HOPS = 4
-
-
-async def send_all(
-    topic: str, bodies: list[tuple[str, bytes]], event_type: str, rate: float | None
-) -> dict[str, int]:
-    """Publishes at `rate` per second (None: as fast as possible); key -> CreateTime."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=BOOTSTRAP, enable_idempotence=True, acks="all", linger_ms=2
-    )
-    await producer.start()
-    futures = []
-    try:
-        start = time.monotonic()
-        for i, (key, value) in enumerate(bodies):
-            if rate:
-                delay = start + i / rate - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            futures.append(
-                (
-                    key,
-                    await producer.send(
-                        topic, value, key=key.encode(), headers=headers(event_type)
-                    ),
-                )
-            )
-        return {key: (await f).timestamp for key, f in futures}
-    finally:
-        await producer.stop()
-
-
-async def drain(consumer: AIOKafkaConsumer, keys: set[str], seconds: float = 900) -> dict[str, int]:
-    seen: dict[str, int] = {}
-    deadline = time.monotonic() + seconds
-    try:
-        while len(seen) < len(keys) and time.monotonic() < deadline:
-            for records in (await consumer.getmany(timeout_ms=200)).values():
-                for r in records:
-                    key = r.key.decode() if r.key else ""
-                    if key in keys:
-                        seen.setdefault(key, r.timestamp)
-    finally:
-        await consumer.stop()
-    return seen
 
 
 async def measure(
@@ -133,7 +97,8 @@ def start_baseline(topics: list[str]) -> list[subprocess.Popen[bytes]]:
 
 
 async def passthrough(in_topic: str, out_topic: str, group: str) -> None:
-    """One baseline hop, as its own process: consume, produce (idempotent, acks=all), commit."""
+    """One baseline hop, as its own process: consume, produce (idempotent, acks=all), commit; a
+    consumer-group member like the services, so the bare library."""
     consumer = AIOKafkaConsumer(
         in_topic,
         bootstrap_servers=BOOTSTRAP,
@@ -170,15 +135,13 @@ async def main(persons: int, full_speed: int, rates: list[float], per_rate: floa
         x for x in Generator("03", seed=1).persons(min(persons, 50_000)) if not x[1].auskunftssperre
     ]
 
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, enable_idempotence=True, acks="all")
-    await producer.start()
-    await producer.send_and_wait(
-        Topics.TENANT_STATE.name,
-        json.dumps(tenant_state(TENANT)).encode(),
-        key=TENANT.encode(),
-        headers=headers(Topics.TENANT_STATE.event_type),
-    )
-    await producer.stop()
+    async with KafkaClient(BOOTSTRAP) as client:
+        await client.publish(
+            Topics.TENANT_STATE.name,
+            json.dumps(tenant_state(TENANT)).encode(),
+            TENANT,
+            headers(Topics.TENANT_STATE.event_type),
+        )
     db = await asyncpg.connect(settings.database_url)
     for _ in range(300):
         if await db.fetchval(

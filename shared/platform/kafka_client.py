@@ -7,6 +7,7 @@ the dashboard, the demo feeds, the benchmarks and the tests use it. Public aioka
 - `record`: one record by its position.
 - `follow`: records from now on (start it before publishing what it waits for).
 - `publish`: bytes with a key and headers, idempotent, `acks=all`.
+- `send`: the same without waiting, for load generators that keep many records in flight.
 
 A reader subscribes without a consumer group: the client then fetches the topics' metadata and
 assigns itself every partition, which is how it learns the partitions through the public API,
@@ -25,6 +26,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import murmur2
+from aiokafka.structs import RecordMetadata
 
 from shared.contract.envelope import decode_headers
 from shared.contract.topics import DLQ_MAX_MESSAGE_BYTES
@@ -103,12 +105,14 @@ class KafkaClient:
         *,
         client_id: str = "meldespiegel",
         assignment_timeout_s: float = 15.0,
+        linger_ms: int = 0,
         **options: Any,  # the cluster's security (`shared.platform.kafka_security`)
     ) -> None:
         self.bootstrap = bootstrap
         self.client_id = client_id
         self.options = options
         self.assignment_timeout_s = assignment_timeout_s
+        self.linger_ms = linger_ms  # > 0 batches a load generator's records
         self._producer: AIOKafkaProducer | None = None
 
     async def __aenter__(self) -> KafkaClient:
@@ -291,11 +295,33 @@ class KafkaClient:
                 enable_idempotence=True,
                 acks="all",
                 max_request_size=DLQ_MAX_MESSAGE_BYTES,
+                linger_ms=self.linger_ms,
                 **self.options,
             )
             await producer.start()
             self._producer = producer
         return self._producer
+
+    async def send(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: str | bytes | None = None,
+        headers: Headers = (),
+    ) -> asyncio.Future[RecordMetadata]:
+        """Hands the record to the producer's batch and returns at once; the future resolves to
+        the broker's acknowledgement (its partition, offset and CreateTime `timestamp`)."""
+        raw_headers = (
+            [(k, v.encode()) for k, v in headers.items()]
+            if isinstance(headers, Mapping)
+            else list(headers)
+        )
+        return await (await self.producer()).send(
+            topic,
+            value,
+            key=key.encode() if isinstance(key, str) else key,
+            headers=raw_headers,
+        )
 
     async def publish(
         self,
@@ -305,17 +331,7 @@ class KafkaClient:
         headers: Headers = (),
     ) -> tuple[int, int]:
         """Publishes and waits for the broker's acknowledgement; (partition, offset)."""
-        raw_headers = (
-            [(k, v.encode()) for k, v in headers.items()]
-            if isinstance(headers, Mapping)
-            else list(headers)
-        )
-        meta = await (await self.producer()).send_and_wait(
-            topic,
-            value,
-            key=key.encode() if isinstance(key, str) else key,
-            headers=raw_headers,
-        )
+        meta = await (await self.send(topic, value, key, headers))
         return meta.partition, meta.offset
 
     # -- consumer groups -----------------------------------------------------------------

@@ -29,7 +29,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
 from faststream.kafka.annotations import KafkaMessage
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -171,29 +170,20 @@ async def dead_letters(probe: Probe) -> AsyncIterator[DeadLetters]:
 
 
 @pytest.fixture(scope="module")
-async def producer() -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap(),
-        enable_idempotence=True,
-        acks="all",
-        max_request_size=4 * 1024 * 1024,
-    )
-    await producer.start()
-    try:
-        yield producer
-    finally:
-        await producer.stop()
+async def producer() -> AsyncIterator[KafkaClient]:
+    async with KafkaClient(bootstrap()) as client:
+        yield client
 
 
 async def _send(
-    producer: AIOKafkaProducer, plan: dict[str, list[Raw]]
+    producer: KafkaClient, plan: dict[str, list[Raw]]
 ) -> list[tuple[TopicSpec, Raw, int, int]]:
     """Sends each topic's records in order; returns each with the partition and offset it got."""
     specs = {spec.name: spec for spec in TOPICS}
     pending = []
     for name, records in plan.items():
         for raw in records:
-            future = await producer.send(name, raw.value, key=raw.key, headers=list(raw.headers))
+            future = await producer.send(name, raw.value, raw.key, list(raw.headers))
             pending.append((specs[name], raw, future))
     sent = []
     for spec, raw, future in pending:
@@ -214,7 +204,7 @@ async def _send(
 )
 @given(data=st.data())
 async def test_hostile_records_never_take_a_valid_event_with_them(
-    probe: Probe, dead_letters: DeadLetters, producer: AIOKafkaProducer, data: st.DataObject
+    probe: Probe, dead_letters: DeadLetters, producer: KafkaClient, data: st.DataObject
 ) -> None:
     plan = {spec.name: data.draw(interleaved(spec), label=spec.name) for spec in TOPICS}
     sent = await _send(producer, plan)
