@@ -15,7 +15,7 @@ from aiokafka.errors import KafkaError
 from pydantic import BaseModel
 
 from operator_cli.domain import Abort
-from shared.contract.envelope import Envelope
+from shared.contract.envelope import CORRELATION_HEADER, Envelope
 from shared.contract.topics import TopicSpec
 from shared.platform.kafka_client import KafkaClient, Record
 
@@ -96,16 +96,18 @@ class Kafka(KafkaClient):
         answers: Callable[[Record], bool],
         wait_s: float,
     ) -> Record | None:
-        """Publishes `event` and returns the first record on `answered_on` that `answers` it,
-        or None after `wait_s` seconds. The answer topics are followed before publishing."""
+        """Publishes `event` and returns the first record on `answered_on` that `answers` it and
+        was caused by it (it carries the event's correlation id: an earlier answer about the same
+        application or command is never taken for this one), or None after `wait_s` seconds.
+        The answer topics are followed before publishing."""
         follower = await self.follow(*answered_on)
         try:
-            await self.publish_event(spec, event)
+            sent = await self.publish_event(spec, event)
             loop = asyncio.get_running_loop()
             deadline = loop.time() + wait_s
             while loop.time() < deadline:
                 for s in await follower.next(1.0):
-                    if answers(s):
+                    if s.headers.get(CORRELATION_HEADER) == sent.correlation and answers(s):
                         return s
             return None
         finally:

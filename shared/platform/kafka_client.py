@@ -277,13 +277,19 @@ class KafkaClient:
             await consumer.stop()
             raise
         parts = sorted(consumer.assignment())
-        if parts:
-            if from_beginning:
-                await consumer.seek_to_beginning(*parts)
-            else:
-                await consumer.seek_to_end(*parts)
-        # the positions fixed now: a record fetched ahead of the seek is not "from now on"
-        return Follower(consumer, {tp: await consumer.position(tp) for tp in parts})
+        if not parts:
+            return Follower(consumer, {})
+        if from_beginning:
+            await consumer.seek_to_beginning(*parts)
+            return Follower(consumer, {tp: await consumer.position(tp) for tp in parts})
+        # "from now on" is every offset at or after the end marks asked for now, by a request of
+        # their own: the consumer's position is not enough, since a metadata change may reassign
+        # the partitions and reset them to the beginning before the first fetch, and a record
+        # fetched ahead of the seek would then pass for a new one (an older answer taken for
+        # the one awaited)
+        ends = await consumer.end_offsets(parts)
+        await consumer.seek_to_end(*parts)
+        return Follower(consumer, dict(ends))
 
     # -- publishing ----------------------------------------------------------------------
 
