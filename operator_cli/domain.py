@@ -3,8 +3,6 @@ reviews, the newest tenant states, dead letters and their redrive, consumer lag,
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -356,26 +354,3 @@ def lag_per_topic(
             continue
         lag[topic] = lag.get(topic, 0) + max(0, end - offset)
     return lag
-
-
-# -- log exports ------------------------------------------------------------------------------
-
-
-def as_csv(entries: Sequence[dict[str, Any]]) -> str:
-    """Entries as CSV: every top-level field a column, nested values as JSON."""
-    columns: list[str] = []
-    for e in entries:
-        columns += [k for k in e if k not in columns]
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(columns)
-    for e in entries:
-        writer.writerow(
-            [
-                json.dumps(e[c], ensure_ascii=False)
-                if isinstance(e.get(c), dict | list)
-                else ("" if e.get(c) is None else e[c])
-                for c in columns
-            ]
-        )
-    return out.getvalue()

@@ -1,9 +1,10 @@
 """`meldespiegel`: the operators' command line against the local stack or any configured cluster.
 
 It works through the same doors as everyone else: it publishes commands and events to the
-catalogue's topics, reads topics, and reads the protocol log through its read API. Connection
-settings come from the environment (`MELDESPIEGEL_KAFKA_BOOTSTRAP`,
-`MELDESPIEGEL_PROTOCOL_API_URL`, `MELDESPIEGEL_PROTOCOL_API_TOKEN`, `MELDESPIEGEL_PKI_DIR`), as
+catalogue's topics, reads topics, and reads the protocol log through its read API as the account
+signed in with `meldespiegel login` (the access token names who reads; nothing else does).
+Connection settings come from the environment (`MELDESPIEGEL_KAFKA_BOOTSTRAP`,
+`MELDESPIEGEL_AUTH_API_URL`, `MELDESPIEGEL_PROTOCOL_API_URL`, `MELDESPIEGEL_PKI_DIR`), as
 `deploy/local/stack.sh env` prints them.
 
 Exit status: 0 done, 1 the system refused or did not answer, 2 unusable input.
@@ -25,16 +26,16 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, ValidationError
 from rich.console import Console
 from rich.json import JSON
 from rich.progress import Progress
 from rich.table import Table
 
 from operator_cli import domain
+from operator_cli.apis import AuthApi, ProtocolApi, Session, SessionFile, session_of
 from operator_cli.domain import Abort, InputError, NoAnswer, Record, Ref
 from operator_cli.kafka import Kafka, new_id
-from operator_cli.protokoll_api import ProtokollApi
 from shared.contract.deadletter import DeadLetter
 from shared.contract.events.abruf import QueryRequested
 from shared.contract.events.account import AccountCommand
@@ -56,10 +57,16 @@ err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() el
 
 
 class CliSettings(Settings):
+    auth_api_url: str = Field(
+        "http://127.0.0.1:8081", description="the authentication API, for `meldespiegel login`"
+    )
     protocol_api_url: str = Field(
         "http://127.0.0.1:8083", description="protocol_log's read API, for `meldespiegel log`"
     )
-    protocol_api_token: SecretStr = Field(SecretStr(""), description="its bearer token")
+    session_file: Path = Field(
+        Path.home() / ".config" / "meldespiegel" / "session.json",
+        description="where `meldespiegel login` keeps the signed-in session (mode 0600)",
+    )
     operator: str = Field("", description="the operator id recorded with decisions and redrives")
 
 
@@ -76,10 +83,11 @@ class CliContext:
             raise InputError(str(exc)) from None
         return Kafka(self.bootstrap, **options)
 
-    def protokoll(self) -> ProtokollApi:
-        return ProtokollApi(
-            self.settings.protocol_api_url, self.settings.protocol_api_token.get_secret_value()
-        )
+    def session(self) -> Session:
+        return Session(SessionFile(self.settings.session_file), AuthApi(self.settings.auth_api_url))
+
+    def protocol(self) -> ProtocolApi:
+        return ProtocolApi(self.settings.protocol_api_url, self.session())
 
 
 app = typer.Typer(
@@ -650,8 +658,8 @@ class Format(StrEnum):
 
 @log_app.command("verify")
 def log_verify(ctx: typer.Context) -> None:
-    """Verify every chain against its signed checkpoints and retention cuts."""
-    result = ctx.obj.protokoll().verify()
+    """Verify every chain against its signed checkpoints and retention cuts (operator accounts)."""
+    result = ctx.obj.protocol().verify()
     for chain, findings in sorted(result["chains"].items()):
         out.print(f"{chain}: {'[green]intact[/]' if not findings else '[red]FINDINGS[/]'}")
         for finding in findings:
@@ -660,40 +668,62 @@ def log_verify(ctx: typer.Context) -> None:
         raise typer.Exit(1)
 
 
-def _write(entries: list[dict[str, Any]], fmt: Format, output: Path | None) -> None:
-    text = (
-        domain.as_csv(entries)
-        if fmt is Format.CSV
-        else json.dumps(entries, ensure_ascii=False, indent=2) + "\n"
-    )
+def _write(text: str, count: int | None, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
-        err.print(f"{len(entries)} entries written to {output}")
+        err.print(f"{'' if count is None else f'{count} entries '}written to {output}")
+
+
+def _person(person: str | None) -> dict[str, str] | None:
+    if person is None:
+        return None
+    ags, sep, merkmal = person.partition(":")
+    if not sep or not ags or not merkmal:
+        raise InputError(f"{person!r}: expected AGS:Ordnungsmerkmal, e.g. 03241001:0000123")
+    return {"gemeindeschluessel": ags, "ordnungsmerkmal": merkmal}
+
+
+def _export(ctx: typer.Context, fmt: Format, output: Path | None, **query: Any) -> None:
+    api = ctx.obj.protocol()
+    if fmt is Format.CSV:
+        _write(api.export_csv(**query), None, output)
+    else:
+        entries = api.read(**query)
+        _write(json.dumps(entries, ensure_ascii=False, indent=2) + "\n", len(entries), output)
 
 
 @log_app.command("export")
 def log_export(
     ctx: typer.Context,
-    purpose: Annotated[Zweck, typer.Option(help="the purpose of § 40 Abs. 5 BMG (logged)")],
+    purpose: Annotated[Zweck, typer.Option(help="the purpose of § 40 Abs. 5 Satz 3 BMG (logged)")],
     tenant: Annotated[str | None, typer.Option(help="only this tenant's retrievals")] = None,
     vorgangsnummer: Annotated[str | None, typer.Option()] = None,
+    user: Annotated[str | None, typer.Option(help="only this retrieving person's Kennung")] = None,
+    person: Annotated[
+        str | None, typer.Option(help="only retrievals that found AGS:Ordnungsmerkmal")
+    ] = None,
     since: Annotated[datetime | None, typer.Option(help="from (ISO date or time)")] = None,
     until: Annotated[datetime | None, typer.Option(help="before (ISO date or time)")] = None,
     fmt: Annotated[Format, typer.Option("--format")] = Format.CSV,
     output: Annotated[Path | None, typer.Option(help="file to write; default stdout")] = None,
 ) -> None:
-    """Export log entries for a stated purpose; the export is itself logged."""
-    entries = ctx.obj.protokoll().read(
-        reader=f"operator:{ctx.obj.operator}",
+    """Export log entries for a stated purpose as the signed-in account; the export is itself
+    logged. An authority's administrator (or a user authorised to evaluate) gets only the
+    authority's own retrievals."""
+    _export(
+        ctx,
+        fmt,
+        output,
         purpose=purpose.value,
         tenant_id=tenant,
         vorgangsnummer=vorgangsnummer,
+        kennung=user,
+        subject=_person(person),
         since=since.astimezone().isoformat() if since else None,
         until=until.astimezone().isoformat() if until else None,
     )
-    _write(entries, fmt, output)
 
 
 @log_app.command("subject")
@@ -705,15 +735,83 @@ def log_subject(
 ) -> None:
     """Information for the person concerned (§ 11 BMG): the retrievals of their data, without
     those of security authorities."""
-    ags, sep, merkmal = person.partition(":")
-    if not sep or not ags or not merkmal:
-        raise InputError(f"{person!r}: expected AGS:Ordnungsmerkmal, e.g. 03241001:0000123")
-    entries = ctx.obj.protokoll().read(
-        reader=f"operator:{ctx.obj.operator}",
-        purpose=Zweck.AUSKUNFT_BETROFFENE.value,
-        subject={"gemeindeschluessel": ags, "ordnungsmerkmal": merkmal},
-    )
-    _write(entries, fmt, output)
+    _export(ctx, fmt, output, purpose=Zweck.AUSKUNFT_BETROFFENE.value, subject=_person(person))
+
+
+# -- signing in -------------------------------------------------------------------------------
+
+
+def _read_secret(prompt: str, from_stdin: bool) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        if not line:
+            raise InputError(f"{prompt}: nothing on standard input")
+        return line.rstrip("\n")
+    return getpass.getpass(f"{prompt}: ")
+
+
+@app.command("login")
+def login(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="your account name")],
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="read the password from standard input (and, if the initial password must be "
+            "changed, the new one from the next line)",
+        ),
+    ] = False,
+) -> None:
+    """Sign in at the authentication API; the read commands then act as this account. An initial
+    password is changed first."""
+    auth = AuthApi(ctx.obj.settings.auth_api_url)
+    password = _read_secret("password", password_stdin)
+    status, answer = auth.login(username, password)
+    if answer.get("outcome") == "password_change_required":
+        err.print("The initial password must be changed first.")
+        new = _read_secret("new password", password_stdin)
+        if not password_stdin and new != getpass.getpass("new password again: "):
+            raise InputError("the two new passwords differ")
+        status, changed = auth.change_password(username, password, new)
+        if changed.get("outcome") != "password_changed":
+            detail = "; ".join(changed.get("detail") or [])
+            raise Abort(f"{changed.get('message')} {detail}".strip())
+        status, answer = auth.login(username, new)
+    if status != 200 or "access_token" not in answer:
+        detail = "; ".join(answer.get("detail") or [])
+        raise Abort(f"{answer.get('message', 'sign-in refused')} {detail}".strip())
+    session = session_of(answer, username, auth.url)
+    SessionFile(ctx.obj.settings.session_file).save(session)
+    out.print(f"signed in as {_who(session)}; token valid until {session['expires_at']}")
+
+
+def _who(session: dict[str, Any]) -> str:
+    if session.get("tenant_id"):
+        grants = ", ".join(session.get("authorisations") or []) or "no authorisations"
+        return (
+            f"{session['username']} ({session.get('kind')} of tenant {session['tenant_id']}; "
+            f"{grants})"
+        )
+    return f"{session['username']} (operator account, role {', '.join(session.get('roles', []))})"
+
+
+@app.command("logout")
+def logout(ctx: typer.Context) -> None:
+    """Forget the signed-in session."""
+    gone = SessionFile(ctx.obj.settings.session_file).clear()
+    out.print("signed out" if gone else "was not signed in")
+
+
+@app.command("whoami")
+def whoami(ctx: typer.Context) -> None:
+    """Who the read commands act as (the signed-in account), and the operator id recorded with
+    commands published to topics."""
+    session = SessionFile(ctx.obj.settings.session_file).load()
+    out.print(f"signed in: {_who(session) if session else 'no'}")
+    if session:
+        out.print(f"token valid until: {session['expires_at']}")
+    out.print(f"operator id on published commands: {ctx.obj.operator}")
 
 
 # -- dead letters -----------------------------------------------------------------------------

@@ -10,6 +10,9 @@ import os
 import signal
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -219,7 +222,9 @@ def stop_all(procs: list[ServiceProcess]) -> None:
         assert code == 0, f"{proc.module} exited with {code}:\n{proc.log_text()[-3000:]}"
 
 
-def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Runs `meldespiegel ARGS` as an operator would, as its own process."""
     return subprocess.run(
         [sys.executable, "-m", "operator_cli", *args],
@@ -228,6 +233,7 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         capture_output=True,
         text=True,
         timeout=240,
+        input=stdin,
     )
 
 
@@ -243,3 +249,18 @@ def cli_refused(result: subprocess.CompletedProcess[str], code: int, message: st
     assert result.returncode == code, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert message in " ".join(result.stderr.split()), result.stderr
+
+
+def wait_for_http(url: str, seconds: float = 90.0) -> None:
+    """Until `url` answers 200: a service process's API has started."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except (OSError, urllib.error.URLError):
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not answer in {seconds:.0f} s")
+        time.sleep(0.3)

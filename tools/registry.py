@@ -81,10 +81,6 @@ PROCESSES = (
         replicas=2,
         metrics_port=9106,
         container_env={"MELDESPIEGEL_PROTOCOL_API_HOST": "0.0.0.0"},
-        compose_env={
-            "MELDESPIEGEL_PROTOCOL_API_TOKEN": "${MELDESPIEGEL_PROTOCOL_API_TOKEN:?set a token "
-            "for the protocol read API}"
-        },
         compose_ports=("127.0.0.1:8083:8083",),
     ),
     Process(

@@ -28,8 +28,8 @@ while [ $# -gt 0 ]; do
 done
 
 case "$PROFILE" in
-  dev)  KAFKA_PORT=9092;  DB_NAME=meldespiegel;      PROTOCOL_API_PORT=8083 ;;
-  test) KAFKA_PORT=19092; DB_NAME=meldespiegel_test; PROTOCOL_API_PORT=18083 ;;
+  dev)  KAFKA_PORT=9092;  DB_NAME=meldespiegel;      PROTOCOL_API_PORT=8083;  AUTH_API_PORT=8081 ;;
+  test) KAFKA_PORT=19092; DB_NAME=meldespiegel_test; PROTOCOL_API_PORT=18083; AUTH_API_PORT=18081 ;;
   *) echo "unknown profile: $PROFILE" >&2; exit 2 ;;
 esac
 CONTROLLER_PORT=$((KAFKA_PORT + 1))
@@ -245,12 +245,6 @@ down() {
 
 # ---------------------------------------------------------------- commands
 write_env() {
-  # protocol_log's read API token: made once per profile, shared by the service and the CLI
-  local token_file="$CACHE/protocol-api-$PROFILE.token"
-  if [ ! -s "$token_file" ]; then
-    (umask 077; "$ROOT/.venv/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))' \
-      >"$token_file")
-  fi
   cat >"$CACHE/stack-$PROFILE.env" <<EOF
 export MELDESPIEGEL_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
 export DATABASE_URL=$DB_URL
@@ -258,7 +252,8 @@ export MELDESPIEGEL_PKI_DIR=$CACHE/pki
 export MELDESPIEGEL_PRINT_SPOOL_DIR=$CACHE/print-spool-$PROFILE
 export MELDESPIEGEL_PROTOCOL_API_PORT=$PROTOCOL_API_PORT
 export MELDESPIEGEL_PROTOCOL_API_URL=http://127.0.0.1:$PROTOCOL_API_PORT
-export MELDESPIEGEL_PROTOCOL_API_TOKEN=$(cat "$token_file")
+export MELDESPIEGEL_HTTP_PORT=$AUTH_API_PORT
+export MELDESPIEGEL_AUTH_API_URL=http://127.0.0.1:$AUTH_API_PORT
 EOF
   # the same cluster through its SCRAM listener: source this after the env file to use it
   cat >"$CACHE/kafka-sasl-$PROFILE.env" <<EOF

@@ -20,10 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import Field
@@ -32,6 +30,7 @@ from services.dashboard.domain import WATCHED, Dashboard
 from shared.contract.envelope import Envelope
 from shared.contract.events.betrieb import DashboardCheckpoint
 from shared.contract.topics import CATALOGUE, Topics
+from shared.platform.asgi import Receive, Scope, Send, respond_bytes
 from shared.platform.broker import json_or_none
 from shared.platform.kafka_client import KafkaClient
 from shared.platform.kafka_security import client_options
@@ -40,9 +39,6 @@ from shared.platform.settings import Settings
 
 log = get_logger(__name__)
 SERVICE = "dashboard"
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class DashboardSettings(Settings):
@@ -55,6 +51,9 @@ class DashboardSettings(Settings):
     dashboard_reader: str = Field(
         "dashboard", description="the checkpoint's key; one per dashboard that reads on its own"
     )
+
+
+PATHS = ("/", "/state", "/health", "/events")
 
 
 class DashboardService:
@@ -216,23 +215,23 @@ class DashboardService:
         if scope["type"] != "http":
             return
         path = scope["path"]
-        if scope["method"] != "GET":
-            await _respond(send, 405, "text/plain", b"GET only\n")
+        if path not in PATHS:
+            await respond_bytes(send, 404, "text/plain", b"not found\n")
+        elif scope["method"] != "GET":
+            await respond_bytes(send, 405, "text/plain", b"GET only\n")
         elif path == "/":
-            await _respond(send, 200, "text/html; charset=utf-8", self.page)
+            await respond_bytes(send, 200, "text/html; charset=utf-8", self.page)
         elif path == "/state":
             body = json.dumps(self.state.snapshot(), ensure_ascii=False).encode()
-            await _respond(send, 200, "application/json", body)
+            await respond_bytes(send, 200, "application/json", body)
         elif path == "/health":
             ok = self.reading
             status = {"status": "ok" if ok else "starting", "behind": self.state.behind}
-            await _respond(
+            await respond_bytes(
                 send, 200 if ok else 503, "application/json", json.dumps(status).encode()
             )
-        elif path == "/events":
-            await self._stream(receive, send)
         else:
-            await _respond(send, 404, "text/plain", b"not found\n")
+            await self._stream(receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -301,17 +300,3 @@ def _ref(tp: TopicPartition) -> str:
 async def _disconnected(receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
-
-
-async def _respond(send: Send, status: int, ctype: str, body: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", ctype.encode()),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

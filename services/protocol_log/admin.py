@@ -1,29 +1,21 @@
-"""Operator commands on the protocol log, run beside the service:
+"""An operator command on the protocol log, run beside the service on its host:
 
     python -m services.protocol_log.admin verify
-    python -m services.protocol_log.admin read --reader operator:jdoe \
-        --purpose datenschutzkontrolle [--tenant ID] [--vorgangsnummer NR] \
-        [--subject AGS:ORDNUNGSMERKMAL]
 
 `verify` checks every chain against its checkpoints and retention cuts with the public key and
-exits 1 on any finding. `read` needs a purpose of § 40 Abs. 5 BMG and is itself logged.
+exits 1 on any finding. Reading entries goes only through the read API (`meldespiegel log …`),
+which names the reader from a signed-in account and logs the read.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import sys
 
 from services.protocol_log import service
 from services.protocol_log.app import SERVICE, signature_check
-from services.protocol_log.domain import ReadRefused
 from services.protocol_log.store import ProtocolStore
-from shared.contract.events.abruf import Treffer
-from shared.contract.events.protocol import Zweck
 from shared.platform.db import create_pool
-from shared.platform.runtime import utc_now
 from shared.platform.settings import get_settings
 
 
@@ -40,21 +32,7 @@ async def _run(args: argparse.Namespace) -> int:
                     for finding in findings:
                         print(f"  - {finding}")
                 return 1 if any(results.values()) else 0
-            subject = None
-            if args.subject:
-                ags, _, om = args.subject.partition(":")
-                subject = Treffer(gemeindeschluessel=ags, ordnungsmerkmal=om)
-            entries = await service.read(
-                store,
-                reader=args.reader,
-                purpose=Zweck(args.purpose),
-                now=utc_now(),
-                tenant_id=args.tenant,
-                vorgangsnummer=args.vorgangsnummer,
-                subject=subject,
-            )
-            print(json.dumps(entries, ensure_ascii=False, indent=2))
-            return 0
+            raise AssertionError(args.command)
     finally:
         await pool.close()
 
@@ -63,18 +41,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m services.protocol_log.admin")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("verify", help="verify every chain")
-    read = sub.add_parser("read", help="read entries for a stated purpose (logged)")
-    read.add_argument("--reader", required=True, help="operator:<id> or tenant:<tenant id>")
-    read.add_argument("--purpose", required=True, choices=[z.value for z in Zweck])
-    read.add_argument("--tenant")
-    read.add_argument("--vorgangsnummer")
-    read.add_argument("--subject", help="AGS:Ordnungsmerkmal of the person concerned")
     args = parser.parse_args()
-    try:
-        return asyncio.run(_run(args))
-    except ReadRefused as exc:
-        print(f"refused: {exc}", file=sys.stderr)
-        return 2
+    return asyncio.run(_run(args))
 
 
 if __name__ == "__main__":

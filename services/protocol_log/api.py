@@ -1,26 +1,28 @@
-"""protocol_log's read API for operators and auditors, beside its consumers (the
+"""protocol_log's read API for authorities, operators and auditors, beside its consumers (the
 `meldespiegel log …` commands use it; nothing else reads the log's tables):
 
-GET  /protocol/verify   every chain against its checkpoints and retention cuts
-POST /protocol/read     entries for a purpose of § 40 Abs. 5 BMG; the read itself is logged
-                        {"reader": "operator:<id>" | "tenant:<id>", "purpose": …,
-                         "tenant_id"?, "vorgangsnummer"?, "subject"?: {"gemeindeschluessel",
-                         "ordnungsmerkmal"}, "since"?, "until"?}
+GET  /protocol/verify   every chain against its checkpoints and retention cuts (operator accounts)
+POST /protocol/read     entries for a purpose of § 40 Abs. 5 Satz 3 BMG; the read itself is logged
+                        {"purpose": …, "tenant_id"?, "vorgangsnummer"?, "kennung"?,
+                         "subject"?: {"gemeindeschluessel", "ordnungsmerkmal"}, "since"?,
+                         "until"?, "format"?: "json" | "csv"}
 GET  /health
 
-Both protocol endpoints want `Authorization: Bearer <MELDESPIEGEL_PROTOCOL_API_TOKEN>`; without
-a configured token they refuse every request. The API listens on loopback unless told otherwise.
+Both protocol endpoints want `Authorization: Bearer <access token>` from the authentication API
+(`POST /auth/login`). Who reads, and what they may read, comes from the token alone
+(`domain.reader_of`); an authority reads only its own retrievals. The API listens on loopback
+unless told otherwise.
 """
 
 from __future__ import annotations
 
-import hmac
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from services.protocol_log import service
+from services.protocol_log import domain, service
 from services.protocol_log.domain import ReadRefused
 from shared.contract.events.abruf import Treffer
 from shared.contract.events.protocol import Zweck
@@ -33,60 +35,70 @@ from shared.platform.asgi import (
     header,
     read_json_object,
     respond_json,
+    respond_text,
 )
 from shared.platform.broker import schema_violations
+from shared.platform.logging import get_logger
+from shared.platform.messaging import Outgoing
+from shared.platform.tokens import Identity, TokenRefused, bearer, verify
 
 if TYPE_CHECKING:
     from services.protocol_log.app import ProtocolLog
 
 MAX_BODY = 8 * 1024
+IdentifiedEndpoint = Callable[[Identity, Scope, Receive, Send], Awaitable[None]]
+log = get_logger(__name__)
 
 
 class Leseanfrage(BaseModel):
-    """A request to read the log: who reads, for which purpose, and which entries."""
+    """A request to read the log: the purpose, and which entries. Who reads is the token's."""
 
     model_config = ConfigDict(extra="forbid")
 
-    reader: str
     purpose: Zweck
-    tenant_id: str | None = None
-    vorgangsnummer: str | None = None
+    tenant_id: str | None = Field(None, max_length=64)
+    vorgangsnummer: str | None = Field(None, max_length=64)
+    kennung: str | None = Field(None, max_length=128, description="the retrieving person")
     subject: Treffer | None = None
     since: datetime | None = None
     until: datetime | None = None
-
-
-def _authorised(scope: Scope, token: str) -> bool:
-    given = header(scope, b"authorization") or ""
-    return bool(token) and hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+    format: Literal["json", "csv"] = "json"
 
 
 def routes(runtime: ProtocolLog) -> list[tuple[str, Endpoint]]:
-    token = runtime.protocol_settings.protocol_api_token.get_secret_value()
-
-    def guarded(method: str, handle: Endpoint) -> Endpoint:
+    def signed_in(method: str, handle: IdentifiedEndpoint) -> Endpoint:
         async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["method"] != method:
                 await respond_json(send, 405, {"error": f"{method} only"})
-            elif not token:
-                await respond_json(
-                    send, 503, {"error": "no MELDESPIEGEL_PROTOCOL_API_TOKEN is configured"}
-                )
-            elif not _authorised(scope, token):
-                await respond_json(send, 401, {"error": "a valid bearer token is required"})
-            else:
-                await handle(scope, receive, send)
+                return
+            token = bearer(header(scope, b"authorization"))
+            if token is None:
+                await respond_json(send, 401, {"error": "sign in: a bearer token is required"})
+                return
+            try:
+                identity = verify(runtime.token_key, token, runtime.clock())
+            except TokenRefused as exc:
+                log.info("protocol read refused: token", reason=str(exc))
+                await respond_json(send, 401, {"error": "the token is not valid; sign in again"})
+                return
+            await handle(identity, scope, receive, send)
 
         return endpoint
 
-    async def verify(scope: Scope, receive: Receive, send: Send) -> None:
-        async with runtime.messaging.pool.acquire() as conn, conn.transaction():
-            chains = await service.verify(runtime.store(conn), runtime.signature_ok)
+    async def verify_chains(identity: Identity, scope: Scope, receive: Receive, send: Send) -> None:
+        if not domain.may_verify(identity):
+            await respond_json(send, 403, {"error": "verifying the chains is the operator's"})
+            return
+
+        async def check(conn: Any) -> tuple[dict[str, list[str]], list[Outgoing]]:
+            return await service.verify(runtime.store(conn), runtime.signature_ok), []
+
+        chains, _ = await runtime.messaging.run(check)
         await respond_json(send, 200, {"intact": not any(chains.values()), "chains": chains})
 
-    async def read(scope: Scope, receive: Receive, send: Send) -> None:
+    async def read(identity: Identity, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            anfrage = Leseanfrage.model_validate(await read_json_object(receive, MAX_BODY))
+            anfrage = Leseanfrage.model_validate(await read_json_object(scope, receive, MAX_BODY))
         except BadRequest as exc:
             await respond_json(send, exc.status, {"error": str(exc)})
             return
@@ -94,28 +106,37 @@ def routes(runtime: ProtocolLog) -> list[tuple[str, Endpoint]]:
             await respond_json(send, 400, {"error": schema_violations(exc)})
             return
         try:
-            async with runtime.messaging.pool.acquire() as conn, conn.transaction():
+            reader = domain.reader_of(identity, anfrage.tenant_id, anfrage.purpose)
+
+            async def lookup(conn: Any) -> tuple[list[dict[str, Any]], list[Outgoing]]:
                 entries = await service.read(
                     runtime.store(conn),
-                    reader=anfrage.reader,
+                    reader=reader,
                     purpose=anfrage.purpose,
                     now=runtime.clock(),
-                    tenant_id=anfrage.tenant_id,
                     vorgangsnummer=anfrage.vorgangsnummer,
                     subject=anfrage.subject,
                     since=anfrage.since,
                     until=anfrage.until,
+                    kennung=anfrage.kennung,
                 )
+                return entries, []
+
+            entries, _ = await runtime.messaging.run(lookup)
         except ReadRefused as exc:
+            log.info("protocol read refused", reader=identity.principal, reason=str(exc))
             await respond_json(send, 403, {"error": str(exc)})
             return
-        await respond_json(send, 200, {"entries": entries})
+        if anfrage.format == "csv":
+            await respond_text(send, 200, domain.as_csv(entries), "text/csv")
+        else:
+            await respond_json(send, 200, {"entries": entries})
 
     async def health(scope: Scope, receive: Receive, send: Send) -> None:
         await respond_json(send, 200, {"status": "ok"})
 
     return [
-        ("/protocol/verify", guarded("GET", verify)),
-        ("/protocol/read", guarded("POST", read)),
+        ("/protocol/verify", signed_in("GET", verify_chains)),
+        ("/protocol/read", signed_in("POST", read)),
         ("/health", health),
     ]

@@ -14,7 +14,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from faststream.kafka.annotations import KafkaMessage
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from services.protocol_log import service
 from services.protocol_log.domain import AlertThresholds
@@ -24,7 +24,13 @@ from shared.contract.events.abruf import QueryAnswered, QueryRejected
 from shared.contract.events.portal import PortalFetched
 from shared.contract.topics import Topics
 from shared.platform.messaging import Outgoing
-from shared.platform.pki import CHECKPOINT_KEY, CHECKPOINT_PUB
+from shared.platform.pki import (
+    CHECKPOINT_KEY,
+    CHECKPOINT_PUB,
+    TOKEN_PUB,
+    load_ed25519_key,
+    load_ed25519_public_key,
+)
 from shared.platform.runtime import ServiceRuntime, utc_now
 from shared.platform.settings import Settings
 
@@ -43,16 +49,10 @@ class ProtocolSettings(Settings):
     alert_volume_minimum: int = Field(200, description="… but at least this many")
     protocol_api_host: str = Field("127.0.0.1", description="where the read API listens")
     protocol_api_port: int = Field(8083, description="port of the read API (/protocol/…)")
-    protocol_api_token: SecretStr = Field(
-        SecretStr(""), description="bearer token of the read API; empty: every read refused"
-    )
 
 
 def load_signing_key(pki_dir: Path) -> Ed25519PrivateKey:
-    key = serialization.load_pem_private_key((pki_dir / CHECKPOINT_KEY).read_bytes(), None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{CHECKPOINT_KEY} is not an Ed25519 key")
-    return key
+    return load_ed25519_key(pki_dir / CHECKPOINT_KEY)
 
 
 def signature_check(pki_dir: Path) -> Callable[[bytes, bytes], bool]:
@@ -87,6 +87,8 @@ class ProtocolLog(ServiceRuntime):
         self.store: Callable[[Any], ProtocolRecords] = ProtocolStore  # tests: an in-memory one
         self.signing_key = load_signing_key(s.pki_dir)
         self.signature_ok = signature_check(s.pki_dir)
+        # the read API trusts a reader only as a token signed by the authentication API says
+        self.token_key = load_ed25519_public_key(s.pki_dir / TOKEN_PUB)
         self.evaluation = Evaluation(
             AlertThresholds(
                 s.alert_same_subject,

@@ -8,8 +8,10 @@ cut records the last deleted hash, so the remaining chain still verifies from th
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import hmac
+import io
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,11 +25,13 @@ from shared.contract.events.abruf import (
     QueryRequested,
     Treffer,
 )
+from shared.contract.events.account import Berechtigung, OperatorRole
 from shared.contract.events.application import Zugangsart
 from shared.contract.events.portal import PortalAnswered, PortalFetched
 from shared.contract.events.protocol import AlertRule, Zweck
 from shared.law.aufbewahrung import BERLIN
 from shared.law.melderegisterauskunft import AUSKUNFTSDATEN
+from shared.platform.tokens import Identity
 
 GENESIS = "0" * 64
 OPERATOR_CHAIN = "operator"
@@ -276,22 +280,60 @@ class ReadRefused(PermissionError):
     pass
 
 
-def readable_chains(reader: str, requested_tenant: str | None, purpose: Zweck) -> list[str]:
-    """The operator reads its own log and the portal's; a commissioning authority reads only its
-    own chain; the data-protection supervisory authority inspects the operator's and the
-    portal's log for its control and nothing else (PortalV § 4 Nr. 3)."""
-    if reader.startswith("aufsicht:") and len(reader) > len("aufsicht:"):
-        if purpose is not Zweck.DATENSCHUTZKONTROLLE:
-            raise ReadRefused("the supervisory authority reads for Datenschutzkontrolle only")
-        return [OPERATOR_CHAIN, PORTAL_CHAIN]
-    if reader.startswith("tenant:"):
-        tenant = reader.removeprefix("tenant:")
-        if requested_tenant not in (None, tenant):
-            raise ReadRefused("an authority reads only its own protocol")
-        return [tenant_chain(tenant)]
-    if reader.startswith("operator:") and len(reader) > len("operator:"):
-        return [OPERATOR_CHAIN, PORTAL_CHAIN]
-    raise ReadRefused("the reader must be operator:<id>, tenant:<tenant id> or aufsicht:<id>")
+# § 40 Abs. 5 Satz 3 BMG: the log serves Datenschutzkontrolle, criminal proceedings arising from
+# it, the operation of the registers and information to the person concerned, and nothing else;
+# which of these an operator account's role serves:
+OPERATOR_PURPOSES: dict[OperatorRole, frozenset[Zweck]] = {
+    OperatorRole.BETRIEB: frozenset({Zweck.BETRIEBSSICHERUNG, Zweck.AUSKUNFT_BETROFFENE}),
+    OperatorRole.DATENSCHUTZ: frozenset(
+        {Zweck.DATENSCHUTZKONTROLLE, Zweck.STRAFVERFAHREN, Zweck.AUSKUNFT_BETROFFENE}
+    ),
+    OperatorRole.REVISION: frozenset({Zweck.DATENSCHUTZKONTROLLE, Zweck.BETRIEBSSICHERUNG}),
+    # the supervisory authority inspects for its control and nothing else (PortalV § 4 Nr. 3)
+    OperatorRole.AUFSICHT: frozenset({Zweck.DATENSCHUTZKONTROLLE}),
+}
+# an authority evaluates its own retrievals: its own control, and proceedings arising from it
+TENANT_PURPOSES = frozenset({Zweck.DATENSCHUTZKONTROLLE, Zweck.STRAFVERFAHREN})
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who reads, proven by an access token, and what they may see."""
+
+    principal: str  # as the read log names them
+    chains: list[str]
+    tenant_id: str | None  # a filter the reader cannot widen
+
+
+def reader_of(identity: Identity, requested_tenant: str | None, purpose: Zweck) -> Reader:
+    """The operator's staff read the operator's and the portal's log for the purposes of their
+    role; an authority's administrator, or a user it authorised to evaluate, reads only the
+    authority's own retrievals: its commissioned chain and its entries in the operator's."""
+    if identity.tenant_id is None:
+        roles = [r for r in OperatorRole if r.value in identity.roles]
+        if not roles:
+            raise ReadRefused("the account has no operator role")
+        if not any(purpose in OPERATOR_PURPOSES[r] for r in roles):
+            raise ReadRefused(
+                f"the role {', '.join(r.value for r in roles)} does not read for {purpose.value} "
+                "(§ 40 Abs. 5 Satz 3 BMG)"
+            )
+        return Reader(identity.principal, [OPERATOR_CHAIN, PORTAL_CHAIN], requested_tenant)
+    own = identity.tenant_id
+    if requested_tenant not in (None, own):
+        raise ReadRefused("an authority reads only its own retrievals")
+    if not identity.has(Berechtigung.AUSWERTUNG.value):
+        raise ReadRefused(
+            "only the administrator or a user authorised to evaluate reads the authority's log"
+        )
+    if purpose not in TENANT_PURPOSES:
+        raise ReadRefused(f"an authority does not read its log for {purpose.value}")
+    return Reader(identity.principal, [tenant_chain(own), OPERATOR_CHAIN], own)
+
+
+def may_verify(identity: Identity) -> bool:
+    """Checking the chains' integrity is the operator's, and the supervisory authority's."""
+    return identity.tenant_id is None and any(r.value in identity.roles for r in OperatorRole)
 
 
 def for_person_concerned(entry: dict[str, Any], subject: Treffer) -> bool:
@@ -373,3 +415,33 @@ def evaluate(
             )
         )
     return found
+
+
+# -- exports -------------------------------------------------------------------------------
+
+CSV_COLUMNS_FIRST = ("chain", "seq", "vorgangsnummer", "tenant_id", "kennung", "angefragt_am")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> str:
+    text = (
+        json.dumps(value, ensure_ascii=False)
+        if isinstance(value, dict | list)
+        else ("" if value is None else str(value))
+    )
+    # a spreadsheet would run a cell starting like a formula (CSV injection): quote it as text
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def as_csv(entries: Sequence[dict[str, Any]]) -> str:
+    """Entries as CSV for an evaluation: every top-level field a column (the identifying ones
+    first), nested values as JSON, nothing a spreadsheet would execute."""
+    columns = [c for c in CSV_COLUMNS_FIRST if any(c in e for e in entries)]
+    for e in entries:
+        columns += [k for k in e if k not in columns]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    for e in entries:
+        writer.writerow([_cell(e.get(c)) for c in columns])
+    return out.getvalue()

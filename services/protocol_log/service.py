@@ -308,36 +308,38 @@ async def publish_metrics(store: ProtocolRecords, now: datetime) -> list[Outgoin
 async def read(
     store: ProtocolRecords,
     *,
-    reader: str,
+    reader: domain.Reader,
     purpose: Zweck,
     now: datetime,
-    tenant_id: str | None = None,
     vorgangsnummer: str | None = None,
     subject: Treffer | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    kennung: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Entries for a stated purpose; the read itself is logged. Information to the person
-    concerned needs the person and leaves out security authorities' retrievals."""
-    chains = domain.readable_chains(reader, tenant_id, purpose)
+    """Entries for a stated purpose, for a reader the token proved (`domain.reader_of`); the
+    read itself is logged with that reader. Information to the person concerned needs the
+    person and leaves out security authorities' retrievals."""
     if purpose is Zweck.AUSKUNFT_BETROFFENE and subject is None:
         raise domain.ReadRefused("information to the person concerned names the person")
     entries = await store.read(
-        chains,
-        tenant_id=tenant_id,
+        reader.chains,
+        tenant_id=reader.tenant_id,
         vorgangsnummer=vorgangsnummer,
         subject=subject.model_dump() if subject else None,
         since=since,
         until=until,
+        kennung=kennung,
     )
     if purpose is Zweck.AUSKUNFT_BETROFFENE and subject is not None:
         entries = [e for e in entries if domain.for_person_concerned(e, subject)]
     filter_ = {
-        "tenant_id": tenant_id,
+        "tenant_id": reader.tenant_id,
         "vorgangsnummer": vorgangsnummer,
         "subject": subject.model_dump() if subject else None,
         "since": since,
         "until": until,
+        "kennung": kennung,
     }
-    await store.log_read(reader, purpose.value, filter_, len(entries), now)
+    await store.log_read(reader.principal, purpose.value, filter_, len(entries), now)
     return entries

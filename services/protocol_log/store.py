@@ -64,6 +64,7 @@ class ProtocolRecords(Protocol):
         subject: dict[str, str] | None,
         since: datetime | None,
         until: datetime | None,
+        kennung: str | None = None,
     ) -> list[dict[str, Any]]: ...
     async def log_read(
         self, reader: str, purpose: str, filter_: dict[str, Any], entries: int, at: datetime
@@ -342,6 +343,7 @@ class ProtocolStore:
         subject: dict[str, str] | None,
         since: datetime | None,
         until: datetime | None,
+        kennung: str | None = None,
     ) -> list[dict[str, Any]]:
         rows = await self.conn.fetch(
             """SELECT chain, seq, written_at, entry FROM protokoll
@@ -351,6 +353,7 @@ class ProtocolStore:
                  AND ($4::jsonb IS NULL OR entry -> 'treffer' @> $4::jsonb)
                  AND ($5::timestamptz IS NULL OR written_at >= $5)
                  AND ($6::timestamptz IS NULL OR written_at < $6)
+                 AND ($7::text IS NULL OR entry ->> 'kennung' = $7)
                ORDER BY written_at, chain, seq""",
             chains,
             tenant_id,
@@ -358,6 +361,7 @@ class ProtocolStore:
             json.dumps([subject]) if subject else None,
             since,
             until,
+            kennung,
         )
         return [{"chain": r["chain"], "seq": r["seq"], **json.loads(r["entry"])} for r in rows]
 

@@ -1,6 +1,8 @@
 """The authentication API the MiN front end calls, as plain ASGI endpoints beside FastStream.
 
-POST /auth/login     {"username", "password"}
+POST /auth/login     {"username", "password"}: with the password changed and a matching client
+                     certificate, a signed access token (15 min) and a refresh token
+POST /auth/refresh   {"refresh_token"}: the next pair, if the account may still sign in
 POST /auth/password  {"username", "current_password", "new_password"}
 GET  /health
 The TLS terminator passes the client certificate's SHA-256 fingerprint in the header
@@ -19,6 +21,29 @@ from shared.platform.signin import http_status, message
 CERT_HEADER = b"x-client-cert-sha256"
 
 
+def _answer(result: service.LoginResult) -> dict[str, Any]:
+    decision, account = result.decision, result.account
+    answer: dict[str, Any] = {"outcome": decision.outcome.value, "message": decision.message}
+    if account is not None and (decision.admitted or result.tokens is not None):
+        answer.update(
+            user_id=account.user_id,
+            tenant_id=account.tenant_id,
+            kind=account.kind.value,
+            detail=decision.detail,
+        )
+    if result.tokens is not None:
+        identity = result.tokens.identity
+        answer.update(
+            token_type="Bearer",
+            access_token=result.tokens.access_token,
+            expires_at=identity.expires_at.isoformat(),
+            refresh_token=result.tokens.refresh_token,
+            roles=list(identity.roles),
+            authorisations=list(identity.authorisations),
+        )
+    return answer
+
+
 def routes(runtime: Provisioning) -> list[tuple[str, Endpoint]]:
     async def login(data: dict[str, Any], fingerprint: str | None) -> tuple[int, dict[str, Any]]:
         result, _ = await runtime.messaging.run(
@@ -28,18 +53,18 @@ def routes(runtime: Provisioning) -> list[tuple[str, Endpoint]]:
                 data["password"],
                 fingerprint,
                 runtime.clock(),
+                runtime.deps,
             )
         )
-        decision, account = result.decision, result.account
-        answer: dict[str, Any] = {"outcome": decision.outcome.value, "message": decision.message}
-        if decision.admitted:
-            answer.update(
-                user_id=account.user_id,
-                tenant_id=account.tenant_id,
-                kind=account.kind.value,
-                detail=decision.detail,
+        return http_status(result.decision.outcome), _answer(result)
+
+    async def refresh(data: dict[str, Any], _: str | None) -> tuple[int, dict[str, Any]]:
+        result, _out = await runtime.messaging.run(
+            lambda conn: service.refresh(
+                runtime.store(conn), data["refresh_token"], runtime.clock(), runtime.deps
             )
-        return http_status(decision.outcome), answer
+        )
+        return http_status(result.decision.outcome), _answer(result)
 
     async def change_password(
         data: dict[str, Any], fingerprint: str | None
@@ -65,6 +90,7 @@ def routes(runtime: Provisioning) -> list[tuple[str, Endpoint]]:
 
     return [
         ("/auth/login", json_endpoint(login, ("username", "password"), CERT_HEADER)),
+        ("/auth/refresh", json_endpoint(refresh, ("refresh_token",))),
         (
             "/auth/password",
             json_endpoint(

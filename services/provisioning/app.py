@@ -15,7 +15,7 @@ from services.provisioning.service import Provisioner
 from services.provisioning.store import Accounts, ProvisioningStore
 from shared.contract.events.review import ReviewDecided
 from shared.contract.topics import Topics
-from shared.platform.pki import LETTER_PUB
+from shared.platform.pki import LETTER_PUB, TOKEN_KEY, load_ed25519_key
 from shared.platform.runtime import ServiceRuntime, utc_now
 from shared.platform.settings import Settings
 
@@ -44,6 +44,7 @@ class Provisioning(ServiceRuntime):
             seal_key=bytes.fromhex((s.pki_dir / LETTER_PUB).read_text().strip()),
             password_valid_days=s.initial_password_valid_days,
             operators=frozenset(s.operators),
+            token_key=load_ed25519_key(s.pki_dir / TOKEN_KEY),
         )
 
         @self.subscriber(Topics.REVIEW_DECIDED)

@@ -12,14 +12,17 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from shared.contract.events.account import (
     Abrufverfahren,
     Actor,
     ActorKind,
+    AuthOutcome,
+    Berechtigung,
     CommandAction,
     NewProcedure,
+    OperatorRole,
     TenantStatus,
     UserKind,
     UserStatus,
@@ -42,6 +45,8 @@ ADMIN_ACTIONS = {
     CommandAction.UNLOCK_USER,
     CommandAction.GRANT_SPERRDATEN,
     CommandAction.REVOKE_SPERRDATEN,
+    CommandAction.GRANT_AUSWERTUNG,
+    CommandAction.REVOKE_AUSWERTUNG,
     CommandAction.REGISTER_PROCEDURE,
     CommandAction.LOCK_PROCEDURE,
     CommandAction.UNLOCK_PROCEDURE,
@@ -84,7 +89,7 @@ class Tenant:
 @dataclass(frozen=True)
 class Account:
     user_id: str
-    tenant_id: str
+    tenant_id: str | None  # None: an operator account
     username: str
     kind: UserKind
     status: UserStatus
@@ -98,20 +103,27 @@ class Account:
     certificate_fingerprint: str | None = None
     failed_logins: int = 0
     sperrdaten_berechtigt: bool = False
+    auswertung_berechtigt: bool = False
+    operator_role: OperatorRole | None = None
 
 
-def credentials(account: Account, tenant: Tenant) -> Credentials:
+def credentials(account: Account, tenant: Tenant | None) -> Credentials:
     """What the one sign-in (`shared.platform.signin`) needs of a user and its tenant: a
     suspended tenant signs nobody in, a restricted one is told; a client certificate binds the
-    user, or the whole tenant."""
-    return Credentials(
+    user, or the whole tenant. An operator account has no tenant."""
+    own = Credentials(
         failed_logins=account.failed_logins,
         active=account.status is UserStatus.ACTIVE,
         inactive_detail=account.status.value,
         must_change_password=account.must_change_password,
         password_expires_at=account.password_expires_at,
-        required_fingerprint=account.certificate_fingerprint
-        or tenant.client_certificate_fingerprint,
+        required_fingerprint=account.certificate_fingerprint,
+    )
+    if tenant is None:
+        return own
+    return replace(
+        own,
+        required_fingerprint=own.required_fingerprint or tenant.client_certificate_fingerprint,
         suspended=(tenant.status_reason or "") if tenant.status is TenantStatus.SUSPENDED else None,
         notes=(f"tenant {tenant.status.value}",)
         if tenant.status is not TenantStatus.ACTIVE
@@ -126,8 +138,92 @@ def login(
     presented_fingerprint: str | None,
     now: datetime,
 ) -> Decision:
-    known = credentials(account, tenant) if account is not None and tenant is not None else None
+    known = (
+        credentials(account, tenant)
+        if account is not None and (tenant is not None or account.kind is UserKind.OPERATOR)
+        else None
+    )
     return sign_in(known, password_ok, presented_fingerprint, now)
+
+
+# -- access tokens and sign-in sessions ------------------------------------------------------
+
+SESSION_TTL = timedelta(hours=8)  # a working day; then the password is asked again
+
+
+def token_grants(account: Account) -> tuple[list[str], list[str]]:
+    """The roles and authorisations an access token names. A tenant administrator may evaluate
+    the tenant's log by office; a user only with the authorisation."""
+    if account.kind is UserKind.OPERATOR:
+        assert account.operator_role is not None
+        return [account.operator_role.value], []
+    grants = []
+    if account.sperrdaten_berechtigt:
+        grants.append(Berechtigung.SPERRDATEN.value)
+    if account.auswertung_berechtigt or account.kind is UserKind.ADMINISTRATOR:
+        grants.append(Berechtigung.AUSWERTUNG.value)
+    return [account.kind.value], grants
+
+
+@dataclass(frozen=True)
+class Session:
+    """A sign-in that access tokens can be refreshed from; its refresh token is kept hashed."""
+
+    session_id: str
+    user_id: str
+    created_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None = None
+
+
+def session_valid(session: Session | None, now: datetime) -> bool:
+    return session is not None and session.ended_at is None and now < session.expires_at
+
+
+def may_refresh(account: Account | None, tenant: Tenant | None, now: datetime) -> Decision:
+    """A refresh honours what happened since the sign-in: a lock (by an administrator or after
+    failed logins), a replaced administrator, a suspended tenant. No password is asked, so the
+    decision is the sign-in's with the password taken as right."""
+    if account is None:
+        return Decision(AuthOutcome.SESSION_INVALID)
+    decision = login(account, tenant, True, account.certificate_fingerprint, now)
+    if decision.outcome is AuthOutcome.AUTHENTICATED:
+        return replace(decision, outcome=AuthOutcome.TOKEN_REFRESHED)
+    return decision
+
+
+def operator_account(
+    username: str,
+    role: OperatorRole,
+    first_name: str,
+    surname: str,
+    email: str,
+    password_hash: str,
+    expires_at: datetime,
+    user_id: str,
+) -> Account | Rejection:
+    """An account of the operator's staff or of the supervisory authority: no tenant, one role,
+    an initial password to change at the first sign-in."""
+    if not re.fullmatch(r"[a-z][a-z0-9.\-]{2,63}", username):
+        return Rejection(
+            "USERNAME_INVALID",
+            "Der Accountname besteht aus 3 bis 64 Kleinbuchstaben, Ziffern, Punkt oder "
+            "Bindestrich.",
+        )
+    return Account(
+        user_id=user_id,
+        tenant_id=None,
+        username=username,
+        kind=UserKind.OPERATOR,
+        status=UserStatus.ACTIVE,
+        first_name=first_name,
+        surname=surname,
+        email=email,
+        password_hash=password_hash,
+        must_change_password=True,
+        password_expires_at=expires_at,
+        operator_role=role,
+    )
 
 
 def after_login(account: Account, decision: Decision) -> Account | None:
@@ -237,27 +333,60 @@ def reset_target(accounts: list[Account]) -> Account | Rejection:
     return admin
 
 
-def change_sperrdaten(
-    user: Account | None, tenant: Tenant, action: CommandAction
-) -> Account | Rejection:
-    """§ 34a Abs. 6 BMG: only police, Verfassungsschutz, BND, MAD and Zollfahndung (§ 34 Abs. 4
-    Satz 1 Nr. 1, 6–9) may have staff specially authorised to receive data despite a block."""
-    if user is None or user.tenant_id != tenant.tenant_id:
-        return Rejection("UNKNOWN_USER", "Diese Person gehört nicht zu diesem Mandanten.")
-    granting = action is CommandAction.GRANT_SPERRDATEN
-    if granting and tenant.authority_kind not in SPERRE_ABS_6_STELLEN:
-        return Rejection(
+@dataclass(frozen=True)
+class Grant:
+    """An authorisation an administrator grants a user of the tenant, and who may have it."""
+
+    field: str  # the Account field
+    granted: CommandAction
+    revoked: CommandAction
+    authority_kinds: frozenset[Behoerdenart] | None  # None: any tenant
+    refused: Rejection | None = None  # why a tenant of another kind may not grant it
+
+
+GRANTS = (
+    # § 34a Abs. 6 BMG: only police, Verfassungsschutz, BND, MAD and Zollfahndung (§ 34 Abs. 4
+    # Satz 1 Nr. 1, 6–9) may have staff specially authorised to receive data despite a block
+    Grant(
+        "sperrdaten_berechtigt",
+        CommandAction.GRANT_SPERRDATEN,
+        CommandAction.REVOKE_SPERRDATEN,
+        frozenset(SPERRE_ABS_6_STELLEN),
+        Rejection(
             "SPERRDATEN_NICHT_ZULAESSIG",
             "Eine Ermächtigung nach § 34a Abs. 6 BMG ist nur für Polizei, Verfassungsschutz, "
             "Bundesnachrichtendienst, Militärischen Abschirmdienst und Zollfahndungsdienst "
             "(§ 34 Abs. 4 Satz 1 Nr. 1 und 6 bis 9 BMG) vorgesehen.",
-        )
-    if user.sperrdaten_berechtigt is granting:
+        ),
+    ),
+    # evaluating the tenant's own retrieval log (§ 40 Abs. 5 Satz 3 BMG: Datenschutzkontrolle)
+    Grant(
+        "auswertung_berechtigt",
+        CommandAction.GRANT_AUSWERTUNG,
+        CommandAction.REVOKE_AUSWERTUNG,
+        None,
+    ),
+)
+GRANT_OF = {action: g for g in GRANTS for action in (g.granted, g.revoked)}
+
+
+def change_grant(
+    user: Account | None, tenant: Tenant, action: CommandAction
+) -> Account | Rejection:
+    if user is None or user.tenant_id != tenant.tenant_id:
+        return Rejection("UNKNOWN_USER", "Diese Person gehört nicht zu diesem Mandanten.")
+    grant = GRANT_OF[action]
+    granting = action is grant.granted
+    kinds = grant.authority_kinds
+    if granting and kinds is not None and tenant.authority_kind not in kinds:
+        assert grant.refused is not None
+        return grant.refused
+    if getattr(user, grant.field) is granting:
         return Rejection(
             "UNCHANGED",
-            "Die Ermächtigung besteht bereits." if granting else "Es besteht keine Ermächtigung.",
+            "Die Berechtigung besteht bereits." if granting else "Es besteht keine Berechtigung.",
         )
-    return replace(user, sperrdaten_berechtigt=granting)
+    return replace(user, **{grant.field: granting})
 
 
 def register_procedure(

@@ -6,12 +6,15 @@ for the database and sealed for mail_dispatch, never stored, logged or published
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
 from services.provisioning import domain
@@ -29,6 +32,7 @@ from shared.contract.events.account import (
     CommandAction,
     CredentialPurpose,
     CredentialsIssued,
+    OperatorRole,
     Postanschrift,
     ProvisioningKind,
     ProvisioningRefused,
@@ -54,6 +58,7 @@ from shared.platform.passwords import (
 )
 from shared.platform.sealed import credential_context, seal
 from shared.platform.signin import Decision, new_password_problems
+from shared.platform.tokens import Identity, issue
 
 log = get_logger(__name__)
 
@@ -65,6 +70,7 @@ class Provisioner:
     seal_key: bytes  # mail_dispatch's X25519 public key
     password_valid_days: int
     operators: frozenset[str]
+    token_key: Ed25519PrivateKey  # signs access tokens (`shared.platform.tokens`)
 
 
 async def _issue(
@@ -118,6 +124,7 @@ async def state_of(store: Accounts, tenant_id: str, now: datetime) -> Outgoing:
             status=a.status,
             certificate_fingerprint=a.certificate_fingerprint,
             sperrdaten_berechtigt=a.sperrdaten_berechtigt,
+            auswertung_berechtigt=a.auswertung_berechtigt,
         )
         for a in await store.accounts(tenant_id)
     ]
@@ -330,6 +337,8 @@ _USER_EVENT = {
     CommandAction.UNLOCK_USER: AccountEventKind.USER_UNLOCKED,
     CommandAction.GRANT_SPERRDATEN: AccountEventKind.SPERRDATEN_GRANTED,
     CommandAction.REVOKE_SPERRDATEN: AccountEventKind.SPERRDATEN_REVOKED,
+    CommandAction.GRANT_AUSWERTUNG: AccountEventKind.AUSWERTUNG_GRANTED,
+    CommandAction.REVOKE_AUSWERTUNG: AccountEventKind.AUSWERTUNG_REVOKED,
 }
 _PROCEDURE_EVENT = {
     CommandAction.REGISTER_PROCEDURE: AccountEventKind.PROCEDURE_REGISTERED,
@@ -489,15 +498,19 @@ async def _apply(
             await state_of(store, tenant.tenant_id, now),
         ], None
 
-    # a change to one user of this tenant: lock, unlock, the § 34a Abs. 6 authorisation
+    # a change to one user of this tenant: lock, unlock, an authorisation
     target = await _account_by_id(store, cmd.user_id or "")
     user = (
-        domain.change_sperrdaten(target, tenant, action)
-        if action in (CommandAction.GRANT_SPERRDATEN, CommandAction.REVOKE_SPERRDATEN)
+        domain.change_grant(target, tenant, action)
+        if action in domain.GRANT_OF
         else domain.change_user_status(target, tenant.tenant_id, action)
     )
     if isinstance(user, domain.Rejection):
         return [], (user.code, user.message)
+    if action in domain.GRANT_OF:
+        # a changed authorisation takes effect at the next sign-in, not at the next refresh of
+        # a token that names the old one (a lock is refused at the refresh, with its reason)
+        await store.end_sessions(user.user_id, now)
     await store.update_account(user, now)
     await store.bump_version(tenant.tenant_id, now)
     return [
@@ -540,9 +553,20 @@ def _audit(
 
 
 @dataclass(frozen=True)
+class Tokens:
+    """What a successful sign-in or refresh hands out: a signed access token and a refresh token
+    for the same session (used once; the next one comes with the next access token)."""
+
+    access_token: str
+    refresh_token: str
+    identity: Identity
+
+
+@dataclass(frozen=True)
 class LoginResult:
     decision: Decision
     account: Account | None
+    tokens: Tokens | None = None
 
 
 @dataclass(frozen=True)
@@ -551,25 +575,118 @@ class PasswordChange:
     detail: list[str]
 
 
+def _refresh_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _tokens(account: Account, session_id: str, now: datetime, deps: Provisioner) -> Tokens:
+    roles, authorisations = domain.token_grants(account)
+    access, identity = issue(
+        deps.token_key,
+        user_id=account.user_id,
+        username=account.username,
+        tenant_id=account.tenant_id,
+        roles=roles,
+        authorisations=authorisations,
+        now=now,
+    )
+    return Tokens(access, f"{session_id}.{secrets.token_urlsafe(32)}", identity)
+
+
 async def login(
     store: Accounts,
     username: str,
     password: str,
     fingerprint: str | None,
     now: datetime,
+    deps: Provisioner | None = None,
 ) -> tuple[LoginResult, list[Outgoing]]:
+    """The sign-in; with `deps`, an authenticated sign-in also opens a session and gets tokens."""
     account = await store.account_by_username(username, lock=True)
     ok = await verify_password(account.password_hash if account else None, password)
-    tenant = await store.tenant(account.tenant_id) if account else None
+    tenant = await store.tenant(account.tenant_id) if account and account.tenant_id else None
     decision = domain.login(account, tenant, ok, fingerprint, now)
     out = [_audit(username, account, "login", decision.outcome, fingerprint, now, decision.detail)]
     changed = domain.after_login(account, decision) if account is not None else None
     if account is not None and changed is not None:
         await store.update_account(changed, now)
-        if decision.locked_now:  # the tenant state shows the lock
+        if decision.locked_now and account.tenant_id:  # the tenant state shows the lock
             await store.bump_version(account.tenant_id, now)
             out.append(await state_of(store, account.tenant_id, now))
-    return LoginResult(decision, account), out
+    tokens = None
+    if deps is not None and account is not None and decision.outcome is AuthOutcome.AUTHENTICATED:
+        session = domain.Session(str(uuid.uuid4()), account.user_id, now, now + domain.SESSION_TTL)
+        tokens = _tokens(account, session.session_id, now, deps)
+        await store.add_session(session, _refresh_hash(tokens.refresh_token))
+    return LoginResult(decision, account, tokens), out
+
+
+async def refresh(
+    store: Accounts, refresh_token: str, now: datetime, deps: Provisioner
+) -> tuple[LoginResult, list[Outgoing]]:
+    """A new access token for a session that is still open, if the account may still sign in
+    (not locked, not replaced, its tenant not suspended). A refresh token is used once: a second
+    use of the same one ends every session of the account, since one of the two is a thief."""
+    presented = _refresh_hash(refresh_token)
+    session = await store.session_by_refresh(presented)
+    if session is None:
+        reused_by = await store.used_by(presented)
+        victim = await store.account(reused_by) if reused_by else None
+        detail = []
+        if victim is not None:
+            ended = await store.end_sessions(victim.user_id, now)
+            detail = [f"refresh token used twice: {ended} session(s) ended"]
+            log.warning("refresh token reused", user_id=victim.user_id, sessions_ended=ended)
+        decision = Decision(AuthOutcome.SESSION_INVALID, detail)
+        name = victim.username if victim else ""
+        audit = _audit(name, victim, "refresh", decision.outcome, None, now, detail)
+        return LoginResult(decision, None), [audit]
+    account = await store.account(session.user_id, lock=True)
+    assert account is not None  # the session's foreign key
+    username = account.username
+    if not domain.session_valid(session, now):
+        decision = Decision(AuthOutcome.SESSION_INVALID, ["session ended or expired"])
+    else:
+        tenant = await store.tenant(account.tenant_id) if account.tenant_id else None
+        decision = domain.may_refresh(account, tenant, now)
+    out = [_audit(username, account, "refresh", decision.outcome, None, now, decision.detail)]
+    if decision.outcome is not AuthOutcome.TOKEN_REFRESHED:
+        await store.end_sessions(account.user_id, now)
+        return LoginResult(decision, account), out
+    tokens = _tokens(account, session.session_id, now, deps)
+    await store.rotate_session(session, presented, _refresh_hash(tokens.refresh_token), now)
+    return LoginResult(decision, account, tokens), out
+
+
+async def add_operator_account(
+    store: Accounts,
+    username: str,
+    role: OperatorRole,
+    first_name: str,
+    surname: str,
+    email: str,
+    now: datetime,
+    deps: Provisioner,
+) -> tuple[Account | domain.Rejection, str]:
+    """An operator account with an initial password (returned once, for the one who sets the
+    account up to hand over in person); it must be changed at the first sign-in."""
+    if await store.account_by_username(username):
+        return domain.Rejection("USERNAME_TAKEN", "Der Accountname ist vergeben."), ""
+    password = initial_password()
+    account = domain.operator_account(
+        username,
+        role,
+        first_name,
+        surname,
+        email,
+        await hash_password(password),
+        password_expiry(now, deps.password_valid_days),
+        str(uuid.uuid4()),
+    )
+    if isinstance(account, domain.Rejection):
+        return account, ""
+    await store.add_account(account, now)
+    return account, password
 
 
 async def change_password(

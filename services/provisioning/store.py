@@ -9,9 +9,10 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from services.provisioning.domain import Account, Tenant
+from services.provisioning.domain import Account, Session, Tenant
 from shared.contract.events.account import (
     Abrufverfahren,
+    OperatorRole,
     Postanschrift,
     TenantStatus,
     UserKind,
@@ -37,6 +38,13 @@ class Accounts(Protocol):
     async def usernames_like(self, prefix: str) -> set[str]: ...
     async def add_account(self, account: Account, now: datetime) -> None: ...
     async def update_account(self, account: Account, now: datetime) -> None: ...
+    async def add_session(self, session: Session, refresh_hash: str) -> None: ...
+    async def session_by_refresh(self, refresh_hash: str) -> Session | None: ...
+    async def rotate_session(
+        self, session: Session, old_hash: str, new_hash: str, now: datetime
+    ) -> None: ...
+    async def used_by(self, refresh_hash: str) -> str | None: ...
+    async def end_sessions(self, user_id: str, now: datetime) -> int: ...
     async def procedures(self, tenant_id: str) -> list[Abrufverfahren]: ...
     async def save_procedure(self, tenant_id: str, v: Abrufverfahren, now: datetime) -> None: ...
     async def command_seen(self, command_id: str) -> bool: ...
@@ -152,9 +160,9 @@ class ProvisioningStore:
             """INSERT INTO account (user_id, tenant_id, username, kind, status, first_name, surname,
                    email, smime_certificate_pem, certificate_fingerprint, password_hash,
                    must_change_password, password_expires_at, failed_logins, created_at,
-                   updated_at)
+                   updated_at, operator_role, sperrdaten_berechtigt, auswertung_berechtigt)
                VALUES ($1::uuid, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                       $15, $15)""",
+                       $15, $15, $16, $17, $18)""",
             values["user_id"],
             values["tenant_id"],
             values["username"],
@@ -170,13 +178,16 @@ class ProvisioningStore:
             values["password_expires_at"],
             values["failed_logins"],
             now,
+            account.operator_role.value if account.operator_role else None,
+            account.sperrdaten_berechtigt,
+            account.auswertung_berechtigt,
         )
 
     async def update_account(self, account: Account, now: datetime) -> None:
         await self.conn.execute(
             """UPDATE account SET status = $2, password_hash = $3, must_change_password = $4,
                    password_expires_at = $5, failed_logins = $6, updated_at = $7,
-                   sperrdaten_berechtigt = $8
+                   sperrdaten_berechtigt = $8, auswertung_berechtigt = $9
                WHERE user_id = $1::uuid""",
             account.user_id,
             account.status.value,
@@ -186,7 +197,54 @@ class ProvisioningStore:
             account.failed_logins,
             now,
             account.sperrdaten_berechtigt,
+            account.auswertung_berechtigt,
         )
+
+    # ------------------------------------------------------------------ sign-in sessions
+    async def add_session(self, session: Session, refresh_hash: str) -> None:
+        await self.conn.execute(
+            """INSERT INTO signin_session (session_id, user_id, refresh_hash, created_at,
+                                           expires_at)
+               VALUES ($1::uuid, $2::uuid, $3, $4, $5)""",
+            session.session_id,
+            session.user_id,
+            refresh_hash,
+            session.created_at,
+            session.expires_at,
+        )
+
+    async def session_by_refresh(self, refresh_hash: str) -> Session | None:
+        row = await self.conn.fetchrow(
+            "SELECT * FROM signin_session WHERE refresh_hash = $1 FOR UPDATE", refresh_hash
+        )
+        return _session(row) if row else None
+
+    async def rotate_session(
+        self, session: Session, old_hash: str, new_hash: str, now: datetime
+    ) -> None:
+        await self.conn.execute(
+            "INSERT INTO refresh_used VALUES ($1, $2::uuid, $3)", old_hash, session.user_id, now
+        )
+        await self.conn.execute(
+            "UPDATE signin_session SET refresh_hash = $2 WHERE session_id = $1::uuid",
+            session.session_id,
+            new_hash,
+        )
+
+    async def used_by(self, refresh_hash: str) -> str | None:
+        user = await self.conn.fetchval(
+            "SELECT user_id FROM refresh_used WHERE refresh_hash = $1", refresh_hash
+        )
+        return str(user) if user else None
+
+    async def end_sessions(self, user_id: str, now: datetime) -> int:
+        done = await self.conn.execute(
+            """UPDATE signin_session SET ended_at = $2
+               WHERE user_id = $1::uuid AND ended_at IS NULL""",
+            user_id,
+            now,
+        )
+        return int(done.split()[-1])
 
     # ------------------------------------------------------------------ machine procedures
     async def procedures(self, tenant_id: str) -> list[Abrufverfahren]:
@@ -278,12 +336,24 @@ def _account(row: asyncpg.Record) -> Account:
             "password_expires_at",
             "failed_logins",
             "sperrdaten_berechtigt",
+            "auswertung_berechtigt",
         )
     }
     return Account(
         user_id=str(row["user_id"]),
-        tenant_id=str(row["tenant_id"]),
+        tenant_id=str(row["tenant_id"]) if row["tenant_id"] else None,
+        operator_role=OperatorRole(row["operator_role"]) if row["operator_role"] else None,
         kind=UserKind(row["kind"]),
         status=UserStatus(row["status"]),
         **values,
+    )
+
+
+def _session(row: asyncpg.Record) -> Session:
+    return Session(
+        session_id=str(row["session_id"]),
+        user_id=str(row["user_id"]),
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        ended_at=row["ended_at"],
     )

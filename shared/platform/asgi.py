@@ -25,14 +25,13 @@ class BadRequest(ValueError):
         self.status = status
 
 
-async def respond_json(send: Send, status: int, body: Any) -> None:
-    raw = json.dumps(body, ensure_ascii=False, default=str).encode()
+async def respond_bytes(send: Send, status: int, content_type: str, raw: bytes) -> None:
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"application/json; charset=utf-8"),
+                (b"content-type", content_type.encode()),
                 (b"content-length", str(len(raw)).encode()),
                 (b"cache-control", b"no-store"),
             ],
@@ -41,8 +40,59 @@ async def respond_json(send: Send, status: int, body: Any) -> None:
     await send({"type": "http.response.body", "body": raw})
 
 
-async def read_json_object(receive: Receive, max_bytes: int) -> dict[str, Any]:
-    """The request body as a JSON object; BadRequest for anything else or anything larger."""
+async def respond_json(send: Send, status: int, body: Any) -> None:
+    raw = json.dumps(body, ensure_ascii=False, default=str).encode()
+    await respond_bytes(send, status, "application/json; charset=utf-8", raw)
+
+
+async def respond_text(send: Send, status: int, text: str, media_type: str = "text/plain") -> None:
+    await respond_bytes(send, status, f"{media_type}; charset=utf-8", text.encode())
+
+
+MAX_JSON_DEPTH = 16  # deeper than any request of ours; deeper still is refused, not recursed
+
+
+def _is_json(scope: Scope) -> bool:
+    media = (header(scope, b"content-type") or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def _unusable_text(text: str) -> bool:
+    """NUL and other control characters (a tab or line break aside) and lone surrogates: no
+    name, password or filter of ours holds them, and the database cannot store some of them."""
+    return any(
+        (ord(c) < 0x20 and c not in "\t\n\r") or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF
+        for c in text
+    )
+
+
+def _check_json(data: Any) -> None:
+    """Walks the parsed body without recursion: refuses nesting deeper than MAX_JSON_DEPTH and
+    text a service cannot use."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise BadRequest(400, f"the body is nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(value, str):
+            if _unusable_text(value):
+                raise BadRequest(400, "the body holds control characters or invalid Unicode")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if _unusable_text(key):
+                    raise BadRequest(400, "the body holds control characters or invalid Unicode")
+                stack.append((item, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+
+
+async def read_json_object(scope: Scope, receive: Receive, max_bytes: int) -> dict[str, Any]:
+    """The request body as a JSON object; BadRequest for anything else: another content type
+    (415), a larger body (413), no JSON, too deep, or text with control characters (400)."""
+    if not _is_json(scope):
+        raise BadRequest(415, "the body must be JSON (Content-Type: application/json)")
     body, more = b"", True
     while more:
         message = await receive()
@@ -52,10 +102,13 @@ async def read_json_object(receive: Receive, max_bytes: int) -> dict[str, Any]:
             raise BadRequest(413, "request too large")
     try:
         data = json.loads(body)
-    except ValueError:
+    except RecursionError:
+        raise BadRequest(400, f"the body is nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError:  # also bytes that are not UTF-8
         raise BadRequest(400, "the body is not JSON") from None
     if not isinstance(data, dict):
         raise BadRequest(400, "the body must be a JSON object")
+    _check_json(data)
     return data
 
 
@@ -83,7 +136,7 @@ def json_endpoint(
             await respond_json(send, 405, {"error": "method not allowed"})
             return
         try:
-            data = await read_json_object(receive, JSON_MAX_BODY)
+            data = await read_json_object(scope, receive, JSON_MAX_BODY)
         except BadRequest as exc:
             await respond_json(send, exc.status, {"error": str(exc)})
             return

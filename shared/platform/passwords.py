@@ -5,6 +5,7 @@ hashing off the event loop."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import secrets
 import unicodedata
@@ -60,12 +61,22 @@ async def hash_password(password: str) -> str:
     return await asyncio.to_thread(_hasher.hash, password)
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
 async def verify_password(password_hash: str | None, password: str) -> bool:
     if password_hash is None:
-        # same work for an unknown account as for a known one: no timing oracle
-        await asyncio.to_thread(_hasher.hash, password)
+        # an unknown account name costs the same Argon2 verify as a known one (against a hash
+        # no password matches), so the time an answer takes does not tell which names exist
+        await asyncio.to_thread(lambda: _verify(_dummy_hash(), password))
         return False
+    return await asyncio.to_thread(_verify, password_hash, password)
+
+
+def _verify(password_hash: str, password: str) -> bool:
     try:
-        return await asyncio.to_thread(_hasher.verify, password_hash, password)
+        return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False

@@ -1,7 +1,8 @@
 """Keys and certificates for a local or test installation: an operator CA, mail_dispatch's S/MIME
 signing certificate, mail_dispatch's X25519 key that secrets are sealed for, the front end's
-X25519 key that answers are sealed for, and protocol_log's Ed25519 checkpoint key. Production takes
-its certificates from the state's PKI instead; the paths are the same settings.
+X25519 key that answers are sealed for, protocol_log's Ed25519 checkpoint key and the Ed25519 key
+the authentication API signs access tokens with (the read APIs hold its public half). Production
+takes its certificates from the state's PKI instead; the paths are the same settings.
 
 `python -m shared.platform.pki init DIR` creates what is missing in DIR and changes nothing else.
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -28,6 +29,8 @@ LETTER_KEY, LETTER_PUB = "letter-seal.key", "letter-seal.pub"
 ANSWER_KEY, ANSWER_PUB = "answer-seal.key", "answer-seal.pub"
 # protocol_log's key for signing checkpoints of the hash chain
 CHECKPOINT_KEY, CHECKPOINT_PUB = "protocol-checkpoint.key", "protocol-checkpoint.pub"
+# provisioning's key for signing access tokens; the read APIs verify with the public key
+TOKEN_KEY, TOKEN_PUB = "token-signing.key", "token-signing.pub.pem"
 MAIL_SENDER = "verfahrensbetreuung@meldespiegel.example"
 
 
@@ -155,9 +158,32 @@ def init(directory: Path) -> list[str]:
         )
         (directory / CHECKPOINT_PUB).write_bytes(raw.hex().encode() + b"\n")
         made += [CHECKPOINT_KEY, CHECKPOINT_PUB]
-    for name in (CA_KEY, MAIL_KEY, LETTER_KEY, ANSWER_KEY, CHECKPOINT_KEY):
+    if not (directory / TOKEN_KEY).exists():
+        token_key = Ed25519PrivateKey.generate()
+        (directory / TOKEN_KEY).write_bytes(_pem_key(token_key))
+        (directory / TOKEN_PUB).write_bytes(
+            token_key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+        made += [TOKEN_KEY, TOKEN_PUB]
+    for name in (CA_KEY, MAIL_KEY, LETTER_KEY, ANSWER_KEY, CHECKPOINT_KEY, TOKEN_KEY):
         (directory / name).chmod(0o600)
     return made
+
+
+def load_ed25519_key(path: Path) -> Ed25519PrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path.name} is not an Ed25519 key")
+    return key
+
+
+def load_ed25519_public_key(path: Path) -> Ed25519PublicKey:
+    key = serialization.load_pem_public_key(path.read_bytes())
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError(f"{path.name} is not an Ed25519 public key")
+    return key
 
 
 if __name__ == "__main__":

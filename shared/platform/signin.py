@@ -25,6 +25,8 @@ HTTP_STATUS = {
     AuthOutcome.PASSWORD_CHANGED: 200,
     AuthOutcome.INVALID_CREDENTIALS: 401,
     AuthOutcome.PASSWORD_POLICY_VIOLATED: 400,
+    AuthOutcome.TOKEN_REFRESHED: 200,
+    AuthOutcome.SESSION_INVALID: 401,
 }  # every other outcome: 403
 
 MESSAGES = {
@@ -37,6 +39,8 @@ MESSAGES = {
     AuthOutcome.USER_LOCKED: "Die Kennung ist gesperrt.",
     AuthOutcome.TENANT_SUSPENDED: "Der Zugang der Behörde ist gesperrt.",
     AuthOutcome.PASSWORD_POLICY_VIOLATED: "Das neue Passwort erfüllt die Regeln nicht.",
+    AuthOutcome.TOKEN_REFRESHED: "Die Anmeldung ist verlängert.",
+    AuthOutcome.SESSION_INVALID: "Die Sitzung ist abgelaufen; bitte neu anmelden.",
 }
 
 

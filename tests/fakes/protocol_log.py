@@ -199,6 +199,7 @@ class MemoryProtocolStore:
         subject: dict[str, str] | None,
         since: datetime | None,
         until: datetime | None,
+        kennung: str | None = None,
     ) -> list[dict[str, Any]]:
         def wanted(chain: str, e: Entry) -> bool:
             return (
@@ -211,6 +212,7 @@ class MemoryProtocolStore:
                 )
                 and (since is None or e.written_at >= since)
                 and (until is None or e.written_at < until)
+                and kennung in (None, e.stored.entry.get("kennung"))
             )
 
         found = sorted(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from services.provisioning.domain import Account, Tenant
+from services.provisioning.domain import Account, Session, Tenant
 from shared.contract.events.account import Abrufverfahren, Postanschrift, UserKind, UserStatus
 
 
@@ -17,6 +17,8 @@ class MemoryProvisioningStore:
     users: dict[str, tuple[Account, datetime]] = field(default_factory=dict)  # with created_at
     verfahren: dict[tuple[str, str], Abrufverfahren] = field(default_factory=dict)
     commands: dict[str, tuple[str, str, str, str, datetime]] = field(default_factory=dict)
+    sessions: dict[str, tuple[Session, str]] = field(default_factory=dict)  # with refresh hash
+    used: dict[str, str] = field(default_factory=dict)  # used refresh hash -> user id
 
     async def tenant(self, tenant_id: str, *, lock: bool = False) -> Tenant | None:
         return self.tenants.get(tenant_id)
@@ -77,13 +79,48 @@ class MemoryProvisioningStore:
                 password_expires_at=account.password_expires_at,
                 failed_logins=account.failed_logins,
                 sperrdaten_berechtigt=account.sperrdaten_berechtigt,
+                auswertung_berechtigt=account.auswertung_berechtigt,
             ),
             created,
         )
         self._one_current_administrator(account.tenant_id)
 
-    def _one_current_administrator(self, tenant_id: str) -> None:
+    async def add_session(self, session: Session, refresh_hash: str) -> None:
+        if session.session_id in self.sessions or any(
+            h == refresh_hash for _, h in self.sessions.values()
+        ):
+            raise KeyError("duplicate session")
+        if session.user_id not in self.users:  # the foreign key
+            raise KeyError(f"no account {session.user_id}")
+        self.sessions[session.session_id] = (session, refresh_hash)
+
+    async def session_by_refresh(self, refresh_hash: str) -> Session | None:
+        return next((s for s, h in self.sessions.values() if h == refresh_hash), None)
+
+    async def rotate_session(
+        self, session: Session, old_hash: str, new_hash: str, now: datetime
+    ) -> None:
+        if old_hash in self.used:
+            raise KeyError("refresh token used twice")
+        self.used[old_hash] = session.user_id
+        known, _ = self.sessions[session.session_id]
+        self.sessions[session.session_id] = (known, new_hash)
+
+    async def used_by(self, refresh_hash: str) -> str | None:
+        return self.used.get(refresh_hash)
+
+    async def end_sessions(self, user_id: str, now: datetime) -> int:
+        ended = 0
+        for sid, (session, h) in list(self.sessions.items()):
+            if session.user_id == user_id and session.ended_at is None:
+                self.sessions[sid] = (replace(session, ended_at=now), h)
+                ended += 1
+        return ended
+
+    def _one_current_administrator(self, tenant_id: str | None) -> None:
         """The table's unique index: one administrator per tenant not yet replaced."""
+        if tenant_id is None:
+            return
         current = [
             a
             for a, _ in self.users.values()

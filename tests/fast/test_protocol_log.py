@@ -10,11 +10,15 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from services.protocol_log import service as protocol
+from services.protocol_log.api import routes
 from services.protocol_log.app import ProtocolLog, ProtocolSettings
+from shared.contract.events.account import OperatorRole
 from shared.contract.topics import Topics
+from tests import identities
 from tests.fakes.protocol_log import MemoryProtocolStore
 from tests.helpers import database_url
 from tests.inmemory import InMemory
@@ -98,3 +102,88 @@ async def test_logged_then_released_per_chain_signed_evaluated_and_counted(
     mine = [m for m in run.bodies(Topics.PROTOCOL_METRICS) if m["tenant_id"] == tenant]
     assert [m["total"] for m in mine] == [5]
     assert findings["operator"] == [] and findings[f"tenant:{tenant}"] == []  # noqa: PT018
+
+
+async def test_the_read_api_names_the_reader_from_the_token_alone(
+    log: tuple[InMemory, Clock],
+) -> None:
+    """§ 40 Abs. 5 Satz 3 BMG: an authority evaluates its own retrievals, never another's; the
+    read is logged with the reader the token proves, whatever the body claims."""
+    run, clock = log
+    a, b = f"T-{uuid.uuid4().hex[:8]}", f"T-{uuid.uuid4().hex[:8]}"
+    async with run:
+        own = answered(START, tenant=a, protokollierung="commissioned")
+        operator_kept = answered(START, tenant=a)
+        other = answered(START, tenant=b, protokollierung="commissioned")
+        for event in (own, operator_kept, other):
+            await run.deliver(Topics.QUERY_ANSWERED, event, key=event.vorgangsnummer)
+        api = httpx.AsyncClient(
+            transport=httpx.ASGITransport(
+                app=run.service.app.as_asgi(asgi_routes=routes(run.service))
+            ),
+            base_url="http://protocol-log",
+        )
+        token_a, _ = identities.tenant_user(a, clock.now)
+        read = {"purpose": "datenschutzkontrolle"}
+
+        async def post(token: str | None, body: dict) -> httpx.Response:
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            return await api.post("/protocol/read", json=body, headers=headers)
+
+        mine = await post(token_a, read)
+        assert mine.status_code == 200
+        assert {e["vorgangsnummer"] for e in mine.json()["entries"]} == {
+            own.vorgangsnummer,
+            operator_kept.vorgangsnummer,
+        }
+        assert (await post(token_a, read | {"tenant_id": b})).status_code == 403
+        # a reader named in the body is no longer heard at all
+        claimed = await post(token_a, read | {"reader": f"tenant:{b}"})
+        assert claimed.status_code == 400
+        assert (await post(None, read)).status_code == 401
+        forged = token_a[:-4] + ("AAAA" if not token_a.endswith("AAAA") else "BBBB")
+        assert (await post(forged, read)).status_code == 401
+        user_token, _ = identities.tenant_user(a, clock.now, admin=False)
+        assert (await post(user_token, read)).status_code == 403
+        evaluator, _ = identities.tenant_user(a, clock.now, admin=False, auswertung=True)
+        assert (await post(evaluator, read)).status_code == 200
+
+        csv_answer = await post(token_a, read | {"format": "csv", "kennung": "sachbearbeitung"})
+        assert csv_answer.headers["content-type"].startswith("text/csv")
+        header, *rows = csv_answer.text.splitlines()
+        assert header.startswith("chain,seq,vorgangsnummer,tenant_id,kennung")
+        assert sorted(r.split(",")[2] for r in rows) == sorted(
+            [own.vorgangsnummer, operator_kept.vorgangsnummer]
+        )
+        nobody = await post(token_a, read | {"kennung": "somebody-else"})
+        assert nobody.json()["entries"] == []
+
+        dsb, _ = identities.operator(OperatorRole.DATENSCHUTZ, clock.now, "dsb")
+        operator_view = await post(dsb, read)
+        assert {e["vorgangsnummer"] for e in operator_view.json()["entries"]} >= {
+            operator_kept.vorgangsnummer
+        }
+        assert own.vorgangsnummer not in {
+            e["vorgangsnummer"] for e in operator_view.json()["entries"]
+        }  # the commissioned chain is the authority's
+        verify_as_tenant = await api.get(
+            "/protocol/verify", headers={"Authorization": f"Bearer {token_a}"}
+        )
+        assert verify_as_tenant.status_code == 403
+        verify_as_dsb = await api.get(
+            "/protocol/verify", headers={"Authorization": f"Bearer {dsb}"}
+        )
+        assert verify_as_dsb.status_code == 200
+
+        readers = await _read_log(run)
+        assert f"tenant:{a}/admin.{a[:8]}" in readers
+        assert "operator:dsb" in readers
+        assert not any(b in r for r in readers)
+
+
+async def _read_log(run: InMemory) -> list[str]:
+    stores = run.stores or []
+    if stores:
+        return [r[0] for r in stores[0].read_log]
+    async with run.service.messaging.pool.acquire() as conn:
+        return [r["reader"] for r in await conn.fetch("SELECT reader FROM read_log")]

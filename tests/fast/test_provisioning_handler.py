@@ -13,10 +13,14 @@ from typing import Any
 import httpx
 import pytest
 
+from services.provisioning import service
 from services.provisioning.api import routes
 from services.provisioning.app import Provisioning, ProvisioningSettings
+from services.provisioning.domain import Account, Rejection
+from shared.contract.events.account import OperatorRole
 from shared.contract.topics import Topics
-from shared.platform.pki import LETTER_KEY
+from shared.platform import tokens
+from shared.platform.pki import LETTER_KEY, TOKEN_PUB, load_ed25519_public_key
 from shared.platform.sealed import credential_context, load_private_key, open_sealed
 from shared.platform.settings import get_settings
 from tests.factories import NOW, approval, complete_application
@@ -380,7 +384,18 @@ async def test_a_command_id_is_applied_once(run: Harness) -> None:
 
 
 async def test_bad_api_requests_get_clear_answers(run: Harness) -> None:
-    assert (await run.http.post("/auth/login", content=b"kein json")).status_code == 400
+    json_type = {"content-type": "application/json"}
+    no_json = await run.http.post("/auth/login", content=b"kein json", headers=json_type)
+    assert no_json.status_code == 400
+    form = await run.http.post("/auth/login", data={"username": "x", "password": "y"})
+    assert (form.status_code, form.json()["error"]) == (
+        415,
+        "the body must be JSON (Content-Type: application/json)",
+    )
+    nul = await run.http.post("/auth/login", json={"username": "admin\x00", "password": "y"})
+    assert nul.status_code == 400
+    deep = await run.http.post("/auth/login", content=b"[" * 5000 + b"]" * 5000, headers=json_type)
+    assert deep.status_code == 400
     assert (await run.http.post("/auth/login", json={"username": "x"})).status_code == 400
     assert (await run.http.get("/auth/login")).status_code == 405
     assert (await run.http.get("/health")).json() == {"status": "ok"}
@@ -421,3 +436,186 @@ async def test_procedures_and_the_34a_abs_6_authorisation_by_command(run: Harnes
         tenant, "grant_sperrdaten", actor, user_id=provisioned["administrator_user_id"]
     )
     assert run.events(refused)[0]["reason_code"] == "SPERRDATEN_NICHT_ZULAESSIG"
+
+
+# -- access tokens, sessions, the evaluation authorisation, operator accounts ---------------
+
+NEW_PASSWORD = "Neues-Passwort-2026"
+
+
+async def signed_in(run: Harness, credentials: dict) -> dict:
+    """Changes the initial password and signs in: the answer with the tokens."""
+    changed = await run.http.post(
+        "/auth/password",
+        json={
+            "username": credentials["username"],
+            "current_password": run.password(credentials),
+            "new_password": NEW_PASSWORD,
+        },
+    )
+    assert changed.json()["outcome"] == "password_changed"
+    answer = await run.login(credentials["username"], NEW_PASSWORD)
+    assert answer.status_code == 200
+    return answer.json()
+
+
+async def with_user(
+    run: Harness, provisioned: dict, first_name: str, surname: str
+) -> tuple[str, dict, dict]:
+    """A user the tenant's administrator created: (tenant, the administrator as actor, the
+    user's credentials event)."""
+    tenant = provisioned["tenant_id"]
+    admin = {"kind": "administrator", "id": provisioned["administrator_user_id"]}
+    await run.command(
+        tenant,
+        "create_user",
+        admin,
+        new_user={"first_name": first_name, "surname": surname, "email": "u@example.org"},
+    )
+    return tenant, admin, run.bodies(Topics.ACCOUNT_CREDENTIALS)[-1]
+
+
+def token_key() -> Any:
+    return load_ed25519_public_key(get_settings().pki_dir / TOKEN_PUB)
+
+
+async def test_sign_in_gives_a_signed_token_only_after_the_password_change(run: Harness) -> None:
+    provisioned, credentials = await provision(run)
+    first = (await run.login(credentials["username"], run.password(credentials))).json()
+    assert first["outcome"] == "password_change_required"
+    assert "access_token" not in first  # the initial password opens nothing but its change
+    answer = await signed_in(run, credentials)
+    assert answer["token_type"] == "Bearer"
+    identity = tokens.verify(token_key(), answer["access_token"], run.service.clock())
+    assert (identity.user_id, identity.tenant_id, identity.roles) == (
+        provisioned["administrator_user_id"],
+        provisioned["tenant_id"],
+        ("administrator",),
+    )
+    assert identity.authorisations == ("auswertung",)  # an administrator evaluates by office
+    assert answer["expires_at"] == identity.expires_at.isoformat()
+
+
+async def test_a_refresh_token_is_used_once_and_a_second_use_ends_the_sessions(
+    run: Harness,
+) -> None:
+    _, credentials = await provision(run)
+    answer = await signed_in(run, credentials)
+    run.service.clock.now = NOW + timedelta(minutes=10)  # type: ignore[attr-defined]
+    first = await run.http.post("/auth/refresh", json={"refresh_token": answer["refresh_token"]})
+    assert (first.status_code, first.json()["outcome"]) == (200, "token_refreshed")
+    renewed = first.json()
+    assert renewed["refresh_token"] != answer["refresh_token"]
+    tokens.verify(token_key(), renewed["access_token"], run.service.clock())
+
+    stolen = await run.http.post("/auth/refresh", json={"refresh_token": answer["refresh_token"]})
+    assert (stolen.status_code, stolen.json()["outcome"]) == (401, "session_invalid")
+    # the rightful holder's newer token is now void too: one of the two was a thief
+    after = await run.http.post("/auth/refresh", json={"refresh_token": renewed["refresh_token"]})
+    assert (after.status_code, after.json()["outcome"]) == (401, "session_invalid")
+    garbage = await run.http.post("/auth/refresh", json={"refresh_token": "x.y"})
+    assert garbage.status_code == 401
+    audit = [a for a in run.bodies(Topics.ACCOUNT_AUDIT) if a["action"] == "refresh"]
+    assert [a["outcome"] for a in audit] == [
+        "token_refreshed",
+        "session_invalid",
+        "session_invalid",
+        "session_invalid",
+    ]
+    assert "used twice" in audit[1]["detail"][0]
+
+
+async def test_a_session_ends_after_a_working_day(run: Harness) -> None:
+    _, credentials = await provision(run)
+    answer = await signed_in(run, credentials)
+    run.service.clock.now = NOW + timedelta(hours=8)  # type: ignore[attr-defined]
+    late = await run.http.post("/auth/refresh", json={"refresh_token": answer["refresh_token"]})
+    assert (late.status_code, late.json()["outcome"]) == (401, "session_invalid")
+
+
+async def test_a_locked_user_or_suspended_tenant_is_refused_at_refresh(run: Harness) -> None:
+    provisioned, credentials = await provision(run)
+    tenant, admin, user_credentials = await with_user(run, provisioned, "Ute", "Ahrens")
+    user = await signed_in(run, user_credentials)
+    admin_answer = await signed_in(run, credentials)
+
+    await run.command(tenant, "lock_user", admin, user_id=user_credentials["user_id"])
+    refused = await run.http.post("/auth/refresh", json={"refresh_token": user["refresh_token"]})
+    assert (refused.status_code, refused.json()["outcome"]) == (403, "user_locked")
+
+    await run.command(tenant, "suspend_tenant", OPERATOR, reason="Verdacht auf Missbrauch")
+    suspended = await run.http.post(
+        "/auth/refresh", json={"refresh_token": admin_answer["refresh_token"]}
+    )
+    assert (suspended.status_code, suspended.json()["outcome"]) == (403, "tenant_suspended")
+    # the refusal ended the session: lifting the suspension does not revive the token
+    await run.command(tenant, "lift_tenant", OPERATOR, reason="Verdacht ausgeräumt")
+    again = await run.http.post(
+        "/auth/refresh", json={"refresh_token": admin_answer["refresh_token"]}
+    )
+    assert again.json()["outcome"] == "session_invalid"
+
+
+async def test_the_evaluation_authorisation_is_granted_by_the_administrator(
+    run: Harness,
+) -> None:
+    provisioned, _ = await provision(run)
+    tenant, admin, user_credentials = await with_user(run, provisioned, "Eva", "Lüders")
+    user_id = user_credentials["user_id"]
+    before = await signed_in(run, user_credentials)
+    assert before["authorisations"] == []
+
+    granted = await run.command(tenant, "grant_auswertung", admin, user_id=user_id)
+    assert run.events(granted)[0]["kind"] == "auswertung_granted"
+    state = run.bodies(Topics.TENANT_STATE)[-1]
+    assert {u["user_id"]: u["auswertung_berechtigt"] for u in state["users"]}[user_id] is True
+    # the old session names the old authorisations: it ended, a new sign-in names the new ones
+    stale = await run.http.post("/auth/refresh", json={"refresh_token": before["refresh_token"]})
+    assert stale.json()["outcome"] == "session_invalid"
+    after = (await run.login(user_credentials["username"], NEW_PASSWORD)).json()
+    assert after["authorisations"] == ["auswertung"]
+    twice = await run.command(tenant, "grant_auswertung", admin, user_id=user_id)
+    assert run.events(twice)[0]["reason_code"] == "UNCHANGED"
+    revoked = await run.command(tenant, "revoke_auswertung", admin, user_id=user_id)
+    assert run.events(revoked)[0]["kind"] == "auswertung_revoked"
+
+
+async def test_an_operator_account_signs_in_without_a_tenant(run: Harness) -> None:
+    name = f"dsb.{uuid.uuid4().hex[:6]}"
+    (account, password), _ = await run.service.messaging.run(
+        lambda conn: _operator(run, conn, name)
+    )
+    assert isinstance(account, Account)
+    assert (await run.login(name, password)).json()["outcome"] == "password_change_required"
+    changed = await run.http.post(
+        "/auth/password",
+        json={"username": name, "current_password": password, "new_password": NEW_PASSWORD},
+    )
+    assert changed.json()["outcome"] == "password_changed"
+    answer = (await run.login(name, NEW_PASSWORD)).json()
+    identity = tokens.verify(token_key(), answer["access_token"], run.service.clock())
+    assert (identity.tenant_id, identity.roles, identity.principal) == (
+        None,
+        ("datenschutz",),
+        f"operator:{name}",
+    )
+    (again, _), _ = await run.service.messaging.run(lambda conn: _operator(run, conn, name))
+    assert isinstance(again, Rejection)
+    assert again.code == "USERNAME_TAKEN"
+    (bad, _), _ = await run.service.messaging.run(lambda conn: _operator(run, conn, "X Y"))
+    assert isinstance(bad, Rejection)
+    assert bad.code == "USERNAME_INVALID"
+
+
+async def _operator(run: Harness, conn: Any, name: str) -> tuple[Any, list]:
+    result = await service.add_operator_account(
+        run.service.store(conn),
+        name,
+        OperatorRole.DATENSCHUTZ,
+        "Dana",
+        "Schütte",
+        "dsb@meldespiegel.example",
+        run.service.clock(),
+        run.service.deps,
+    )
+    return result, []

@@ -1,13 +1,17 @@
 """The `meldespiegel` command as operators run it (its own process) against the real broker, the
-services as processes, and protocol_log's read API: applications followed to their tenant,
-manual reviews, tenant restrictions, a Personensuche with its Vorgangsnummer, the log read for a
-purpose, dead letters redriven, the topic catalogue with lag. Bad input gives a message and a
-non-zero exit, never a traceback."""
+services as processes, and the authentication and protocol read APIs: applications followed to
+their tenant, manual reviews, tenant restrictions, a Personensuche with its Vorgangsnummer, the
+log read for a purpose by a signed-in operator account, a security authority evaluating its own
+commissioned log with its own sign-in, dead letters redriven, the topic catalogue with lag. Bad
+input gives a message and a non-zero exit, never a traceback."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +20,10 @@ import pytest
 import yaml
 
 from shared.contract.topics import Topics
+from shared.platform.pki import LETTER_KEY
+from shared.platform.sealed import credential_context, load_private_key, open_sealed
+from shared.platform.settings import get_settings
+from tests.factories import approval, complete_application
 from tests.helpers import (
     RawProducer,
     ServiceProcess,
@@ -26,6 +34,7 @@ from tests.helpers import (
     headers_for,
     read_all,
     stop_all,
+    wait_for_http,
 )
 from tests.retrieval import (
     HANNOVER,
@@ -40,20 +49,21 @@ from tests.retrieval import (
 from tests.smtp import SmtpServer, free_port
 
 pytestmark = pytest.mark.integration
-TOK = token()
+TOK = token().lower()
+NEW_PASSWORD = "Auswertung-2026!"
+PKI = get_settings().pki_dir
 SERVICES = ("intake", "legal_review", "provisioning", "mail_dispatch", "query_router")
 
 
 @pytest.fixture(scope="module")
 def stack(artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     smtp = SmtpServer().start()
-    api_port = free_port()
+    api_port, auth_port = free_port(), free_port()
     env = {
         "MELDESPIEGEL_SMTP_PORT": str(smtp.port),
         "MELDESPIEGEL_PRINT_SPOOL_DIR": str(tmp_path_factory.mktemp("spool")),
-        "MELDESPIEGEL_HTTP_PORT": str(free_port()),
+        "MELDESPIEGEL_HTTP_PORT": str(auth_port),
         "MELDESPIEGEL_PROTOCOL_API_PORT": str(api_port),
-        "MELDESPIEGEL_PROTOCOL_API_TOKEN": f"cli-test-{TOK}",
         "MELDESPIEGEL_OPERATORS": '["op-cli-test"]',
     }
     procs = [
@@ -67,11 +77,28 @@ def stack(artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             {**env, "MELDESPIEGEL_REGISTER_STATE": "03"},
         ).start()
     )
-    yield {
+    sessions = tmp_path_factory.mktemp("sessions")
+    stack = {
         "MELDESPIEGEL_PROTOCOL_API_URL": f"http://127.0.0.1:{api_port}",
-        "MELDESPIEGEL_PROTOCOL_API_TOKEN": env["MELDESPIEGEL_PROTOCOL_API_TOKEN"],
+        "MELDESPIEGEL_AUTH_API_URL": f"http://127.0.0.1:{auth_port}",
+        "MELDESPIEGEL_SESSION_FILE": str(sessions / "dsb.json"),
         "MELDESPIEGEL_OPERATOR": "op-cli-test",
     }
+    # the operator's data-protection officer: an operator account, signed in with the CLI
+    made = subprocess.run(
+        [sys.executable, "-m", "services.provisioning.admin", "operator-account", f"dsb-{TOK}",
+         "--role", "datenschutz", "--first-name", "Dana", "--surname", "Schütte",
+         "--email", "dsb@meldespiegel.example"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    initial = made.stdout.split("change at first sign-in): ")[1].strip()
+    wait_for_http(f"{stack['MELDESPIEGEL_AUTH_API_URL']}/health")
+    signed = cli_ok(
+        cli("login", f"dsb-{TOK}", "--password-stdin", env=stack,
+            stdin=f"{initial}\n{NEW_PASSWORD}\n")
+    )  # fmt: skip
+    assert f"signed in as dsb-{TOK} (operator account, role datenschutz)" in signed
+    yield stack
     stop_all(procs)
     smtp.stop()
 
@@ -132,10 +159,23 @@ def test_bad_arguments_give_a_message_and_a_non_zero_exit(
     cli_refused(cli("log", "export", "--purpose", "neugier"), 2, "Invalid value for '--purpose'")
     cli_refused(cli("tenant", "show", f"T-none-{TOK}", env=stack), 1, "no tenant")
     cli_refused(cli("--bootstrap", "127.0.0.1:1", "topics"), 1, "no Kafka broker answers")
-    wrong = {**stack, "MELDESPIEGEL_PROTOCOL_API_TOKEN": "wrong"}
-    cli_refused(cli("log", "verify", env=wrong), 1, "refused (401)")
+    nobody = {**stack, "MELDESPIEGEL_SESSION_FILE": str(tmp_path / "none.json")}
+    cli_refused(cli("log", "verify", env=nobody), 1, "not signed in")
+    forged = tmp_path / "forged.json"
+    session = json.loads(Path(stack["MELDESPIEGEL_SESSION_FILE"]).read_text())
+    forged.write_text(json.dumps(session | {"access_token": session["access_token"] + "x"}))
+    cli_refused(
+        cli("log", "verify", env={**stack, "MELDESPIEGEL_SESSION_FILE": str(forged)}),
+        1,
+        "refused (401)",
+    )
     gone = {**stack, "MELDESPIEGEL_PROTOCOL_API_URL": f"http://127.0.0.1:{free_port()}"}
-    cli_refused(cli("log", "verify", env=gone), 1, "does not answer")
+    cli_refused(cli("log", "verify", env=gone), 1, "no answer from")
+    cli_refused(
+        cli("login", f"dsb-{TOK}", "--password-stdin", env=nobody, stdin="falsch\n"),
+        1,
+        "Kennung oder Passwort falsch",
+    )
 
 
 def test_review_list_shows_a_manual_case_until_an_operator_decides_it(
@@ -356,3 +396,121 @@ async def test_topics_lists_the_catalogue_with_partitions_and_lag(stack: dict[st
     assert "min.register.request.09.v1" in listing
     assert "min.operator.redriven.v1" in listing
     assert "missing" not in listing
+
+
+async def test_a_security_authority_evaluates_its_own_commissioned_log_with_its_own_sign_in(
+    stack: dict[str, str], tmp_path: Path
+) -> None:
+    """§ 40 Abs. 3 BMG: the operator logs a security authority's retrievals on commission; § 40
+    Abs. 5 Satz 3 BMG: the authority evaluates them for its Datenschutzkontrolle, with its own
+    sign-in, and sees no other authority's entries; the operator's officer does not see its
+    commissioned chain."""
+    app = complete_application(
+        f"CLI-SEC-{TOK}",
+        **{
+            "authority.kind": "polizei",
+            "access_type": "sicherheitsbehoerde",
+            "logging_arrangement": "auftragsverarbeitung",
+        },
+    )
+    async with RawProducer() as producer:
+        await publish(
+            producer,
+            Topics.REVIEW_DECIDED.name,
+            approval(app).model_dump(mode="json"),
+            app.application_id,
+        )
+    [provisioned] = [
+        r.json()
+        for r in await read_all(
+            Topics.ACCOUNT_PROVISIONED.name,
+            until=lambda rs: any(app.application_id in r.value.decode() for r in rs),
+        )
+        if r.json()["application_id"] == app.application_id
+    ]
+    tenant, username = provisioned["tenant_id"], provisioned["administrator_username"]
+    [credentials] = [
+        r.json()
+        for r in await read_all(
+            Topics.ACCOUNT_CREDENTIALS.name,
+            until=lambda rs: any(username in r.value.decode() for r in rs),
+        )
+        if r.json()["username"] == username
+    ]
+    key = load_private_key((PKI / LETTER_KEY).read_bytes())
+    context = credential_context(credentials["user_id"], credentials["purpose"])
+    initial = open_sealed(key, credentials["sealed_secret"], context).decode()
+    authority = {**stack, "MELDESPIEGEL_SESSION_FILE": str(tmp_path / "authority.json")}
+    signed = cli_ok(
+        cli("login", username, "--password-stdin", env=authority,
+            stdin=f"{initial}\n{NEW_PASSWORD}\n")
+    )  # fmt: skip
+    assert f"signed in as {username} (administrator of tenant {tenant}; auswertung)" in signed
+    assert f"signed in: {username}" in cli_ok(cli("whoami", env=authority))
+
+    name = f"Kowalski{TOK}"
+    registered = delivery(HANNOVER, [person(f"SEC{TOK}", name, ["Jan"], "19800101")])
+    async with RawProducer() as producer:
+        await deliver(producer, registered)
+    await delivery_log({registered["delivery_id"]})
+    args = [
+        "query", "--tenant", tenant, "--user", username, "--ags", HANNOVER[0],
+        "--familienname", name, "--vornamen", "Jan", "--geburtsdatum", "19800101",
+        "--aktenzeichen", "ST 12/2026", "--anlass", "Ermittlungsverfahren",
+        "--anschrift", "Waterloostraße 9, 30169 Hannover", "--erreichbarkeit", "+49 511 1",
+    ]  # fmt: skip
+    answer = cli(*args, env=authority)
+    for _ in range(10):  # the router may not have read the new tenant yet
+        if "MANDANT_UNBEKANNT" not in answer.stdout + answer.stderr:
+            break
+        await asyncio.sleep(1)
+        answer = cli(*args, env=authority)
+    vorgangsnummer = re.search(r"Vorgangsnummer (03-\d{8}-\S+)", cli_ok(answer)).group(1)
+
+    today = time.strftime("%Y-%m-%d")
+    own = json.loads(
+        cli_ok(
+            cli("log", "export", "--purpose", "datenschutzkontrolle", "--user", username,
+                "--since", today, "--format", "json", env=authority)
+        )
+    )  # fmt: skip
+    [entry] = [e for e in own if e["vorgangsnummer"] == vorgangsnummer]
+    assert entry["chain"] == f"tenant:{tenant}"
+    assert {e["tenant_id"] for e in own} == {tenant}
+    [hit] = entry["treffer"]
+    person_filter = f"{hit['gemeindeschluessel']}:{hit['ordnungsmerkmal']}"
+    by_person = cli_ok(
+        cli("log", "export", "--purpose", "datenschutzkontrolle", "--person", person_filter,
+            env=authority)
+    )  # fmt: skip
+    header, *rows = by_person.splitlines()
+    assert header.startswith("chain,seq,vorgangsnummer,tenant_id,kennung")
+    assert [r.split(",")[2] for r in rows] == [vorgangsnummer]
+    nothing = json.loads(
+        cli_ok(
+            cli("log", "export", "--purpose", "datenschutzkontrolle", "--user", "someone-else",
+                "--format", "json", env=authority)
+        )
+    )  # fmt: skip
+    assert nothing == []
+
+    cli_refused(
+        cli("log", "export", "--purpose", "datenschutzkontrolle", "--tenant", f"T-cli-{TOK}",
+            env=authority),
+        1,
+        "refused (403): an authority reads only its own retrievals",
+    )  # fmt: skip
+    cli_refused(cli("log", "verify", env=authority), 1, "refused (403)")
+    cli_refused(
+        cli("log", "export", "--purpose", "betriebssicherung", env=authority), 1, "refused (403)"
+    )
+    # the operator's officer reads the operator's chain, not the authority's commissioned one
+    officer = json.loads(
+        cli_ok(
+            cli("log", "export", "--purpose", "datenschutzkontrolle", "--tenant", tenant,
+                "--format", "json", env=stack)
+        )
+    )  # fmt: skip
+    assert vorgangsnummer not in {e["vorgangsnummer"] for e in officer}
+    cli_ok(cli("logout", env=authority))
+    cli_refused(cli("log", "verify", env=authority), 1, "not signed in")

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from services.portal.domain import monat_von
 from services.portal.service import answer_context
+from shared.contract.events.account import OperatorRole
 from shared.contract.events.portal import REQUESTER_CREDENTIAL_PURPOSE
 from shared.contract.topics import Topics
 from shared.law.melderegisterauskunft import AUSKUNFTSDATEN
@@ -35,6 +36,7 @@ from shared.platform.sealed import (
     open_sealed,
     public_bytes,
 )
+from tests import identities
 from tests.helpers import (
     RawProducer,
     Record,
@@ -61,7 +63,6 @@ from tests.smtp import SmtpServer, free_port
 pytestmark = pytest.mark.integration
 TOK = token()
 OPERATOR = f"ops-portal-{TOK}"
-API_TOKEN = f"portal-test-{TOK}"
 FEES = {"03": {"eindeutig": 700, "neutral": 500}, "03241001": {"eindeutig": 1000, "neutral": 800}}
 PKI = Path(os.environ.get("MELDESPIEGEL_PKI_DIR", ".local/pki"))
 NEW_PASSWORD = "Neu-und-geheim-2026!"
@@ -78,7 +79,6 @@ def stack(artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "MELDESPIEGEL_PORTAL_OPERATORS": json.dumps([OPERATOR]),
         "MELDESPIEGEL_PORTAL_FEE_SCHEDULE": json.dumps(FEES),
         "MELDESPIEGEL_PROTOCOL_API_PORT": str(protocol_port),
-        "MELDESPIEGEL_PROTOCOL_API_TOKEN": API_TOKEN,
     }
     procs = [
         ServiceProcess(f"services.{name}", artifacts / f"portal-{name}.log", env).start()
@@ -754,12 +754,14 @@ SEVEN_ITEMS = (
 async def test_the_log_holds_the_seven_items_and_the_supervisory_authority_reads_it(
     stack: dict[str, Any], answered: dict[str, Any]
 ) -> None:
-    headers = {"Authorization": f"Bearer {API_TOKEN}"}
+    # the supervisory authority signs in with an operator account of its role (PortalV § 4 Nr. 3)
+    token, _ = identities.operator(OperatorRole.AUFSICHT, datetime.now(UTC), "lfd-niedersachsen")
+    headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=stack["protocol"], headers=headers) as api:
         for case, request in answered["cases"].items():
             released = answered["released"][case]
             r = await api.post("/protocol/read", json={
-                "reader": "aufsicht:lfd-niedersachsen", "purpose": "datenschutzkontrolle",
+                "purpose": "datenschutzkontrolle",
                 "vorgangsnummer": released["vorgangsnummer"]})  # fmt: skip
             assert r.status_code == 200, r.text
             # the request's entry; a fetched answer has a second one, its forwarding
@@ -779,8 +781,7 @@ async def test_the_log_holds_the_seven_items_and_the_supervisory_authority_reads
             if released["nichterstellung"]:
                 assert rueck["nichterstellung"]["grund"] == released["nichterstellung"]["grund"]
             assert SECRET_STREET not in json.dumps(entry["art_der_rueckantwort"])
-        refused = await api.post("/protocol/read", json={
-            "reader": "aufsicht:lfd-niedersachsen", "purpose": "betriebssicherung"})  # fmt: skip
+        refused = await api.post("/protocol/read", json={"purpose": "betriebssicherung"})
         assert refused.status_code == 403
         verified = await api.get("/protocol/verify")
         assert verified.json()["intact"] is True

@@ -15,13 +15,15 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.protocol_log import service
-from services.protocol_log.domain import AlertThresholds, ReadRefused
+from services.protocol_log.domain import AlertThresholds, ReadRefused, reader_of
 from services.protocol_log.service import Evaluation
 from services.protocol_log.store import ProtocolStore
 from shared.contract.events.abruf import Treffer
+from shared.contract.events.account import OperatorRole
 from shared.contract.events.protocol import Zweck
 from shared.law.aufbewahrung import BERLIN
 from shared.platform.db import create_pool
+from tests import identities
 from tests.helpers import database_url
 from tests.retrieval import HANNOVER, answered
 
@@ -220,9 +222,10 @@ async def test_reading_needs_a_purpose_and_is_logged(store: ProtocolStore) -> No
         treffer="P-subject",
     )
     subject = Treffer(gemeindeschluessel=HANNOVER[0], ordnungsmerkmal="P-subject")
+    _, dsb = identities.operator(OperatorRole.DATENSCHUTZ, NOW, "dsb")
     about = await service.read(
         store,
-        reader="operator:dsb",
+        reader=reader_of(dsb, None, Zweck.AUSKUNFT_BETROFFENE),
         purpose=Zweck.AUSKUNFT_BETROFFENE,
         now=NOW,
         subject=subject,
@@ -230,24 +233,27 @@ async def test_reading_needs_a_purpose_and_is_logged(store: ProtocolStore) -> No
     assert len(about) == 1
     assert about[0]["zugangsart"] == "einfache_behoerdenauskunft"
     # the commissioning authority reads its own entries, nobody else's
+    _, police = identities.tenant_user("T-police", NOW)
     own = await service.read(
-        store, reader="tenant:T-police", purpose=Zweck.DATENSCHUTZKONTROLLE, now=NOW
+        store,
+        reader=reader_of(police, None, Zweck.DATENSCHUTZKONTROLLE),
+        purpose=Zweck.DATENSCHUTZKONTROLLE,
+        now=NOW,
     )
     assert [e["tenant_id"] for e in own] == ["T-police"]
     with pytest.raises(ReadRefused):
+        reader_of(police, "T-chain", Zweck.DATENSCHUTZKONTROLLE)
+    with pytest.raises(ReadRefused):
         await service.read(
             store,
-            reader="tenant:T-police",
-            purpose=Zweck.DATENSCHUTZKONTROLLE,
+            reader=reader_of(dsb, None, Zweck.AUSKUNFT_BETROFFENE),
+            purpose=Zweck.AUSKUNFT_BETROFFENE,
             now=NOW,
-            tenant_id="T-chain",
-        )
-    with pytest.raises(ReadRefused):
-        await service.read(store, reader="operator:x", purpose=Zweck.AUSKUNFT_BETROFFENE, now=NOW)
+        )  # information to the person concerned names the person
     reads = await store.conn.fetch("SELECT reader, purpose, entries FROM read_log ORDER BY read_id")
     assert [(r["reader"], r["purpose"], r["entries"]) for r in reads] == [
         ("operator:dsb", "auskunft_betroffene", 1),
-        ("tenant:T-police", "datenschutzkontrolle", 1),
+        (police.principal, "datenschutzkontrolle", 1),
     ]
 
 

@@ -179,19 +179,6 @@ def test_lag_per_topic_sums_partitions_and_ignores_unknown_ones() -> None:
     assert domain.lag_per_topic(committed, ends) == {"a": 2, "b": 0}
 
 
-def test_csv_export_has_every_field_as_a_column_and_nested_values_as_json() -> None:
-    text = domain.as_csv(
-        [
-            {"chain": "operator", "seq": 1, "treffer": [{"gemeindeschluessel": "03241001"}]},
-            {"chain": "operator", "seq": 2, "vorgangsnummer": "03-1", "treffer": []},
-        ]
-    )
-    lines = text.splitlines()
-    assert lines[0] == "chain,seq,treffer,vorgangsnummer"
-    assert lines[1] == 'operator,1,"[{""gemeindeschluessel"": ""03241001""}]",'
-    assert lines[2] == "operator,2,[],03-1"
-
-
 def test_application_files_in_json_and_yaml_and_what_is_refused(tmp_path: Path) -> None:
     body = application("A-2026-1")
     assert domain.load_application(Path("a.json"), json.dumps(body))["application_id"] == "A-2026-1"

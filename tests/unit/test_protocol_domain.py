@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from services.protocol_log import domain
 from services.protocol_log.domain import AlertThresholds, Head, StoredEntry
+from shared.contract.events.account import Berechtigung, OperatorRole
+from shared.contract.events.protocol import Zweck
 from shared.law import aufbewahrung
 from shared.law.aufbewahrung import BERLIN
+from shared.platform.tokens import Identity
 
 
 @pytest.mark.parametrize(
@@ -95,3 +99,93 @@ def test_rules_fire_once_at_their_threshold() -> None:
     # usual: 2 × a 30-a-day average = 60
     assert [f.rule for f in domain.evaluate(t, 0, 0, 60, 30.0, day)] == ["volume_above_usual"]
     assert domain.evaluate(t, 0, 0, 59, 30.0, day) == []
+
+
+# -- who reads the log (§ 40 Abs. 5 Satz 3 BMG), proven by a token ---------------------------
+
+
+def _identity(tenant: str | None, roles: list[str], grants: tuple[str, ...] = ()) -> Identity:
+    return Identity(
+        user_id="u-1",
+        username="x",
+        tenant_id=tenant,
+        roles=tuple(roles),
+        authorisations=tuple(grants),
+        expires_at=NOW_READ,
+    )
+
+
+NOW_READ = datetime(2026, 11, 30, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [(role, purposes) for role, purposes in domain.OPERATOR_PURPOSES.items()],
+    ids=lambda v: v.value if isinstance(v, OperatorRole) else "",
+)
+def test_an_operator_role_reads_only_for_its_purposes_40_abs_5_satz_3_bmg(
+    role: OperatorRole, allowed: frozenset[Zweck]
+) -> None:
+    identity = _identity(None, [role.value])
+    for purpose in Zweck:
+        if purpose in allowed:
+            reader = domain.reader_of(identity, None, purpose)
+            assert reader.chains == [domain.OPERATOR_CHAIN, domain.PORTAL_CHAIN]
+            assert reader.principal == "operator:x"
+        else:
+            with pytest.raises(domain.ReadRefused):
+                domain.reader_of(identity, None, purpose)
+
+
+def test_the_supervisory_authority_controls_and_does_nothing_else_portalv_4_nr_3() -> None:
+    assert domain.OPERATOR_PURPOSES[OperatorRole.AUFSICHT] == {Zweck.DATENSCHUTZKONTROLLE}
+
+
+def test_an_authority_reads_only_its_own_retrievals() -> None:
+    admin = _identity("T-1", ["administrator"], (Berechtigung.AUSWERTUNG.value,))
+    reader = domain.reader_of(admin, None, Zweck.DATENSCHUTZKONTROLLE)
+    assert (reader.chains, reader.tenant_id) == (
+        [domain.tenant_chain("T-1"), domain.OPERATOR_CHAIN],
+        "T-1",
+    )
+    assert reader.principal == "tenant:T-1/x"
+    assert domain.reader_of(admin, "T-1", Zweck.STRAFVERFAHREN).tenant_id == "T-1"
+    with pytest.raises(domain.ReadRefused, match="own"):
+        domain.reader_of(admin, "T-2", Zweck.DATENSCHUTZKONTROLLE)
+    with pytest.raises(domain.ReadRefused):
+        domain.reader_of(admin, None, Zweck.BETRIEBSSICHERUNG)
+
+
+def test_a_user_reads_the_authoritys_log_only_with_the_evaluation_authorisation() -> None:
+    with pytest.raises(domain.ReadRefused, match="authorised to evaluate"):
+        domain.reader_of(_identity("T-1", ["user"]), None, Zweck.DATENSCHUTZKONTROLLE)
+    evaluator = _identity("T-1", ["user"], (Berechtigung.AUSWERTUNG.value,))
+    assert domain.reader_of(evaluator, None, Zweck.DATENSCHUTZKONTROLLE).tenant_id == "T-1"
+
+
+def test_an_account_without_a_known_role_reads_nothing() -> None:
+    with pytest.raises(domain.ReadRefused):
+        domain.reader_of(_identity(None, ["administrator"]), None, Zweck.DATENSCHUTZKONTROLLE)
+    assert not domain.may_verify(_identity(None, ["administrator"]))
+    assert not domain.may_verify(_identity("T-1", ["administrator"], ("auswertung",)))
+    assert domain.may_verify(_identity(None, ["revision"]))
+
+
+def test_csv_export_puts_the_identifying_fields_first_and_nested_values_as_json() -> None:
+    text = domain.as_csv(
+        [
+            {"chain": "operator", "seq": 1, "treffer": [{"gemeindeschluessel": "03241001"}]},
+            {"seq": 2, "chain": "operator", "vorgangsnummer": "03-1", "treffer": []},
+        ]
+    )
+    lines = text.splitlines()
+    assert lines[0] == "chain,seq,vorgangsnummer,treffer"
+    assert lines[1] == 'operator,1,,"[{""gemeindeschluessel"": ""03241001""}]"'
+    assert lines[2] == "operator,2,03-1,[]"
+
+
+@pytest.mark.parametrize("value", ['=HYPERLINK("x")', "+1", "-1+1", "@SUM(A1)", "\tx"])
+def test_csv_export_never_hands_a_spreadsheet_a_formula(value: str) -> None:
+    row = domain.as_csv([{"chain": "operator", "kennung": value}]).splitlines()[1]
+    cell = next(csv.reader([row]))[1]
+    assert cell == "'" + value

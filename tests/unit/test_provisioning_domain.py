@@ -276,11 +276,11 @@ def test_sperrdaten_authorisation_only_where_34a_abs_6_allows_it(
     kind: Behoerdenart | None, granted: bool
 ) -> None:
     tenant = replace(TENANT, authority_kind=kind)
-    result = domain.change_sperrdaten(USER, tenant, CommandAction.GRANT_SPERRDATEN)
+    result = domain.change_grant(USER, tenant, CommandAction.GRANT_SPERRDATEN)
     if granted:
         assert isinstance(result, Account)
         assert result.sperrdaten_berechtigt is True
-        revoked = domain.change_sperrdaten(result, tenant, CommandAction.REVOKE_SPERRDATEN)
+        revoked = domain.change_grant(result, tenant, CommandAction.REVOKE_SPERRDATEN)
         assert isinstance(revoked, Account)
         assert revoked.sperrdaten_berechtigt is False
     else:
@@ -291,7 +291,7 @@ def test_sperrdaten_authorisation_only_where_34a_abs_6_allows_it(
 def test_a_user_of_another_tenant_cannot_be_authorised() -> None:
     tenant = replace(TENANT, authority_kind=Behoerdenart.POLIZEI)
     other = replace(USER, tenant_id="t-2")
-    result = domain.change_sperrdaten(other, tenant, CommandAction.GRANT_SPERRDATEN)
+    result = domain.change_grant(other, tenant, CommandAction.GRANT_SPERRDATEN)
     assert isinstance(result, domain.Rejection)
     assert result.code == "UNKNOWN_USER"
 

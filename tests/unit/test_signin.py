@@ -78,6 +78,8 @@ def test_one_http_mapping() -> None:
         AuthOutcome.PASSWORD_CHANGE_REQUIRED: 200,
         AuthOutcome.PASSWORD_CHANGED: 200,
         AuthOutcome.INVALID_CREDENTIALS: 401,
+        AuthOutcome.TOKEN_REFRESHED: 200,
+        AuthOutcome.SESSION_INVALID: 401,
         AuthOutcome.PASSWORD_POLICY_VIOLATED: 400,
         AuthOutcome.INITIAL_PASSWORD_EXPIRED: 403,
         AuthOutcome.CLIENT_CERTIFICATE_REJECTED: 403,

@@ -27,6 +27,24 @@ class UserStatus(StrEnum):
 class UserKind(StrEnum):
     ADMINISTRATOR = "administrator"  # the Hauptadministrator
     USER = "user"
+    OPERATOR = "operator"  # the operator's own staff and the supervisory authority: no tenant
+
+
+class OperatorRole(StrEnum):
+    """What an operator account is for; the read APIs derive the purposes it may read the
+    retrieval log for from it (§ 40 Abs. 5 Satz 3 BMG)."""
+
+    BETRIEB = "betrieb"  # Verfahrensbetreuung: operation of the register mirror
+    DATENSCHUTZ = "datenschutz"  # the operator's data-protection officer
+    REVISION = "revision"  # the operator's internal audit
+    AUFSICHT = "aufsicht"  # the data-protection supervisory authority (PortalV § 4 Nr. 3)
+
+
+class Berechtigung(StrEnum):
+    """Authorisations a tenant user holds beside the role; an access token names them."""
+
+    SPERRDATEN = "sperrdaten"  # § 34a Abs. 6 BMG: data despite an Auskunftssperre
+    AUSWERTUNG = "auswertung"  # may read and export the tenant's own retrieval log
 
 
 class TenantUser(Event):
@@ -40,6 +58,9 @@ class TenantUser(Event):
         description="§ 34a Abs. 6 BMG: specially authorised to receive data despite an "
         "Auskunftssperre (granted by account command, only in police, Verfassungsschutz, BND, "
         "MAD and Zollfahndung)",
+    )
+    auswertung_berechtigt: bool = Field(
+        False, description="may read and export the tenant's own retrieval log (administrators may)"
     )
 
 
@@ -162,6 +183,8 @@ class CommandAction(StrEnum):
     RESET_ADMIN_PASSWORD = "reset_admin_password"
     GRANT_SPERRDATEN = "grant_sperrdaten"  # § 34a Abs. 6 BMG authorisation of a user
     REVOKE_SPERRDATEN = "revoke_sperrdaten"
+    GRANT_AUSWERTUNG = "grant_auswertung"  # reading the tenant's own retrieval log
+    REVOKE_AUSWERTUNG = "revoke_auswertung"
     REGISTER_PROCEDURE = "register_procedure"  # NMeldVO 2022 § 26 Abs. 2
     LOCK_PROCEDURE = "lock_procedure"
     UNLOCK_PROCEDURE = "unlock_procedure"
@@ -214,6 +237,8 @@ class AccountEventKind(StrEnum):
     ADMIN_PASSWORD_RESET = "admin_password_reset"
     SPERRDATEN_GRANTED = "sperrdaten_granted"
     SPERRDATEN_REVOKED = "sperrdaten_revoked"
+    AUSWERTUNG_GRANTED = "auswertung_granted"
+    AUSWERTUNG_REVOKED = "auswertung_revoked"
     PROCEDURE_REGISTERED = "procedure_registered"
     PROCEDURE_LOCKED = "procedure_locked"
     PROCEDURE_UNLOCKED = "procedure_unlocked"
@@ -243,6 +268,8 @@ class AuthOutcome(StrEnum):
     TENANT_SUSPENDED = "tenant_suspended"
     PASSWORD_CHANGED = "password_changed"
     PASSWORD_POLICY_VIOLATED = "password_policy_violated"
+    TOKEN_REFRESHED = "token_refreshed"
+    SESSION_INVALID = "session_invalid"  # unknown, used or expired refresh token
 
 
 class AuthAudit(Event):
@@ -251,7 +278,7 @@ class AuthAudit(Event):
     username: str
     tenant_id: str | None = None
     user_id: str | None = None
-    action: str = Field(description="login or change_password")
+    action: str = Field(description="login, change_password or refresh")
     outcome: AuthOutcome
     client_certificate_fingerprint: str | None = None
     detail: list[str] = Field(default_factory=list)

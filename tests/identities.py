@@ -1,0 +1,54 @@
+"""Signed-in identities for tests: access tokens signed with the installation's token key, as the
+authentication API would issue them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from shared.contract.events.account import Berechtigung, OperatorRole
+from shared.platform.pki import TOKEN_KEY, load_ed25519_key
+from shared.platform.settings import get_settings
+from shared.platform.tokens import Identity, issue
+
+
+def signed(
+    *,
+    username: str,
+    tenant_id: str | None,
+    roles: list[str],
+    authorisations: list[str],
+    now: datetime,
+) -> tuple[str, Identity]:
+    key = load_ed25519_key(get_settings().pki_dir / TOKEN_KEY)
+    return issue(
+        key,
+        user_id=f"u-{username}",
+        username=username,
+        tenant_id=tenant_id,
+        roles=roles,
+        authorisations=authorisations,
+        now=now,
+    )
+
+
+def operator(role: OperatorRole, now: datetime, username: str = "") -> tuple[str, Identity]:
+    return signed(
+        username=username or f"{role.value}-test",
+        tenant_id=None,
+        roles=[role.value],
+        authorisations=[],
+        now=now,
+    )
+
+
+def tenant_user(
+    tenant_id: str, now: datetime, *, admin: bool = True, auswertung: bool = False
+) -> tuple[str, Identity]:
+    grants = [Berechtigung.AUSWERTUNG.value] if admin or auswertung else []
+    return signed(
+        username=f"{'admin' if admin else 'user'}.{tenant_id[:8]}",
+        tenant_id=tenant_id,
+        roles=["administrator" if admin else "user"],
+        authorisations=grants,
+        now=now,
+    )
