@@ -24,6 +24,7 @@ from shared.contract.topics import Topics, TopicSpec
 from shared.platform.broker import json_or_none
 from shared.platform.kafka_client import KafkaClient
 from shared.platform.kafka_security import client_options
+from shared.platform.operator_signatures import COMMAND, OperatorKey
 from shared.platform.settings import get_settings
 
 SOURCE = "/demo/scan-intake"
@@ -171,11 +172,16 @@ async def publish(
     key: str,
     body: dict[str, Any] | bytes,
     source: str = SOURCE,
+    signed_by: OperatorKey | None = None,
 ) -> None:
-    """Publishes like an upstream system: CloudEvents headers, JSON body, keyed."""
+    """Publishes like an upstream system: CloudEvents headers, JSON body, keyed; an operator's
+    command signed with the operator's key."""
     env = Envelope.new(source=source, type=spec.event_type, correlation_id=None, subject=key)
     raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
-    await client.publish(spec.name, raw, key, env.to_headers())
+    headers = env.to_headers()
+    if signed_by is not None:
+        headers |= signed_by.sign(COMMAND, spec.name, key.encode(), headers, raw)
+    await client.publish(spec.name, raw, key, headers)
 
 
 async def submit(client: KafkaClient, body: dict[str, Any] | bytes, what: str = "") -> None:

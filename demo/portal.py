@@ -28,7 +28,7 @@ from services.portal.service import answer_context
 from shared.contract.events.portal import REQUESTER_CREDENTIAL_PURPOSE
 from shared.contract.topics import Topics
 from shared.platform.broker import json_or_none
-from shared.platform.pki import LETTER_KEY
+from shared.platform.pki import LETTER_KEY, load_operator_key
 from shared.platform.sealed import credential_context, load_private_key, open_sealed, public_bytes
 
 SOURCE = "/demo/portal-frontend"
@@ -69,6 +69,7 @@ async def main(interval: float) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     settings = PortalSettings()
+    operator = load_operator_key(settings.pki_dir, settings.portal_operators[0])
     key = X25519PrivateKey.generate()
     reg_id = f"DEMO-R-{uuid.uuid4().hex[:8]}"
     producer = kafka()
@@ -90,7 +91,7 @@ async def main(interval: float) -> None:
             "decision_id": f"D-{reg_id}", "registration_id": reg_id,
             "operator_id": settings.portal_operators[0], "zulassen": True,
             "begruendung": "Handelsregisterauszug geprüft.",
-            "decided_at": now()}, "/demo/operators")  # fmt: skip
+            "decided_at": now()}, "/demo/operators", signed_by=operator)  # fmt: skip
         credentials = await first(Topics.PORTAL_CREDENTIALS.name, reg_id, stop)
         kennung = credentials["kennung"]
         letter_key = load_private_key((settings.pki_dir / LETTER_KEY).read_bytes())

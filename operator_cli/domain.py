@@ -13,7 +13,13 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from shared.contract.deadletter import DeadLetter, redrive_headers
+from shared.contract.deadletter import (
+    REDRIVEN_AT,
+    REDRIVEN_BY,
+    REDRIVEN_FROM,
+    DeadLetter,
+    redrive_headers,
+)
 from shared.contract.events.application import ApplicationSubmitted
 from shared.contract.topics import DLQ_SUFFIX, Topics
 from shared.platform.broker import schema_violations
@@ -317,9 +323,9 @@ def redrive_of(record: Record, operator: str, now: datetime) -> Redrive:
         raise InputError(f"{record.ref} names no original topic (dlq_original_topic)")
     original = letter.original_topic
     headers = redrive_headers(record.headers)
-    headers["redriven_from"] = record.ref
-    headers["redriven_by"] = operator
-    headers["redriven_at"] = now.isoformat()
+    headers[REDRIVEN_FROM] = record.ref
+    headers[REDRIVEN_BY] = operator
+    headers[REDRIVEN_AT] = now.isoformat()
     ref = Ref(record.topic, record.partition, record.offset)
     return Redrive(ref, original, record.key, record.value, headers)
 

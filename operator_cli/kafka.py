@@ -18,6 +18,7 @@ from operator_cli.domain import Abort
 from shared.contract.envelope import CORRELATION_HEADER, Envelope
 from shared.contract.topics import TopicSpec
 from shared.platform.kafka_client import KafkaClient, Record
+from shared.platform.operator_signatures import COMMAND, REDRIVE, OperatorKey
 
 SOURCE = "/operators/meldespiegel-cli"
 
@@ -31,9 +32,20 @@ def _name(spec: TopicSpec | str) -> str:
 
 
 class Kafka(KafkaClient):
-    def __init__(self, bootstrap: str, **client_options: Any) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        signing: Callable[[], OperatorKey] | None = None,
+        **client_options: Any,
+    ) -> None:
         super().__init__(bootstrap, client_id="meldespiegel-cli", **client_options)
         self._existing: set[str] | None = None
+        self._signing = signing  # the operator's key, loaded when a command is first signed
+
+    def operator_key(self) -> OperatorKey:
+        if self._signing is None:
+            raise Abort("no operator key to sign commands with")
+        return self._signing()
 
     async def __aenter__(self) -> Kafka:
         try:
@@ -85,8 +97,20 @@ class Kafka(KafkaClient):
             if isinstance(body, BaseModel)
             else json.dumps(body, ensure_ascii=False).encode()
         )
-        await self.publish(spec.name, raw, key, env.to_headers())
+        headers = env.to_headers()
+        if spec.operator_command:  # the consumer verifies who gave it
+            headers |= self.operator_key().sign(COMMAND, spec.name, key.encode(), headers, raw)
+        await self.publish(spec.name, raw, key, headers)
         return env
+
+    async def publish_redrive(
+        self, topic: str, value: bytes, key: str | None, headers: dict[str, str]
+    ) -> None:
+        """A dead letter sent back, signed by the operator who sends it (the original command's
+        own signature, if it has one, travels on unchanged)."""
+        raw_key = key.encode() if key is not None else None
+        signed = headers | self.operator_key().sign(REDRIVE, topic, raw_key, headers, value)
+        await self.publish(topic, value, key, signed)
 
     async def ask(
         self,

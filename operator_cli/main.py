@@ -40,13 +40,15 @@ from shared.contract.deadletter import DeadLetter
 from shared.contract.events.abruf import QueryRequested
 from shared.contract.events.account import AccountCommand
 from shared.contract.events.betrieb import Redriven
+from shared.contract.events.portal import RegistrationDecision, StatementRequested
 from shared.contract.events.protocol import Zweck
 from shared.contract.events.review import ManualDecision
 from shared.contract.topics import CATALOGUE, DLQ_SUFFIX, Topics
 from shared.platform.broker import schema_violations
 from shared.platform.kafka_client import Follower
 from shared.platform.kafka_security import client_options
-from shared.platform.pki import ANSWER_KEY
+from shared.platform.operator_signatures import OperatorKey
+from shared.platform.pki import ANSWER_KEY, load_operator_key
 from shared.platform.sealed import load_private_key, open_sealed
 from shared.platform.settings import Settings
 
@@ -81,7 +83,24 @@ class CliContext:
             options = client_options(self.settings)
         except ValueError as exc:
             raise InputError(str(exc)) from None
-        return Kafka(self.bootstrap, **options)
+        return Kafka(self.bootstrap, self.operator_key, **options)
+
+    def operator_key(self) -> OperatorKey:
+        """The operator's signing key and certificate (`$MELDESPIEGEL_PKI_DIR/operators/`): every
+        command the CLI publishes is signed with it, and the services refuse unsigned ones."""
+        try:
+            key = load_operator_key(self.settings.pki_dir, self.operator)
+        except (FileNotFoundError, ValueError) as exc:
+            raise InputError(
+                f"no signing key for operator {self.operator!r} ({exc}); the operator CA issues "
+                f"one: python -m shared.platform.pki operator {self.settings.pki_dir} "
+                f"{self.operator} betrieb"
+            ) from None
+        if key.operator_id != self.operator:
+            raise InputError(
+                f"the certificate names {key.operator_id!r}, not the operator {self.operator!r}"
+            )
+        return key
 
     def session(self) -> Session:
         return Session(SessionFile(self.settings.session_file), AuthApi(self.settings.auth_api_url))
@@ -107,10 +126,14 @@ log_app = typer.Typer(
     help="The § 40 BMG protocol log (through its read API).", no_args_is_help=True
 )
 dlq_app = typer.Typer(help="Dead letters: list, show, redrive.", no_args_is_help=True)
+portal_app = typer.Typer(
+    help="The portal: registration decisions and fee statements.", no_args_is_help=True
+)
 app.add_typer(review_app, name="review")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(log_app, name="log")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(portal_app, name="portal")
 
 
 @app.callback()
@@ -358,6 +381,79 @@ def review_decide(
             raise Abort("legal_review did not apply the decision")
 
     _run(ctx, work)
+
+
+# -- the portal ---------------------------------------------------------------------------------
+
+
+@portal_app.command("decide")
+def portal_decide(
+    ctx: typer.Context,
+    registration_id: Annotated[str, typer.Argument()],
+    approve: Annotated[bool, typer.Option("--approve", help="admit the requester")] = False,
+    refuse: Annotated[bool, typer.Option("--refuse", help="refuse the registration")] = False,
+    reason: Annotated[str, typer.Option(help="your written reason")] = "",
+    wait: Annotated[float, typer.Option(help="seconds to wait for the portal")] = 60.0,
+) -> None:
+    """Decide a complete registration (signed as you); waits until the portal applied it."""
+    if approve == refuse:
+        raise InputError("give exactly one of --approve and --refuse")
+    if not reason.strip():
+        raise InputError("--reason is required: the decision is given with a written reason")
+    decision = RegistrationDecision(
+        decision_id=new_id("D"),
+        registration_id=registration_id,
+        operator_id=ctx.obj.operator,
+        zulassen=approve,
+        begruendung=reason,
+        decided_at=datetime.now(UTC),
+    )
+
+    async def work(k: CliContext) -> Record | None:
+        async with k.kafka() as kafka:
+            with err.status("waiting for the portal …"):
+                return await kafka.ask(
+                    Topics.PORTAL_REGISTRATION_DECISION,
+                    decision,
+                    [
+                        Topics.PORTAL_REQUESTER.name,
+                        Topics.PORTAL_REGISTRATION_DECISION_REJECTED.name,
+                    ],
+                    lambda s: s.body.get("registration_id") == registration_id,
+                    wait,
+                )
+
+    answer = _run(ctx, work)
+    if answer is None:
+        raise NoAnswer(f"the portal did not answer within {wait:g} s")
+    if answer.topic == Topics.PORTAL_REGISTRATION_DECISION_REJECTED.name:
+        raise Abort(f"refused: {answer.body.get('grund')}: {answer.body.get('text')}")
+    out.print(f"{registration_id}: {answer.body.get('status')} (by {ctx.obj.operator})")
+
+
+@portal_app.command("statements")
+def portal_statements(
+    ctx: typer.Context,
+    monat: Annotated[str, typer.Argument(help="the month, YYYY-MM")],
+) -> None:
+    """Ask for the fee statements of a month (signed as you); they come on
+    min.portal.statement.v1, provisional while the month runs."""
+    try:
+        request = StatementRequested(
+            request_id=new_id("S"),
+            monat=monat,
+            requested_by=ctx.obj.operator,
+            requested_at=datetime.now(UTC),
+        )
+    except ValidationError as exc:
+        raise InputError(schema_violations(exc)) from None
+
+    async def work(k: CliContext) -> None:
+        async with k.kafka() as kafka:
+            await kafka.publish_event(Topics.PORTAL_STATEMENT_REQUESTED, request)
+
+    _run(ctx, work)
+    out.print(f"statements of {monat} requested by {ctx.obj.operator} ({request.request_id})")
 
 
 # -- tenants ----------------------------------------------------------------------------------
@@ -811,7 +907,13 @@ def whoami(ctx: typer.Context) -> None:
     out.print(f"signed in: {_who(session) if session else 'no'}")
     if session:
         out.print(f"token valid until: {session['expires_at']}")
-    out.print(f"operator id on published commands: {ctx.obj.operator}")
+    operator = ctx.obj.operator
+    try:
+        key = ctx.obj.operator_key()
+        signing = f"signed with the certificate of {key.operator_id} ({key.role})"
+    except InputError as exc:
+        signing = f"cannot sign: {exc}"
+    out.print(f"operator on published commands: {operator}, {signing}")
 
 
 # -- dead letters -----------------------------------------------------------------------------
@@ -941,7 +1043,7 @@ def dlq_redrive(
             with Progress(console=err, transient=True) as progress:
                 task = progress.add_task("redriving", total=len(plans))
                 for p, s in zip(plans, letters, strict=True):
-                    await kafka.publish(p.topic, p.value, p.key, p.headers)
+                    await kafka.publish_redrive(p.topic, p.value, p.key, p.headers)
                     await kafka.publish_event(
                         Topics.OPERATOR_REDRIVEN,
                         Redriven(

@@ -17,8 +17,10 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from shared.contract.topics import CATALOGUE, TopicSpec
+from shared.platform.operator_signatures import COMMAND
 from shared.platform.settings import Settings
 from tests.helpers import headers_for
+from tests.identities import operator_key
 
 SAMPLES = Path(__file__).resolve().parent / "contract" / "samples"
 Headers = list[tuple[str, bytes | None]]
@@ -53,10 +55,17 @@ def envelope_headers(event_type: str, event_id: str | None = None) -> Headers:
 
 
 def valid(spec: TopicSpec, event_id: str | None = None) -> Raw:
+    """A valid event; an operator's command signed by the operator it names, as the CLI does."""
     body = sample(spec)
     key = spec.key_of(spec.event.model_validate(body)).encode()
     headers = envelope_headers(spec.event_type, event_id)
-    return Raw("valid", key, json.dumps(body).encode(), headers, expect="apply")
+    raw = json.dumps(body).encode()
+    if spec.operator_command:
+        named = body.get("operator_id") or body.get("requested_by") or body["actor"]["id"]
+        plain = {k: v.decode() for k, v in headers if v is not None}
+        signed = operator_key(named).sign(COMMAND, spec.name, key, plain, raw)
+        headers += [(k, v.encode()) for k, v in signed.items()]
+    return Raw("valid", key, raw, headers, expect="apply")
 
 
 def event_id_of(raw: Raw) -> str:

@@ -3,10 +3,11 @@ authentication API would issue them."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from shared.contract.events.account import Berechtigung, OperatorRole
-from shared.platform.pki import TOKEN_KEY, load_ed25519_key
+from shared.platform.operator_signatures import OperatorKey
+from shared.platform.pki import TOKEN_KEY, init_operator, load_ed25519_key, load_operator_key
 from shared.platform.settings import get_settings
 from shared.platform.tokens import Identity, issue
 
@@ -52,3 +53,17 @@ def tenant_user(
         authorisations=grants,
         now=now,
     )
+
+
+# the fast tier's services run on clocks set in the past; the certificates hold for them too
+VALID_FROM = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def operator_key(operator_id: str, role: str = OperatorRole.BETRIEB.value) -> OperatorKey:
+    """An operator's signing key and certificate from the installation's operator CA (issued
+    once, under the PKI directory, as `python -m shared.platform.pki operator` does)."""
+    pki = get_settings().pki_dir
+    init_operator(pki, operator_id, role, valid_from=VALID_FROM)
+    key = load_operator_key(pki, operator_id)
+    assert key.role == role, f"{operator_id} has a certificate for {key.role}, not {role}"
+    return key

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from shared.contract.envelope import Envelope
 from shared.contract.topics import TopicSpec
+from shared.platform.operator_signatures import COMMAND, OperatorKey
 from shared.platform.runtime import ServiceRuntime
 from tests.fakes.messaging import MemoryMessaging
 
@@ -62,14 +63,22 @@ class InMemory:
         body: BaseModel | dict[str, Any],
         key: str = "k",
         event_id: str | None = None,
+        signed_by: OperatorKey | None = None,
     ) -> Envelope:
+        """Publishes `body` as an upstream system would; an operator's command signed with
+        `signed_by`'s key, as the CLI signs it."""
         envelope = Envelope.new(source="/tests", type=spec.event_type, correlation_id=None)
         if event_id is not None:  # the same event delivered again
             envelope = replace(envelope, id=event_id)
-        payload = json.loads(body.model_dump_json()) if isinstance(body, BaseModel) else body
-        await self.broker.publish(
-            payload, spec.name, key=key.encode(), headers=envelope.to_headers()
+        raw = (
+            body.model_dump_json().encode()
+            if isinstance(body, BaseModel)
+            else json.dumps(body, ensure_ascii=False).encode()
         )
+        headers = envelope.to_headers()
+        if signed_by is not None:
+            headers |= signed_by.sign(COMMAND, spec.name, key.encode(), headers, raw)
+        await self.broker.publish(raw, spec.name, key=key.encode(), headers=headers)
         return envelope
 
     def bodies(self, spec: TopicSpec) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from shared.contract.events.abruf import QueryAnswered, QueryRequested, Register
 from shared.contract.topics import Topics, by_name
 from shared.platform.broker import json_or_none
 from shared.platform.kafka_client import KafkaClient
+from shared.platform.operator_signatures import COMMAND, OperatorKey
 from shared.platform.pki import ANSWER_KEY
 from shared.platform.sealed import load_private_key, open_sealed
 from tests.helpers import (
@@ -31,6 +32,7 @@ from tests.helpers import (
     headers_for,
     read_all,
 )
+from tests.identities import operator_key
 
 HANNOVER = ("03241001", "Hannover", "30159")
 BRAUNSCHWEIG = ("03101000", "Braunschweig", "38100")
@@ -165,10 +167,27 @@ def query(
     }
 
 
-async def publish(producer: RawProducer, spec_name: str, body: dict[str, Any], key: str) -> None:
-    await producer.send(
-        spec_name, body, key=key, headers=headers_for(by_name(spec_name).event_type)
-    )
+async def publish(
+    producer: RawProducer,
+    spec_name: str,
+    body: dict[str, Any],
+    key: str,
+    signed_by: OperatorKey | None = None,
+) -> None:
+    """Publishes as the upstream party would: an operator's command signed by the operator it
+    names (or by `signed_by`)."""
+    spec = by_name(spec_name)
+    headers = headers_for(spec.event_type)
+    raw = json.dumps(body).encode()
+    if spec.operator_command:
+        named = body.get("operator_id") or body.get("requested_by") or body["actor"]["id"]
+        plain = {k: v.decode() for k, v in headers}
+        signer = signed_by or operator_key(named)
+        headers += [
+            (k, v.encode())
+            for k, v in signer.sign(COMMAND, spec_name, key.encode(), plain, raw).items()
+        ]
+    await producer.send(spec_name, raw, key=key, headers=headers)
 
 
 async def deliver(producer: RawProducer, *deliveries: dict[str, Any]) -> None:

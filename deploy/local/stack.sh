@@ -274,6 +274,9 @@ case "$CMD" in
     kafka_up
     pg_up
     "$ROOT/.venv/bin/python" -m shared.platform.pki init "$CACHE/pki"
+    # the local installation's Verfahrensbetreuung signs its commands with this key
+    "$ROOT/.venv/bin/python" -m shared.platform.pki operator "$CACHE/pki" \
+      ops-verfahrensbetreuung betrieb >/dev/null
     write_env
     # shellcheck disable=SC1090
     source "$CACHE/stack-$PROFILE.env"

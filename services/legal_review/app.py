@@ -78,7 +78,7 @@ class LegalReview(ServiceRuntime):
             await self.consume(
                 msg,
                 lambda conn, _: service.handle_manual_decision(
-                    self.store(conn), decision, self.clock()
+                    self.store(conn), decision, self.clock(), self.signer(msg)
                 ),
             )
 

@@ -23,6 +23,7 @@ from shared.contract.events.review import (
 from shared.contract.topics import Topics
 from shared.platform.logging import get_logger
 from shared.platform.messaging import Outgoing
+from shared.platform.operator_signatures import Refusal, Signer, proven
 
 log = get_logger(__name__)
 RULES = "rules"
@@ -138,11 +139,18 @@ def _refusal(md: ManualDecision, code: str, message: str) -> Outgoing:
 
 
 async def handle_manual_decision(
-    store: Reviews, md: ManualDecision, now: datetime
+    store: Reviews, md: ManualDecision, now: datetime, signer: Signer | Refusal
 ) -> Sequence[Outgoing]:
+    """An operator's decision, applied if the operator it names signed it (and the case waits
+    for one); a forged or unsigned one is refused and changes nothing."""
+    not_proven = proven(signer, md.operator_id)
     case = await store.case(md.application_id, lock=True)
-    refusal = domain.manual_decision_refusal(
-        md.application_id, Ergebnis(case.status) if case else None
+    refusal = (
+        (not_proven.code, not_proven.message)
+        if not_proven
+        else domain.manual_decision_refusal(
+            md.application_id, Ergebnis(case.status) if case else None
+        )
     )
     if refusal is not None:
         code, message = refusal

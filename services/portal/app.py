@@ -101,7 +101,7 @@ class PortalService(ServiceRuntime):
             await self.consume(
                 msg,
                 lambda conn, _: service.handle_decision(
-                    self.store(conn), d, self.deps, self.clock()
+                    self.store(conn), d, self.deps, self.clock(), self.signer(msg)
                 ),
             )
 
@@ -144,7 +144,7 @@ class PortalService(ServiceRuntime):
             await self.consume(
                 msg,
                 lambda conn, _: service.handle_statement_request(
-                    self.store(conn), cmd, self.clock()
+                    self.store(conn), cmd, self.clock(), self.deps, self.signer(msg)
                 ),
             )
 

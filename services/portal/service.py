@@ -41,8 +41,10 @@ from shared.contract.laender import LAENDER, land_of
 from shared.contract.topics import Topics
 from shared.law.abruf import technischer_fehler
 from shared.law.vorgangsnummer import vorgangsnummer
+from shared.platform.broker import UnprovenCommand
 from shared.platform.logging import get_logger
 from shared.platform.messaging import Outgoing
+from shared.platform.operator_signatures import NOT_SIGNED, Refusal, Signer, proven
 from shared.platform.passwords import (
     hash_password,
     initial_password,
@@ -120,11 +122,21 @@ async def handle_registration(
 
 
 async def handle_decision(
-    store: PortalRecords, d: RegistrationDecision, deps: Portal, now: datetime
+    store: PortalRecords,
+    d: RegistrationDecision,
+    deps: Portal,
+    now: datetime,
+    signer: Signer | Refusal = NOT_SIGNED,
 ) -> list[Outgoing]:
+    """An operator's decision on a registration, applied only if that operator signed it."""
     existing = await store.registration(d.registration_id, lock=True)
-    problem = domain.pruefe_entscheidung(
-        existing[0].status if existing else None, d.operator_id, deps.operators
+    not_proven = proven(signer, d.operator_id)  # whether it may decide: pruefe_entscheidung
+    problem = (
+        domain.Entscheidungsfehler(not_proven.code, not_proven.message)
+        if not_proven
+        else domain.pruefe_entscheidung(
+            existing[0].status if existing else None, d.operator_id, deps.operators
+        )
     )
     if problem or existing is None:
         grund = problem.grund if problem else "UNBEKANNT"
@@ -485,8 +497,17 @@ async def _statements(
 
 
 async def handle_statement_request(
-    store: PortalRecords, cmd: StatementRequested, now: datetime
+    store: PortalRecords,
+    cmd: StatementRequested,
+    now: datetime,
+    deps: Portal,
+    signer: Signer | Refusal = NOT_SIGNED,
 ) -> list[Outgoing]:
+    """The statements of a month, for an operator who signed the request; an unsigned or forged
+    one goes to the dead-letter topic with the reason."""
+    not_proven = proven(signer, cmd.requested_by, deps.operators)
+    if not_proven:
+        raise UnprovenCommand(f"{not_proven.code}: {not_proven.message}")
     current = domain.monat_von(now)
     if cmd.monat > current:
         log.warning("statement for a month to come asked for", monat=cmd.monat)

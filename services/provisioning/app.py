@@ -65,6 +65,6 @@ class Provisioning(ServiceRuntime):
             await self.consume(
                 msg,
                 lambda conn, _: service.handle_raw_command(
-                    self.store(conn), command, self.clock(), self.deps
+                    self.store(conn), command, self.clock(), self.deps, self.signer(msg)
                 ),
             )

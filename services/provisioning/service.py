@@ -50,6 +50,7 @@ from shared.platform.broker import schema_violations
 from shared.platform.fingerprints import normalise_fingerprint
 from shared.platform.logging import get_logger
 from shared.platform.messaging import Outgoing
+from shared.platform.operator_signatures import NOT_SIGNED, Refusal, Signer, proven
 from shared.platform.passwords import (
     hash_password,
     initial_password,
@@ -348,7 +349,11 @@ _PROCEDURE_EVENT = {
 
 
 async def handle_raw_command(
-    store: Accounts, raw: dict[str, Any], now: datetime, deps: Provisioner
+    store: Accounts,
+    raw: dict[str, Any],
+    now: datetime,
+    deps: Provisioner,
+    signer: Signer | Refusal = NOT_SIGNED,
 ) -> Sequence[Outgoing]:
     """A command that breaks the schema is answered with a rejection its sender can read."""
     try:
@@ -373,16 +378,30 @@ async def handle_raw_command(
                 ),
             )
         ]
-    return await handle_command(store, cmd, now, deps)
+    return await handle_command(store, cmd, now, deps, signer)
 
 
 async def handle_command(
-    store: Accounts, cmd: AccountCommand, now: datetime, deps: Provisioner
+    store: Accounts,
+    cmd: AccountCommand,
+    now: datetime,
+    deps: Provisioner,
+    signer: Signer | Refusal = NOT_SIGNED,
 ) -> Sequence[Outgoing]:
+    """An account command; an operator's must be signed by the operator it names."""
     if await store.command_seen(cmd.command_id):
         log.info("account command already applied", command_id=cmd.command_id)
         return []
-    out, rejection = await _apply(store, cmd, now, deps)
+    not_proven = (
+        proven(signer, cmd.actor.id)  # whether this operator may: domain.authorise
+        if cmd.actor.kind is ActorKind.OPERATOR
+        else None
+    )
+    out, rejection = (
+        ([], (not_proven.code, not_proven.message))
+        if not_proven
+        else await _apply(store, cmd, now, deps)
+    )
     if rejection:
         code, message = rejection
         out = [

@@ -15,6 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 PREFIX = "dlq_"  # every header a dead letter adds; a redrive removes them all
+# what a redrive adds: which dead letter, by which operator (who signs the copy), when
+REDRIVEN_FROM, REDRIVEN_BY, REDRIVEN_AT = "redriven_from", "redriven_by", "redriven_at"
+# the redriving operator's certificate and signature over the copy; an original command's own
+# signature (`operator_cert`, `operator_signature`) travels on unchanged
+REDRIVE_CERT_HEADER, REDRIVE_SIGNATURE_HEADER = "redrive_cert", "redrive_signature"
 RawHeaders = Iterable[tuple[str, bytes | None]]
 
 

@@ -12,6 +12,10 @@ SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
 CORRELATION_HEADER = "correlation_id"
 REQUIRED_HEADERS = ("ce_id", "ce_source", "ce_type", "ce_specversion")
+# an operator's command or redrive carries the operator's certificate (DER, base64) and an Ed25519
+# signature over the record (`shared.platform.operator_signatures`)
+OPERATOR_CERT_HEADER = "operator_cert"
+OPERATOR_SIGNATURE_HEADER = "operator_signature"
 
 
 class EnvelopeError(ValueError):

@@ -85,6 +85,9 @@ class TopicSpec:
     batched: bool = False
     # events larger than the service-wide limit, e.g. a result list of 1,000 persons
     max_event_bytes: int | None = None
+    # an operator's command: signed by the operator who gives it, verified by the consumer
+    # (`shared.platform.operator_signatures`)
+    operator_command: bool = False
 
     def key_of(self, event: BaseModel) -> str:
         value: object = event
@@ -173,6 +176,7 @@ class Topics:
         description="Operators' decisions on pending-manual cases.",
         retention_ms=365 * DAY_MS,
         consumed=True,
+        operator_command=True,
     )
     REVIEW_DECISION_REJECTED = TopicSpec(
         name="min.review.decision-rejected.v1",
@@ -240,6 +244,7 @@ class Topics:
         description="Commands of tenant administrators and operators on accounts and tenants.",
         retention_ms=90 * DAY_MS,
         consumed=True,
+        operator_command=True,
     )
     ACCOUNT_EVENT = TopicSpec(
         name="min.account.event.v1",
@@ -440,6 +445,7 @@ class Topics:
         description="Operators' approvals and refusals of registrations.",
         retention_ms=365 * DAY_MS,
         consumed=True,
+        operator_command=True,
     )
     PORTAL_REGISTRATION_DECISION_REJECTED = TopicSpec(
         name="min.portal.registration.decision-rejected.v1",
@@ -551,6 +557,7 @@ class Topics:
         description="Requests for a month's fee statements (finished months come by themselves).",
         retention_ms=90 * DAY_MS,
         consumed=True,
+        operator_command=True,
     )
     PORTAL_STATEMENT = TopicSpec(
         name="min.portal.statement.v1",

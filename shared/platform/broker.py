@@ -70,6 +70,11 @@ class Tombstone(ValueError):
     """A record without a value on a topic that is not compacted: there it means nothing."""
 
 
+class UnprovenCommand(ValueError):
+    """An operator's command or redrive whose operator is not proven by a valid signature
+    (`shared.platform.operator_signatures`); dead-lettered at once with the reason."""
+
+
 class HandlerGaveUp(RuntimeError):
     """A handler kept failing; the message is dead-lettered with the last error."""
 
@@ -86,6 +91,7 @@ POISON: tuple[type[Exception], ...] = (
     Tombstone,
     EnvelopeError,
     ValidationError,
+    UnprovenCommand,
 )
 INFRASTRUCTURE: tuple[type[Exception], ...] = (
     OSError,  # includes ConnectionError and socket timeouts
@@ -490,6 +496,7 @@ __all__ = [
     "Tombstone",
     "UndecodableEvent",
     "UnknownEventType",
+    "UnprovenCommand",
     "decode_event",
     "decode_record",
     "envelope_of",

@@ -4,7 +4,9 @@ X25519 key that answers are sealed for, protocol_log's Ed25519 checkpoint key an
 the authentication API signs access tokens with (the read APIs hold its public half). Production
 takes its certificates from the state's PKI instead; the paths are the same settings.
 
-`python -m shared.platform.pki init DIR` creates what is missing in DIR and changes nothing else.
+`python -m shared.platform.pki init DIR` creates what is missing in DIR and changes nothing else;
+`python -m shared.platform.pki operator DIR OPERATOR_ID ROLE` issues an operator's signing key and
+certificate (DIR/operators/OPERATOR_ID.key and .pem) if it has none.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from shared.platform.operator_signatures import OperatorKey
 from shared.platform.sealed import public_bytes
 
 CA_CERT, CA_KEY = "ca.pem", "ca.key"
@@ -172,6 +175,90 @@ def init(directory: Path) -> list[str]:
     return made
 
 
+OPERATORS_DIR = "operators"  # an operator's key and certificate: operators/<id>.key, <id>.pem
+
+
+def issue_operator(
+    ca_cert_pem: bytes,
+    ca_key_pem: bytes,
+    operator_id: str,
+    role: str,
+    days: int = 365,
+    valid_from: dt.datetime | None = None,
+) -> tuple[bytes, bytes]:
+    """An operator's signing certificate (Ed25519; CN the operator id, OU the role), issued by the
+    operator CA: the consuming services verify commands against it."""
+    ca_cert = x509.load_pem_x509_certificate(ca_cert_pem)
+    ca_key = serialization.load_pem_private_key(ca_key_pem, password=None)
+    key = Ed25519PrivateKey.generate()
+    now = dt.datetime.now(dt.UTC)
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "DE"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "meldespiegel operators"),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, role),
+            x509.NameAttribute(NameOID.COMMON_NAME, operator_id),
+        ]
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(valid_from or now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    return _pem_key(key), cert.public_bytes(serialization.Encoding.PEM)
+
+
+def init_operator(
+    directory: Path, operator_id: str, role: str, valid_from: dt.datetime | None = None
+) -> tuple[Path, Path]:
+    """Issues (or keeps) an operator's key and certificate under DIR/operators/."""
+    folder = directory / OPERATORS_DIR
+    key_path, cert_path = folder / f"{operator_id}.key", folder / f"{operator_id}.pem"
+    if not (key_path.exists() and cert_path.exists()):
+        folder.mkdir(parents=True, exist_ok=True)
+        key_pem, cert_pem = issue_operator(
+            (directory / CA_CERT).read_bytes(),
+            (directory / CA_KEY).read_bytes(),
+            operator_id,
+            role,
+            valid_from=valid_from,
+        )
+        key_path.write_bytes(key_pem)
+        key_path.chmod(0o600)
+        cert_path.write_bytes(cert_pem)
+    return key_path, cert_path
+
+
+def load_operator_key(directory: Path, operator_id: str) -> OperatorKey:
+    """An operator's signing key and certificate from DIR/operators/; FileNotFoundError if the
+    operator has none."""
+    folder = directory / OPERATORS_DIR
+    return OperatorKey(
+        load_ed25519_key(folder / f"{operator_id}.key"),
+        x509.load_pem_x509_certificate((folder / f"{operator_id}.pem").read_bytes()),
+    )
+
+
 def load_ed25519_key(path: Path) -> Ed25519PrivateKey:
     key = serialization.load_pem_private_key(path.read_bytes(), None)
     if not isinstance(key, Ed25519PrivateKey):
@@ -187,8 +274,16 @@ def load_ed25519_public_key(path: Path) -> Ed25519PublicKey:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "operator":
+        key_file, cert_file = init_operator(Path(sys.argv[2]), sys.argv[3], sys.argv[4])
+        print(f"[pki] operator {sys.argv[3]} ({sys.argv[4]}): {key_file}, {cert_file}")
+        raise SystemExit(0)
     if len(sys.argv) != 3 or sys.argv[1] != "init":
-        print("usage: python -m shared.platform.pki init DIR", file=sys.stderr)
+        print(
+            "usage: python -m shared.platform.pki init DIR\n"
+            "       python -m shared.platform.pki operator DIR OPERATOR_ID ROLE",
+            file=sys.stderr,
+        )
         raise SystemExit(2)
     created = init(Path(sys.argv[2]))
     print(

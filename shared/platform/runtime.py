@@ -12,16 +12,19 @@ from typing import Any, TypeVar
 
 import asyncpg
 from aiokafka import ConsumerRecord
+from cryptography import x509
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
 
-from shared.contract.envelope import Envelope
+from shared.contract.deadletter import REDRIVEN_BY
+from shared.contract.envelope import Envelope, decode_headers
 from shared.contract.topics import TopicSpec
 from shared.platform.broker import (
     INFRASTRUCTURE,
     POISON,
     HandlerGaveUp,
+    UnprovenCommand,
     decode_event,
     envelope_of,
     make_broker,
@@ -34,6 +37,16 @@ from shared.platform.db import create_pool
 from shared.platform.logging import event_context, get_logger
 from shared.platform.messaging import BatchItem, Consumed, Effect, Messaging, Outgoing
 from shared.platform.metrics import Metrics
+from shared.platform.operator_signatures import (
+    COMMAND,
+    REDRIVE,
+    Refusal,
+    Seal,
+    Signer,
+    proven,
+    signer_of,
+)
+from shared.platform.pki import CA_CERT
 from shared.platform.settings import Settings, get_settings
 
 log = get_logger(__name__)
@@ -70,6 +83,7 @@ class ServiceRuntime:
         self.package = package
         self.settings = settings or get_settings()
         self.clock = clock
+        self._operator_ca: x509.Certificate | None = None
         self.metrics = Metrics(name)
         self.broker: KafkaBroker = make_broker(
             self.settings, name, self.metrics.faststream, self.metrics.dead_lettered
@@ -124,6 +138,7 @@ class ServiceRuntime:
         for record in msg.raw_message:
             try:
                 envelope, event = decode_event(spec, record, max_bytes)
+                self.check_redrive(record)
             except POISON as exc:
                 await publish_dead_letter(
                     self.broker, record, exc, self.name, self.metrics.dead_lettered
@@ -191,8 +206,41 @@ class ServiceRuntime:
         """Applies a consumed event once (inbox), publishing what it produced (outbox)."""
         envelope = envelope_of(msg)
         record = msg.raw_message
+        self.check_redrive(record)
         consumed = Consumed(envelope, record.topic, record.partition, record.offset)
         return await self.messaging.process_once(consumed, lambda conn: handling(conn, envelope))
+
+    def signer(
+        self, msg: StreamMessage[Any] | ConsumerRecord[Any, Any], seal: Seal = COMMAND
+    ) -> Signer | Refusal:
+        """The operator who signed a consumed command (`shared.platform.operator_signatures`),
+        checked against the operator CA of this installation, or why none is proven."""
+        if self._operator_ca is None:
+            self._operator_ca = x509.load_pem_x509_certificate(
+                (self.settings.pki_dir / CA_CERT).read_bytes()
+            )
+        record = msg.raw_message if isinstance(msg, StreamMessage) else msg
+        return signer_of(
+            seal,
+            self._operator_ca,
+            record.topic,
+            record.key,
+            decode_headers(record.headers or ()),
+            record.value or b"",
+            self.clock(),
+        )
+
+    def check_redrive(self, record: ConsumerRecord[Any, Any]) -> None:
+        """A redriven copy names the operator who sent it back; it must be that operator's
+        signature, or the copy goes to the dead-letter topic again with the reason."""
+        by = decode_headers(record.headers or ()).get(REDRIVEN_BY)
+        if by is None:
+            return
+        refusal = proven(self.signer(record, REDRIVE), by)
+        if refusal is not None:
+            raise UnprovenCommand(
+                f"redrive by {by!r} not proven: {refusal.code}: {refusal.message}"
+            )
 
     async def erase(
         self,

@@ -8,16 +8,23 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.x509.oid import NameOID
 
 from services.intake.domain import assess
 from services.legal_review.app import LegalReview, ReviewSettings
+from shared.contract.envelope import Envelope
 from shared.contract.events.application import ApplicationAccepted, ApplicationSubmitted
 from shared.contract.events.review import Entscheidung, LoggingCommissioned, ManualDecision
 from shared.contract.topics import Topics
+from shared.platform.operator_signatures import COMMAND, OperatorKey
 from tests.fakes.legal_review import MemoryReviewStore
 from tests.helpers import application, database_url
+from tests.identities import operator_key
 from tests.inmemory import InMemory
 
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -96,10 +103,13 @@ async def test_manual_case_is_decided_by_an_operator_once(review: Review) -> Non
         [pending] = run.bodies(Topics.REVIEW_PENDING_MANUAL)
         assert pending["needed"][0]["code"] == "NETWORK_INDIVIDUAL_DECISION"
         assert run.bodies(Topics.REVIEW_DECIDED) == []
-        await run.deliver(Topics.REVIEW_MANUAL_DECISION, decision)
+        await run.deliver(
+            Topics.REVIEW_MANUAL_DECISION, decision, signed_by=operator_key("op-4711")
+        )
         await run.deliver(
             Topics.REVIEW_MANUAL_DECISION,
             decision.model_copy(update={"decision": Entscheidung.REJECTED, "reason": "doch nicht"}),
+            signed_by=operator_key("op-4711"),
         )
 
     [decided] = run.bodies(Topics.REVIEW_DECIDED)
@@ -122,6 +132,7 @@ async def test_operator_can_reject_a_manual_case(review: Review) -> None:
                 decision="rejected",
                 reason="Keine öffentliche Stelle nach § 2 BDSG.",
             ),
+            signed_by=operator_key("op-1"),
         )
     [decided] = run.bodies(Topics.REVIEW_DECIDED)
     assert decided["decision"] == "rejected"
@@ -142,6 +153,7 @@ async def test_manual_decision_for_unknown_or_waiting_case_is_answered_not_crash
                 decision="approved",
                 reason="x",
             ),
+            signed_by=operator_key("op-1"),
         )
         await run.deliver(Topics.APPLICATION_ACCEPTED, waiting)
         await run.deliver(
@@ -152,6 +164,7 @@ async def test_manual_decision_for_unknown_or_waiting_case_is_answered_not_crash
                 decision="approved",
                 reason="x",
             ),
+            signed_by=operator_key("op-1"),
         )
         await run.deliver(Topics.REVIEW_MANUAL_DECISION, {"application_id": "x"})  # malformed
     assert [r["reason_code"] for r in run.bodies(Topics.REVIEW_DECISION_REJECTED)] == [
@@ -224,3 +237,74 @@ async def test_pending_case_past_its_deadline_is_reminded_then_escalated_once_ea
         ("reminder", "manual_decision"),
         ("escalation", "manual_decision"),
     ]
+
+
+async def test_a_manual_decision_in_another_operators_name_is_refused_and_changes_nothing(
+    review: Review,
+) -> None:
+    """The decision names op-4711; unsigned, signed by someone else, signed by a reading role,
+    signed with a certificate of no trusted CA, or changed after signing, it is refused with the
+    reason and the case stays open; only op-4711's own signature decides it."""
+    event = accepted(**MANUAL)
+    app_id = event.application.application_id
+    decision = ManualDecision(
+        application_id=app_id, operator_id="op-4711", decision="approved", reason="Az. 12."
+    )
+    stranger = Ed25519PrivateKey.generate()
+    untrusted = OperatorKey(stranger, _self_signed(stranger, "op-4711"))
+    async with review(Clock()) as run:
+        await run.deliver(Topics.APPLICATION_ACCEPTED, event)
+        await run.deliver(Topics.REVIEW_MANUAL_DECISION, decision)
+        await run.deliver(Topics.REVIEW_MANUAL_DECISION, decision, signed_by=operator_key("op-1"))
+        await run.deliver(
+            Topics.REVIEW_MANUAL_DECISION,
+            decision.model_copy(update={"operator_id": "dsb-1"}),
+            signed_by=operator_key("dsb-1", "datenschutz"),
+        )
+        await run.deliver(Topics.REVIEW_MANUAL_DECISION, decision, signed_by=untrusted)
+        await _deliver_altered(run, decision, operator_key("op-4711"))
+        assert run.bodies(Topics.REVIEW_DECIDED) == []
+        await run.deliver(
+            Topics.REVIEW_MANUAL_DECISION, decision, signed_by=operator_key("op-4711")
+        )
+    assert [r["reason_code"] for r in run.bodies(Topics.REVIEW_DECISION_REJECTED)] == [
+        "OPERATOR_NOT_PROVEN",
+        "OPERATOR_MISMATCH",
+        "OPERATOR_ROLE_NOT_ALLOWED",
+        "OPERATOR_CERTIFICATE_UNTRUSTED",
+        "OPERATOR_SIGNATURE_INVALID",
+    ]
+    [decided] = run.bodies(Topics.REVIEW_DECIDED)
+    assert (decided["decision"], decided["decided_by"]) == ("approved", "op-4711")
+
+
+def _self_signed(key: Ed25519PrivateKey, operator_id: str) -> x509.Certificate:
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "betrieb"),
+            x509.NameAttribute(NameOID.COMMON_NAME, operator_id),
+        ]
+    )
+    now = datetime.now(UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, None)
+    )
+
+
+async def _deliver_altered(run: Any, decision: ManualDecision, key: OperatorKey) -> None:
+    """Signed as it was, published with another decision in the body."""
+    envelope = Envelope.new(
+        source="/tests", type=Topics.REVIEW_MANUAL_DECISION.event_type, correlation_id=None
+    )
+    headers = envelope.to_headers()
+    name, raw_key = Topics.REVIEW_MANUAL_DECISION.name, decision.application_id.encode()
+    headers |= key.sign(COMMAND, name, raw_key, headers, decision.model_dump_json().encode())
+    altered = decision.model_copy(update={"decision": Entscheidung.REJECTED})
+    await run.broker.publish(altered.model_dump_json().encode(), name, key=raw_key, headers=headers)

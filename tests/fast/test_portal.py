@@ -31,6 +31,7 @@ from shared.platform.sealed import (
 )
 from shared.platform.settings import get_settings
 from tests.fakes.portal import MemoryPortalStore
+from tests.identities import operator_key
 from tests.inmemory import InMemory
 from tests.retrieval import HANNOVER, MUENCHEN
 
@@ -90,7 +91,7 @@ async def registered(run: Portal, key: X25519PrivateKey) -> tuple[str, str]:
     await run.deliver(Topics.PORTAL_REGISTRATION_DECISION, {
         "decision_id": "D-1", "registration_id": reg_id, "operator_id": "ops-1", "zulassen": True,
         "begruendung": "Handelsregister geprüft.", "decided_at": START.isoformat(),
-    }, key=reg_id)  # fmt: skip
+    }, key=reg_id, signed_by=operator_key("ops-1"))  # fmt: skip
     [credentials] = run.bodies(Topics.PORTAL_CREDENTIALS)
     kennung = credentials["kennung"]
     letter_key = load_private_key((get_settings().pki_dir / LETTER_KEY).read_bytes())

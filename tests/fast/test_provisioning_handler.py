@@ -26,6 +26,7 @@ from shared.platform.settings import get_settings
 from tests.factories import NOW, approval, complete_application
 from tests.fakes.provisioning import MemoryProvisioningStore
 from tests.helpers import database_url
+from tests.identities import operator_key
 from tests.inmemory import InMemory
 
 WATCH = (
@@ -79,7 +80,11 @@ class Harness(InMemory):
             "/auth/login", headers=headers, json={"username": username, "password": password}
         )
 
-    async def command(self, tenant_id: str, action: str, actor: dict, **fields: Any) -> str:
+    async def command(
+        self, tenant_id: str, action: str, actor: dict, signed: bool = True, **fields: Any
+    ) -> str:
+        """An account command; an operator's signed with that operator's key unless not
+        `signed`."""
         command_id = f"cmd-{uuid.uuid4().hex[:8]}"
         await self.deliver(
             Topics.ACCOUNT_COMMAND,
@@ -90,6 +95,9 @@ class Harness(InMemory):
                 "actor": actor,
                 **fields,
             },
+            signed_by=operator_key(actor["id"])
+            if signed and actor.get("kind") == "operator"
+            else None,
         )
         return command_id
 
@@ -378,8 +386,9 @@ async def test_a_command_id_is_applied_once(run: Harness) -> None:
         "actor": OPERATOR,
         "reason": "Mangel",
     }
-    await run.deliver(Topics.ACCOUNT_COMMAND, body)
-    await run.deliver(Topics.ACCOUNT_COMMAND, body)  # a second event with the same command
+    ops = operator_key("ops-test")
+    await run.deliver(Topics.ACCOUNT_COMMAND, body, signed_by=ops)
+    await run.deliver(Topics.ACCOUNT_COMMAND, body, signed_by=ops)  # the same command again
     assert [e["kind"] for e in run.events(body["command_id"])] == ["tenant_restricted"]
 
 
@@ -619,3 +628,33 @@ async def _operator(run: Harness, conn: Any, name: str) -> tuple[Any, list]:
         run.service.deps,
     )
     return result, []
+
+
+async def test_an_operator_command_without_the_operators_signature_changes_nothing(
+    run: Harness,
+) -> None:
+    """The command names ops-test; unsigned, or signed by another operator, it is rejected with
+    the reason and the tenant stays as it is."""
+    provisioned, _ = await provision(run)
+    tenant = provisioned["tenant_id"]
+    unsigned = await run.command(tenant, "suspend_tenant", OPERATOR, signed=False, reason="r")
+    forged_id = f"cmd-{uuid.uuid4().hex[:8]}"
+    await run.deliver(
+        Topics.ACCOUNT_COMMAND,
+        {
+            "command_id": forged_id,
+            "tenant_id": tenant,
+            "action": "suspend_tenant",
+            "actor": OPERATOR,
+            "reason": "r",
+        },
+        signed_by=operator_key("ops-someone-else"),
+    )
+    assert [run.events(c)[0]["reason_code"] for c in (unsigned, forged_id)] == [
+        "OPERATOR_NOT_PROVEN",
+        "OPERATOR_MISMATCH",
+    ]
+    states = [s for s in run.bodies(Topics.TENANT_STATE) if s["tenant_id"] == tenant]
+    assert [s["status"] for s in states] == ["active"]
+    signed = await run.command(tenant, "suspend_tenant", OPERATOR, reason="Verdacht")
+    assert run.events(signed)[0]["kind"] == "tenant_suspended"

@@ -25,6 +25,7 @@ from tests.helpers import (
     read_all,
     stop_all,
 )
+from tests.identities import operator_key
 from tests.retrieval import token
 from tests.smtp import SmtpServer
 
@@ -80,6 +81,7 @@ async def test_a_redriven_dead_letter_of_a_failed_mail_is_sent(
 
     relay.start()  # the relay is back
     ref = f"{dlq}/{letter.partition}/{letter.offset}"
+    operator_key(OPERATOR)  # the operator's signing key: mail_dispatch verifies the redrive
     cli_ok(cli("dlq", "redrive", ref, env={"MELDESPIEGEL_OPERATOR": OPERATOR}))
 
     def delivered() -> bool:

@@ -15,14 +15,17 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from shared.contract.topics import Topics
+from shared.platform.operator_signatures import COMMAND
 from shared.platform.pki import LETTER_KEY
 from shared.platform.sealed import credential_context, load_private_key, open_sealed
 from shared.platform.settings import get_settings
+from tests import identities
 from tests.factories import approval, complete_application
 from tests.helpers import (
     RawProducer,
@@ -77,6 +80,9 @@ def stack(artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             {**env, "MELDESPIEGEL_REGISTER_STATE": "03"},
         ).start()
     )
+    # the operators' signing keys, issued by the installation's operator CA
+    identities.operator_key("op-cli-test")
+    identities.operator_key("op-unbekannt")
     sessions = tmp_path_factory.mktemp("sessions")
     stack = {
         "MELDESPIEGEL_PROTOCOL_API_URL": f"http://127.0.0.1:{api_port}",
@@ -514,3 +520,109 @@ async def test_a_security_authority_evaluates_its_own_commissioned_log_with_its_
     assert vorgangsnummer not in {e["vorgangsnummer"] for e in officer}
     cli_ok(cli("logout", env=authority))
     cli_refused(cli("log", "verify", env=authority), 1, "not signed in")
+
+
+async def test_commands_in_an_operators_name_without_the_operators_signature_change_nothing(
+    stack: dict[str, str],
+) -> None:
+    """On the real stack: an account command naming op-cli-test that is unsigned, signed by
+    another operator, or changed after signing, is rejected with the reason and the tenant keeps
+    its status; a manual decision signed by another operator is refused; a redriven copy whose
+    redrive signature is missing goes back to the dead-letter topic with the reason."""
+    app = complete_application(f"CLI-SIG-{TOK}")
+    async with RawProducer() as producer:
+        await publish(
+            producer,
+            Topics.REVIEW_DECIDED.name,
+            approval(app).model_dump(mode="json"),
+            app.application_id,
+        )
+    [provisioned] = [
+        r.json()
+        for r in await read_all(
+            Topics.ACCOUNT_PROVISIONED.name,
+            until=lambda rs: any(app.application_id in r.value.decode() for r in rs),
+        )
+        if r.json()["application_id"] == app.application_id
+    ]
+    tenant = provisioned["tenant_id"]
+    own, other = identities.operator_key("op-cli-test"), identities.operator_key("op-unbekannt")
+
+    def command(kind: str) -> dict[str, Any]:
+        return {
+            "command_id": f"SIG-{kind}-{TOK}",
+            "tenant_id": tenant,
+            "action": "suspend_tenant",
+            "actor": {"kind": "operator", "id": "op-cli-test"},
+            "reason": "Verdacht auf Missbrauch",
+        }
+
+    name = Topics.ACCOUNT_COMMAND.name
+    async with RawProducer() as producer:
+        unsigned = command("none")
+        await producer.send(
+            name, unsigned, key=tenant, headers=headers_for(Topics.ACCOUNT_COMMAND.event_type)
+        )
+        await publish(producer, name, command("other"), tenant, signed_by=other)
+        # signed as one command, published with another reason in the body
+        altered = command("altered")
+        headers = headers_for(Topics.ACCOUNT_COMMAND.event_type)
+        plain = {k: v.decode() for k, v in headers}
+        signature = own.sign(COMMAND, name, tenant.encode(), plain, json.dumps(altered).encode())
+        headers += [(k, v.encode()) for k, v in signature.items()]
+        await producer.send(name, altered | {"action": "lift_tenant"}, key=tenant, headers=headers)
+        decision = {
+            "application_id": f"CLI-SIG-NONE-{TOK}",
+            "operator_id": "op-cli-test",
+            "decision": "approved",
+            "reason": "gefälscht",
+        }
+        await publish(
+            producer, Topics.REVIEW_MANUAL_DECISION.name, decision, decision["application_id"],
+            signed_by=other,
+        )  # fmt: skip
+        redriven = application(f"CLI-SIG-REDRIVE-{TOK}")
+        forged_redrive = [
+            *headers_for(),
+            ("redriven_from", b"min.application.submitted.v1.dlq/0/0"),
+            ("redriven_by", b"op-cli-test"),
+            ("redriven_at", b"2026-12-05T10:00:00+00:00"),
+        ]
+        await producer.send(
+            Topics.APPLICATION_SUBMITTED.name,
+            redriven,
+            key=redriven["application_id"],
+            headers=forged_redrive,
+        )
+
+    ids = {f"SIG-{k}-{TOK}" for k in ("none", "other", "altered")}
+    events = await read_all(
+        Topics.ACCOUNT_EVENT.name,
+        until=lambda rs: ids <= {r.body.get("command_id") for r in rs},
+    )
+    codes = {
+        r.body["command_id"]: r.body["reason_code"]
+        for r in events
+        if r.body.get("command_id") in ids
+    }
+    assert codes == {
+        f"SIG-none-{TOK}": "OPERATOR_NOT_PROVEN",
+        f"SIG-other-{TOK}": "OPERATOR_MISMATCH",
+        f"SIG-altered-{TOK}": "OPERATOR_SIGNATURE_INVALID",
+    }
+    assert re.search(r"status\W+active", cli_ok(cli("tenant", "show", tenant, env=stack)))
+
+    refused = await read_all(
+        Topics.REVIEW_DECISION_REJECTED.name,
+        until=lambda rs: any(r.key == decision["application_id"] for r in rs),
+    )
+    assert [r.body["reason_code"] for r in refused if r.key == decision["application_id"]] == [
+        "OPERATOR_MISMATCH"
+    ]
+    dead = await read_all(
+        Topics.APPLICATION_SUBMITTED.dlq,
+        until=lambda rs: any(r.key == redriven["application_id"] for r in rs),
+    )
+    [letter] = [r for r in dead if r.key == redriven["application_id"]]
+    assert letter.headers["dlq_error_type"] == "UnprovenCommand"
+    assert "OPERATOR_NOT_PROVEN" in letter.headers["dlq_error"]
