@@ -121,7 +121,7 @@ def credentials(event: CredentialsIssued) -> Plan:
                 _mail(
                     "password_reset_mail",
                     event.email,
-                    "Melderegisterdatenspiegel: neues Passwort für Ihren Administrationsaccount",
+                    "Melderegisterdatenspiegel: neues Passwort für Ihren Account",
                     [
                         hello,
                         f"das Passwort Ihres Accounts {event.username} wurde zurückgesetzt.",
@@ -135,6 +135,8 @@ def credentials(event: CredentialsIssued) -> Plan:
                 )
             ]
         )
+    if event.purpose in RENEWED:
+        return renewed_by_letter(event, hello)
     administrator = event.purpose is CredentialPurpose.ADMINISTRATOR_INITIAL
     role = ROLE[event.role]
     intro = [
@@ -191,6 +193,47 @@ def credentials(event: CredentialsIssued) -> Plan:
         secret_line=SECRET,
     )
     return Plan(mails=[mail], letters=[letter])
+
+
+# a new initial password for an account that exists: no introduction again, the letter only,
+# and a notice by mail that one is on its way (so a letter the user did not ask for is noticed)
+RENEWED = (CredentialPurpose.INITIAL_REISSUED, CredentialPurpose.USER_RESET)
+
+
+def renewed_by_letter(event: CredentialsIssued, hello: str) -> Plan:
+    a = event.address
+    why = (
+        "das Passwort Ihres Accounts wurde von Ihrer Administration zurückgesetzt"
+        if event.purpose is CredentialPurpose.USER_RESET
+        else "für Ihren Account wurde ein neues Initialpasswort ausgestellt"
+    )
+    notice = _mail(
+        "password_renewed_mail",
+        event.email,
+        f"Melderegisterdatenspiegel: neues Initialpasswort für {event.username}",
+        [
+            hello,
+            f"{why}. Es kommt per Post an Ihre Dienststelle; das bisherige Passwort gilt nicht "
+            "mehr. Haben Sie das nicht veranlasst, wenden Sie sich an Ihre Administration.",
+            "Mit freundlichen Grüßen\nIhre Verfahrensbetreuung",
+        ],
+        event.smime_certificate_pem,
+    )
+    letter = LetterPlan(
+        "password_letter",
+        a,
+        "Persönlich: Ihr neues Initialpasswort für den Melderegisterdatenspiegel",
+        [
+            hello,
+            f"{why}. Es lautet:",
+            f"Es gilt bis zum {_date(event.password_expires_at)}. Bei der nächsten Anmeldung "
+            "werden Sie zur Änderung des Passworts geführt. Bewahren Sie dieses Schreiben bis "
+            "dahin verschlossen auf und geben Sie das Passwort nicht weiter.",
+            "Mit freundlichen Grüßen\nIhre Verfahrensbetreuung",
+        ],
+        secret_line=SECRET,
+    )
+    return Plan(mails=[notice], letters=[letter])
 
 
 def upgrade_requester_credentials(old: RequesterCredentialsV1) -> RequesterCredentials:

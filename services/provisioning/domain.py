@@ -27,6 +27,7 @@ from shared.contract.events.account import (
     UserKind,
     UserStatus,
     VerfahrenStatus,
+    Zustellweg,
 )
 from shared.contract.events.application import Behoerdenart, Protokollierung, Zugangsart
 from shared.contract.events.review import Auflage, Datenumfang
@@ -50,6 +51,11 @@ ADMIN_ACTIONS = {
     CommandAction.REGISTER_PROCEDURE,
     CommandAction.LOCK_PROCEDURE,
     CommandAction.UNLOCK_PROCEDURE,
+    CommandAction.REISSUE_INITIAL_PASSWORD,
+    CommandAction.RESET_USER_PASSWORD,
+    CommandAction.DELETE_USER,
+    CommandAction.REVOKE_CERTIFICATE,
+    CommandAction.REPLACE_CERTIFICATE,
 }
 OPERATOR_ACTIONS = set(CommandAction) - {CommandAction.CREATE_USER}
 
@@ -291,12 +297,30 @@ def change_tenant_status(
     return replace(tenant, status=status, status_reason=reason, version=tenant.version + 1)
 
 
+UNKNOWN_USER = Rejection("UNKNOWN_USER", "Diese Person gehört nicht zu diesem Mandanten.")
+GONE = (UserStatus.DELETED, UserStatus.REPLACED)
+NOT_ACTIVE = Rejection("USER_NOT_ACTIVE", "Der Account ist gelöscht oder ersetzt.")
+# what a revoked client certificate leaves bound to the account: no certificate has this
+# fingerprint, so the user cannot sign in until a new certificate replaces it
+REVOKED_CERTIFICATE = "revoked"
+
+
+def user_of(user: Account | None, tenant_id: str) -> Account | Rejection:
+    """The user, if it belongs to this tenant."""
+    if user is None or user.tenant_id != tenant_id:
+        return UNKNOWN_USER
+    return user
+
+
 def change_user_status(
     user: Account | None, tenant_id: str, action: CommandAction
 ) -> Account | Rejection:
     """Lock or unlock a user of this tenant; unlocking also forgets failed logins."""
-    if user is None or user.tenant_id != tenant_id:
-        return Rejection("UNKNOWN_USER", "Diese Person gehört nicht zu diesem Mandanten.")
+    user = user_of(user, tenant_id)
+    if isinstance(user, Rejection):
+        return user
+    if user.status in GONE:
+        return NOT_ACTIVE
     if action is CommandAction.LOCK_USER:
         return replace(user, status=UserStatus.LOCKED)
     if user.status is not UserStatus.LOCKED:
@@ -373,8 +397,9 @@ GRANT_OF = {action: g for g in GRANTS for action in (g.granted, g.revoked)}
 def change_grant(
     user: Account | None, tenant: Tenant, action: CommandAction
 ) -> Account | Rejection:
-    if user is None or user.tenant_id != tenant.tenant_id:
-        return Rejection("UNKNOWN_USER", "Diese Person gehört nicht zu diesem Mandanten.")
+    user = user_of(user, tenant.tenant_id)
+    if isinstance(user, Rejection):
+        return user
     grant = GRANT_OF[action]
     granting = action is grant.granted
     kinds = grant.authority_kinds
@@ -389,6 +414,12 @@ def change_grant(
     return replace(user, **{grant.field: granting})
 
 
+FINGERPRINT_INVALID = Rejection(
+    "FINGERPRINT_INVALID",
+    "Der Fingerabdruck des Client-Zertifikats ist ein SHA-256-Wert (64 Hexadezimalzeichen).",
+)
+
+
 def register_procedure(
     known: list[Abrufverfahren], new: NewProcedure | None
 ) -> Abrufverfahren | Rejection:
@@ -401,11 +432,7 @@ def register_procedure(
         return Rejection("PROCEDURE_EXISTS", "Ein Verfahren mit diesem Namen ist registriert.")
     fingerprint = normalise_fingerprint(new.certificate_fingerprint)
     if not re.fullmatch(r"[0-9a-f]{64}", fingerprint):
-        return Rejection(
-            "FINGERPRINT_INVALID",
-            "Der Fingerabdruck des Client-Zertifikats ist ein SHA-256-Wert "
-            "(64 Hexadezimalzeichen).",
-        )
+        return FINGERPRINT_INVALID
     return Abrufverfahren(
         name=new.name,
         verantwortliche_person=new.verantwortliche_person,
@@ -426,3 +453,98 @@ def change_procedure_status(
     if v.status is status:
         return Rejection("UNCHANGED", f"Das Verfahren ist bereits {status.value}.")
     return v.model_copy(update={"status": status})
+
+
+# -- the rest of an account's life (seed 000: the administrator manages the authority's users) --
+
+
+def reissue_target(user: Account | None, tenant_id: str, actor: ActorKind) -> Account | Rejection:
+    """Whose initial password may be issued anew: an active account that has not yet changed its
+    initial password (it expired, or the letter went astray). The administrator's own comes
+    from the Verfahrensbetreuung, as the first one did."""
+    user = user_of(user, tenant_id)
+    if isinstance(user, Rejection):
+        return user
+    if user.status is not UserStatus.ACTIVE:
+        return (
+            NOT_ACTIVE
+            if user.status in GONE
+            else Rejection("USER_LOCKED", "Der Account ist gesperrt; zuerst entsperren.")
+        )
+    if not user.must_change_password:
+        return Rejection(
+            "INITIAL_PASSWORD_ALREADY_CHANGED",
+            "Das Initialpasswort ist bereits geändert; ein neues Passwort gibt es über das "
+            "Zurücksetzen.",
+        )
+    if user.kind is UserKind.ADMINISTRATOR and actor is ActorKind.ADMINISTRATOR:
+        return Rejection(
+            "ADMINISTRATOR_BY_OPERATOR",
+            "Ein neues Initialpasswort der Administration stellt die Verfahrensbetreuung aus.",
+        )
+    return user
+
+
+def user_reset_target(
+    user: Account | None, tenant_id: str
+) -> tuple[Account, Zustellweg] | Rejection:
+    """A user's password reset by the administrator: a new initial password by letter to the
+    office, or by encrypted mail where the user has an S/MIME certificate on file. The
+    administrator's own goes only by encrypted mail, at the operator (`reset_target`)."""
+    user = user_of(user, tenant_id)
+    if isinstance(user, Rejection):
+        return user
+    if user.kind is not UserKind.USER:
+        return Rejection(
+            "NOT_A_USER",
+            "Das Passwort der Administration setzt die Verfahrensbetreuung zurück "
+            "(reset_admin_password).",
+        )
+    if user.status in GONE:
+        return NOT_ACTIVE
+    delivery = Zustellweg.SMIME_MAIL if user.smime_certificate_pem else Zustellweg.LETTER
+    return user, delivery
+
+
+def delete_user(user: Account | None, tenant_id: str) -> Account | Rejection:
+    """A user is deleted, not erased: the account stays, with its name, for the audit, and no
+    sign-in or retrieval is possible any more. The administrator is replaced by an application
+    for an administrator change, never deleted."""
+    user = user_of(user, tenant_id)
+    if isinstance(user, Rejection):
+        return user
+    if user.kind is UserKind.ADMINISTRATOR:
+        return Rejection(
+            "ADMINISTRATOR_NOT_DELETED",
+            "Die Administration wird nur durch einen Antrag auf Administratorwechsel ersetzt.",
+        )
+    if user.status in GONE:
+        return Rejection("UNCHANGED", "Der Account ist bereits gelöscht.")
+    return replace(
+        user,
+        status=UserStatus.DELETED,
+        sperrdaten_berechtigt=False,
+        auswertung_berechtigt=False,
+    )
+
+
+def change_certificate(
+    user: Account | None, tenant_id: str, action: CommandAction, fingerprint: str | None
+) -> Account | Rejection:
+    """Revoke a user's client certificate (no sign-in with it, nor without one, until it is
+    replaced) or bind the user to a new one."""
+    user = user_of(user, tenant_id)
+    if isinstance(user, Rejection):
+        return user
+    if user.status in GONE:
+        return NOT_ACTIVE
+    if action is CommandAction.REVOKE_CERTIFICATE:
+        if user.certificate_fingerprint in (None, REVOKED_CERTIFICATE):
+            return Rejection("NO_CERTIFICATE", "An den Account ist kein Zertifikat gebunden.")
+        return replace(user, certificate_fingerprint=REVOKED_CERTIFICATE)
+    new = normalise_fingerprint(fingerprint or "")
+    if not re.fullmatch(r"[0-9a-f]{64}", new):
+        return FINGERPRINT_INVALID
+    if new == user.certificate_fingerprint:
+        return Rejection("UNCHANGED", "Dieses Zertifikat ist bereits gebunden.")
+    return replace(user, certificate_fingerprint=new)

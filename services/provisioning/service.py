@@ -340,6 +340,9 @@ _USER_EVENT = {
     CommandAction.REVOKE_SPERRDATEN: AccountEventKind.SPERRDATEN_REVOKED,
     CommandAction.GRANT_AUSWERTUNG: AccountEventKind.AUSWERTUNG_GRANTED,
     CommandAction.REVOKE_AUSWERTUNG: AccountEventKind.AUSWERTUNG_REVOKED,
+    CommandAction.DELETE_USER: AccountEventKind.USER_DELETED,
+    CommandAction.REVOKE_CERTIFICATE: AccountEventKind.CERTIFICATE_REVOKED,
+    CommandAction.REPLACE_CERTIFICATE: AccountEventKind.CERTIFICATE_REPLACED,
 }
 _PROCEDURE_EVENT = {
     CommandAction.REGISTER_PROCEDURE: AccountEventKind.PROCEDURE_REGISTERED,
@@ -462,7 +465,7 @@ async def _apply(
             nu.first_name,
             nu.surname,
             nu.email,
-            None,
+            nu.smime_certificate_pem,
             fingerprint,
         )
         user, credentials = await _issue(
@@ -517,18 +520,27 @@ async def _apply(
             await state_of(store, tenant.tenant_id, now),
         ], None
 
-    # a change to one user of this tenant: lock, unlock, an authorisation
     target = await _account_by_id(store, cmd.user_id or "")
-    user = (
-        domain.change_grant(target, tenant, action)
-        if action in domain.GRANT_OF
-        else domain.change_user_status(target, tenant.tenant_id, action)
-    )
+    if action in _NEW_PASSWORD:
+        return await _new_password(store, cmd, tenant, target, now, deps)
+
+    # a change to one user of this tenant: lock, unlock, an authorisation, deletion, certificate
+    if action in domain.GRANT_OF:
+        user = domain.change_grant(target, tenant, action)
+    elif action is CommandAction.DELETE_USER:
+        user = domain.delete_user(target, tenant.tenant_id)
+    elif action in (CommandAction.REVOKE_CERTIFICATE, CommandAction.REPLACE_CERTIFICATE):
+        user = domain.change_certificate(
+            target, tenant.tenant_id, action, cmd.certificate_fingerprint
+        )
+    else:
+        user = domain.change_user_status(target, tenant.tenant_id, action)
     if isinstance(user, domain.Rejection):
         return [], (user.code, user.message)
-    if action in domain.GRANT_OF:
-        # a changed authorisation takes effect at the next sign-in, not at the next refresh of
-        # a token that names the old one (a lock is refused at the refresh, with its reason)
+    if action not in (CommandAction.LOCK_USER, CommandAction.UNLOCK_USER):
+        # what the change takes away ends the user's sessions at once; a changed authorisation
+        # takes effect at the next sign-in, not at the refresh of a token naming the old one
+        # (a lock is refused at the next refresh, with its reason)
         await store.end_sessions(user.user_id, now)
     await store.update_account(user, now)
     await store.bump_version(tenant.tenant_id, now)
@@ -536,6 +548,46 @@ async def _apply(
         _account_event(cmd, _USER_EVENT[action], now, user.user_id, message=cmd.reason),
         await state_of(store, tenant.tenant_id, now),
     ], None
+
+
+_NEW_PASSWORD = {
+    CommandAction.REISSUE_INITIAL_PASSWORD: (
+        CredentialPurpose.INITIAL_REISSUED,
+        AccountEventKind.INITIAL_PASSWORD_REISSUED,
+    ),
+    CommandAction.RESET_USER_PASSWORD: (
+        CredentialPurpose.USER_RESET,
+        AccountEventKind.USER_PASSWORD_RESET,
+    ),
+}
+
+
+async def _new_password(
+    store: Accounts,
+    cmd: AccountCommand,
+    tenant: Tenant,
+    target: Account | None,
+    now: datetime,
+    deps: Provisioner,
+) -> tuple[list[Outgoing], tuple[str, str] | None]:
+    """A new initial password for a user: reissued for one unused (by letter), or reset by the
+    administrator (by letter, or encrypted mail where the user has a certificate); the old
+    password and every session end."""
+    purpose, kind = _NEW_PASSWORD[cmd.action]
+    if cmd.action is CommandAction.REISSUE_INITIAL_PASSWORD:
+        found = domain.reissue_target(target, tenant.tenant_id, cmd.actor.kind)
+        chosen = found if isinstance(found, domain.Rejection) else (found, Zustellweg.LETTER)
+    else:
+        chosen = domain.user_reset_target(target, tenant.tenant_id)
+    if isinstance(chosen, domain.Rejection):
+        return [], (chosen.code, chosen.message)
+    user, delivery = chosen
+    user, credentials = await _issue(
+        user, tenant, purpose, delivery, await store.postal_address(tenant.tenant_id), deps, now
+    )
+    await store.update_account(user, now)
+    await store.end_sessions(user.user_id, now)
+    return [_account_event(cmd, kind, now, user.user_id), credentials], None
 
 
 async def _account_by_id(store: Accounts, user_id: str) -> Account | None:

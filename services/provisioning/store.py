@@ -187,7 +187,8 @@ class ProvisioningStore:
         await self.conn.execute(
             """UPDATE account SET status = $2, password_hash = $3, must_change_password = $4,
                    password_expires_at = $5, failed_logins = $6, updated_at = $7,
-                   sperrdaten_berechtigt = $8, auswertung_berechtigt = $9
+                   sperrdaten_berechtigt = $8, auswertung_berechtigt = $9,
+                   certificate_fingerprint = $10
                WHERE user_id = $1::uuid""",
             account.user_id,
             account.status.value,
@@ -198,6 +199,7 @@ class ProvisioningStore:
             now,
             account.sperrdaten_berechtigt,
             account.auswertung_berechtigt,
+            account.certificate_fingerprint,
         )
 
     # ------------------------------------------------------------------ sign-in sessions

@@ -80,6 +80,7 @@ class MemoryProvisioningStore:
                 failed_logins=account.failed_logins,
                 sperrdaten_berechtigt=account.sperrdaten_berechtigt,
                 auswertung_berechtigt=account.auswertung_berechtigt,
+                certificate_fingerprint=account.certificate_fingerprint,
             ),
             created,
         )

@@ -658,3 +658,158 @@ async def test_an_operator_command_without_the_operators_signature_changes_nothi
     assert [s["status"] for s in states] == ["active"]
     signed = await run.command(tenant, "suspend_tenant", OPERATOR, reason="Verdacht")
     assert run.events(signed)[0]["kind"] == "tenant_suspended"
+
+
+# -- the rest of an account's life ---------------------------------------------------------
+
+
+async def test_an_unused_initial_password_is_issued_anew_by_letter(run: Harness) -> None:
+    provisioned, _ = await provision(run)
+    tenant, admin, first = await with_user(run, provisioned, "Ina", "Kruse")
+    run.service.clock.now = NOW + timedelta(days=15)  # type: ignore[attr-defined]
+    expired = await run.login(first["username"], run.password(first))
+    assert expired.json()["outcome"] == "initial_password_expired"
+
+    reissued = await run.command(
+        tenant, "reissue_initial_password", admin, user_id=first["user_id"]
+    )
+    assert run.events(reissued)[0]["kind"] == "initial_password_reissued"
+    second = run.bodies(Topics.ACCOUNT_CREDENTIALS)[-1]
+    assert (second["purpose"], second["secret_delivery"]) == ("initial_reissued", "letter")
+    assert second["user_id"] == first["user_id"]
+    assert (await run.login(first["username"], run.password(first))).status_code == 401
+    fresh = await run.login(first["username"], run.password(second))
+    assert fresh.json()["outcome"] == "password_change_required"
+
+    # the administrator's own comes from the Verfahrensbetreuung
+    own = await run.command(
+        tenant, "reissue_initial_password", admin, user_id=provisioned["administrator_user_id"]
+    )
+    assert run.events(own)[0]["reason_code"] == "ADMINISTRATOR_BY_OPERATOR"
+    by_operator = await run.command(
+        tenant, "reissue_initial_password", OPERATOR, user_id=provisioned["administrator_user_id"]
+    )
+    assert run.events(by_operator)[0]["kind"] == "initial_password_reissued"
+    # once changed, an initial password is not reissued: that is a reset
+    await signed_in(run, run.bodies(Topics.ACCOUNT_CREDENTIALS)[-1])
+    again = await run.command(
+        tenant, "reissue_initial_password", OPERATOR, user_id=provisioned["administrator_user_id"]
+    )
+    assert run.events(again)[0]["reason_code"] == "INITIAL_PASSWORD_ALREADY_CHANGED"
+
+
+async def test_the_administrator_resets_a_users_password_by_letter_or_encrypted_mail(
+    run: Harness,
+) -> None:
+    provisioned, admin_credentials = await provision(run)
+    tenant, admin, credentials = await with_user(run, provisioned, "Ole", "Brandt")
+    session = await signed_in(run, credentials)
+    reset = await run.command(tenant, "reset_user_password", admin, user_id=credentials["user_id"])
+    assert run.events(reset)[0]["kind"] == "user_password_reset"
+    letter = run.bodies(Topics.ACCOUNT_CREDENTIALS)[-1]
+    assert (letter["purpose"], letter["secret_delivery"]) == ("user_reset", "letter")
+    assert (await run.login(credentials["username"], NEW_PASSWORD)).status_code == 401
+    assert (await run.login(credentials["username"], run.password(letter))).json()[
+        "outcome"
+    ] == "password_change_required"
+    ended = await run.http.post("/auth/refresh", json={"refresh_token": session["refresh_token"]})
+    assert ended.json()["outcome"] == "session_invalid"  # the old sessions end with the password
+
+    smime = admin_credentials["smime_certificate_pem"] or "-----BEGIN CERTIFICATE-----"
+    await run.command(
+        tenant,
+        "create_user",
+        admin,
+        new_user={
+            "first_name": "Mia",
+            "surname": "Sommer",
+            "email": "m.sommer@example.org",
+            "smime_certificate_pem": smime,
+        },
+    )
+    with_certificate = run.bodies(Topics.ACCOUNT_CREDENTIALS)[-1]
+    by_mail = await run.command(
+        tenant, "reset_user_password", admin, user_id=with_certificate["user_id"]
+    )
+    assert run.events(by_mail)[0]["kind"] == "user_password_reset"
+    mail = run.bodies(Topics.ACCOUNT_CREDENTIALS)[-1]
+    assert (mail["secret_delivery"], mail["smime_certificate_pem"]) == ("smime_mail", smime)
+    not_a_user = await run.command(
+        tenant, "reset_user_password", admin, user_id=provisioned["administrator_user_id"]
+    )
+    assert run.events(not_a_user)[0]["reason_code"] == "NOT_A_USER"
+
+
+async def test_a_deleted_user_can_neither_sign_in_nor_retrieve(run: Harness) -> None:
+    provisioned, _ = await provision(run)
+    tenant, admin, credentials = await with_user(run, provisioned, "Tom", "Lange")
+    session = await signed_in(run, credentials)
+    deleted = await run.command(tenant, "delete_user", admin, user_id=credentials["user_id"])
+    assert run.events(deleted)[0]["kind"] == "user_deleted"
+    state = run.bodies(Topics.TENANT_STATE)[-1]  # the retrieval path authorises from this
+    assert {u["user_id"]: u["status"] for u in state["users"]}[credentials["user_id"]] == "deleted"
+    refused = await run.login(credentials["username"], NEW_PASSWORD)
+    assert (refused.status_code, refused.json()["outcome"]) == (403, "user_locked")
+    ended = await run.http.post("/auth/refresh", json={"refresh_token": session["refresh_token"]})
+    assert ended.json()["outcome"] == "session_invalid"
+    codes = [
+        run.events(await run.command(tenant, action, admin, user_id=user_id))[0]["reason_code"]
+        for action, user_id in (
+            ("delete_user", credentials["user_id"]),
+            ("unlock_user", credentials["user_id"]),
+            ("delete_user", provisioned["administrator_user_id"]),
+        )
+    ]
+    assert codes == ["UNCHANGED", "USER_NOT_ACTIVE", "ADMINISTRATOR_NOT_DELETED"]
+
+
+async def test_a_revoked_client_certificate_signs_nobody_in_until_it_is_replaced(
+    run: Harness,
+) -> None:
+    provisioned, _ = await provision(run)
+    tenant = provisioned["tenant_id"]
+    admin = {"kind": "administrator", "id": provisioned["administrator_user_id"]}
+    old, new = "ab" * 32, "cd" * 32
+    await run.command(
+        tenant,
+        "create_user",
+        admin,
+        new_user={
+            "first_name": "Zoe",
+            "surname": "Peters",
+            "email": "z.peters@example.org",
+            "certificate_fingerprint": old,
+        },
+    )
+    credentials = run.bodies(Topics.ACCOUNT_CREDENTIALS)[-1]
+    password = run.password(credentials)
+    assert (await run.login(credentials["username"], password, old)).json()[
+        "outcome"
+    ] == "password_change_required"
+    revoked = await run.command(tenant, "revoke_certificate", admin, user_id=credentials["user_id"])
+    assert run.events(revoked)[0]["kind"] == "certificate_revoked"
+    for presented in (old, None):
+        answer = await run.login(credentials["username"], password, presented)
+        assert answer.json()["outcome"] == "client_certificate_rejected"
+    bad = await run.command(
+        tenant,
+        "replace_certificate",
+        admin,
+        user_id=credentials["user_id"],
+        certificate_fingerprint="not-a-fingerprint",
+    )
+    assert run.events(bad)[0]["reason_code"] == "FINGERPRINT_INVALID"
+    replaced = await run.command(
+        tenant,
+        "replace_certificate",
+        admin,
+        user_id=credentials["user_id"],
+        certificate_fingerprint=":".join(["CD"] * 32),
+    )
+    assert run.events(replaced)[0]["kind"] == "certificate_replaced"
+    assert (await run.login(credentials["username"], password, old)).json()[
+        "outcome"
+    ] == "client_certificate_rejected"
+    assert (await run.login(credentials["username"], password, new)).json()[
+        "outcome"
+    ] == "password_change_required"

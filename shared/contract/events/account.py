@@ -22,6 +22,7 @@ class UserStatus(StrEnum):
     ACTIVE = "active"
     LOCKED = "locked"
     REPLACED = "replaced"  # a former administrator after an administrator change
+    DELETED = "deleted"  # deleted by the administrator; the account name is not given again
 
 
 class UserKind(StrEnum):
@@ -139,6 +140,8 @@ class CredentialPurpose(StrEnum):
     ADMINISTRATOR_INITIAL = "administrator_initial"
     USER_INITIAL = "user_initial"
     ADMINISTRATOR_RESET = "administrator_reset"
+    USER_RESET = "user_reset"  # a user's password reset by the tenant's administrator
+    INITIAL_REISSUED = "initial_reissued"  # a new initial password for one expired or lost
 
 
 class Postanschrift(Event):
@@ -188,6 +191,11 @@ class CommandAction(StrEnum):
     REGISTER_PROCEDURE = "register_procedure"  # NMeldVO 2022 § 26 Abs. 2
     LOCK_PROCEDURE = "lock_procedure"
     UNLOCK_PROCEDURE = "unlock_procedure"
+    REISSUE_INITIAL_PASSWORD = "reissue_initial_password"  # a new letter for an unused one
+    RESET_USER_PASSWORD = "reset_user_password"  # by the administrator: letter or S/MIME mail
+    DELETE_USER = "delete_user"
+    REVOKE_CERTIFICATE = "revoke_certificate"  # the user's client certificate; no login with it
+    REPLACE_CERTIFICATE = "replace_certificate"  # binds the user to a new one
 
 
 class ActorKind(StrEnum):
@@ -205,6 +213,9 @@ class NewUser(Event):
     surname: str = Field(min_length=1)
     email: str = Field(min_length=3)
     certificate_fingerprint: str | None = None
+    smime_certificate_pem: str | None = Field(
+        None, description="the user's S/MIME certificate: a reset password then goes by mail"
+    )
 
 
 class NewProcedure(Event):
@@ -224,6 +235,9 @@ class AccountCommand(Event):
     new_user: NewUser | None = Field(None, description="for create_user")
     new_procedure: NewProcedure | None = Field(None, description="for register_procedure")
     procedure_name: str | None = Field(None, description="for lock and unlock_procedure")
+    certificate_fingerprint: str | None = Field(
+        None, description="for replace_certificate: SHA-256 of the new client certificate"
+    )
     reason: str | None = Field(None, description="required for restrict, suspend and lift")
 
 
@@ -242,6 +256,11 @@ class AccountEventKind(StrEnum):
     PROCEDURE_REGISTERED = "procedure_registered"
     PROCEDURE_LOCKED = "procedure_locked"
     PROCEDURE_UNLOCKED = "procedure_unlocked"
+    INITIAL_PASSWORD_REISSUED = "initial_password_reissued"
+    USER_PASSWORD_RESET = "user_password_reset"
+    USER_DELETED = "user_deleted"
+    CERTIFICATE_REVOKED = "certificate_revoked"
+    CERTIFICATE_REPLACED = "certificate_replaced"
     COMMAND_REJECTED = "command_rejected"
 
 
