@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import urllib.error
+import urllib.parse
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -174,3 +175,22 @@ class ProtocolApi:
     def export_csv(self, **query: Any) -> str:
         body = {k: v for k, v in query.items() if v is not None} | {"format": "csv"}
         return self._call("POST", "/protocol/read", body).decode("utf-8")
+
+
+class AccountsApi:
+    """provisioning's account audit, with the signed-in account's token."""
+
+    def __init__(self, url: str, session: Session, timeout_s: float = 60.0) -> None:
+        self.url = url.rstrip("/")
+        self.session = session
+        self.timeout_s = timeout_s
+
+    def audit(self, tenant_id: str, fmt: str) -> str:
+        query = urllib.parse.urlencode({"tenant_id": tenant_id, "format": fmt})
+        _, _, raw = call(
+            f"{self.url}/accounts/audit?{query}",
+            "GET",
+            token=self.session.access_token(),
+            timeout_s=self.timeout_s,
+        )
+        return raw.decode("utf-8")

@@ -33,14 +33,26 @@ from rich.progress import Progress
 from rich.table import Table
 
 from operator_cli import domain
-from operator_cli.apis import AuthApi, ProtocolApi, Session, SessionFile, session_of
+from operator_cli.apis import (
+    AccountsApi,
+    AuthApi,
+    ProtocolApi,
+    Session,
+    SessionFile,
+    session_of,
+)
 from operator_cli.domain import Abort, InputError, NoAnswer, Record, Ref
 from operator_cli.kafka import Kafka, new_id
 from shared.contract.deadletter import DeadLetter
 from shared.contract.events.abruf import QueryRequested
-from shared.contract.events.account import AccountCommand
+from shared.contract.events.account import AccountCommand, CommandAction
 from shared.contract.events.betrieb import Redriven
-from shared.contract.events.portal import RegistrationDecision, StatementRequested
+from shared.contract.events.portal import (
+    RegistrationDecision,
+    RequesterAction,
+    RequesterCommand,
+    StatementRequested,
+)
 from shared.contract.events.protocol import Zweck
 from shared.contract.events.review import ManualDecision
 from shared.contract.topics import CATALOGUE, DLQ_SUFFIX, Topics
@@ -431,6 +443,49 @@ def portal_decide(
     out.print(f"{registration_id}: {answer.body.get('status')} (by {ctx.obj.operator})")
 
 
+@portal_app.command("requester")
+def portal_requester(
+    ctx: typer.Context,
+    registration_id: Annotated[str, typer.Argument()],
+    action: Annotated[RequesterAction, typer.Argument(help="lock, unlock, suspend or lift")],
+    reason: Annotated[str, typer.Option(help="your written reason")] = "",
+    wait: Annotated[float, typer.Option(help="seconds to wait for the portal")] = 60.0,
+) -> None:
+    """Lock, unlock (also after five failed sign-ins), suspend or lift a requester's account
+    (signed as you); waits until the portal applied it."""
+    if not reason.strip():
+        raise InputError("--reason is required")
+    command = RequesterCommand(
+        command_id=new_id("RC"),
+        registration_id=registration_id,
+        action=action,
+        operator_id=ctx.obj.operator,
+        begruendung=reason,
+        at=datetime.now(UTC),
+    )
+
+    async def work(k: CliContext) -> Record | None:
+        async with k.kafka() as kafka:
+            with err.status("waiting for the portal …"):
+                return await kafka.ask(
+                    Topics.PORTAL_REQUESTER_COMMAND,
+                    command,
+                    [
+                        Topics.PORTAL_REQUESTER.name,
+                        Topics.PORTAL_REQUESTER_COMMAND_REJECTED.name,
+                    ],
+                    lambda s: s.body.get("registration_id") == registration_id,
+                    wait,
+                )
+
+    answer = _run(ctx, work)
+    if answer is None:
+        raise NoAnswer(f"the portal did not answer within {wait:g} s")
+    if answer.topic == Topics.PORTAL_REQUESTER_COMMAND_REJECTED.name:
+        raise Abort(f"refused: {answer.body.get('grund')}: {answer.body.get('text')}")
+    out.print(f"{registration_id}: {answer.body.get('status')} (by {ctx.obj.operator})")
+
+
 @portal_app.command("statements")
 def portal_statements(
     ctx: typer.Context,
@@ -457,6 +512,36 @@ def portal_statements(
 
 
 # -- tenants ----------------------------------------------------------------------------------
+
+
+class Format(StrEnum):
+    CSV = "csv"
+    JSON = "json"
+
+
+class UserAction(StrEnum):
+    LOCK = "lock"
+    UNLOCK = "unlock"
+    REISSUE_PASSWORD = "reissue-password"
+    RESET_PASSWORD = "reset-password"
+    DELETE = "delete"
+    REVOKE_CERTIFICATE = "revoke-certificate"
+    REPLACE_CERTIFICATE = "replace-certificate"
+    GRANT_AUSWERTUNG = "grant-auswertung"
+    REVOKE_AUSWERTUNG = "revoke-auswertung"
+
+
+USER_ACTIONS = {
+    UserAction.LOCK: CommandAction.LOCK_USER,
+    UserAction.UNLOCK: CommandAction.UNLOCK_USER,
+    UserAction.REISSUE_PASSWORD: CommandAction.REISSUE_INITIAL_PASSWORD,
+    UserAction.RESET_PASSWORD: CommandAction.RESET_USER_PASSWORD,
+    UserAction.DELETE: CommandAction.DELETE_USER,
+    UserAction.REVOKE_CERTIFICATE: CommandAction.REVOKE_CERTIFICATE,
+    UserAction.REPLACE_CERTIFICATE: CommandAction.REPLACE_CERTIFICATE,
+    UserAction.GRANT_AUSWERTUNG: CommandAction.GRANT_AUSWERTUNG,
+    UserAction.REVOKE_AUSWERTUNG: CommandAction.REVOKE_AUSWERTUNG,
+}
 
 
 async def _tenant(kafka: Kafka, tenant_id: str) -> dict[str, Any]:
@@ -654,6 +739,45 @@ def tenant_authorise(
     _tenant_command(ctx, tenant_id, action, reason, wait, user_id=user_id)
 
 
+@tenant_app.command("audit")
+def tenant_audit(
+    ctx: typer.Context,
+    tenant_id: Annotated[str, typer.Argument()],
+    fmt: Annotated[Format, typer.Option("--format")] = Format.CSV,
+    output: Annotated[Path | None, typer.Option(help="file to write; default stdout")] = None,
+) -> None:
+    """The security audit of a tenant's accounts (signed in as an operator account): its users,
+    its status history, the account commands given for it and its users' sign-ins; CSV as one
+    timeline, JSON in full."""
+    text = AccountsApi(ctx.obj.settings.auth_api_url, ctx.obj.session()).audit(tenant_id, fmt.value)
+    if fmt is Format.JSON:
+        text = json.dumps(json.loads(text), ensure_ascii=False, indent=2) + "\n"
+    _write(text, None, output)
+
+
+@tenant_app.command("user")
+def tenant_user(
+    ctx: typer.Context,
+    tenant_id: Annotated[str, typer.Argument()],
+    action: Annotated[UserAction, typer.Argument(help="what to do with the account")],
+    user_id: Annotated[str, typer.Option(help="the user's id")],
+    reason: Annotated[str, typer.Option(help="why (e.g. the authority's request)")] = "",
+    fingerprint: Annotated[
+        str | None, typer.Option(help="for replace-certificate: SHA-256 of the new certificate")
+    ] = None,
+    wait: Annotated[float, typer.Option()] = 60.0,
+) -> None:
+    """An account's life: lock, unlock, reissue-password (an unused initial password, by
+    letter), reset-password (a user's, by letter or S/MIME mail), delete, revoke-certificate,
+    replace-certificate --fingerprint, grant-auswertung, revoke-auswertung."""
+    fields: dict[str, Any] = {"user_id": user_id}
+    if action is UserAction.REPLACE_CERTIFICATE:
+        if not fingerprint:
+            raise InputError("replace-certificate needs --fingerprint")
+        fields["certificate_fingerprint"] = fingerprint
+    _tenant_command(ctx, tenant_id, USER_ACTIONS[action].value, reason, wait, **fields)
+
+
 # -- queries ----------------------------------------------------------------------------------
 
 
@@ -745,11 +869,6 @@ def query(
 
 
 # -- the protocol log -------------------------------------------------------------------------
-
-
-class Format(StrEnum):
-    CSV = "csv"
-    JSON = "json"
 
 
 @log_app.command("verify")

@@ -18,6 +18,7 @@ from shared.contract.events.abruf import Anfragende
 from shared.contract.events.portal import (
     RegistrationDecision,
     RegistrationSubmitted,
+    RequesterCommand,
     StatementRequested,
 )
 from shared.contract.topics import Topics
@@ -102,6 +103,16 @@ class PortalService(ServiceRuntime):
                 msg,
                 lambda conn, _: service.handle_decision(
                     self.store(conn), d, self.deps, self.clock(), self.signer(msg)
+                ),
+            )
+
+        @self.subscriber(Topics.PORTAL_REQUESTER_COMMAND)
+        async def on_requester_command(cmd: RequesterCommand, msg: KafkaMessage) -> None:
+            """An operator locks, unlocks, suspends or lifts a requester's account."""
+            await self.consume(
+                msg,
+                lambda conn, _: service.handle_requester_command(
+                    self.store(conn), cmd, self.deps, self.clock(), self.signer(msg)
                 ),
             )
 

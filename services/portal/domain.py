@@ -33,6 +33,7 @@ from shared.contract.events.portal import (
     RegistrationSubmitted,
     Registrierungsmangel,
     Registrierungsstatus,
+    RequesterAction,
     Statement,
     VerantwortlichePerson,
 )
@@ -40,6 +41,7 @@ from shared.law.abruf import ablehnung
 from shared.law.aufbewahrung import BERLIN
 from shared.law.melderegisterauskunft import pruefe_identifizierung
 from shared.platform.passwords import ascii_slug
+from shared.platform.signin import MAX_FAILED_LOGINS
 
 IDENTITAETSNACHWEISE = frozenset({"personalausweis", "reisepass", "eid", "aufenthaltstitel"})
 # § 8 HRV and the other registers: HRA, HRB, Genossenschafts-, Partnerschafts-, Vereinsregister
@@ -196,6 +198,58 @@ def kennung_fuer(name: str) -> str:
 class Entscheidungsfehler:
     grund: str
     text: str
+
+
+# what an operator's requester command does to an approved account (PortalV § 1 Abs. 2: the
+# portal keeps its own user management): from which states, to which
+REQUESTER_TRANSITIONS: dict[
+    RequesterAction, tuple[frozenset[Registrierungsstatus], Registrierungsstatus]
+] = {
+    RequesterAction.LOCK: (
+        frozenset({Registrierungsstatus.ZUGELASSEN, Registrierungsstatus.AUSGESETZT}),
+        Registrierungsstatus.GESPERRT,
+    ),
+    RequesterAction.UNLOCK: (
+        frozenset({Registrierungsstatus.GESPERRT, Registrierungsstatus.ZUGELASSEN}),
+        Registrierungsstatus.ZUGELASSEN,
+    ),
+    RequesterAction.SUSPEND: (
+        frozenset({Registrierungsstatus.ZUGELASSEN}),
+        Registrierungsstatus.AUSGESETZT,
+    ),
+    RequesterAction.LIFT: (
+        frozenset({Registrierungsstatus.AUSGESETZT}),
+        Registrierungsstatus.ZUGELASSEN,
+    ),
+}
+
+
+def requester_change(
+    status: Registrierungsstatus | None,
+    failed_logins: int,
+    action: RequesterAction,
+    operator_id: str,
+    operators: frozenset[str],
+) -> Registrierungsstatus | Entscheidungsfehler:
+    """The account's status after the command, or why it cannot be applied. Unlocking an
+    approved account is what ends a lock after five failed sign-ins (it forgets them)."""
+    if operator_id not in operators:
+        return Entscheidungsfehler(
+            "OPERATOR_UNBEKANNT", f"{operator_id} darf Konten des Portals nicht ändern."
+        )
+    if status is None:
+        return Entscheidungsfehler("UNBEKANNT", "Die Registrierung ist unbekannt.")
+    allowed, after = REQUESTER_TRANSITIONS[action]
+    if status not in allowed or (
+        action is RequesterAction.UNLOCK
+        and status is Registrierungsstatus.ZUGELASSEN
+        and failed_logins < MAX_FAILED_LOGINS
+    ):
+        return Entscheidungsfehler(
+            "NICHT_ANWENDBAR",
+            f"Die Registrierung ist {status.value}; {action.value} ist darauf nicht anwendbar.",
+        )
+    return after
 
 
 def pruefe_entscheidung(

@@ -33,6 +33,9 @@ from shared.contract.events.portal import (
     RegistrationDecisionRejected,
     RegistrationSubmitted,
     Registrierungsstatus,
+    RequesterAction,
+    RequesterCommand,
+    RequesterCommandRejected,
     RequesterCredentials,
     RequesterState,
     StatementRequested,
@@ -395,7 +398,7 @@ def _credentials(konto: Konto) -> Credentials:
     return Credentials(
         failed_logins=konto.failed_logins,
         active=konto.status is Registrierungsstatus.ZUGELASSEN,
-        inactive_detail="nicht zugelassen",
+        inactive_detail=konto.status.value,
         must_change_password=konto.must_change_password,
         password_expires_at=konto.password_expires_at,
     )
@@ -494,6 +497,66 @@ async def _statements(
     start, end = domain.monatsgrenzen(monat)
     statements = domain.abrechnungen(await store.bookings(start, end), monat, abgeschlossen, now)
     return [Outgoing(Topics.PORTAL_STATEMENT, s, subject=s.empfaenger) for s in statements]
+
+
+async def handle_requester_command(
+    store: PortalRecords,
+    cmd: RequesterCommand,
+    deps: Portal,
+    now: datetime,
+    signer: Signer | Refusal = NOT_SIGNED,
+) -> list[Outgoing]:
+    """An operator locks, unlocks, suspends or lifts a requester's account, signed as the
+    operator it names; the state goes out, or the reason it was not applied."""
+    existing = await store.registration(cmd.registration_id, lock=True)
+    konto = (
+        await store.konto(existing[0].kennung, lock=True)
+        if existing and existing[0].kennung
+        else None
+    )
+    not_proven = proven(signer, cmd.operator_id)
+    after = (
+        domain.Entscheidungsfehler(not_proven.code, not_proven.message)
+        if not_proven
+        else domain.requester_change(
+            existing[0].status if existing and konto else None,
+            konto.failed_logins if konto else 0,
+            cmd.action,
+            cmd.operator_id,
+            deps.operators,
+        )
+    )
+    if isinstance(after, domain.Entscheidungsfehler) or existing is None or konto is None:
+        grund = after.grund if isinstance(after, domain.Entscheidungsfehler) else "UNBEKANNT"
+        text = after.text if isinstance(after, domain.Entscheidungsfehler) else "Kein Konto."
+        log.warning("requester command refused", registration_id=cmd.registration_id, reason=grund)
+        return [
+            Outgoing(
+                Topics.PORTAL_REQUESTER_COMMAND_REJECTED,
+                RequesterCommandRejected(
+                    command_id=cmd.command_id,
+                    registration_id=cmd.registration_id,
+                    grund=grund,
+                    text=text,
+                    at=now,
+                ),
+                subject=cmd.registration_id,
+            )
+        ]
+    state, reg = existing
+    state = state.model_copy(
+        update={
+            "status": after,
+            "begruendung": cmd.begruendung,
+            "version": state.version + 1,
+            "updated_at": now,
+        }
+    )
+    await store.save_registration(state, reg)
+    if cmd.action is RequesterAction.UNLOCK:
+        await store.set_failed_logins(konto.kennung, 0, now)
+    log.info("requester account changed", registration_id=cmd.registration_id, status=after)
+    return [_state(state)]
 
 
 async def handle_statement_request(

@@ -16,7 +16,6 @@ unless told otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -29,24 +28,25 @@ from shared.contract.events.protocol import Zweck
 from shared.platform.asgi import (
     BadRequest,
     Endpoint,
+    IdentifiedEndpoint,
     Receive,
     Scope,
     Send,
-    header,
     read_json_object,
     respond_json,
     respond_text,
+    token_endpoint,
 )
 from shared.platform.broker import schema_violations
+from shared.platform.csv_export import as_csv
 from shared.platform.logging import get_logger
 from shared.platform.messaging import Outgoing
-from shared.platform.tokens import Identity, TokenRefused, bearer, verify
+from shared.platform.tokens import Identity
 
 if TYPE_CHECKING:
     from services.protocol_log.app import ProtocolLog
 
 MAX_BODY = 8 * 1024
-IdentifiedEndpoint = Callable[[Identity, Scope, Receive, Send], Awaitable[None]]
 log = get_logger(__name__)
 
 
@@ -67,23 +67,7 @@ class Leseanfrage(BaseModel):
 
 def routes(runtime: ProtocolLog) -> list[tuple[str, Endpoint]]:
     def signed_in(method: str, handle: IdentifiedEndpoint) -> Endpoint:
-        async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["method"] != method:
-                await respond_json(send, 405, {"error": f"{method} only"})
-                return
-            token = bearer(header(scope, b"authorization"))
-            if token is None:
-                await respond_json(send, 401, {"error": "sign in: a bearer token is required"})
-                return
-            try:
-                identity = verify(runtime.token_key, token, runtime.clock())
-            except TokenRefused as exc:
-                log.info("protocol read refused: token", reason=str(exc))
-                await respond_json(send, 401, {"error": "the token is not valid; sign in again"})
-                return
-            await handle(identity, scope, receive, send)
-
-        return endpoint
+        return token_endpoint(method, handle, runtime.token_key, runtime.clock)
 
     async def verify_chains(identity: Identity, scope: Scope, receive: Receive, send: Send) -> None:
         if not domain.may_verify(identity):
@@ -128,7 +112,7 @@ def routes(runtime: ProtocolLog) -> list[tuple[str, Endpoint]]:
             await respond_json(send, 403, {"error": str(exc)})
             return
         if anfrage.format == "csv":
-            await respond_text(send, 200, domain.as_csv(entries), "text/csv")
+            await respond_text(send, 200, as_csv(entries, domain.CSV_COLUMNS_FIRST), "text/csv")
         else:
             await respond_json(send, 200, {"entries": entries})
 

@@ -8,10 +8,8 @@ cut records the last deleted hash, so the remaining chain still verifies from th
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
-import io
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -417,31 +415,5 @@ def evaluate(
     return found
 
 
-# -- exports -------------------------------------------------------------------------------
-
+# an evaluation's CSV shows first what identifies a retrieval (`shared.platform.csv_export`)
 CSV_COLUMNS_FIRST = ("chain", "seq", "vorgangsnummer", "tenant_id", "kennung", "angefragt_am")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> str:
-    text = (
-        json.dumps(value, ensure_ascii=False)
-        if isinstance(value, dict | list)
-        else ("" if value is None else str(value))
-    )
-    # a spreadsheet would run a cell starting like a formula (CSV injection): quote it as text
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def as_csv(entries: Sequence[dict[str, Any]]) -> str:
-    """Entries as CSV for an evaluation: every top-level field a column (the identifying ones
-    first), nested values as JSON, nothing a spreadsheet would execute."""
-    columns = [c for c in CSV_COLUMNS_FIRST if any(c in e for e in entries)]
-    for e in entries:
-        columns += [k for k in e if k not in columns]
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(columns)
-    for e in entries:
-        writer.writerow([_cell(e.get(c)) for c in columns])
-    return out.getvalue()

@@ -4,6 +4,9 @@ POST /auth/login     {"username", "password"}: with the password changed and a m
                      certificate, a signed access token (15 min) and a refresh token
 POST /auth/refresh   {"refresh_token"}: the next pair, if the account may still sign in
 POST /auth/password  {"username", "current_password", "new_password"}
+GET  /accounts/audit?tenant_id=…[&format=csv]   a tenant's users, status history, account
+                     commands and sign-ins, for the operator's security audit (Bearer token of an
+                     operator account, or of the tenant's own administrator)
 GET  /health
 The TLS terminator passes the client certificate's SHA-256 fingerprint in the header
 `X-Client-Cert-SHA256`. Every outcome is an audit event on `min.account.audit.v1`.
@@ -13,10 +16,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.provisioning import service
+from services.provisioning import domain, service
 from services.provisioning.app import Provisioning
-from shared.platform.asgi import Endpoint, Receive, Scope, Send, json_endpoint, respond_json
+from shared.platform.asgi import (
+    BadRequest,
+    Endpoint,
+    Receive,
+    Scope,
+    Send,
+    json_endpoint,
+    query_params,
+    respond_json,
+    respond_text,
+    token_endpoint,
+)
+from shared.platform.csv_export import as_csv
 from shared.platform.signin import http_status, message
+from shared.platform.tokens import Identity
 
 CERT_HEADER = b"x-client-cert-sha256"
 
@@ -85,6 +101,30 @@ def routes(runtime: Provisioning) -> list[tuple[str, Endpoint]]:
             "detail": change.detail,
         }
 
+    async def audit(identity: Identity, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            params = query_params(scope)
+        except BadRequest as exc:
+            await respond_json(send, exc.status, {"error": str(exc)})
+            return
+        tenant_id, fmt = params.get("tenant_id", ""), params.get("format", "json")
+        if fmt not in ("json", "csv") or not tenant_id:
+            await respond_json(send, 400, {"error": "tenant_id=… and format=json|csv"})
+            return
+        if not domain.may_audit(identity, tenant_id):
+            await respond_json(send, 403, {"error": "an audit is the operator's, or the own"})
+            return
+        found, _ = await runtime.messaging.run(
+            lambda conn: service.audit(runtime.store(conn), tenant_id, identity)
+        )
+        if found is None:
+            await respond_json(send, 404, {"error": f"no tenant {tenant_id}"})
+        elif fmt == "csv":
+            text = as_csv(domain.audit_timeline(found), ("at", "what", "who", "detail"))
+            await respond_text(send, 200, text, "text/csv")
+        else:
+            await respond_json(send, 200, found)
+
     async def health(scope: Scope, receive: Receive, send: Send) -> None:
         await respond_json(send, 200, {"status": "ok"})
 
@@ -96,6 +136,10 @@ def routes(runtime: Provisioning) -> list[tuple[str, Endpoint]]:
             json_endpoint(
                 change_password, ("username", "current_password", "new_password"), CERT_HEADER
             ),
+        ),
+        (
+            "/accounts/audit",
+            token_endpoint("GET", audit, runtime.deps.token_key.public_key(), runtime.clock),
         ),
         ("/health", health),
     ]

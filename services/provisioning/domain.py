@@ -13,6 +13,7 @@ import re
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from shared.contract.events.account import (
     Abrufverfahren,
@@ -35,6 +36,7 @@ from shared.law.abruf import SPERRE_ABS_6_STELLEN
 from shared.platform.fingerprints import normalise_fingerprint
 from shared.platform.passwords import ascii_slug
 from shared.platform.signin import Credentials, Decision, sign_in
+from shared.platform.tokens import Identity
 
 TENANT_NAMESPACE = uuid.UUID("5b7e3d0c-2f4a-4c1e-9a57-0d1e6b3c8f21")
 
@@ -548,3 +550,38 @@ def change_certificate(
     if new == user.certificate_fingerprint:
         return Rejection("UNCHANGED", "Dieses Zertifikat ist bereits gebunden.")
     return replace(user, certificate_fingerprint=new)
+
+
+# -- the security audit (seed 000: the operator audits the tenants' accounts) ----------------
+
+
+def may_audit(identity: Identity, tenant_id: str) -> bool:
+    """The operator's accounts audit any tenant; a tenant's administrator its own."""
+    if identity.tenant_id is None:
+        return any(r.value in identity.roles for r in OperatorRole)
+    return identity.tenant_id == tenant_id and UserKind.ADMINISTRATOR.value in identity.roles
+
+
+def audit_timeline(audit: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per thing that happened, oldest first: accounts created, the tenant's status
+    changes, account commands with their outcome, sign-ins (a CSV for the audit)."""
+    rows = [
+        {"at": u["created_at"], "what": "account_created", "who": u["username"],
+         "detail": f"{u['kind']}, now {u['status']}"}
+        for u in audit["users"]
+    ]  # fmt: skip
+    rows += [
+        {"at": h["at"], "what": f"tenant_{h['status']}", "who": h["actor"],
+         "detail": h["reason"] or ""}
+        for h in audit["status_history"]
+    ]  # fmt: skip
+    rows += [
+        {"at": c["at"], "what": c["action"], "who": c["actor"], "detail": c["outcome"]}
+        for c in audit["commands"]
+    ]
+    rows += [
+        {"at": s["created_at"], "what": "sign_in", "who": s["username"],
+         "detail": f"session until {s['ended_at'] or s['expires_at']}"}
+        for s in audit["sign_ins"]
+    ]  # fmt: skip
+    return sorted(rows, key=lambda r: r["at"])

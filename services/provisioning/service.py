@@ -800,3 +800,26 @@ async def change_password(
         _audit(username, account, "change_password", AuthOutcome.PASSWORD_CHANGED, fingerprint, now)
     )
     return PasswordChange(AuthOutcome.PASSWORD_CHANGED, []), out
+
+
+async def audit(
+    store: Accounts, tenant_id: str, reader: Identity
+) -> tuple[dict[str, Any] | None, list[Outgoing]]:
+    """A tenant's accounts and their history for a security audit; None for no such tenant.
+    Who read it is logged."""
+    try:
+        uuid.UUID(tenant_id)
+    except ValueError:
+        return None, []
+    tenant = await store.tenant(tenant_id)
+    if tenant is None:
+        return None, []
+    found: dict[str, Any] = {
+        "tenant_id": tenant_id,
+        "authority_name": tenant.authority_name,
+        "role": tenant.role.value,
+        "status": tenant.status.value,
+        **await store.audit(tenant_id),
+    }
+    log.info("account audit read", tenant_id=tenant_id, reader=reader.principal)
+    return found, []

@@ -44,6 +44,7 @@ class Accounts(Protocol):
         self, session: Session, old_hash: str, new_hash: str, now: datetime
     ) -> None: ...
     async def used_by(self, refresh_hash: str) -> str | None: ...
+    async def audit(self, tenant_id: str) -> dict[str, list[dict[str, Any]]]: ...
     async def end_sessions(self, user_id: str, now: datetime) -> int: ...
     async def procedures(self, tenant_id: str) -> list[Abrufverfahren]: ...
     async def save_procedure(self, tenant_id: str, v: Abrufverfahren, now: datetime) -> None: ...
@@ -232,6 +233,39 @@ class ProvisioningStore:
             session.session_id,
             new_hash,
         )
+
+    async def audit(self, tenant_id: str) -> dict[str, list[dict[str, Any]]]:
+        """A tenant's users, its status history, the account commands given for it and its
+        users' sign-ins, oldest first: what an operator's security audit reads."""
+        users = await self.conn.fetch(
+            """SELECT user_id::text, username, kind, status, first_name, surname, email,
+                      certificate_fingerprint, must_change_password, sperrdaten_berechtigt,
+                      auswertung_berechtigt, failed_logins, created_at, updated_at
+               FROM account WHERE tenant_id = $1::uuid ORDER BY created_at, username""",
+            tenant_id,
+        )
+        history = await self.conn.fetch(
+            """SELECT status, reason, actor, at FROM tenant_status_history
+               WHERE tenant_id = $1::uuid ORDER BY at, id""",
+            tenant_id,
+        )
+        commands = await self.conn.fetch(
+            """SELECT command_id, action, actor, outcome, at FROM account_command
+               WHERE tenant_id = $1 ORDER BY seq""",
+            tenant_id,
+        )
+        sign_ins = await self.conn.fetch(
+            """SELECT a.username, s.created_at, s.expires_at, s.ended_at
+               FROM signin_session s JOIN account a USING (user_id)
+               WHERE a.tenant_id = $1::uuid ORDER BY s.created_at""",
+            tenant_id,
+        )
+        return {
+            "users": [dict(r) for r in users],
+            "status_history": [dict(r) for r in history],
+            "commands": [dict(r) for r in commands],
+            "sign_ins": [dict(r) for r in sign_ins],
+        }
 
     async def used_by(self, refresh_hash: str) -> str | None:
         user = await self.conn.fetchval(

@@ -42,6 +42,8 @@ from shared.contract.events.portal import (
     RegistrationDecision,
     RegistrationDecisionRejected,
     RegistrationSubmitted,
+    RequesterCommand,
+    RequesterCommandRejected,
     RequesterCredentials,
     RequesterCredentialsV1,
     RequesterState,
@@ -454,6 +456,26 @@ class Topics:
         key="registration_id",
         writer="portal",
         description="Decisions that could not be applied, with the reason.",
+        retention_ms=90 * DAY_MS,
+    )
+    PORTAL_REQUESTER_COMMAND = TopicSpec(
+        name="min.portal.requester-command.v1",
+        event=RequesterCommand,
+        event_type="de.meldespiegel.portal.requester-command.v1",
+        key="registration_id",
+        writer="operators",
+        description="Operators lock, unlock, suspend and lift requesters' accounts.",
+        retention_ms=365 * DAY_MS,
+        consumed=True,
+        operator_command=True,
+    )
+    PORTAL_REQUESTER_COMMAND_REJECTED = TopicSpec(
+        name="min.portal.requester-command-rejected.v1",
+        event=RequesterCommandRejected,
+        event_type="de.meldespiegel.portal.requester-command-rejected.v1",
+        key="registration_id",
+        writer="portal",
+        description="Requester commands that could not be applied, with the reason.",
         retention_ms=90 * DAY_MS,
     )
     PORTAL_CREDENTIALS = TopicSpec(

@@ -6,15 +6,22 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import urllib.parse
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from shared.platform.logging import get_logger
+from shared.platform.tokens import Identity, TokenRefused, bearer, verify
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Endpoint = Callable[[Scope, Receive, Send], Awaitable[None]]
+log = get_logger(__name__)
 
 
 class BadRequest(ValueError):
@@ -149,6 +156,52 @@ def json_endpoint(
         await respond_json(send, status, answer)
 
     return endpoint
+
+
+IdentifiedEndpoint = Callable[[Identity, Scope, Receive, Send], Awaitable[None]]
+
+
+def token_endpoint(
+    method: str,
+    handle: IdentifiedEndpoint,
+    public_key: Ed25519PublicKey,
+    clock: Callable[[], datetime],
+) -> Endpoint:
+    """An endpoint for signed-in callers: `method` only, and an access token from the
+    authentication API (`shared.platform.tokens`) that verifies on this service's clock; the
+    handler gets the identity it proves, and nothing else names the caller."""
+
+    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] != method:
+            await respond_json(send, 405, {"error": f"{method} only"})
+            return
+        token = bearer(header(scope, b"authorization"))
+        if token is None:
+            await respond_json(send, 401, {"error": "sign in: a bearer token is required"})
+            return
+        try:
+            identity = verify(public_key, token, clock())
+        except TokenRefused as exc:
+            log.info("request refused: token", path=scope.get("path"), reason=str(exc))
+            await respond_json(send, 401, {"error": "the token is not valid; sign in again"})
+            return
+        await handle(identity, scope, receive, send)
+
+    return endpoint
+
+
+def query_params(scope: Scope) -> dict[str, str]:
+    """The query string's parameters (the last of a repeated one); BadRequest for one that is
+    not readable text."""
+    try:
+        raw = bytes(scope.get("query_string") or b"").decode("utf-8")
+        pairs = urllib.parse.parse_qsl(raw, errors="strict", max_num_fields=20)
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest(400, "the query string is not readable") from None
+    params = dict(pairs)
+    if any(_unusable_text(k) or _unusable_text(v) for k, v in params.items()):
+        raise BadRequest(400, "the query string holds control characters")
+    return params
 
 
 class Server(uvicorn.Server):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from services.provisioning.domain import Account, Session, Tenant
 from shared.contract.events.account import Abrufverfahren, Postanschrift, UserKind, UserStatus
@@ -109,6 +110,54 @@ class MemoryProvisioningStore:
 
     async def used_by(self, refresh_hash: str) -> str | None:
         return self.used.get(refresh_hash)
+
+    async def audit(self, tenant_id: str) -> dict[str, list[dict[str, Any]]]:
+        mine = sorted(
+            ((created, a) for a, created in self.users.values() if a.tenant_id == tenant_id),
+            key=lambda x: (x[0], x[1].username),
+        )
+        users = [
+            {
+                "user_id": a.user_id,
+                "username": a.username,
+                "kind": a.kind.value,
+                "status": a.status.value,
+                "first_name": a.first_name,
+                "surname": a.surname,
+                "email": a.email,
+                "certificate_fingerprint": a.certificate_fingerprint,
+                "must_change_password": a.must_change_password,
+                "sperrdaten_berechtigt": a.sperrdaten_berechtigt,
+                "auswertung_berechtigt": a.auswertung_berechtigt,
+                "failed_logins": a.failed_logins,
+                "created_at": created,
+            }
+            for created, a in mine
+        ]
+        names = {a.user_id: a.username for _, a in mine}
+        return {
+            "users": users,
+            "status_history": [
+                {"status": st, "reason": reason, "actor": actor, "at": at}
+                for t, st, reason, actor, at in self.status_history
+                if t == tenant_id
+            ],
+            "commands": [
+                {"command_id": cid, "action": action, "actor": actor, "outcome": outcome, "at": at}
+                for cid, (t, action, actor, outcome, at) in self.commands.items()  # applied order
+                if t == tenant_id
+            ],
+            "sign_ins": [
+                {
+                    "username": names[s.user_id],
+                    "created_at": s.created_at,
+                    "expires_at": s.expires_at,
+                    "ended_at": s.ended_at,
+                }
+                for s, _ in sorted(self.sessions.values(), key=lambda x: x[0].created_at)
+                if s.user_id in names
+            ],
+        }
 
     async def end_sessions(self, user_id: str, now: datetime) -> int:
         ended = 0

@@ -39,6 +39,7 @@ START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 NEW_PASSWORD = "Neu-und-geheim-2026!"
 WATCH = (
     Topics.PORTAL_REQUESTER,
+    Topics.PORTAL_REQUESTER_COMMAND_REJECTED,
     Topics.PORTAL_CREDENTIALS,
     Topics.MELDEREGISTER_REQUEST,
     Topics.register_request("03"),
@@ -187,3 +188,64 @@ async def test_a_wrong_password_counts_and_the_fifth_locks_the_kennung() -> None
             assert wrong.status_code == 401
         locked = await run.api("anmeldung", kennung=kennung, passwort=password)
     assert (locked.status_code, locked.json()["status"]) == (403, "user_locked")
+
+
+async def requester_command(
+    run: Portal, registration_id: str, action: str, operator: str = "ops-1", signed: bool = True
+) -> str:
+    command_id = f"RC-{uuid.uuid4().hex[:8]}"
+    await run.deliver(
+        Topics.PORTAL_REQUESTER_COMMAND,
+        {
+            "command_id": command_id, "registration_id": registration_id, "action": action,
+            "operator_id": operator, "begruendung": "Prüfung", "at": START.isoformat(),
+        },
+        key=registration_id,
+        signed_by=operator_key(operator) if signed else None,
+    )  # fmt: skip
+    return command_id
+
+
+async def test_an_operator_unlocks_a_requester_locked_after_five_failures() -> None:
+    run = Portal(Clock())
+    async with run:
+        kennung, password = await registered(run, X25519PrivateKey.generate())
+        registration_id = run.bodies(Topics.PORTAL_REQUESTER)[-1]["registration_id"]
+        for _ in range(5):
+            await run.api("anmeldung", kennung=kennung, passwort="falsch")
+        assert (await run.api("anmeldung", kennung=kennung, passwort=password)).status_code == 403
+        await requester_command(run, registration_id, "unlock")
+        again = await run.api("anmeldung", kennung=kennung, passwort=password)
+        assert again.json()["status"] == "password_change_required"
+        # nothing left to unlock now: said so, not silently done
+        await requester_command(run, registration_id, "unlock")
+    [refused] = run.bodies(Topics.PORTAL_REQUESTER_COMMAND_REJECTED)
+    assert refused["grund"] == "NICHT_ANWENDBAR"
+
+
+async def test_an_operator_locks_suspends_and_lifts_a_requester() -> None:
+    run = Portal(Clock())
+    async with run:
+        kennung, password = await registered(run, X25519PrivateKey.generate())
+        registration_id = run.bodies(Topics.PORTAL_REQUESTER)[-1]["registration_id"]
+
+        async def status_after(action: str, **how: Any) -> tuple[str, int]:
+            await requester_command(run, registration_id, action, **how)
+            state = run.bodies(Topics.PORTAL_REQUESTER)[-1]["status"]
+            answer = await run.api("anmeldung", kennung=kennung, passwort=password)
+            return state, answer.status_code
+
+        assert await status_after("suspend") == ("ausgesetzt", 403)
+        assert await status_after("lift") == ("zugelassen", 200)
+        assert await status_after("lock") == ("gesperrt", 403)
+        # refused and changing nothing: unsigned, or by someone not among the portal's operators
+        assert await status_after("unlock", signed=False) == ("gesperrt", 403)
+        assert await status_after("unlock", operator="ops-2") == ("gesperrt", 403)
+        assert await status_after("unlock") == ("zugelassen", 200)
+        await run.deliver(
+            Topics.PORTAL_REQUEST, request(kennung, HANNOVER[0]), key=kennung
+        )  # still the initial password: refused, but not for a lock
+    assert [r["grund"] for r in run.bodies(Topics.PORTAL_REQUESTER_COMMAND_REJECTED)] == [
+        "OPERATOR_NOT_PROVEN",
+        "OPERATOR_UNBEKANNT",
+    ]

@@ -23,6 +23,7 @@ from shared.platform import tokens
 from shared.platform.pki import LETTER_KEY, TOKEN_PUB, load_ed25519_public_key
 from shared.platform.sealed import credential_context, load_private_key, open_sealed
 from shared.platform.settings import get_settings
+from tests import identities
 from tests.factories import NOW, approval, complete_application
 from tests.fakes.provisioning import MemoryProvisioningStore
 from tests.helpers import database_url
@@ -813,3 +814,52 @@ async def test_a_revoked_client_certificate_signs_nobody_in_until_it_is_replaced
     assert (await run.login(credentials["username"], password, new)).json()[
         "outcome"
     ] == "password_change_required"
+
+
+async def test_the_security_audit_shows_users_status_history_commands_and_sign_ins(
+    run: Harness,
+) -> None:
+    """Seed 000: the operator audits the tenants' accounts; an operator account reads any
+    tenant's, the tenant's own administrator its own, nobody else."""
+    provisioned, credentials = await provision(run)
+    tenant, admin, user = await with_user(run, provisioned, "Jan", "Ahlers")
+    await signed_in(run, credentials)
+    await run.command(tenant, "restrict_tenant", OPERATOR, reason="TLS veraltet")
+    await run.command(tenant, "lift_tenant", OPERATOR, reason="TLS erneuert")
+    await run.command(tenant, "delete_user", admin, user_id=user["user_id"])
+    revision, _ = identities.operator(OperatorRole.REVISION, run.service.clock(), "revision")
+
+    async def get(token: str | None, **params: str) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return await run.http.get("/accounts/audit", params=params, headers=headers)
+
+    found = (await get(revision, tenant_id=tenant)).json()
+    assert {u["username"]: u["status"] for u in found["users"]} == {
+        credentials["username"]: "active",
+        user["username"]: "deleted",
+    }
+    assert [h["status"] for h in found["status_history"]] == ["restricted", "active"]
+    assert [c["action"] for c in found["commands"]] == [
+        "create_user",
+        "restrict_tenant",
+        "lift_tenant",
+        "delete_user",
+    ]
+    assert [s["username"] for s in found["sign_ins"]] == [credentials["username"]]
+    header, *rows = (await get(revision, tenant_id=tenant, format="csv")).text.splitlines()
+    assert header == "at,what,who,detail"
+    assert [r.split(",")[1] for r in rows].count("sign_in") == 1
+
+    own_admin, _ = identities.signed(
+        username=credentials["username"],
+        tenant_id=tenant,
+        roles=["administrator"],
+        authorisations=[],
+        now=run.service.clock(),
+    )
+    assert (await get(own_admin, tenant_id=tenant)).status_code == 200
+    other_admin, _ = identities.tenant_user(str(uuid.uuid4()), run.service.clock())
+    assert (await get(other_admin, tenant_id=tenant)).status_code == 403
+    assert (await get(None, tenant_id=tenant)).status_code == 401
+    assert (await get(revision, tenant_id=str(uuid.uuid4()))).status_code == 404
+    assert (await get(revision)).status_code == 400

@@ -3,3 +3,6 @@
 ALTER TABLE account DROP CONSTRAINT account_status_check;
 ALTER TABLE account ADD CONSTRAINT account_status_check
     CHECK (status IN ('active', 'locked', 'replaced', 'deleted'));
+
+-- the order in which commands were applied, for the audit (several can share a timestamp)
+ALTER TABLE account_command ADD COLUMN seq bigserial;

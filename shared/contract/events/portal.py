@@ -89,7 +89,8 @@ class Registrierungsstatus(StrEnum):
     IN_PRUEFUNG = "in_pruefung"  # complete, waiting for the operator's approval
     ZUGELASSEN = "zugelassen"
     ABGELEHNT = "abgelehnt"
-    GESPERRT = "gesperrt"
+    GESPERRT = "gesperrt"  # locked by an operator: no sign-in, no request, until unlocked
+    AUSGESETZT = "ausgesetzt"  # suspended with a reason (e.g. suspected misuse) until lifted
 
 
 class Registrierungsmangel(Event):
@@ -121,6 +122,35 @@ class RegistrationDecision(Event):
     zulassen: bool
     begruendung: str = Field(min_length=1)
     decided_at: datetime
+
+
+class RequesterAction(StrEnum):
+    LOCK = "lock"
+    UNLOCK = "unlock"  # also after five failed sign-ins
+    SUSPEND = "suspend"
+    LIFT = "lift"
+
+
+class RequesterCommand(Event):
+    """`min.portal.requester-command.v1`: an operator locks, unlocks, suspends or lifts an
+    approved requester's account, with a reason."""
+
+    command_id: str = Field(min_length=1)
+    registration_id: str = Field(min_length=1)
+    action: RequesterAction
+    operator_id: str = Field(min_length=1)
+    begruendung: str = Field(min_length=1)
+    at: datetime
+
+
+class RequesterCommandRejected(Event):
+    """`min.portal.requester-command-rejected.v1`: a requester command that was not applied."""
+
+    command_id: str
+    registration_id: str
+    grund: str
+    text: str
+    at: datetime
 
 
 class RegistrationDecisionRejected(Event):
