@@ -100,6 +100,10 @@ async def main(interval: float) -> None:
         changed = await api.post("/portal/passwort", json={
             "kennung": kennung, "passwort": initial, "neues_passwort": PASSWORD})  # fmt: skip
         print(f"portal: requester {kennung} approved, password changed ({changed.status_code})")
+        signed = await api.post(
+            "/portal/anmeldung", json={"kennung": kennung, "passwort": PASSWORD}
+        )
+        bearer = {"Authorization": f"Bearer {signed.json()['access_token']}"}
         ni = persons("03")
         n = 0
         while not stop.is_set():
@@ -119,9 +123,21 @@ async def main(interval: float) -> None:
                 stop,
                 lambda b, r=request_id: b.get("request_id") == r,
             )
-            got = await api.post("/portal/antwort", json={
-                "kennung": kennung, "passwort": PASSWORD,
-                "vorgangsnummer": released["vorgangsnummer"]})  # fmt: skip
+            got = await api.post(
+                "/portal/antwort",
+                json={"vorgangsnummer": released["vorgangsnummer"]},
+                headers=bearer,
+            )
+            if got.status_code == 401:  # the token ran out: sign in again
+                signed = await api.post(
+                    "/portal/anmeldung", json={"kennung": kennung, "passwort": PASSWORD}
+                )
+                bearer = {"Authorization": f"Bearer {signed.json()['access_token']}"}
+                got = await api.post(
+                    "/portal/antwort",
+                    json={"vorgangsnummer": released["vorgangsnummer"]},
+                    headers=bearer,
+                )
             body = got.json()
             if body.get("antwort"):
                 context = answer_context(released["vorgangsnummer"], kennung)

@@ -1,13 +1,17 @@
 """The requester API of the portal (its own user management, PortalV § 1 Abs. 2), which the
 portal's web front end calls:
 
-POST /portal/anmeldung   {"kennung", "passwort"}: authenticated, or the initial password must
-                         be changed first
+POST /portal/anmeldung   {"kennung", "passwort"}: an access token (15 minutes), or the initial
+                         password must be changed first
 POST /portal/passwort    {"kennung", "passwort", "neues_passwort"}
-POST /portal/postfach    {"kennung", "passwort"}: the answers ready to be fetched
-POST /portal/antwort     {"kennung", "passwort", "vorgangsnummer"}: the answer, sealed for the
-                         requester's key; fetching it destroys the portal's only key to it
+GET  /portal/postfach    the answers ready to be fetched                     (Bearer token)
+POST /portal/antwort     {"vorgangsnummer"}: the answer, sealed for the requester's key; fetching
+                         it destroys the portal's only key to it              (Bearer token)
 GET  /health
+
+The token is signed with the portal's own key and names the Kennung; the mailbox and the fetch
+believe nothing else, and check at each call that the account may still sign in (a lock or a
+suspension ends the token's use at once).
 """
 
 from __future__ import annotations
@@ -15,14 +19,29 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from services.portal import service
-from services.portal.service import Reply
-from shared.platform.asgi import Endpoint, Receive, Scope, Send, json_endpoint, respond_json
+from services.portal.service import PORTAL_ISSUER, Reply
+from shared.platform.asgi import (
+    JSON_MAX_BODY,
+    BadRequest,
+    Endpoint,
+    IdentifiedEndpoint,
+    Receive,
+    Scope,
+    Send,
+    json_endpoint,
+    read_json_object,
+    respond_json,
+    token_endpoint,
+)
+from shared.platform.tokens import Identity
 
 if TYPE_CHECKING:
     from services.portal.app import PortalService
 
 
 def routes(runtime: PortalService) -> list[tuple[str, Endpoint]]:
+    public_key = runtime.deps.token_key.public_key()
+
     async def run(call: Any) -> Reply:
         async def effect(conn: Any) -> tuple[Reply, list[Any]]:
             return await call(runtime.store(conn)), []
@@ -33,7 +52,7 @@ def routes(runtime: PortalService) -> list[tuple[str, Endpoint]]:
     async def anmeldung(data: dict[str, Any], _: str | None) -> Reply:
         return await run(
             lambda store: service.anmelden(
-                store, data["kennung"], data["passwort"], runtime.clock()
+                store, data["kennung"], data["passwort"], runtime.clock(), runtime.deps
             )
         )
 
@@ -44,34 +63,37 @@ def routes(runtime: PortalService) -> list[tuple[str, Endpoint]]:
             )
         )
 
-    async def postfach(data: dict[str, Any], _: str | None) -> Reply:
-        return await run(
-            lambda store: service.postfach(
-                store, data["kennung"], data["passwort"], runtime.clock()
-            )
-        )
+    async def postfach(identity: Identity, scope: Scope, receive: Receive, send: Send) -> None:
+        status, body = await run(lambda store: service.postfach(store, identity, runtime.clock()))
+        await respond_json(send, status, body)
 
-    async def antwort(data: dict[str, Any], _: str | None) -> Reply:
+    async def antwort(identity: Identity, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            data = await read_json_object(scope, receive, JSON_MAX_BODY)
+        except BadRequest as exc:
+            await respond_json(send, exc.status, {"error": str(exc)})
+            return
+        nummer = data.get("vorgangsnummer")
+        if not isinstance(nummer, str):
+            await respond_json(send, 400, {"error": "expected a JSON object with vorgangsnummer"})
+            return
         # the fetch publishes its time for the log (PortalV § 3 Abs. 1 Nr. 3)
-        reply, _ = await runtime.messaging.run(
-            lambda conn: service.abholen(
-                runtime.store(conn),
-                data["kennung"],
-                data["passwort"],
-                data["vorgangsnummer"],
-                runtime.clock(),
-            )
+        (status, body), _ = await runtime.messaging.run(
+            lambda conn: service.abholen(runtime.store(conn), identity, nummer, runtime.clock())
         )
-        return reply
+        await respond_json(send, status, body)
 
     async def health(scope: Scope, receive: Receive, send: Send) -> None:
         await respond_json(send, 200, {"status": "ok"})
+
+    def signed_in(method: str, handle: IdentifiedEndpoint) -> Endpoint:
+        return token_endpoint(method, handle, public_key, runtime.clock, issuer=PORTAL_ISSUER)
 
     login = ("kennung", "passwort")
     return [
         ("/portal/anmeldung", json_endpoint(anmeldung, login)),
         ("/portal/passwort", json_endpoint(passwort, (*login, "neues_passwort"))),
-        ("/portal/postfach", json_endpoint(postfach, login)),
-        ("/portal/antwort", json_endpoint(antwort, (*login, "vorgangsnummer"))),
+        ("/portal/postfach", signed_in("GET", postfach)),
+        ("/portal/antwort", signed_in("POST", antwort)),
         ("/health", health),
     ]

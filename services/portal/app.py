@@ -22,7 +22,7 @@ from shared.contract.events.portal import (
     StatementRequested,
 )
 from shared.contract.topics import Topics
-from shared.platform.pki import LETTER_PUB
+from shared.platform.pki import LETTER_PUB, PORTAL_TOKEN_KEY, load_ed25519_key
 from shared.platform.runtime import ServiceRuntime, utc_now
 from shared.platform.settings import Settings
 
@@ -75,6 +75,7 @@ class PortalService(ServiceRuntime):
             password_valid_days=s.portal_initial_password_valid_days,
             answer_within=timedelta(seconds=s.portal_answer_timeout_seconds),
             gebuehren=domain.gebuehrenordnung(s.portal_fee_schedule),
+            token_key=load_ed25519_key(s.pki_dir / PORTAL_TOKEN_KEY),
             anfragende=Anfragende(
                 behoerde=s.portal_name,
                 anschrift=s.portal_address,

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from services.portal import domain
@@ -62,6 +63,7 @@ from shared.platform.signin import (
     new_password_problems,
     sign_in,
 )
+from shared.platform.tokens import Identity, issue
 
 log = get_logger(__name__)
 PORTAL_TENANT = "portal"
@@ -83,6 +85,11 @@ class Portal:
     answer_within: timedelta
     gebuehren: dict[str, Tarif]
     anfragende: Anfragende  # how the portal appears to the registers
+    token_key: Ed25519PrivateKey  # the portal's own: its requesters' tokens open only the portal
+
+
+PORTAL_ISSUER = "meldespiegel-portal"
+REQUESTER_ROLE = "requester"
 
 
 def answer_context(vorgangsnummer: str, kennung: str) -> bytes:
@@ -376,10 +383,11 @@ Reply = tuple[int, dict[str, Any]]
 
 
 async def _authenticate(
-    store: PortalRecords, kennung: str, password: str, now: datetime, *, initial_ok: bool = False
+    store: PortalRecords, kennung: str, password: str, now: datetime
 ) -> Konto | Reply:
-    """The one sign-in (`shared.platform.signin`) for a requester's Kennung. `initial_ok`: the
-    login and the password change take an initial password; the mailbox and the fetch do not."""
+    """The one sign-in (`shared.platform.signin`) for a requester's Kennung and password: the
+    sign-in and the password change (which take an initial password too). The mailbox and the
+    fetch take the token of a sign-in instead (`_signed_in`)."""
     konto = await store.konto(kennung, lock=True)
     ok = await verify_password(konto.password_hash if konto else None, password)
     decision = sign_in(_credentials(konto) if konto else None, ok, None, now)
@@ -387,8 +395,6 @@ async def _authenticate(
         await store.set_failed_logins(kennung, decision.failed_logins, now)
     if konto is None or not decision.admitted:
         return _refused(decision.outcome, decision.detail)
-    if decision.outcome is AuthOutcome.PASSWORD_CHANGE_REQUIRED and not initial_ok:
-        return _refused(decision.outcome)
     return konto
 
 
@@ -413,18 +419,51 @@ def _refused(outcome: AuthOutcome, detail: list[str] | None = None) -> Reply:
     return code, body
 
 
-async def anmelden(store: PortalRecords, kennung: str, password: str, now: datetime) -> Reply:
-    konto = await _authenticate(store, kennung, password, now, initial_ok=True)
+async def anmelden(
+    store: PortalRecords, kennung: str, password: str, now: datetime, deps: Portal
+) -> Reply:
+    """The sign-in; once the initial password is changed, it gives an access token for the
+    mailbox (15 minutes, signed with the portal's own key)."""
+    konto = await _authenticate(store, kennung, password, now)
     if not isinstance(konto, Konto):
         return konto
-    status = "password_change_required" if konto.must_change_password else "authenticated"
-    return 200, {"status": status, "kennung": kennung}
+    if konto.must_change_password:
+        return 200, {"status": "password_change_required", "kennung": kennung}
+    token, identity = issue(
+        deps.token_key,
+        user_id=konto.registration_id,
+        username=kennung,
+        tenant_id=PORTAL_TENANT,
+        roles=[REQUESTER_ROLE],
+        authorisations=[],
+        now=now,
+        issuer=PORTAL_ISSUER,
+    )
+    return 200, {
+        "status": "authenticated",
+        "kennung": kennung,
+        "token_type": "Bearer",
+        "access_token": token,
+        "expires_at": identity.expires_at.isoformat(),
+    }
+
+
+async def _signed_in(store: PortalRecords, identity: Identity, now: datetime) -> Konto | Reply:
+    """The requester a token names, if the account may still sign in: a lock, a suspension or
+    a lock after failed sign-ins since the token was issued ends its use at once."""
+    konto = await store.konto(identity.username)
+    if konto is None or identity.tenant_id != PORTAL_TENANT:
+        return _refused(AuthOutcome.SESSION_INVALID)
+    decision = sign_in(_credentials(konto), True, None, now)
+    if decision.outcome is not AuthOutcome.AUTHENTICATED:
+        return _refused(decision.outcome, decision.detail)
+    return konto
 
 
 async def passwort_aendern(
     store: PortalRecords, kennung: str, current: str, new: str, now: datetime
 ) -> Reply:
-    konto = await _authenticate(store, kennung, current, now, initial_ok=True)
+    konto = await _authenticate(store, kennung, current, now)
     if not isinstance(konto, Konto):
         return konto
     problems = new_password_problems(new, current, kennung)
@@ -434,10 +473,11 @@ async def passwort_aendern(
     return 200, {"status": "password_changed"}
 
 
-async def postfach(store: PortalRecords, kennung: str, password: str, now: datetime) -> Reply:
-    konto = await _authenticate(store, kennung, password, now)
+async def postfach(store: PortalRecords, identity: Identity, now: datetime) -> Reply:
+    konto = await _signed_in(store, identity, now)
     if not isinstance(konto, Konto):
         return konto
+    kennung = konto.kennung
     return 200, {
         "abholbereit": [
             {
@@ -452,14 +492,15 @@ async def postfach(store: PortalRecords, kennung: str, password: str, now: datet
 
 
 async def abholen(
-    store: PortalRecords, kennung: str, password: str, nummer: str, now: datetime
+    store: PortalRecords, identity: Identity, nummer: str, now: datetime
 ) -> tuple[Reply, list[Outgoing]]:
     """Hands the answer to its requester, sealed for the requester's key, and destroys both the
     box and the request's key in the same transaction: once fetched, no copy anywhere can be
     opened again (PortalV § 4 Nr. 1 and 4)."""
-    konto = await _authenticate(store, kennung, password, now)
+    konto = await _signed_in(store, identity, now)
     if not isinstance(konto, Konto):
         return konto, []
+    kennung = konto.kennung
     taken = await store.take_from_postfach(kennung, nummer)
     if taken is None:
         return (404, {"error": "Zu dieser Vorgangsnummer liegt keine Antwort (mehr) bereit."}), []

@@ -15,7 +15,7 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from shared.platform.logging import get_logger
-from shared.platform.tokens import Identity, TokenRefused, bearer, verify
+from shared.platform.tokens import ISSUER, Identity, TokenRefused, bearer, verify
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -166,6 +166,7 @@ def token_endpoint(
     handle: IdentifiedEndpoint,
     public_key: Ed25519PublicKey,
     clock: Callable[[], datetime],
+    issuer: str = ISSUER,
 ) -> Endpoint:
     """An endpoint for signed-in callers: `method` only, and an access token from the
     authentication API (`shared.platform.tokens`) that verifies on this service's clock; the
@@ -180,7 +181,7 @@ def token_endpoint(
             await respond_json(send, 401, {"error": "sign in: a bearer token is required"})
             return
         try:
-            identity = verify(public_key, token, clock())
+            identity = verify(public_key, token, clock(), issuer)
         except TokenRefused as exc:
             log.info("request refused: token", path=scope.get("path"), reason=str(exc))
             await respond_json(send, 401, {"error": "the token is not valid; sign in again"})

@@ -34,6 +34,8 @@ ANSWER_KEY, ANSWER_PUB = "answer-seal.key", "answer-seal.pub"
 CHECKPOINT_KEY, CHECKPOINT_PUB = "protocol-checkpoint.key", "protocol-checkpoint.pub"
 # provisioning's key for signing access tokens; the read APIs verify with the public key
 TOKEN_KEY, TOKEN_PUB = "token-signing.key", "token-signing.pub.pem"
+# the portal's own key for its requesters' tokens: they open nothing but the portal's mailbox
+PORTAL_TOKEN_KEY = "portal-token.key"
 MAIL_SENDER = "verfahrensbetreuung@meldespiegel.example"
 
 
@@ -170,7 +172,18 @@ def init(directory: Path) -> list[str]:
             )
         )
         made += [TOKEN_KEY, TOKEN_PUB]
-    for name in (CA_KEY, MAIL_KEY, LETTER_KEY, ANSWER_KEY, CHECKPOINT_KEY, TOKEN_KEY):
+    if not (directory / PORTAL_TOKEN_KEY).exists():
+        (directory / PORTAL_TOKEN_KEY).write_bytes(_pem_key(Ed25519PrivateKey.generate()))
+        made.append(PORTAL_TOKEN_KEY)
+    for name in (
+        CA_KEY,
+        MAIL_KEY,
+        LETTER_KEY,
+        ANSWER_KEY,
+        CHECKPOINT_KEY,
+        TOKEN_KEY,
+        PORTAL_TOKEN_KEY,
+    ):
         (directory / name).chmod(0o600)
     return made
 

@@ -30,6 +30,7 @@ from shared.platform.sealed import (
     seal,
 )
 from shared.platform.settings import get_settings
+from tests import identities
 from tests.fakes.portal import MemoryPortalStore
 from tests.identities import operator_key
 from tests.inmemory import InMemory
@@ -145,18 +146,19 @@ async def test_from_registration_to_the_fetched_answer() -> None:
             antwort=box, requested_at=START, released_at=START, protokoll="portal:1",
         )  # fmt: skip
         await run.deliver(Topics.PORTAL_RELEASED, released, key=nummer)
-        listed = await run.api("postfach", kennung=kennung, passwort=NEW_PASSWORD)
+        signed = await run.api("anmeldung", kennung=kennung, passwort=NEW_PASSWORD)
+        assert signed.json()["status"] == "authenticated"
+        bearer = {"Authorization": f"Bearer {signed.json()['access_token']}"}
+        listed = await run.http.get("/portal/postfach", headers=bearer)
         assert [e["vorgangsnummer"] for e in listed.json()["abholbereit"]] == [nummer]
+        assert (await run.http.get("/portal/postfach")).status_code == 401  # no token, nothing
 
-        fetched = await run.api(
-            "antwort", kennung=kennung, passwort=NEW_PASSWORD, vorgangsnummer=nummer
-        )
+        fetch = {"vorgangsnummer": nummer}
+        fetched = await run.http.post("/portal/antwort", json=fetch, headers=bearer)
         assert fetched.status_code == 200
         opened = open_sealed(key, fetched.json()["antwort"], answer_context(nummer, kennung))
         assert json.loads(opened) == json.loads(inhalt)
-        again = await run.api(
-            "antwort", kennung=kennung, passwort=NEW_PASSWORD, vorgangsnummer=nummer
-        )
+        again = await run.http.post("/portal/antwort", json=fetch, headers=bearer)
         assert again.status_code == 404  # delivered once
     [logged] = run.bodies(Topics.PORTAL_FETCHED)
     assert logged["kennung"] == kennung
@@ -249,3 +251,25 @@ async def test_an_operator_locks_suspends_and_lifts_a_requester() -> None:
         "OPERATOR_NOT_PROVEN",
         "OPERATOR_UNBEKANNT",
     ]
+
+
+async def test_a_requester_token_opens_only_the_portal_and_ends_with_a_lock() -> None:
+    """The mailbox believes only the portal's own token; a token of the authentication API (the
+    authorities' sign-in) opens nothing here, and a lock ends a token's use at once."""
+    run = Portal(Clock())
+    async with run:
+        kennung, password = await registered(run, X25519PrivateKey.generate())
+        registration_id = run.bodies(Topics.PORTAL_REQUESTER)[-1]["registration_id"]
+        await run.api("passwort", kennung=kennung, passwort=password, neues_passwort=NEW_PASSWORD)
+        signed = (await run.api("anmeldung", kennung=kennung, passwort=NEW_PASSWORD)).json()
+        bearer = {"Authorization": f"Bearer {signed['access_token']}"}
+        assert (await run.http.get("/portal/postfach", headers=bearer)).status_code == 200
+        authority, _ = identities.signed(
+            username=kennung, tenant_id="portal", roles=["requester"], authorisations=[],
+            now=START,
+        )  # fmt: skip
+        foreign = {"Authorization": f"Bearer {authority}"}
+        assert (await run.http.get("/portal/postfach", headers=foreign)).status_code == 401
+        await requester_command(run, registration_id, "lock")
+        locked = await run.http.get("/portal/postfach", headers=bearer)
+        assert (locked.status_code, locked.json()["status"]) == (403, "user_locked")

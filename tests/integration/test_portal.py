@@ -247,10 +247,20 @@ async def ask_portal(producer: RawProducer, *requests: dict[str, Any]) -> dict[s
     return bodies(records)
 
 
+async def signed_in(api: httpx.AsyncClient, who: Requester) -> dict[str, str]:
+    """The requester's sign-in: the header with its access token."""
+    answer = await api.post(
+        "/portal/anmeldung", json={"kennung": who.kennung, "passwort": NEW_PASSWORD}
+    )
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
 async def fetch(api: httpx.AsyncClient, who: Requester, vorgangsnummer: str) -> httpx.Response:
     return await api.post(
         "/portal/antwort",
-        json={"kennung": who.kennung, "passwort": NEW_PASSWORD, "vorgangsnummer": vorgangsnummer},
+        json={"vorgangsnummer": vorgangsnummer},
+        headers=await signed_in(api, who),
     )
 
 
@@ -523,14 +533,14 @@ async def test_answers_are_section_44_only_or_the_same_neutral_answer_and_gone_a
 
             async def all_listed() -> bool:
                 # the portal takes the released answers into the mailbox as it consumes them
-                listed = await api.post(
-                    "/portal/postfach", json={"kennung": who.kennung, "passwort": NEW_PASSWORD}
-                )
+                listed = await api.get("/portal/postfach", headers=await signed_in(api, who))
                 return set(numbers) <= {e["vorgangsnummer"] for e in listed.json()["abholbereit"]}
 
             await eventually(all_listed, "every answer waits in the requester's mailbox")
-            bad_login = {"kennung": who.kennung, "passwort": "x", "vorgangsnummer": numbers[0]}
-            wrong = await api.post("/portal/antwort", json=bad_login)
+            forged = {"Authorization": "Bearer eyJhbGciOiJFZERTQSJ9.e30.AAAA"}
+            wrong = await api.post(
+                "/portal/antwort", json={"vorgangsnummer": numbers[0]}, headers=forged
+            )
             assert wrong.status_code == 401
             answers = {}
             for case in fetched_cases:

@@ -12,6 +12,7 @@ import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -40,8 +41,9 @@ ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
     "/auth/password": ("provisioning", ("username", "current_password", "new_password")),
     "/portal/anmeldung": ("portal", ("kennung", "passwort")),
     "/portal/passwort": ("portal", ("kennung", "passwort", "neues_passwort")),
-    "/portal/postfach": ("portal", ("kennung", "passwort")),
-    "/portal/antwort": ("portal", ("kennung", "passwort", "vorgangsnummer")),
+    "/portal/postfach": ("portal", ("kennung",)),
+    "/portal/antwort": ("portal", ("vorgangsnummer",)),
+    "/accounts/audit": ("provisioning", ("tenant_id",)),
     "/protocol/read": (
         "protocol_log",
         ("purpose", "tenant_id", "vorgangsnummer", "kennung", "since", "until", "format"),
@@ -200,6 +202,13 @@ async def test_hostile_requests_get_a_4xx_and_a_reason(
     authorization = data.draw(tokens(), label="authorization")
     certificate = data.draw(st.one_of(st.none(), st.text(st.characters(codec="latin-1"))))
     raw = data.draw(body(fields, kind), label="body")
+    params = data.draw(
+        st.dictionaries(st.sampled_from([*fields, "format", "x"]), NASTY_TEXT, max_size=3),
+        label="query",
+    )
+    query = "?" + "&".join(
+        f"{quote(k)}={quote(v.encode('utf-8', 'surrogatepass'))}" for k, v in params.items()
+    )
     headers = [("content-type", content_type), ("authorization", authorization)]
     headers.append(("x-client-cert-sha256", certificate))
     async with httpx.AsyncClient(
@@ -210,7 +219,7 @@ async def test_hostile_requests_get_a_4xx_and_a_reason(
             for name, value in headers
             if value is not None
         ]
-        answer = await client.request(method, route.strip(), content=raw, headers=sent)
+        answer = await client.request(method, route.strip() + query, content=raw, headers=sent)
     assert answer.status_code < 500, (method, route, answer.status_code, answer.text[:500])
     if answer.status_code >= 400 and "json" in answer.headers.get("content-type", ""):
         reason = answer.json()
