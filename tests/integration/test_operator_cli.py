@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -518,6 +519,19 @@ async def test_a_security_authority_evaluates_its_own_commissioned_log_with_its_
         )
     )  # fmt: skip
     assert vorgangsnummer not in {e["vorgangsnummer"] for e in officer}
+    # the operator locks the administrator: the session's refresh token is refused from then on
+    session_file = Path(authority["MELDESPIEGEL_SESSION_FILE"])
+    session = json.loads(await asyncio.to_thread(session_file.read_text))
+    locked = cli_ok(
+        cli("tenant", "user", tenant, "lock", "--user-id", session["user_id"],
+            "--reason", "Verdacht auf Missbrauch", env=stack)
+    )  # fmt: skip
+    assert f"{tenant}: user_locked" in locked
+    async with httpx.AsyncClient(base_url=stack["MELDESPIEGEL_AUTH_API_URL"]) as auth:
+        refresh = await auth.post(
+            "/auth/refresh", json={"refresh_token": session["refresh_token"]}, timeout=30
+        )
+    assert (refresh.status_code, refresh.json()["outcome"]) == (403, "user_locked")
     cli_ok(cli("logout", env=authority))
     cli_refused(cli("log", "verify", env=authority), 1, "not signed in")
 
