@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from rich.console import Console
 from rich.json import JSON
 from rich.progress import Progress
@@ -55,7 +55,7 @@ from shared.contract.events.portal import (
 )
 from shared.contract.events.protocol import Zweck
 from shared.contract.events.review import ManualDecision
-from shared.contract.topics import CATALOGUE, DLQ_SUFFIX, Topics
+from shared.contract.topics import CATALOGUE, DLQ_SUFFIX, Topics, TopicSpec
 from shared.platform.broker import schema_violations
 from shared.platform.kafka_client import Follower
 from shared.platform.kafka_security import client_options
@@ -398,6 +398,36 @@ def review_decide(
 # -- the portal ---------------------------------------------------------------------------------
 
 
+def _portal_ask(
+    ctx: typer.Context,
+    spec: TopicSpec,
+    command: BaseModel,
+    rejected: TopicSpec,
+    registration_id: str,
+    wait: float,
+) -> None:
+    """Publishes an operator's command to the portal (signed) and reports the requester's new
+    state, or the portal's reason for refusing it."""
+
+    async def work(k: CliContext) -> Record | None:
+        async with k.kafka() as kafka:
+            with err.status("waiting for the portal …"):
+                return await kafka.ask(
+                    spec,
+                    command,
+                    [Topics.PORTAL_REQUESTER.name, rejected.name],
+                    lambda s: s.body.get("registration_id") == registration_id,
+                    wait,
+                )
+
+    answer = _run(ctx, work)
+    if answer is None:
+        raise NoAnswer(f"the portal did not answer within {wait:g} s")
+    if answer.topic == rejected.name:
+        raise Abort(f"refused: {answer.body.get('grund')}: {answer.body.get('text')}")
+    out.print(f"{registration_id}: {answer.body.get('status')} (by {ctx.obj.operator})")
+
+
 @portal_app.command("decide")
 def portal_decide(
     ctx: typer.Context,
@@ -421,26 +451,14 @@ def portal_decide(
         decided_at=datetime.now(UTC),
     )
 
-    async def work(k: CliContext) -> Record | None:
-        async with k.kafka() as kafka:
-            with err.status("waiting for the portal …"):
-                return await kafka.ask(
-                    Topics.PORTAL_REGISTRATION_DECISION,
-                    decision,
-                    [
-                        Topics.PORTAL_REQUESTER.name,
-                        Topics.PORTAL_REGISTRATION_DECISION_REJECTED.name,
-                    ],
-                    lambda s: s.body.get("registration_id") == registration_id,
-                    wait,
-                )
-
-    answer = _run(ctx, work)
-    if answer is None:
-        raise NoAnswer(f"the portal did not answer within {wait:g} s")
-    if answer.topic == Topics.PORTAL_REGISTRATION_DECISION_REJECTED.name:
-        raise Abort(f"refused: {answer.body.get('grund')}: {answer.body.get('text')}")
-    out.print(f"{registration_id}: {answer.body.get('status')} (by {ctx.obj.operator})")
+    _portal_ask(
+        ctx,
+        Topics.PORTAL_REGISTRATION_DECISION,
+        decision,
+        Topics.PORTAL_REGISTRATION_DECISION_REJECTED,
+        registration_id,
+        wait,
+    )
 
 
 @portal_app.command("requester")
@@ -464,26 +482,14 @@ def portal_requester(
         at=datetime.now(UTC),
     )
 
-    async def work(k: CliContext) -> Record | None:
-        async with k.kafka() as kafka:
-            with err.status("waiting for the portal …"):
-                return await kafka.ask(
-                    Topics.PORTAL_REQUESTER_COMMAND,
-                    command,
-                    [
-                        Topics.PORTAL_REQUESTER.name,
-                        Topics.PORTAL_REQUESTER_COMMAND_REJECTED.name,
-                    ],
-                    lambda s: s.body.get("registration_id") == registration_id,
-                    wait,
-                )
-
-    answer = _run(ctx, work)
-    if answer is None:
-        raise NoAnswer(f"the portal did not answer within {wait:g} s")
-    if answer.topic == Topics.PORTAL_REQUESTER_COMMAND_REJECTED.name:
-        raise Abort(f"refused: {answer.body.get('grund')}: {answer.body.get('text')}")
-    out.print(f"{registration_id}: {answer.body.get('status')} (by {ctx.obj.operator})")
+    _portal_ask(
+        ctx,
+        Topics.PORTAL_REQUESTER_COMMAND,
+        command,
+        Topics.PORTAL_REQUESTER_COMMAND_REJECTED,
+        registration_id,
+        wait,
+    )
 
 
 @portal_app.command("statements")

@@ -21,6 +21,7 @@ import httpx
 import pytest
 import yaml
 
+from shared.contract.events.application import CompleteApplication
 from shared.contract.topics import Topics
 from shared.platform.operator_signatures import COMMAND
 from shared.platform.pki import LETTER_KEY
@@ -405,21 +406,8 @@ async def test_topics_lists_the_catalogue_with_partitions_and_lag(stack: dict[st
     assert "missing" not in listing
 
 
-async def test_a_security_authority_evaluates_its_own_commissioned_log_with_its_own_sign_in(
-    stack: dict[str, str], tmp_path: Path
-) -> None:
-    """§ 40 Abs. 3 BMG: the operator logs a security authority's retrievals on commission; § 40
-    Abs. 5 Satz 3 BMG: the authority evaluates them for its Datenschutzkontrolle, with its own
-    sign-in, and sees no other authority's entries; the operator's officer does not see its
-    commissioned chain."""
-    app = complete_application(
-        f"CLI-SEC-{TOK}",
-        **{
-            "authority.kind": "polizei",
-            "access_type": "sicherheitsbehoerde",
-            "logging_arrangement": "auftragsverarbeitung",
-        },
-    )
+async def provisioned_by_approval(app: CompleteApplication) -> dict[str, Any]:
+    """The tenant provisioning makes of an approval (as legal_review publishes it)."""
     async with RawProducer() as producer:
         await publish(
             producer,
@@ -435,6 +423,25 @@ async def test_a_security_authority_evaluates_its_own_commissioned_log_with_its_
         )
         if r.json()["application_id"] == app.application_id
     ]
+    return provisioned
+
+
+async def test_a_security_authority_evaluates_its_own_commissioned_log_with_its_own_sign_in(
+    stack: dict[str, str], tmp_path: Path
+) -> None:
+    """§ 40 Abs. 3 BMG: the operator logs a security authority's retrievals on commission; § 40
+    Abs. 5 Satz 3 BMG: the authority evaluates them for its Datenschutzkontrolle, with its own
+    sign-in, and sees no other authority's entries; the operator's officer does not see its
+    commissioned chain."""
+    app = complete_application(
+        f"CLI-SEC-{TOK}",
+        **{
+            "authority.kind": "polizei",
+            "access_type": "sicherheitsbehoerde",
+            "logging_arrangement": "auftragsverarbeitung",
+        },
+    )
+    provisioned = await provisioned_by_approval(app)
     tenant, username = provisioned["tenant_id"], provisioned["administrator_username"]
     [credentials] = [
         r.json()
@@ -544,21 +551,7 @@ async def test_commands_in_an_operators_name_without_the_operators_signature_cha
     its status; a manual decision signed by another operator is refused; a redriven copy whose
     redrive signature is missing goes back to the dead-letter topic with the reason."""
     app = complete_application(f"CLI-SIG-{TOK}")
-    async with RawProducer() as producer:
-        await publish(
-            producer,
-            Topics.REVIEW_DECIDED.name,
-            approval(app).model_dump(mode="json"),
-            app.application_id,
-        )
-    [provisioned] = [
-        r.json()
-        for r in await read_all(
-            Topics.ACCOUNT_PROVISIONED.name,
-            until=lambda rs: any(app.application_id in r.value.decode() for r in rs),
-        )
-        if r.json()["application_id"] == app.application_id
-    ]
+    provisioned = await provisioned_by_approval(app)
     tenant = provisioned["tenant_id"]
     own, other = identities.operator_key("op-cli-test"), identities.operator_key("op-unbekannt")
 
