@@ -202,8 +202,11 @@ async def test_hostile_requests_get_a_4xx_and_a_reason(
     authorization = data.draw(tokens(), label="authorization")
     certificate = data.draw(st.one_of(st.none(), st.text(st.characters(codec="latin-1"))))
     raw = data.draw(body(fields, kind), label="body")
+    # the query string's values as hostile as the body's, short of what no HTTP server takes in
+    # a request line at all (the client refuses a URL of more than 64 KiB)
+    short = NASTY_TEXT.filter(lambda t: len(t) < 4000)
     params = data.draw(
-        st.dictionaries(st.sampled_from([*fields, "format", "x"]), NASTY_TEXT, max_size=3),
+        st.dictionaries(st.sampled_from([*fields, "format", "x"]), short, max_size=3),
         label="query",
     )
     query = "?" + "&".join(
