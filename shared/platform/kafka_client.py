@@ -367,6 +367,30 @@ class KafkaClient:
         finally:
             await admin.close()
 
+    async def skip_to_end(self, group: str) -> int:
+        """Moves a consumer group that has no running member to the current end of every
+        partition it has committed before (what `kafka-consumer-groups --reset-offsets
+        --to-latest` does); returns how many records it skipped."""
+        committed = (await self.group_offsets([group]))[group]
+        parts = [TopicPartition(topic, partition) for topic, partition in committed]
+        if not parts:
+            return 0
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            client_id=self.client_id,
+            group_id=group,
+            enable_auto_commit=False,
+            **self.options,
+        )
+        await consumer.start()
+        try:
+            consumer.assign(parts)
+            ends = await consumer.end_offsets(parts)
+            await consumer.commit(dict(ends))
+        finally:
+            await consumer.stop()
+        return sum(max(0, ends[tp] - committed[(tp.topic, tp.partition)]) for tp in parts)
+
 
 class Follower:
     def __init__(self, consumer: AIOKafkaConsumer, start: dict[TopicPartition, int]) -> None:

@@ -24,6 +24,7 @@ from tests.helpers import (
     eventually,
     read_all,
     read_to_end,
+    skip_backlog,
 )
 from tests.smtp import SmtpServer, decrypted, free_port, verified_text
 
@@ -44,6 +45,7 @@ def stack(artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "MELDESPIEGEL_HTTP_PORT": str(http_port),
         "MELDESPIEGEL_LOG_LEVEL": "DEBUG",
     }
+    skip_backlog(*SERVICES)
     procs = [
         ServiceProcess(f"services.{name}", artifacts / f"e2e-{name}.log", env).start()
         for name in SERVICES

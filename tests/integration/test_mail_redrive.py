@@ -23,6 +23,7 @@ from tests.helpers import (
     eventually,
     headers_for,
     read_all,
+    skip_backlog,
     stop_all,
 )
 from tests.identities import operator_key
@@ -53,6 +54,7 @@ def dispatcher(
         "MELDESPIEGEL_MAIL_SEND_INTERVAL_SECONDS": "0.5",
         "MELDESPIEGEL_PRINT_SPOOL_DIR": str(spool),
     }
+    skip_backlog("mail_dispatch")
     procs = [ServiceProcess("services.mail_dispatch", artifacts / "mail-redrive.log", env).start()]
     yield spool
     stop_all(procs)

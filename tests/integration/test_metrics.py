@@ -10,7 +10,14 @@ import httpx
 import pytest
 
 from shared.contract.topics import Topics
-from tests.helpers import RawProducer, ServiceProcess, eventually, headers_for, stop_all
+from tests.helpers import (
+    RawProducer,
+    ServiceProcess,
+    eventually,
+    headers_for,
+    skipped_backlog,
+    stop_all,
+)
 from tests.retrieval import HANNOVER, publish, query, token
 from tests.smtp import free_port
 
@@ -19,6 +26,7 @@ pytestmark = pytest.mark.integration
 
 async def test_metrics_and_health_of_a_running_service(artifacts: Path) -> None:
     port = free_port()
+    await skipped_backlog("query_router")
     router = ServiceProcess(
         "services.query_router",
         artifacts / "router-metrics.log",

@@ -38,6 +38,7 @@ from tests.helpers import (
     cli_refused,
     headers_for,
     read_all,
+    skip_backlog,
     stop_all,
     wait_for_http,
 )
@@ -71,6 +72,7 @@ def stack(artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "MELDESPIEGEL_PROTOCOL_API_PORT": str(api_port),
         "MELDESPIEGEL_OPERATORS": '["op-cli-test"]',
     }
+    skip_backlog(*SERVICES, "protocol_log", "register_mirror_03")
     procs = [
         ServiceProcess(f"services.{name}", artifacts / f"cli-{name}.log", env).start()
         for name in (*SERVICES, "protocol_log")

@@ -22,7 +22,14 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.helpers import RawProducer, ServiceProcess, database_url, eventually, stop_all
+from tests.helpers import (
+    RawProducer,
+    ServiceProcess,
+    database_url,
+    eventually,
+    skip_backlog,
+    stop_all,
+)
 from tests.retrieval import burst, follow_released, tenant_with_one_person, token
 
 pytestmark = pytest.mark.integration
@@ -46,6 +53,7 @@ def path(artifacts: Path) -> Iterator[dict[str, ServiceProcess]]:
         ),
         "protocol": ServiceProcess("services.protocol_log", artifacts / "protocol-restart.log"),
     }
+    skip_backlog("query_router", "register_mirror_06", "protocol_log")
     for p in procs.values():
         p.start()
     yield procs
