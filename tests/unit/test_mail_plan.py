@@ -142,3 +142,36 @@ def test_a_letter_left_on_the_v1_topic_is_planned_as_its_v2_form() -> None:
         "Inkasso Nord GmbH",
         "Berger",
     )
+
+
+@pytest.mark.parametrize(
+    "purpose", [CredentialPurpose.INITIAL_REISSUED, CredentialPurpose.USER_RESET]
+)
+def test_a_new_initial_password_goes_by_letter_with_a_notice_and_no_introduction(
+    purpose: CredentialPurpose,
+) -> None:
+    """Seed 000: the password by letter, never with the account name; the account holder is
+    told by mail that one is on its way (so a letter nobody asked for is noticed)."""
+    result = domain.credentials(issued(purpose, Zustellweg.LETTER))
+    [notice], [letter] = result.mails, result.letters
+    assert notice.kind == "password_renewed_mail"
+    assert not notice.carries_secret
+    assert SECRET not in notice.body
+    assert "Kurzeinführung" not in notice.body  # the account exists: no introduction again
+    assert "per Post" in notice.body
+    assert letter.secret_line == SECRET
+    assert "neues Initialpasswort" in letter.subject
+    assert not any("j.weissmueller" in p for p in [letter.subject, *letter.paragraphs])
+
+
+def test_a_users_reset_password_goes_encrypted_where_the_user_has_a_certificate() -> None:
+    result = domain.credentials(
+        issued(CredentialPurpose.USER_RESET, Zustellweg.SMIME_MAIL, cert="-----BEGIN")
+    )
+    [mail] = result.mails
+    assert (mail.kind, mail.carries_secret, mail.encrypt_for) == (
+        "password_reset_mail",
+        True,
+        "-----BEGIN",
+    )
+    assert result.letters == []
