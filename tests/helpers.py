@@ -182,9 +182,13 @@ class ServiceProcess:
         self.log_path = log_path
         self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
+        self._starts_before = 0
+
+    STARTED = "FastStream app started successfully"
 
     def start(self) -> ServiceProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._starts_before = self.log_text().count(self.STARTED)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", self.module],
@@ -209,6 +213,11 @@ class ServiceProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait(timeout=10)
+
+    def started(self) -> bool:
+        """This start has finished starting up (its consumers run, its signal handling is in
+        place: a stop from now on is a graceful one)."""
+        return self.log_text().count(self.STARTED) > self._starts_before
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

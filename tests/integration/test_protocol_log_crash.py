@@ -77,11 +77,17 @@ async def test_sigkill_during_a_burst(path_processes: dict[str, ServiceProcess])
             watcher.task = asyncio.create_task(watcher.run())
             await asyncio.wait_for(watcher.ready.wait(), 30)
             queries = await burst(producer, tenant, HANNOVER, f"Kranich{TOK}", N)
-        await eventually(lambda: len(watcher.seen) >= N // 6, "a sixth of the answers released")
+        await eventually(lambda: len(watcher.seen) >= 1, "the first answers released")
         path_processes["protocol"].kill()
+        logged_at_kill = await db.fetchval(
+            "SELECT count(*) FROM protocol_log.protokoll WHERE tenant_id = $1", tenant
+        )
+        # the crash came in the middle of the burst: the restarted process has work left
+        assert logged_at_kill < N, "the burst was done before the kill; make it larger"
         released_at_kill = len(watcher.seen)
         path_processes["protocol"].start()
         await eventually(lambda: len(watcher.seen) >= N, f"all {N} answers released", 180)
+        await eventually(path_processes["protocol"].started, "the restarted protocol_log is up")
         wanted = {q["query_id"] for q in queries}
         assert set(watcher.seen) == wanted
         assert watcher.missing == []
@@ -97,7 +103,10 @@ async def test_sigkill_during_a_burst(path_processes: dict[str, ServiceProcess])
             "SELECT count(*) FROM protocol_log.protokoll WHERE tenant_id = $1", tenant
         )
         assert entries == N
-        print(f"\n[crash] killed after {released_at_kill} of {N} releases; {entries} entries")
+        print(
+            f"\n[crash] killed after {logged_at_kill} entries and {released_at_kill} releases "
+            f"seen of {N}; {entries} entries"
+        )
     finally:
         if watcher.task:
             watcher.task.cancel()
