@@ -2,7 +2,8 @@
 
 POST /auth/login     {"username", "password"}: with the password changed and a matching client
                      certificate, a signed access token (15 min) and a refresh token
-POST /auth/refresh   {"refresh_token"}: the next pair, if the account may still sign in
+POST /auth/refresh   {"refresh_token"}: the next pair, if the account may still sign in (with the
+                     client certificate it is bound to)
 POST /auth/password  {"username", "current_password", "new_password"}
 GET  /accounts/audit?tenant_id=…[&format=csv]   a tenant's users, status history, account
                      commands and sign-ins, for the operator's security audit (Bearer token of an
@@ -74,10 +75,14 @@ def routes(runtime: Provisioning) -> list[tuple[str, Endpoint]]:
         )
         return http_status(result.decision.outcome), _answer(result)
 
-    async def refresh(data: dict[str, Any], _: str | None) -> tuple[int, dict[str, Any]]:
+    async def refresh(data: dict[str, Any], fingerprint: str | None) -> tuple[int, dict[str, Any]]:
         result, _out = await runtime.messaging.run(
             lambda conn: service.refresh(
-                runtime.store(conn), data["refresh_token"], runtime.clock(), runtime.deps
+                runtime.store(conn),
+                data["refresh_token"],
+                fingerprint,
+                runtime.clock(),
+                runtime.deps,
             )
         )
         return http_status(result.decision.outcome), _answer(result)
@@ -130,7 +135,7 @@ def routes(runtime: Provisioning) -> list[tuple[str, Endpoint]]:
 
     return [
         ("/auth/login", json_endpoint(login, ("username", "password"), CERT_HEADER)),
-        ("/auth/refresh", json_endpoint(refresh, ("refresh_token",))),
+        ("/auth/refresh", json_endpoint(refresh, ("refresh_token",), CERT_HEADER)),
         (
             "/auth/password",
             json_endpoint(

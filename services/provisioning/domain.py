@@ -188,13 +188,16 @@ def session_valid(session: Session | None, now: datetime) -> bool:
     return session is not None and session.ended_at is None and now < session.expires_at
 
 
-def may_refresh(account: Account | None, tenant: Tenant | None, now: datetime) -> Decision:
+def may_refresh(
+    account: Account | None, tenant: Tenant | None, presented_fingerprint: str | None, now: datetime
+) -> Decision:
     """A refresh honours what happened since the sign-in: a lock (by an administrator or after
-    failed logins), a replaced administrator, a suspended tenant. No password is asked, so the
-    decision is the sign-in's with the password taken as right."""
+    failed logins), a replaced administrator, a suspended tenant, a client certificate that no
+    longer matches. No password is asked, so the decision is the sign-in's with the password
+    taken as right and the certificate the refresh came with."""
     if account is None:
         return Decision(AuthOutcome.SESSION_INVALID)
-    decision = login(account, tenant, True, account.certificate_fingerprint, now)
+    decision = login(account, tenant, True, presented_fingerprint, now)
     if decision.outcome is AuthOutcome.AUTHENTICATED:
         return replace(decision, outcome=AuthOutcome.TOKEN_REFRESHED)
     return decision

@@ -693,7 +693,11 @@ async def login(
 
 
 async def refresh(
-    store: Accounts, refresh_token: str, now: datetime, deps: Provisioner
+    store: Accounts,
+    refresh_token: str,
+    fingerprint: str | None,
+    now: datetime,
+    deps: Provisioner,
 ) -> tuple[LoginResult, list[Outgoing]]:
     """A new access token for a session that is still open, if the account may still sign in
     (not locked, not replaced, its tenant not suspended). A refresh token is used once: a second
@@ -719,8 +723,10 @@ async def refresh(
         decision = Decision(AuthOutcome.SESSION_INVALID, ["session ended or expired"])
     else:
         tenant = await store.tenant(account.tenant_id) if account.tenant_id else None
-        decision = domain.may_refresh(account, tenant, now)
-    out = [_audit(username, account, "refresh", decision.outcome, None, now, decision.detail)]
+        decision = domain.may_refresh(account, tenant, fingerprint, now)
+    out = [
+        _audit(username, account, "refresh", decision.outcome, fingerprint, now, decision.detail)
+    ]
     if decision.outcome is not AuthOutcome.TOKEN_REFRESHED:
         await store.end_sessions(account.user_id, now)
         return LoginResult(decision, account), out

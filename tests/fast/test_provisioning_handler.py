@@ -863,3 +863,30 @@ async def test_the_security_audit_shows_users_status_history_commands_and_sign_i
     assert (await get(None, tenant_id=tenant)).status_code == 401
     assert (await get(revision, tenant_id=str(uuid.uuid4()))).status_code == 404
     assert (await get(revision)).status_code == 400
+
+
+async def test_a_refresh_comes_with_the_client_certificate_the_account_is_bound_to(
+    run: Harness,
+) -> None:
+    fingerprint = "ab" * 32
+    _, credentials = await provision(run, client_certificate_fingerprint=fingerprint)
+    cert = {"X-Client-Cert-SHA256": fingerprint}
+    changed = await run.http.post(
+        "/auth/password",
+        headers=cert,
+        json={
+            "username": credentials["username"],
+            "current_password": run.password(credentials),
+            "new_password": NEW_PASSWORD,
+        },
+    )
+    assert changed.json()["outcome"] == "password_changed"
+    signed = (await run.login(credentials["username"], NEW_PASSWORD, fingerprint)).json()
+    renewed = await run.http.post(
+        "/auth/refresh", headers=cert, json={"refresh_token": signed["refresh_token"]}
+    )
+    assert renewed.json()["outcome"] == "token_refreshed"
+    without = await run.http.post(
+        "/auth/refresh", json={"refresh_token": renewed.json()["refresh_token"]}
+    )
+    assert (without.status_code, without.json()["outcome"]) == (403, "client_certificate_rejected")
