@@ -144,8 +144,10 @@ def signer_of(
     headers: Mapping[str, str],
     body: bytes,
     now: datetime,
+    revoked: frozenset[int] = frozenset(),
 ) -> Signer | Refusal:
-    """The operator who signed this record, or why none is proven."""
+    """The operator who signed this record, or why none is proven; `revoked`: the serials on the
+    operator CA's revocation list."""
     try:
         cert = x509.load_der_x509_certificate(base64.b64decode(headers[seal.cert_header]))
         signature = base64.b64decode(headers[seal.signature_header], validate=True)
@@ -157,6 +159,10 @@ def signer_of(
         return Refusal(
             "OPERATOR_CERTIFICATE_UNTRUSTED",
             "Das Zertifikat der Signatur ist nicht von der Betreiber-CA ausgestellt.",
+        )
+    if cert.serial_number in revoked:
+        return Refusal(
+            "OPERATOR_CERTIFICATE_REVOKED", "Das Zertifikat der Signatur ist widerrufen."
         )
     if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
         return Refusal(

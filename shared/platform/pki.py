@@ -6,7 +6,8 @@ takes its certificates from the state's PKI instead; the paths are the same sett
 
 `python -m shared.platform.pki init DIR` creates what is missing in DIR and changes nothing else;
 `python -m shared.platform.pki operator DIR OPERATOR_ID ROLE` issues an operator's signing key and
-certificate (DIR/operators/OPERATOR_ID.key and .pem) if it has none.
+certificate (DIR/operators/OPERATOR_ID.key and .pem) if it has none, and
+`python -m shared.platform.pki revoke-operator DIR OPERATOR_ID` puts it on the CA's revocation list.
 """
 
 from __future__ import annotations
@@ -185,6 +186,7 @@ def init(directory: Path) -> list[str]:
 
 
 OPERATORS_DIR = "operators"  # an operator's key and certificate: operators/<id>.key, <id>.pem
+OPERATORS_CRL = "operators.crl.pem"  # the operator certificates revoked before they expire
 
 
 def issue_operator(
@@ -248,6 +250,47 @@ def init_operator(
     return key_path, cert_path
 
 
+def revoke_operator(directory: Path, operator_id: str, now: dt.datetime | None = None) -> int:
+    """Revokes an operator's certificate: its serial goes on the operator CA's revocation list
+    (a CRL signed by the CA), which every consuming service checks. Returns the serial."""
+    now = now or dt.datetime.now(dt.UTC)
+    ca_cert = x509.load_pem_x509_certificate((directory / CA_CERT).read_bytes())
+    ca_key = serialization.load_pem_private_key((directory / CA_KEY).read_bytes(), None)
+    cert = x509.load_pem_x509_certificate(
+        (directory / OPERATORS_DIR / f"{operator_id}.pem").read_bytes()
+    )
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca_cert.subject)
+        .last_update(now)
+        .next_update(now + dt.timedelta(days=365))
+    )
+    revoked = load_revoked(directory) | {cert.serial_number}
+    for serial in sorted(revoked):
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build()
+        )
+    crl = builder.sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    # whole or not at all: the services read the list while it may be replaced
+    staged = directory / f"{OPERATORS_CRL}.new"
+    staged.write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+    staged.replace(directory / OPERATORS_CRL)
+    return cert.serial_number
+
+
+def load_revoked(directory: Path) -> frozenset[int]:
+    """The serials on the operator CA's revocation list (none if there is no list); a list the
+    CA did not sign is refused, not ignored."""
+    path = directory / OPERATORS_CRL
+    if not path.exists():
+        return frozenset()
+    crl = x509.load_pem_x509_crl(path.read_bytes())
+    ca_cert = x509.load_pem_x509_certificate((directory / CA_CERT).read_bytes())
+    if not crl.is_signature_valid(ca_cert.public_key()):  # type: ignore[arg-type]
+        raise ValueError(f"{path} is not signed by the operator CA")
+    return frozenset(r.serial_number for r in crl)
+
+
 def load_operator_key(directory: Path, operator_id: str) -> OperatorKey:
     """An operator's signing key and certificate from DIR/operators/; FileNotFoundError if the
     operator has none."""
@@ -273,6 +316,10 @@ def load_ed25519_public_key(path: Path) -> Ed25519PublicKey:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "revoke-operator":
+        serial = revoke_operator(Path(sys.argv[2]), sys.argv[3])
+        print(f"[pki] operator {sys.argv[3]}: certificate {serial:x} revoked")
+        raise SystemExit(0)
     if len(sys.argv) == 5 and sys.argv[1] == "operator":
         key_file, cert_file = init_operator(Path(sys.argv[2]), sys.argv[3], sys.argv[4])
         print(f"[pki] operator {sys.argv[3]} ({sys.argv[4]}): {key_file}, {cert_file}")
@@ -280,7 +327,8 @@ if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] != "init":
         print(
             "usage: python -m shared.platform.pki init DIR\n"
-            "       python -m shared.platform.pki operator DIR OPERATOR_ID ROLE",
+            "       python -m shared.platform.pki operator DIR OPERATOR_ID ROLE\n"
+            "       python -m shared.platform.pki revoke-operator DIR OPERATOR_ID",
             file=sys.stderr,
         )
         raise SystemExit(2)

@@ -46,7 +46,7 @@ from shared.platform.operator_signatures import (
     proven,
     signer_of,
 )
-from shared.platform.pki import CA_CERT
+from shared.platform.pki import CA_CERT, OPERATORS_CRL, load_revoked
 from shared.platform.settings import Settings, get_settings
 
 log = get_logger(__name__)
@@ -84,6 +84,7 @@ class ServiceRuntime:
         self.settings = settings or get_settings()
         self.clock = clock
         self._operator_ca: x509.Certificate | None = None
+        self._crl: tuple[int | None, frozenset[int]] | None = None
         self.metrics = Metrics(name)
         self.broker: KafkaBroker = make_broker(
             self.settings, name, self.metrics.faststream, self.metrics.dead_lettered
@@ -228,7 +229,16 @@ class ServiceRuntime:
             decode_headers(record.headers or ()),
             record.value or b"",
             self.clock(),
+            self._revoked_operators(),
         )
+
+    def _revoked_operators(self) -> frozenset[int]:
+        """The operator CA's revocation list, read again whenever the file changes."""
+        path = self.settings.pki_dir / OPERATORS_CRL
+        stamp = path.stat().st_mtime_ns if path.exists() else None
+        if self._crl is None or self._crl[0] != stamp:
+            self._crl = (stamp, load_revoked(self.settings.pki_dir))
+        return self._crl[1]
 
     def check_redrive(self, record: ConsumerRecord[Any, Any]) -> None:
         """A redriven copy names the operator who sent it back; it must be that operator's

@@ -22,6 +22,8 @@ from shared.contract.events.application import ApplicationAccepted, ApplicationS
 from shared.contract.events.review import Entscheidung, LoggingCommissioned, ManualDecision
 from shared.contract.topics import Topics
 from shared.platform.operator_signatures import COMMAND, OperatorKey
+from shared.platform.pki import revoke_operator
+from shared.platform.settings import get_settings
 from tests.fakes.legal_review import MemoryReviewStore
 from tests.helpers import application, database_url
 from tests.identities import operator_key
@@ -308,3 +310,23 @@ async def _deliver_altered(run: Any, decision: ManualDecision, key: OperatorKey)
     headers |= key.sign(COMMAND, name, raw_key, headers, decision.model_dump_json().encode())
     altered = decision.model_copy(update={"decision": Entscheidung.REJECTED})
     await run.broker.publish(altered.model_dump_json().encode(), name, key=raw_key, headers=headers)
+
+
+async def test_a_decision_signed_with_a_revoked_certificate_is_refused(review: Review) -> None:
+    """The operator CA's revocation list is read by the service at the next command."""
+    event = accepted(**MANUAL)
+    operator = f"op-revoked-{uuid.uuid4().hex[:6]}"
+    key = operator_key(operator)
+    revoke_operator(get_settings().pki_dir, operator)
+    decision = ManualDecision(
+        application_id=event.application.application_id,
+        operator_id=operator,
+        decision="approved",
+        reason="Az. 12.",
+    )
+    async with review(Clock()) as run:
+        await run.deliver(Topics.APPLICATION_ACCEPTED, event)
+        await run.deliver(Topics.REVIEW_MANUAL_DECISION, decision, signed_by=key)
+    [refused] = run.bodies(Topics.REVIEW_DECISION_REJECTED)
+    assert refused["reason_code"] == "OPERATOR_CERTIFICATE_REVOKED"
+    assert run.bodies(Topics.REVIEW_DECIDED) == []

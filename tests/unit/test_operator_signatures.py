@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -13,7 +14,19 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from shared.contract.envelope import OPERATOR_SIGNATURE_HEADER
 from shared.platform import operator_signatures as sig
-from shared.platform.pki import CA_CERT, CA_KEY, issue_operator, make_ca
+from shared.platform.pki import (
+    CA_CERT,
+    CA_KEY,
+    OPERATORS_CRL,
+    OPERATORS_DIR,
+    init,
+    init_operator,
+    issue_operator,
+    load_operator_key,
+    load_revoked,
+    make_ca,
+    revoke_operator,
+)
 from shared.platform.settings import get_settings
 from tests.identities import operator_key
 
@@ -133,3 +146,40 @@ def test_a_redrive_signature_covers_the_redrive_headers_and_leaves_the_command_s
     refused = sig.signer_of(sig.REDRIVE, ca(), TOPIC, KEY, moved, BODY, NOW)
     assert isinstance(refused, sig.Refusal)
     assert base64.b64decode(copy[sig.REDRIVE.signature_header])  # a real signature travels
+
+
+def test_a_revoked_certificate_proves_nothing_and_the_list_is_the_cas(tmp_path: Path) -> None:
+    """An operator who left, or whose key was lost, is revoked on the operator CA's list."""
+    pki = tmp_path / "pki"
+    init(pki)
+    init_operator(pki, "op-gone", "betrieb")
+    init_operator(pki, "op-stays", "betrieb")
+    ca_cert = x509.load_pem_x509_certificate((pki / CA_CERT).read_bytes())
+    gone, stays = load_operator_key(pki, "op-gone"), load_operator_key(pki, "op-stays")
+    assert load_revoked(pki) == frozenset()
+
+    serial = revoke_operator(pki, "op-gone")
+    assert serial == gone.certificate.serial_number
+    revoked = load_revoked(pki)
+    assert revoked == {serial}
+    headers = HEADERS | gone.sign(sig.COMMAND, TOPIC, KEY, HEADERS, BODY)
+    refused = sig.signer_of(sig.COMMAND, ca_cert, TOPIC, KEY, headers, BODY, NOW, revoked)
+    assert isinstance(refused, sig.Refusal)
+    assert refused.code == "OPERATOR_CERTIFICATE_REVOKED"
+    others = HEADERS | stays.sign(sig.COMMAND, TOPIC, KEY, HEADERS, BODY)
+    assert sig.signer_of(sig.COMMAND, ca_cert, TOPIC, KEY, others, BODY, NOW, revoked) == (
+        sig.Signer("op-stays", "betrieb")
+    )
+    revoke_operator(pki, "op-stays")  # a second revocation keeps the first
+    assert load_revoked(pki) == {serial, stays.certificate.serial_number}
+
+    # a list some other CA signed is refused, not taken for an empty one
+    forged_pki = tmp_path / "other"
+    init(forged_pki)
+    (forged_pki / OPERATORS_DIR).mkdir()
+    for name in ("op-gone.key", "op-gone.pem"):
+        (forged_pki / OPERATORS_DIR / name).write_bytes((pki / OPERATORS_DIR / name).read_bytes())
+    revoke_operator(forged_pki, "op-gone")
+    (pki / OPERATORS_CRL).write_bytes((forged_pki / OPERATORS_CRL).read_bytes())
+    with pytest.raises(ValueError, match="not signed by the operator CA"):
+        load_revoked(pki)
