@@ -28,7 +28,7 @@ from shared.platform.pki import (
     revoke_operator,
 )
 from shared.platform.settings import get_settings
-from tests.identities import operator_key
+from tests.identities import VALID_FROM, operator_key
 
 NOW = dt.datetime.now(dt.UTC)
 TOPIC, KEY, BODY = "min.account.command.v1", b"tenant-1", b'{"action": "suspend_tenant"}'
@@ -152,8 +152,8 @@ def test_a_revoked_certificate_proves_nothing_and_the_list_is_the_cas(tmp_path: 
     """An operator who left, or whose key was lost, is revoked on the operator CA's list."""
     pki = tmp_path / "pki"
     init(pki)
-    init_operator(pki, "op-gone", "betrieb")
-    init_operator(pki, "op-stays", "betrieb")
+    init_operator(pki, "op-gone", "betrieb", valid_from=VALID_FROM)
+    init_operator(pki, "op-stays", "betrieb", valid_from=VALID_FROM)
     ca_cert = x509.load_pem_x509_certificate((pki / CA_CERT).read_bytes())
     gone, stays = load_operator_key(pki, "op-gone"), load_operator_key(pki, "op-stays")
     assert load_revoked(pki) == frozenset()
