@@ -354,6 +354,14 @@ def review_list(ctx: typer.Context) -> None:
     out.print(f"{len(cases)} pending")
 
 
+def _one_decision(approve: bool, deny: bool, deny_flag: str, reason: str) -> None:
+    """A decision is one of the two, and given with a written reason."""
+    if approve == deny:
+        raise InputError(f"give exactly one of --approve and {deny_flag}")
+    if not reason.strip():
+        raise InputError("--reason is required: the decision is given with a written reason")
+
+
 @review_app.command("decide")
 def review_decide(
     ctx: typer.Context,
@@ -364,10 +372,7 @@ def review_decide(
     wait: Annotated[float, typer.Option(help="seconds to wait for legal_review")] = 60.0,
 ) -> None:
     """Decide a pending-manual case, and wait until legal review has applied it."""
-    if approve == reject:
-        raise InputError("give exactly one of --approve and --reject")
-    if not reason.strip():
-        raise InputError("--reason is required: the decision is given with a written reason")
+    _one_decision(approve, reject, "--reject", reason)
     decision = ManualDecision(
         application_id=application_id,
         operator_id=ctx.obj.operator,
@@ -438,10 +443,7 @@ def portal_decide(
     wait: Annotated[float, typer.Option(help="seconds to wait for the portal")] = 60.0,
 ) -> None:
     """Decide a complete registration (signed as you); waits until the portal applied it."""
-    if approve == refuse:
-        raise InputError("give exactly one of --approve and --refuse")
-    if not reason.strip():
-        raise InputError("--reason is required: the decision is given with a written reason")
+    _one_decision(approve, refuse, "--refuse", reason)
     decision = RegistrationDecision(
         decision_id=new_id("D"),
         registration_id=registration_id,

@@ -148,8 +148,8 @@ async def handle_decision(
             existing[0].status if existing else None, d.operator_id, deps.operators
         )
     )
-    if problem or existing is None:
-        grund = problem.grund if problem else "UNBEKANNT"
+    if problem is not None:
+        grund = problem.grund
         log.warning(
             "registration decision refused", registration_id=d.registration_id, reason=grund
         )
@@ -160,12 +160,13 @@ async def handle_decision(
                     decision_id=d.decision_id,
                     registration_id=d.registration_id,
                     grund=grund,
-                    text=problem.text if problem else "Die Registrierung ist unbekannt.",
+                    text=problem.text,
                     at=now,
                 ),
                 subject=d.registration_id,
             )
         ]
+    assert existing is not None  # pruefe_entscheidung refuses an unknown registration
     state, reg = existing
     changes: dict[str, Any] = {
         "begruendung": d.begruendung,
@@ -567,23 +568,26 @@ async def handle_requester_command(
             deps.operators,
         )
     )
-    if isinstance(after, domain.Entscheidungsfehler) or existing is None or konto is None:
-        grund = after.grund if isinstance(after, domain.Entscheidungsfehler) else "UNBEKANNT"
-        text = after.text if isinstance(after, domain.Entscheidungsfehler) else "Kein Konto."
-        log.warning("requester command refused", registration_id=cmd.registration_id, reason=grund)
+    if isinstance(after, domain.Entscheidungsfehler):
+        log.warning(
+            "requester command refused", registration_id=cmd.registration_id, reason=after.grund
+        )
         return [
             Outgoing(
                 Topics.PORTAL_REQUESTER_COMMAND_REJECTED,
                 RequesterCommandRejected(
                     command_id=cmd.command_id,
                     registration_id=cmd.registration_id,
-                    grund=grund,
-                    text=text,
+                    grund=after.grund,
+                    text=after.text,
                     at=now,
                 ),
                 subject=cmd.registration_id,
             )
         ]
+    # requester_change knows no status, and so refuses, without a registration and its account
+    assert existing is not None
+    assert konto is not None
     state, reg = existing
     state = state.model_copy(
         update={

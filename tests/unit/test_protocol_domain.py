@@ -18,6 +18,7 @@ from shared.platform.tokens import Identity
 
 
 def as_csv(rows: list[dict]) -> str:
+    """As the read API writes an evaluation."""
     return csv_export.as_csv(rows, domain.CSV_COLUMNS_FIRST)
 
 

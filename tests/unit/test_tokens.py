@@ -133,8 +133,11 @@ def test_bearer_header(header: str | None, token: str | None) -> None:
     assert bearer(header) == token
 
 
-def test_identity_is_hashable_and_frozen() -> None:
-    identity = verify(PUBLIC, signed(), NOW)
+def test_an_identity_cannot_be_changed_after_verification() -> None:
+    token = signed()
+    identity = verify(PUBLIC, token, NOW)
     assert isinstance(identity, Identity)
+    assert {identity: "read"}[verify(PUBLIC, token, NOW)] == "read"  # one token, one identity
+    assert verify(PUBLIC, signed(), NOW) != identity  # another token (its own id), another
     with pytest.raises(AttributeError):
         identity.tenant_id = "t-2"  # type: ignore[misc]
