@@ -9,7 +9,9 @@
 # profile still uses.
 #
 # Profiles keep the developer stack and the test stack apart:
-#   dev   Kafka 127.0.0.1:9092 (controller 9093, SCRAM 9094), database "meldespiegel", data kept between runs
+#   dev   Kafka 127.0.0.1:9092 (controller 9093, SCRAM 9094), database "meldespiegel_<id>", data kept
+#         between runs; <id> is kept beside the broker's data (.local/kafka-dev/database), so the database
+#         always matches the broker's topics, however many checkouts share the PostgreSQL cluster
 #   test  Kafka 127.0.0.1:19092 (controller 19093, SCRAM 19094), database "meldespiegel_test", both wiped on `up`
 # PostgreSQL: the server DATABASE_URL names if it answers; otherwise Debian's PostgreSQL, as an own
 # cluster on 127.0.0.1:${MELDESPIEGEL_PG_PORT:-5433} shared by both profiles.
@@ -27,8 +29,19 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+# the dev database belongs with this checkout's broker data: named once, kept beside it, and new
+# when that data is new (a database of another checkout or of wiped topics would not match them)
+dev_database() {
+  local file="$CACHE/kafka-dev/database"
+  if [ ! -s "$file" ]; then
+    mkdir -p "$CACHE/kafka-dev"
+    echo "meldespiegel_$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')" >"$file"
+  fi
+  cat "$file"
+}
+
 case "$PROFILE" in
-  dev)  KAFKA_PORT=9092;  DB_NAME=meldespiegel;      PROTOCOL_API_PORT=8083;  AUTH_API_PORT=8081 ;;
+  dev)  KAFKA_PORT=9092;  DB_NAME=dev_database;      PROTOCOL_API_PORT=8083;  AUTH_API_PORT=8081 ;;
   test) KAFKA_PORT=19092; DB_NAME=meldespiegel_test; PROTOCOL_API_PORT=18083; AUTH_API_PORT=18081 ;;
   *) echo "unknown profile: $PROFILE" >&2; exit 2 ;;
 esac
@@ -210,6 +223,7 @@ pg_up() {
          CREATE ROLE meldespiegel LOGIN CREATEDB PASSWORD 'meldespiegel'; END IF; END\$\$;" >/dev/null
   fi
   mkdir -p "$CACHE/postgres-users" && touch "$CACHE/postgres-users/$PROFILE"
+  [ "$DB_NAME" = dev_database ] && DB_NAME="$(dev_database)"
   DB_URL="$PG_USER_URL/$DB_NAME"
   "$ROOT/.venv/bin/python" -m shared.platform.db create-database "$PG_USER_URL/postgres" "$DB_NAME" \
     $([ "$PROFILE" = test ] && echo --recreate)

@@ -45,6 +45,16 @@ def pids() -> dict[str, int]:
     return out
 
 
+def unbidden_exits(text: str) -> list[str]:
+    """The supervisor's lines for processes that ended by themselves (a crash, a failed start),
+    not the one this test killed."""
+    return [
+        line
+        for line in text.splitlines()
+        if "[run] " in line and " exited (" in line and "register_ni exited (signal 9)" not in line
+    ]
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -136,10 +146,17 @@ async def test_a_killed_process_comes_back_and_ctrl_c_stops_only_what_the_run_st
     lines_before = len(log.read_text().splitlines())
 
     def new_answer() -> bool:
-        fresh = log.read_text().splitlines()[lines_before:]
+        text = log.read_text()
+        assert not unbidden_exits(text), f"a process exited on its own:\n{text[-6000:]}"
+        fresh = text.splitlines()[lines_before:]
         return any(" queries " in line and "✉" in line for line in fresh)
 
-    await eventually(new_answer, "a demo answer after the restarts", 240)
+    try:
+        await eventually(new_answer, "a demo answer after the restarts", 240)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{log.read_text()[-6000:]}") from None
+
+    assert not unbidden_exits(log.read_text())
 
     # Ctrl-C: the run's own broker stops, the suite's database and broker stay
     os.killpg(proc.pid, signal.SIGINT)
