@@ -120,7 +120,7 @@ async def protocol(dsn: str, n: int) -> None:
                 for k in range(20):
                     at = nxt + timedelta(seconds=i * 20 + k)
                     async with conn.transaction():
-                        await service.release(store, sample(at, tenant, kind), at, evaluation)
+                        await service.release(store, [sample(at, tenant, kind)], at, evaluation)
             await service.checkpoint(store, KEY.sign, nxt + timedelta(hours=1))
             deadline = aufbewahrung.day_due(DAY.date())
             print(

@@ -23,7 +23,7 @@ from shared.contract.events.portal import (
 )
 from shared.contract.topics import Topics
 from shared.platform.pki import LETTER_PUB, PORTAL_TOKEN_KEY, load_ed25519_key
-from shared.platform.runtime import ServiceRuntime, utc_now
+from shared.platform.runtime import ServiceRuntime, each, utc_now
 from shared.platform.settings import Settings
 
 SERVICE = "portal"
@@ -123,8 +123,10 @@ class PortalService(ServiceRuntime):
             await self.consume_batch(
                 msg,
                 Topics.PORTAL_REQUEST,
-                lambda conn, _, req: service.handle_request(
-                    self.store(conn), req, self.deps, self.clock()
+                each(
+                    lambda conn, _, req: service.handle_request(
+                        self.store(conn), req, self.deps, self.clock()
+                    )
                 ),
             )
 
@@ -134,8 +136,10 @@ class PortalService(ServiceRuntime):
             await self.consume_batch(
                 msg,
                 Topics.REGISTER_PORTAL_RESPONSE,
-                lambda conn, _, response: service.handle_response(
-                    self.store(conn), response, self.clock()
+                each(
+                    lambda conn, _, response: service.handle_response(
+                        self.store(conn), response, self.clock()
+                    )
                 ),
             )
 
@@ -145,8 +149,10 @@ class PortalService(ServiceRuntime):
             await self.consume_batch(
                 msg,
                 Topics.PORTAL_RELEASED,
-                lambda conn, _, released: service.handle_released(
-                    self.store(conn), released, self.deps
+                each(
+                    lambda conn, _, released: service.handle_released(
+                        self.store(conn), released, self.deps
+                    )
                 ),
             )
 

@@ -4,7 +4,7 @@ enforces retention and publishes metrics on schedules."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,10 +20,9 @@ from services.protocol_log import service
 from services.protocol_log.domain import AlertThresholds
 from services.protocol_log.service import Evaluation
 from services.protocol_log.store import ProtocolRecords, ProtocolStore
-from shared.contract.events.abruf import QueryAnswered, QueryRejected
 from shared.contract.events.portal import PortalFetched
 from shared.contract.topics import Topics
-from shared.platform.messaging import Outgoing
+from shared.platform.messaging import BatchItem, Outgoing
 from shared.platform.pki import (
     CHECKPOINT_KEY,
     CHECKPOINT_PUB,
@@ -31,7 +30,7 @@ from shared.platform.pki import (
     load_ed25519_key,
     load_ed25519_public_key,
 )
-from shared.platform.runtime import ServiceRuntime, utc_now
+from shared.platform.runtime import ServiceRuntime, each, utc_now
 from shared.platform.settings import Settings
 
 SERVICE = "protocol_log"
@@ -106,16 +105,12 @@ class ProtocolLog(ServiceRuntime):
         @self.batch_subscriber(Topics.QUERY_ANSWERED)
         async def on_answered(records: list[Any], msg: KafkaMessage) -> None:
             """Logs the retrievals durably, then releases the answers."""
-            await self.consume_batch(
-                msg, Topics.QUERY_ANSWERED, lambda conn, _, event: self._release(conn, event)
-            )
+            await self.consume_batch(msg, Topics.QUERY_ANSWERED, self._release)
 
         @self.batch_subscriber(Topics.QUERY_REJECTED)
         async def on_rejected(records: list[Any], msg: KafkaMessage) -> None:
             """Logs the refused queries, then releases the refusals."""
-            await self.consume_batch(
-                msg, Topics.QUERY_REJECTED, lambda conn, _, event: self._release(conn, event)
-            )
+            await self.consume_batch(msg, Topics.QUERY_REJECTED, self._release)
 
         @self.batch_subscriber(Topics.PORTAL_ANSWERED)
         async def on_portal_answered(records: list[Any], msg: KafkaMessage) -> None:
@@ -123,8 +118,10 @@ class ProtocolLog(ServiceRuntime):
             await self.consume_batch(
                 msg,
                 Topics.PORTAL_ANSWERED,
-                lambda conn, _, event: service.release_portal(
-                    self.store(conn), event, self.clock()
+                each(
+                    lambda conn, _, event: service.release_portal(
+                        self.store(conn), event, self.clock()
+                    )
                 ),
             )
 
@@ -136,9 +133,11 @@ class ProtocolLog(ServiceRuntime):
             )
 
     async def _release(
-        self, conn: asyncpg.Connection, event: QueryAnswered | QueryRejected
-    ) -> list[Outgoing]:
-        return await service.release(self.store(conn), event, self.clock(), self.evaluation)
+        self, conn: asyncpg.Connection, items: Sequence[BatchItem]
+    ) -> list[list[Outgoing]]:
+        return await service.release(
+            self.store(conn), [item.event for item in items], self.clock(), self.evaluation
+        )
 
     async def checkpoint(self) -> None:
         async def sign(conn: asyncpg.Connection) -> tuple[int, list[Outgoing]]:

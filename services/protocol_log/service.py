@@ -9,14 +9,14 @@ answer is ever delivered without its entry."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from services.protocol_log import domain
 from services.protocol_log.domain import AlertThresholds
-from services.protocol_log.store import ProtocolRecords
+from services.protocol_log.store import Append, ProtocolRecords, Release, Retrieval
 from shared.contract.events.abruf import (
     Ausgang,
     QueryAnswered,
@@ -57,71 +57,109 @@ class Evaluation:
 
 async def release(
     store: ProtocolRecords,
-    event: QueryAnswered | QueryRejected,
+    events: Sequence[QueryAnswered | QueryRejected],
     now: datetime,
     evaluation: Evaluation,
-) -> list[Outgoing]:
-    query = event.query
-    if await store.released_before(event.vorgangsnummer):
-        log.info("already logged and released", vorgangsnummer=event.vorgangsnummer)
-        return []
-    entry = domain.entry_for(event, now)
-    chain = domain.chain_for(event.protokollierung, query.tenant_id)
-    out: list[Outgoing] = []
-    if chain is None:  # the authority logs itself: it gets the entry, the operator keeps none
-        where = "self"
-        out.append(
-            Outgoing(
-                Topics.PROTOCOL_SELF_LOGGING,
-                SelfLogEntry(
-                    tenant_id=query.tenant_id,
-                    vorgangsnummer=event.vorgangsnummer,
-                    entry=entry,
-                    handed_over_at=now,
-                ),
-                subject=event.vorgangsnummer,
+) -> list[list[Outgoing]]:
+    """A batch of answers and refusals, each logged (§ 40 BMG) and then released, once per
+    Vorgang: the entries are appended to their chains, the releases recorded and the retrievals
+    counted for the evaluation, each in one statement for the whole batch."""
+    before = await store.released({e.vorgangsnummer for e in events})
+    todo: list[QueryAnswered | QueryRejected] = []
+    for event in events:
+        if event.vorgangsnummer in before:
+            log.info("already logged and released", vorgangsnummer=event.vorgangsnummer)
+            continue
+        before.add(event.vorgangsnummer)
+        todo.append(event)
+    entries = {e.vorgangsnummer: domain.entry_for(e, now) for e in todo}
+    where: dict[str, str] = {}  # the chain position each entry got, or "self"
+    appends: list[Append] = []
+    for e in todo:
+        chain = domain.chain_for(e.protokollierung, e.query.tenant_id)
+        if chain is None:  # the authority logs itself: it gets the entry, the operator none
+            where[e.vorgangsnummer] = "self"
+        else:
+            appends.append(
+                Append(chain, e.vorgangsnummer, e.query.tenant_id, entries[e.vorgangsnummer])
             )
-        )
-    else:
-        seq = await store.append(chain, event.vorgangsnummer, query.tenant_id, now, entry)
-        where = f"{chain}:{seq}"
-    kind = domain.answer_kind(event)
-    latency_ms = max(0.0, (now - query.requested_at).total_seconds() * 1000)
-    await store.record_release(event.vorgangsnummer, query.tenant_id, kind, latency_ms, now)
-    out.extend(await _evaluate(store, event, now, evaluation))
-    answered = isinstance(event, QueryAnswered)
-    out.append(
-        Outgoing(
-            Topics.QUERY_DELIVERED,
-            QueryDelivered(
-                query_id=query.query_id,
-                vorgangsnummer=event.vorgangsnummer,
-                tenant_id=query.tenant_id,
-                ausgang=Ausgang.ANSWERED if answered else Ausgang.REJECTED,
-                ergebnisstatus=event.response.ergebnisstatus if answered else None,
-                nichterstellung=(
-                    event.response.nichterstellung if answered else event.nichterstellung
-                ),
-                antwort=event.response.antwort if answered else None,
-                requested_at=query.requested_at,
-                released_at=now,
-                protokoll=where,
-            ),
-            subject=event.vorgangsnummer,
-        )
+    for a, seq in zip(appends, await store.append(appends, now), strict=True):
+        where[a.vorgangsnummer] = f"{a.chain}:{seq}"
+    await store.record_releases(
+        [
+            Release(
+                e.vorgangsnummer,
+                e.query.tenant_id,
+                domain.answer_kind(e),
+                max(0.0, (now - e.query.requested_at).total_seconds() * 1000),
+                now,
+            )
+            for e in todo
+        ]
     )
-    log.info("logged and released", vorgangsnummer=event.vorgangsnummer, protokoll=where)
-    return out
+    alerts = await _evaluate(store, todo, now, evaluation)
+    out: dict[str, list[Outgoing]] = {}
+    for event, findings in zip(todo, alerts, strict=True):
+        query = event.query
+        released: list[Outgoing] = []
+        if where[event.vorgangsnummer] == "self":
+            released.append(
+                Outgoing(
+                    Topics.PROTOCOL_SELF_LOGGING,
+                    SelfLogEntry(
+                        tenant_id=query.tenant_id,
+                        vorgangsnummer=event.vorgangsnummer,
+                        entry=entries[event.vorgangsnummer],
+                        handed_over_at=now,
+                    ),
+                    subject=event.vorgangsnummer,
+                )
+            )
+        released.extend(findings)
+        released.append(_delivered(event, now, where[event.vorgangsnummer]))
+        log.debug(
+            "logged and released",
+            vorgangsnummer=event.vorgangsnummer,
+            protokoll=where[event.vorgangsnummer],
+        )
+        out[event.vorgangsnummer] = released
+    # an event of the batch that was released before (or earlier in it) gets nothing
+    return [out.pop(e.vorgangsnummer, []) for e in events]
+
+
+def _delivered(event: QueryAnswered | QueryRejected, now: datetime, where: str) -> Outgoing:
+    query = event.query
+    answered = isinstance(event, QueryAnswered)
+    return Outgoing(
+        Topics.QUERY_DELIVERED,
+        QueryDelivered(
+            query_id=query.query_id,
+            vorgangsnummer=event.vorgangsnummer,
+            tenant_id=query.tenant_id,
+            ausgang=Ausgang.ANSWERED if answered else Ausgang.REJECTED,
+            ergebnisstatus=event.response.ergebnisstatus if answered else None,
+            nichterstellung=(event.response.nichterstellung if answered else event.nichterstellung),
+            antwort=event.response.antwort if answered else None,
+            requested_at=query.requested_at,
+            released_at=now,
+            protokoll=where,
+        ),
+        subject=event.vorgangsnummer,
+    )
 
 
 async def log_fetch(store: ProtocolRecords, event: PortalFetched, now: datetime) -> list[Outgoing]:
     """PortalV § 3 Abs. 1 Nr. 3: the time the answer went to the requester, in the portal chain."""
-    seq = await store.append(
-        domain.PORTAL_CHAIN,
-        event.vorgangsnummer,
-        domain.PORTAL_TENANT,
+    (seq,) = await store.append(
+        [
+            Append(
+                domain.PORTAL_CHAIN,
+                event.vorgangsnummer,
+                domain.PORTAL_TENANT,
+                domain.fetch_entry(event),
+            )
+        ],
         now,
-        domain.fetch_entry(event),
     )
     log.info("portal fetch logged", vorgangsnummer=event.vorgangsnummer, seq=seq)
     return []
@@ -132,20 +170,24 @@ async def release_portal(
 ) -> list[Outgoing]:
     """PortalV § 3: the entry first, then the answer goes on to the requester."""
     a = event.anfrage
-    if await store.released_before(event.vorgangsnummer):
+    if await store.released({event.vorgangsnummer}):
         log.info("already logged and released", vorgangsnummer=event.vorgangsnummer)
         return []
     entry = domain.portal_entry(event, now)
-    seq = await store.append(
-        domain.PORTAL_CHAIN, event.vorgangsnummer, domain.PORTAL_TENANT, now, entry
+    (seq,) = await store.append(
+        [Append(domain.PORTAL_CHAIN, event.vorgangsnummer, domain.PORTAL_TENANT, entry)], now
     )
     latency_ms = max(0.0, (now - a.requested_at).total_seconds() * 1000)
-    await store.record_release(
-        event.vorgangsnummer,
-        domain.PORTAL_TENANT,
-        domain.portal_answer_kind(event),
-        latency_ms,
-        now,
+    await store.record_releases(
+        [
+            Release(
+                event.vorgangsnummer,
+                domain.PORTAL_TENANT,
+                domain.portal_answer_kind(event),
+                latency_ms,
+                now,
+            )
+        ]
     )
     r = event.response
     answered = r is not None and r.ergebnisstatus is not None
@@ -173,33 +215,41 @@ async def release_portal(
 
 async def _evaluate(
     store: ProtocolRecords,
-    event: QueryAnswered | QueryRejected,
+    events: Sequence[QueryAnswered | QueryRejected],
     now: datetime,
     evaluation: Evaluation,
-) -> list[Outgoing]:
-    query = event.query
+) -> list[list[Outgoing]]:
+    """The evaluation rules' alerts for each retrieval, on the counts right after it."""
     key = evaluation.pseudonym_key
-    user_ref = domain.pseudonym(key, query.tenant_id, query.anfragende.abrufer)
-    treffer = event.response.treffer if isinstance(event, QueryAnswered) else []
-    subjects = [domain.pseudonym(key, t.gemeindeschluessel, t.ordnungsmerkmal) for t in treffer]
-    same, last10, today, average = await store.count_retrieval(user_ref, subjects, now)
-    findings = domain.evaluate(evaluation.thresholds, same, last10, today, average, now)
-    return [
-        Outgoing(
-            Topics.PROTOCOL_ALERTS,
-            ProtocolAlert(
-                alert_id=str(uuid.uuid4()),
-                rule=f.rule,
-                tenant_id=query.tenant_id,
-                user_ref=user_ref,
-                observed=f.observed,
-                threshold=f.threshold,
-                window=f.window,
-                text=f.text,
-                raised_at=now,
-            ),
+    retrievals = []
+    for event in events:
+        treffer = event.response.treffer if isinstance(event, QueryAnswered) else []
+        retrievals.append(
+            Retrieval(
+                domain.pseudonym(key, event.query.tenant_id, event.query.anfragende.abrufer),
+                [domain.pseudonym(key, t.gemeindeschluessel, t.ordnungsmerkmal) for t in treffer],
+            )
         )
-        for f in findings
+    counts = await store.count_retrievals(retrievals, now)
+    return [
+        [
+            Outgoing(
+                Topics.PROTOCOL_ALERTS,
+                ProtocolAlert(
+                    alert_id=str(uuid.uuid4()),
+                    rule=f.rule,
+                    tenant_id=event.query.tenant_id,
+                    user_ref=retrieval.user_ref,
+                    observed=f.observed,
+                    threshold=f.threshold,
+                    window=f.window,
+                    text=f.text,
+                    raised_at=now,
+                ),
+            )
+            for f in domain.evaluate(evaluation.thresholds, *c, now)
+        ]
+        for event, retrieval, c in zip(events, retrievals, counts, strict=True)
     ]
 
 

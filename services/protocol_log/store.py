@@ -3,13 +3,53 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import asyncpg
 
 from services.protocol_log.domain import GENESIS, Head, Signed, StoredEntry, entry_hash
+
+
+@dataclass(frozen=True)
+class Append:
+    """An entry for a chain."""
+
+    chain: str
+    vorgangsnummer: str
+    tenant_id: str
+    entry: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Release:
+    """That a Vorgang's answer was released, for the statistics and against a second release."""
+
+    vorgangsnummer: str
+    tenant_id: str
+    kind: str
+    latency_ms: float
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """A retrieval as the evaluation counts it: the user's and its subjects' pseudonyms."""
+
+    user_ref: str
+    subject_refs: Sequence[str]
+
+
+class Counts(NamedTuple):
+    """What the evaluation rules look at after a retrieval (`domain.evaluate`)."""
+
+    same_subject_24h: int
+    last10: int
+    today: int
+    daily_average_14d: float
 
 
 def _entry(r: asyncpg.Record) -> StoredEntry:
@@ -25,16 +65,12 @@ class ProtocolRecords(Protocol):
     cuts, day partitions, statistics, release records and the read log (the fast tier's fake is
     `tests/fakes/protocol_log.py`)."""
 
-    async def released_before(self, vorgangsnummer: str) -> bool: ...
-    async def append(
-        self, chain: str, vorgangsnummer: str, tenant_id: str, at: datetime, entry: dict[str, Any]
-    ) -> int: ...
-    async def record_release(
-        self, vorgangsnummer: str, tenant_id: str, kind: str, latency_ms: float, at: datetime
-    ) -> None: ...
-    async def count_retrieval(
-        self, user_ref: str, subject_refs: list[str], at: datetime
-    ) -> tuple[int, int, int, float]: ...
+    async def released(self, vorgangsnummern: Collection[str]) -> set[str]: ...
+    async def append(self, appends: Sequence[Append], at: datetime) -> list[int]: ...
+    async def record_releases(self, releases: Sequence[Release]) -> None: ...
+    async def count_retrievals(
+        self, retrievals: Sequence[Retrieval], at: datetime
+    ) -> list[Counts]: ...
     async def chains(self) -> list[str]: ...
     async def head(self, chain: str) -> Head | None: ...
     async def entries(self, chain: str) -> list[StoredEntry]: ...
@@ -77,106 +113,159 @@ class ProtocolStore:
 
     # -- writing -----------------------------------------------------------------------------
 
-    async def released_before(self, vorgangsnummer: str) -> bool:
-        return bool(
-            await self.conn.fetchval(
-                "SELECT true FROM releases WHERE vorgangsnummer = $1", vorgangsnummer
-            )
+    async def released(self, vorgangsnummern: Collection[str]) -> set[str]:
+        """Which of these Vorgänge were logged and released before."""
+        rows = await self.conn.fetch(
+            "SELECT vorgangsnummer FROM releases WHERE vorgangsnummer = ANY($1::text[])",
+            list(vorgangsnummern),
         )
+        return {r["vorgangsnummer"] for r in rows}
 
-    async def append(
-        self, chain: str, vorgangsnummer: str, tenant_id: str, at: datetime, entry: dict[str, Any]
-    ) -> int:
-        """Appends an entry to its chain; the head row lock orders concurrent writers."""
+    async def append(self, appends: Sequence[Append], at: datetime) -> list[int]:
+        """Appends entries to their chains, in order; returns each one's sequence number. The
+        head rows' locks (taken in the chains' order, so that writers never deadlock) order
+        concurrent writers; each chain costs its lock, all entries one statement."""
+        if not appends:
+            return []
+        chains = sorted({a.chain for a in appends})
         await self.conn.execute(
-            "INSERT INTO chain_heads VALUES ($1, 0, $2) ON CONFLICT DO NOTHING", chain, GENESIS
+            """INSERT INTO chain_heads SELECT c, 0, $2 FROM unnest($1::text[]) c
+               ON CONFLICT DO NOTHING""",
+            chains,
+            GENESIS,
         )
-        head = await self.conn.fetchrow(
-            "SELECT seq, entry_hash FROM chain_heads WHERE chain = $1 FOR UPDATE", chain
-        )
-        seq = head["seq"] + 1
-        hash_ = entry_hash(chain, seq, head["entry_hash"], entry)
+        heads = {
+            r["chain"]: (r["seq"], r["entry_hash"])
+            for r in await self.conn.fetch(
+                """SELECT chain, seq, entry_hash FROM chain_heads WHERE chain = ANY($1::text[])
+                   ORDER BY chain FOR UPDATE""",
+                chains,
+            )
+        }
+        rows = []
+        seqs = []
+        for a in appends:
+            prev_seq, prev_hash = heads[a.chain]
+            seq = prev_seq + 1
+            hash_ = entry_hash(a.chain, seq, prev_hash, a.entry)
+            heads[a.chain] = (seq, hash_)
+            seqs.append(seq)
+            rows.append((a, seq, prev_hash, hash_))
         await self.conn.execute(
             """INSERT INTO protokoll (chain, seq, vorgangsnummer, tenant_id, written_at, entry,
                                       prev_hash, entry_hash)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
-            chain,
-            seq,
-            vorgangsnummer,
-            tenant_id,
+               SELECT c, s, v, t, $5, e::jsonb, p, h
+               FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $6::text[],
+                           $7::text[], $8::text[]) AS r(c, s, v, t, e, p, h)""",
+            [a.chain for a, *_ in rows],
+            [seq for _, seq, _, _ in rows],
+            [a.vorgangsnummer for a, *_ in rows],
+            [a.tenant_id for a, *_ in rows],
             at,
-            json.dumps(entry, ensure_ascii=False),
-            head["entry_hash"],
-            hash_,
+            [json.dumps(a.entry, ensure_ascii=False) for a, *_ in rows],
+            [prev for _, _, prev, _ in rows],
+            [hash_ for *_, hash_ in rows],
         )
         await self.conn.execute(
-            "UPDATE chain_heads SET seq = $2, entry_hash = $3 WHERE chain = $1", chain, seq, hash_
+            """UPDATE chain_heads h SET seq = n.s, entry_hash = n.e
+               FROM unnest($1::text[], $2::bigint[], $3::text[]) AS n(c, s, e)
+               WHERE h.chain = n.c""",
+            list(heads),
+            [seq for seq, _ in heads.values()],
+            [hash_ for _, hash_ in heads.values()],
         )
-        return seq
+        return seqs
 
-    async def record_release(
-        self, vorgangsnummer: str, tenant_id: str, kind: str, latency_ms: float, at: datetime
-    ) -> None:
+    async def record_releases(self, releases: Sequence[Release]) -> None:
+        if not releases:
+            return
         await self.conn.execute(
-            "INSERT INTO releases VALUES ($1, $2, $3, $4, $5)",
-            vorgangsnummer,
-            tenant_id,
-            kind,
-            latency_ms,
-            at,
+            """INSERT INTO releases
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[],
+                                    $5::timestamptz[])""",
+            [r.vorgangsnummer for r in releases],
+            [r.tenant_id for r in releases],
+            [r.kind for r in releases],
+            [r.latency_ms for r in releases],
+            [r.at for r in releases],
         )
 
     # -- evaluation statistics ---------------------------------------------------------------
 
-    async def count_retrieval(
-        self, user_ref: str, subject_refs: list[str], at: datetime
-    ) -> tuple[int, int, int, float]:
-        """Counts one retrieval; returns what the rules look at: the most-queried of these
-        subjects in the last 24 hours, the user's last 10 minutes, today, and the average day of
-        the 14 before."""
+    async def count_retrievals(self, retrievals: Sequence[Retrieval], at: datetime) -> list[Counts]:
+        """Counts retrievals made at `at`, in order; returns for each what the rules look at
+        after it: the most-queried of its subjects in the last 24 hours, the user's last 10
+        minutes, today, and the average day of the 14 before. The counts before the batch are
+        read once and carried forward here, so that each retrieval sees exactly the counts it
+        would see alone; the increments are written once per row."""
+        if not retrievals:
+            return []
         minute = at.replace(second=0, microsecond=0)
         hour = minute.replace(minute=0)
         day = at.date()
-        await self.conn.execute(
-            """WITH m AS (INSERT INTO stats_minute VALUES ($1, $2, 1)
-                          ON CONFLICT (user_ref, minute) DO UPDATE SET n = stats_minute.n + 1)
-               INSERT INTO stats_day VALUES ($1, $3, 1)
-               ON CONFLICT (user_ref, day) DO UPDATE SET n = stats_day.n + 1""",
-            user_ref,
-            minute,
-            day,
-        )
-        if subject_refs:
-            await self.conn.execute(
-                """INSERT INTO stats_subject_hour
-                   SELECT $1, s, $3, 1 FROM unnest($2::text[]) s
-                   ON CONFLICT (user_ref, subject_ref, hour)
-                   DO UPDATE SET n = stats_subject_hour.n + 1""",
-                user_ref,
-                subject_refs,
-                hour,
+        users = sorted({r.user_ref for r in retrievals})
+        pairs = sorted({(r.user_ref, s) for r in retrievals for s in r.subject_refs})
+        per_user = {
+            r["user_ref"]: [int(r["last10"]), int(r["today"]), float(r["average"])]
+            for r in await self.conn.fetch(
+                """SELECT u AS user_ref,
+                     (SELECT coalesce(sum(n), 0) FROM stats_minute
+                      WHERE user_ref = u AND minute > $2::timestamptz - interval '10 minutes')
+                       AS last10,
+                     (SELECT coalesce(sum(n), 0) FROM stats_day WHERE user_ref = u AND day = $3)
+                       AS today,
+                     (SELECT coalesce(sum(n), 0) / 14.0 FROM stats_day
+                      WHERE user_ref = u AND day < $3 AND day >= $3 - 14) AS average
+                   FROM unnest($1::text[]) u""",
+                users,
+                minute,
+                day,
             )
-        row = await self.conn.fetchrow(
-            """SELECT
-                 (SELECT coalesce(max(t), 0) FROM (
-                      SELECT sum(n) AS t FROM stats_subject_hour
-                      WHERE user_ref = $1 AND subject_ref = ANY($2::text[])
-                        AND hour > $3::timestamptz - interval '24 hours'
-                      GROUP BY subject_ref) s) AS same,
-                 (SELECT coalesce(sum(n), 0) FROM stats_minute
-                  WHERE user_ref = $1 AND minute > $4::timestamptz - interval '10 minutes')
-                   AS last10,
-                 (SELECT coalesce(sum(n), 0) FROM stats_day WHERE user_ref = $1 AND day = $5)
-                   AS today,
-                 (SELECT coalesce(sum(n), 0) / 14.0 FROM stats_day
-                  WHERE user_ref = $1 AND day < $5 AND day >= $5 - 14) AS average""",
-            user_ref,
-            subject_refs,
-            hour,
+        }
+        per_subject: dict[tuple[str, str], int] = {}
+        if pairs:
+            for r in await self.conn.fetch(
+                """SELECT p.u, p.s, (SELECT coalesce(sum(n), 0) FROM stats_subject_hour
+                                    WHERE user_ref = p.u AND subject_ref = p.s
+                                      AND hour > $3::timestamptz - interval '24 hours') AS n
+                   FROM unnest($1::text[], $2::text[]) AS p(u, s)""",
+                [u for u, _ in pairs],
+                [s for _, s in pairs],
+                hour,
+            ):
+                per_subject[(r["u"], r["s"])] = int(r["n"])
+        counts = []
+        for r in retrievals:
+            mine = per_user[r.user_ref]
+            mine[0] += 1
+            mine[1] += 1
+            for s in r.subject_refs:
+                per_subject[(r.user_ref, s)] += 1
+            same = max((per_subject[(r.user_ref, s)] for s in r.subject_refs), default=0)
+            counts.append(Counts(same, mine[0], mine[1], mine[2]))
+        made = Counter(r.user_ref for r in retrievals)
+        seen = Counter((r.user_ref, s) for r in retrievals for s in r.subject_refs)
+        await self.conn.execute(
+            """WITH m AS (INSERT INTO stats_minute SELECT u, $3, k FROM unnest($1::text[],
+                              $2::int[]) AS i(u, k)
+                          ON CONFLICT (user_ref, minute) DO UPDATE
+                            SET n = stats_minute.n + EXCLUDED.n),
+                    s AS (INSERT INTO stats_subject_hour SELECT u, s, $7, k FROM unnest(
+                              $5::text[], $6::text[], $8::int[]) AS i(u, s, k)
+                          ON CONFLICT (user_ref, subject_ref, hour) DO UPDATE
+                            SET n = stats_subject_hour.n + EXCLUDED.n)
+               INSERT INTO stats_day SELECT u, $4, k FROM unnest($1::text[], $2::int[]) AS i(u, k)
+               ON CONFLICT (user_ref, day) DO UPDATE SET n = stats_day.n + EXCLUDED.n""",
+            list(made),
+            list(made.values()),
             minute,
             day,
+            [u for u, _ in seen],
+            [s for _, s in seen],
+            hour,
+            list(seen.values()),
         )
-        return int(row["same"]), int(row["last10"]), int(row["today"]), float(row["average"])
+        return counts
 
     # -- chain, checkpoints, retention -------------------------------------------------------
 

@@ -11,7 +11,7 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import Field
 
 from services.query_router import service
-from services.query_router.store import RouterStore, Routing
+from services.query_router.store import RouterStore, Routing, TenantView
 from shared.contract.events.account import TenantState
 from shared.contract.topics import Topics
 from shared.platform.runtime import ServiceRuntime, utc_now
@@ -45,7 +45,8 @@ class QueryRouter(ServiceRuntime):
     ) -> None:
         self.router_settings = settings or RouterSettings()
         super().__init__(SERVICE, "services.query_router", self.router_settings, clock)
-        self.store: Callable[[Any], Routing] = RouterStore  # tests: an in-memory one
+        self.tenant_view = TenantView()  # parsed states, kept across batches
+        self.store: Callable[[Any], Routing] = lambda conn: RouterStore(conn, self.tenant_view)
         self.timeout = timedelta(seconds=self.router_settings.register_timeout_seconds)
         self.every(
             self.router_settings.register_timeout_check_seconds, "register timeouts", self.expire
@@ -70,9 +71,9 @@ class QueryRouter(ServiceRuntime):
             await self.consume_batch(
                 msg,
                 Topics.QUERY_REQUESTED,
-                lambda conn, _, query: service.handle_query(
+                lambda conn, items: service.handle_queries(
                     self.store(conn),
-                    query,
+                    [item.event for item in items],
                     self.settings.operator_state,
                     self.clock(),
                     self.timeout,
@@ -85,8 +86,8 @@ class QueryRouter(ServiceRuntime):
             await self.consume_batch(
                 msg,
                 Topics.REGISTER_RESPONSE,
-                lambda conn, _, response: service.handle_response(
-                    self.store(conn), response, self.clock()
+                lambda conn, items: service.handle_responses(
+                    self.store(conn), [item.event for item in items], self.clock()
                 ),
             )
 

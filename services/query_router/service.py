@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from services.query_router import domain
 from services.query_router.domain import Freigabe
-from services.query_router.store import Routing, Vorgang
+from services.query_router.store import Opening, Routing, Vorgang
 from shared.contract.events.abruf import (
     Nichterstellung,
     QueryAnswered,
@@ -41,46 +42,75 @@ async def handle_tenant_erased(store: Routing, tenant_id: str) -> list[Outgoing]
     return []
 
 
-async def handle_query(
+async def handle_queries(
     store: Routing,
-    query: QueryRequested,
+    queries: Sequence[QueryRequested],
     operator_state: str,
     now: datetime,
     answer_within: timedelta,
-) -> list[Outgoing]:
-    if await store.known_query(query.query_id):
-        log.info("query delivered again, already taken on", query_id=query.query_id)
-        return []
+) -> list[list[Outgoing]]:
+    """A batch of queries: each taken on once (a query delivered again, under another event id,
+    is recognised by its query id), authorised, given its Vorgangsnummer and routed, in a few
+    statements for the whole batch."""
+    known = await store.known_queries({q.query_id for q in queries})
+    tenants = await store.tenants({q.tenant_id for q in queries})
+    openings: list[Opening] = []
+    out: list[list[Outgoing]] = []
+    for query in queries:
+        if query.query_id in known:
+            log.info("query delivered again, already taken on", query_id=query.query_id)
+            out.append([])
+            continue
+        known.add(query.query_id)
+        opening, outgoing = _take_on(
+            query, tenants.get(query.tenant_id), operator_state, now, answer_within
+        )
+        openings.append(opening)
+        out.append([outgoing])
+    await store.open_all(openings)
+    return out
+
+
+def _take_on(
+    query: QueryRequested,
+    tenant: TenantState | None,
+    operator_state: str,
+    now: datetime,
+    answer_within: timedelta,
+) -> tuple[Opening, Outgoing]:
     nummer = vorgangsnummer(operator_state, now)
-    tenant = await store.tenant(query.tenant_id)
     decision = domain.autorisiere(query, tenant)
     if isinstance(decision, Nichterstellung):
         protokoll = domain.protokoll_fuer(tenant)
-        await store.open(
+        log.debug("query refused", vorgangsnummer=nummer, reason=decision.grund)
+        opening = Opening(
             nummer,
             query,
             land=None,
             zugangsart=tenant.role.value if tenant else None,
             protokollierung=protokoll,
             status="rejected",
-            now=now,
+            at=now,
             deadline=None,
         )
-        log.info("query refused", vorgangsnummer=nummer, reason=decision.grund)
-        return [_rejected(nummer, query, tenant.role if tenant else None, protokoll, decision, now)]
-    await store.open(
+        return opening, _rejected(
+            nummer, query, tenant.role if tenant else None, protokoll, decision, now
+        )
+    log.debug("query routed", vorgangsnummer=nummer, land=decision.land, query_id=query.query_id)
+    opening = Opening(
         nummer,
         query,
         land=decision.land,
         zugangsart=decision.zugangsart.value,
         protokollierung=decision.protokollierung,
         status="routed",
-        now=now,
+        at=now,
         deadline=now + answer_within,
         verfahren_verantwortlich=decision.abrufer.verfahren_verantwortlich,
     )
-    log.info("query routed", vorgangsnummer=nummer, land=decision.land, query_id=query.query_id)
-    return [Outgoing(Topics.register_request(decision.land), _request(nummer, query, decision))]
+    return opening, Outgoing(
+        Topics.register_request(decision.land), _request(nummer, query, decision)
+    )
 
 
 def _request(nummer: str, query: QueryRequested, f: Freigabe) -> RegisterRequest:
@@ -128,36 +158,51 @@ def _rejected(
     )
 
 
-async def handle_response(
-    store: Routing, response: RegisterResponse, now: datetime
-) -> list[Outgoing]:
-    vorgang = await store.routed(response.vorgangsnummer)
-    if vorgang is None:
-        if await store.known(response.vorgangsnummer):
-            # answered with a technical error already (or delivered twice): not released again
-            log.warning("late register answer not released", vorgangsnummer=response.vorgangsnummer)
-        else:
-            log.warning(
-                "answer to an unknown Vorgangsnummer", vorgangsnummer=response.vorgangsnummer
-            )
-        return []
-    await store.close(vorgang.vorgangsnummer, "answered", now)
-    return [
-        Outgoing(
-            Topics.QUERY_ANSWERED,
-            QueryAnswered(
-                vorgangsnummer=vorgang.vorgangsnummer,
-                query=vorgang.query,
-                zugangsart=Zugangsart(vorgang.zugangsart),
-                protokollierung=vorgang.protokollierung,
-                land=response.land,
-                response=response,
-                routed_at=vorgang.routed_at,
-                verfahren_verantwortlich=vorgang.verfahren_verantwortlich,
-            ),
-            subject=vorgang.vorgangsnummer,
-        )
-    ]
+async def handle_responses(
+    store: Routing, responses: Sequence[RegisterResponse], now: datetime
+) -> list[list[Outgoing]]:
+    """A batch of the registers' answers: each one whose Vorgang still waits is handed on to
+    protocol_log, and its Vorgang closed; a late or unknown answer is not released."""
+    waiting = await store.routed({r.vorgangsnummer for r in responses})
+    strays = {r.vorgangsnummer for r in responses} - waiting.keys()
+    known = await store.known(strays) if strays else set()
+    out: list[list[Outgoing]] = []
+    answered: list[str] = []
+    for response in responses:
+        vorgang = waiting.pop(response.vorgangsnummer, None)
+        if vorgang is None:
+            if response.vorgangsnummer in known:
+                # answered with a technical error already (or delivered twice): not released
+                log.warning(
+                    "late register answer not released", vorgangsnummer=response.vorgangsnummer
+                )
+            else:
+                log.warning(
+                    "answer to an unknown Vorgangsnummer", vorgangsnummer=response.vorgangsnummer
+                )
+            out.append([])
+            continue
+        answered.append(vorgang.vorgangsnummer)
+        out.append([_answered(vorgang, response)])
+    await store.close(answered, "answered", now)
+    return out
+
+
+def _answered(vorgang: Vorgang, response: RegisterResponse) -> Outgoing:
+    return Outgoing(
+        Topics.QUERY_ANSWERED,
+        QueryAnswered(
+            vorgangsnummer=vorgang.vorgangsnummer,
+            query=vorgang.query,
+            zugangsart=Zugangsart(vorgang.zugangsart),
+            protokollierung=vorgang.protokollierung,
+            land=response.land,
+            response=response,
+            routed_at=vorgang.routed_at,
+            verfahren_verantwortlich=vorgang.verfahren_verantwortlich,
+        ),
+        subject=vorgang.vorgangsnummer,
+    )
 
 
 async def forget(store: Routing, now: datetime, keep: timedelta) -> list[Outgoing]:
@@ -170,10 +215,9 @@ async def forget(store: Routing, now: datetime, keep: timedelta) -> list[Outgoin
 
 async def expire(store: Routing, now: datetime) -> list[Outgoing]:
     """Queries whose register did not answer in time get the technical-error status."""
-    out = []
-    for vorgang in await store.overdue(now):
-        await store.close(vorgang.vorgangsnummer, "timed_out", now)
-        out.append(_timed_out(vorgang, now))
+    overdue = await store.overdue(now)
+    await store.close([v.vorgangsnummer for v in overdue], "timed_out", now)
+    out = [_timed_out(vorgang, now) for vorgang in overdue]
     if out:
         log.warning("registers did not answer in time", count=len(out))
     return out

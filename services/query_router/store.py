@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -39,37 +40,62 @@ def _vorgang(r: asyncpg.Record) -> Vorgang:
     )
 
 
+@dataclass(frozen=True)
+class Opening:
+    """A Vorgang as the router takes it on: routed to a register, or refused at once."""
+
+    vorgangsnummer: str
+    query: QueryRequested
+    land: str | None
+    zugangsart: str | None
+    protokollierung: str
+    status: str
+    at: datetime
+    deadline: datetime | None
+    verfahren_verantwortlich: str | None = None
+
+    @property
+    def waits(self) -> bool:
+        """Routed: it waits for its register's answer."""
+        return self.status == "routed"
+
+
 class Routing(Protocol):
     """What query_router keeps: the tenants as last published and the Vorgänge (the fast
-    tier's fake is `tests/fakes/query_router.py`)."""
+    tier's fake is `tests/fakes/query_router.py`). A batch of queries or answers costs a few
+    statements, not a few per event."""
 
     async def save_tenant(self, state: TenantState) -> bool: ...
     async def forget_tenant(self, tenant_id: str) -> bool: ...
-    async def tenant(self, tenant_id: str) -> TenantState | None: ...
-    async def known_query(self, query_id: str) -> bool: ...
-    async def open(
-        self,
-        vorgangsnummer: str,
-        query: QueryRequested,
-        *,
-        land: str | None,
-        zugangsart: str | None,
-        protokollierung: str,
-        status: str,
-        now: datetime,
-        deadline: datetime | None,
-        verfahren_verantwortlich: str | None = None,
-    ) -> None: ...
-    async def routed(self, vorgangsnummer: str) -> Vorgang | None: ...
-    async def known(self, vorgangsnummer: str) -> bool: ...
-    async def close(self, vorgangsnummer: str, status: str, now: datetime) -> None: ...
+    async def tenants(self, tenant_ids: Collection[str]) -> dict[str, TenantState]: ...
+    async def known_queries(self, query_ids: Collection[str]) -> set[str]: ...
+    async def open_all(self, openings: Sequence[Opening]) -> None: ...
+    async def routed(self, vorgangsnummern: Collection[str]) -> dict[str, Vorgang]: ...
+    async def known(self, vorgangsnummern: Collection[str]) -> set[str]: ...
+    async def close(self, vorgangsnummern: Collection[str], status: str, now: datetime) -> None: ...
     async def forget_closed(self, before: datetime) -> int: ...
     async def overdue(self, now: datetime, limit: int = 500) -> list[Vorgang]: ...
 
 
+class TenantView:
+    """The tenants' states as parsed, by version: a batch reads which version each of its
+    tenants has, and parses a state only when that version is new to this process."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[str, tuple[int, TenantState]] = {}
+
+    def state(self, tenant_id: str, version: int, raw: str) -> TenantState:
+        known = self._parsed.get(tenant_id)
+        if known is None or known[0] != version:
+            known = (version, TenantState.model_validate_json(raw))
+            self._parsed[tenant_id] = known
+        return known[1]
+
+
 class RouterStore:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: asyncpg.Connection, view: TenantView | None = None) -> None:
         self.conn = conn
+        self.view = view or TenantView()
 
     async def save_tenant(self, state: TenantState) -> bool:
         """Keeps the newer version; False if an older or equal one arrived late."""
@@ -97,72 +123,74 @@ class RouterStore:
             )
         )
 
-    async def tenant(self, tenant_id: str) -> TenantState | None:
-        raw = await self.conn.fetchval(
-            "SELECT state FROM mandanten WHERE tenant_id = $1", tenant_id
+    async def tenants(self, tenant_ids: Collection[str]) -> dict[str, TenantState]:
+        rows = await self.conn.fetch(
+            "SELECT tenant_id, version, state FROM mandanten WHERE tenant_id = ANY($1::text[])",
+            list(tenant_ids),
         )
-        return TenantState.model_validate_json(raw) if raw else None
+        return {
+            r["tenant_id"]: self.view.state(r["tenant_id"], r["version"], r["state"]) for r in rows
+        }
 
-    async def known_query(self, query_id: str) -> bool:
-        return bool(
-            await self.conn.fetchval("SELECT true FROM vorgaenge WHERE query_id = $1", query_id)
+    async def known_queries(self, query_ids: Collection[str]) -> set[str]:
+        rows = await self.conn.fetch(
+            "SELECT query_id FROM vorgaenge WHERE query_id = ANY($1::text[])", list(query_ids)
         )
+        return {r["query_id"] for r in rows}
 
-    async def open(
-        self,
-        vorgangsnummer: str,
-        query: QueryRequested,
-        *,
-        land: str | None,
-        zugangsart: str | None,
-        protokollierung: str,
-        status: str,
-        now: datetime,
-        deadline: datetime | None,
-        verfahren_verantwortlich: str | None = None,
-    ) -> None:
+    async def open_all(self, openings: Sequence[Opening]) -> None:
+        """A routed Vorgang keeps its query until it is closed; a refused one is closed at once
+        and keeps only its keys."""
+        if not openings:
+            return
         await self.conn.execute(
             """INSERT INTO vorgaenge (vorgangsnummer, query_id, tenant_id, land, zugangsart,
                    protokollierung, query, status, routed_at, deadline, completed_at,
                    verfahren_verantwortlich)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)""",
-            vorgangsnummer,
-            query.query_id,
-            query.tenant_id,
-            land,
-            zugangsart,
-            protokollierung,
-            query.model_dump_json() if status == "routed" else None,
-            status,
-            now,
-            deadline,
-            None if status == "routed" else now,
-            verfahren_verantwortlich if status == "routed" else None,
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+                   $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[],
+                   $11::timestamptz[], $12::text[])""",
+            [o.vorgangsnummer for o in openings],
+            [o.query.query_id for o in openings],
+            [o.query.tenant_id for o in openings],
+            [o.land for o in openings],
+            [o.zugangsart for o in openings],
+            [o.protokollierung for o in openings],
+            [o.query.model_dump_json() if o.waits else None for o in openings],
+            [o.status for o in openings],
+            [o.at for o in openings],
+            [o.deadline for o in openings],
+            [None if o.waits else o.at for o in openings],
+            [o.verfahren_verantwortlich if o.waits else None for o in openings],
         )
 
-    async def routed(self, vorgangsnummer: str) -> Vorgang | None:
-        """The Vorgang, locked, if it is still waiting for its register."""
-        r = await self.conn.fetchrow(
-            "SELECT * FROM vorgaenge WHERE vorgangsnummer = $1 AND status = 'routed' FOR UPDATE",
-            vorgangsnummer,
+    async def routed(self, vorgangsnummern: Collection[str]) -> dict[str, Vorgang]:
+        """The Vorgänge, locked, that still wait for their register."""
+        rows = await self.conn.fetch(
+            """SELECT * FROM vorgaenge
+               WHERE vorgangsnummer = ANY($1::text[]) AND status = 'routed'
+               ORDER BY vorgangsnummer FOR UPDATE""",
+            list(vorgangsnummern),
         )
-        return _vorgang(r) if r else None
+        return {r["vorgangsnummer"]: _vorgang(r) for r in rows}
 
-    async def known(self, vorgangsnummer: str) -> bool:
-        return bool(
-            await self.conn.fetchval(
-                "SELECT true FROM vorgaenge WHERE vorgangsnummer = $1", vorgangsnummer
-            )
+    async def known(self, vorgangsnummern: Collection[str]) -> set[str]:
+        rows = await self.conn.fetch(
+            "SELECT vorgangsnummer FROM vorgaenge WHERE vorgangsnummer = ANY($1::text[])",
+            list(vorgangsnummern),
         )
+        return {r["vorgangsnummer"] for r in rows}
 
-    async def close(self, vorgangsnummer: str, status: str, now: datetime) -> None:
-        """Closes the Vorgang and drops what only the open query needed (its criteria, the
+    async def close(self, vorgangsnummern: Collection[str], status: str, now: datetime) -> None:
+        """Closes the Vorgänge and drops what only the open query needed (its criteria, the
         Kennung, the procedure's responsible person): the § 40 log has them now."""
+        if not vorgangsnummern:
+            return
         await self.conn.execute(
             """UPDATE vorgaenge SET status = $2, completed_at = $3, query = NULL,
                    verfahren_verantwortlich = NULL
-               WHERE vorgangsnummer = $1""",
-            vorgangsnummer,
+               WHERE vorgangsnummer = ANY($1::text[])""",
+            list(vorgangsnummern),
             status,
             now,
         )

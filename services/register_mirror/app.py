@@ -78,8 +78,12 @@ class RegisterMirror(ServiceRuntime):
             await self.consume_batch(
                 msg,
                 requests,
-                lambda conn, _, request: service.answer(
-                    self.store(conn), request, self.register, self.clock(), seal_answer
+                lambda conn, items: service.answer(
+                    self.store(conn),
+                    [item.event for item in items],
+                    self.register,
+                    self.clock(),
+                    seal_answer,
                 ),
             )
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from services.register_mirror import domain
 from services.register_mirror.domain import Antwort, Register
-from services.register_mirror.store import RegisterRecords
+from services.register_mirror.store import IssuedMerkmal, RegisterRecords
 from shared.contract.events.abruf import (
     Auskunftsart,
     BlockNotice,
@@ -50,10 +50,28 @@ def neues_merkmal() -> str:
 
 async def answer(
     store: RegisterRecords,
+    requests: Sequence[RegisterRequest],
+    register: Register,
+    now: datetime,
+    seal_answer: Sealer,
+) -> list[list[Outgoing]]:
+    """A batch of requests, each searched and answered; the Identifikationsmerkmale the answers
+    give are stored together, in the answers' transaction."""
+    issued: list[IssuedMerkmal] = []
+    out = [await _answer(store, r, register, now, seal_answer, issued) for r in requests]
+    await store.issue_merkmale(
+        issued, now, now + timedelta(hours=IDENTIFIKATIONSMERKMAL_GUELTIG_STUNDEN)
+    )
+    return out
+
+
+async def _answer(
+    store: RegisterRecords,
     request: RegisterRequest,
     register: Register,
     now: datetime,
     seal_answer: Sealer,
+    issued: list[IssuedMerkmal],
 ) -> list[Outgoing]:
     portal = request.auskunftsart is Auskunftsart.EINFACHE_MELDEREGISTERAUSKUNFT
     refusal = domain.zustaendigkeit(request, register)
@@ -63,14 +81,10 @@ async def answer(
         outcome = await _search_portal(store, request, register, now)
     else:
         outcome = await _search(store, request, register, now)
-    if outcome.merkmale:
-        await store.issue_merkmale(
-            outcome.merkmale,
-            request.tenant_id,
-            request.vorgangsnummer,
-            now,
-            now + timedelta(hours=IDENTIFIKATIONSMERKMAL_GUELTIG_STUNDEN),
-        )
+    issued.extend(
+        IssuedMerkmal(m, fund, request.tenant_id, request.vorgangsnummer)
+        for m, fund in outcome.merkmale
+    )
     sealed = None
     if outcome.inhalt is not None:
         body = json.dumps(outcome.inhalt, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
@@ -130,7 +144,7 @@ async def answer(
                 subject=request.vorgangsnummer,
             )
         )
-    log.info(
+    log.debug(
         "request answered",
         vorgangsnummer=request.vorgangsnummer,
         status=outcome.ergebnisstatus,

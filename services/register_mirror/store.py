@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -116,6 +117,16 @@ def _fund(r: asyncpg.Record) -> Fund:
     return Fund(r["gemeindeschluessel"], Personendatensatz.model_validate_json(r["datensatz"]))
 
 
+@dataclass(frozen=True)
+class IssuedMerkmal:
+    """An Identifikationsmerkmal an answer gave for a person found (§ 39 Abs. 2 BMG)."""
+
+    merkmal: str
+    fund: Fund
+    tenant_id: str
+    vorgangsnummer: str
+
+
 class RegisterRecords(Protocol):
     """What a register keeps: persons with their search forms, parts of full deliveries, the
     delivery log, Identifikationsmerkmale, the offices' log (the fast tier's fake is
@@ -143,12 +154,7 @@ class RegisterRecords(Protocol):
         self, bereich: Iterable[str], k: Suchkriterien, phonetisch: bool, limit: int
     ) -> list[Fund]: ...
     async def issue_merkmale(
-        self,
-        merkmale: Sequence[tuple[str, Fund]],
-        tenant_id: str,
-        vorgangsnummer: str,
-        issued_at: datetime,
-        valid_until: datetime,
+        self, merkmale: Sequence[IssuedMerkmal], issued_at: datetime, valid_until: datetime
     ) -> None: ...
     async def by_merkmal(
         self, merkmal: str, ags: str, tenant_id: str, now: datetime
@@ -362,29 +368,24 @@ class RegisterStore:
     # -- Identifikationsmerkmale -------------------------------------------------------------
 
     async def issue_merkmale(
-        self,
-        merkmale: Sequence[tuple[str, Fund]],
-        tenant_id: str,
-        vorgangsnummer: str,
-        issued_at: datetime,
-        valid_until: datetime,
+        self, merkmale: Sequence[IssuedMerkmal], issued_at: datetime, valid_until: datetime
     ) -> None:
-        await self.conn.executemany(
+        """The Identifikationsmerkmale a batch's answers gave, in one statement."""
+        if not merkmale:
+            return
+        await self.conn.execute(
             """INSERT INTO identifikationsmerkmale (merkmal, gemeindeschluessel, ordnungsmerkmal,
                    tenant_id, vorgangsnummer, issued_at, valid_until)
-               VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-            [
-                (
-                    m,
-                    f.gemeindeschluessel,
-                    f.datensatz.ordnungsmerkmal,
-                    tenant_id,
-                    vorgangsnummer,
-                    issued_at,
-                    valid_until,
-                )
-                for m, f in merkmale
-            ],
+               SELECT m, g, o, t, v, $6, $7
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
+                    AS r(m, g, o, t, v)""",
+            [m.merkmal for m in merkmale],
+            [m.fund.gemeindeschluessel for m in merkmale],
+            [m.fund.datensatz.ordnungsmerkmal for m in merkmale],
+            [m.tenant_id for m in merkmale],
+            [m.vorgangsnummer for m in merkmale],
+            issued_at,
+            valid_until,
         )
 
     async def by_merkmal(

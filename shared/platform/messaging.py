@@ -89,10 +89,17 @@ def outbox_row(out: Outgoing, source: str, cause: Envelope | None) -> OutboxRow:
 
 @dataclass(frozen=True)
 class BatchItem:
-    """A consumed event of a batch and the effect it has."""
+    """A consumed event of a batch: where it came from, and the event it decoded to."""
 
     consumed: Consumed
-    effect: Effect
+    event: Any
+
+
+# the effect of a batch: its fresh events in order in, one list of outgoing events per event out;
+# set-based, so that a batch costs a few statements, not a few per event
+BatchEffect = Callable[
+    [asyncpg.Connection, Sequence[BatchItem]], Awaitable[Sequence[Sequence[Outgoing]]]
+]
 
 
 T = TypeVar("T")
@@ -130,9 +137,9 @@ class Messaging:
         await self._publish_pending("source_event_id = $1", consumed.envelope.id)
         return bool(fresh)
 
-    async def process_batch(self, items: Sequence[BatchItem]) -> bool:
-        """Runs the effects of a batch of consumed events in one transaction, each event once,
-        then publishes what they produced; True if it committed. If an effect fails (other than
+    async def process_batch(self, items: Sequence[BatchItem], effect: BatchEffect) -> bool:
+        """Runs the effect of a batch of consumed events in one transaction, each event once,
+        then publishes what they produced; True if it committed. If the effect fails (other than
         an outage, which is raised), the whole transaction is rolled back and False returned: the
         caller splits the batch until the failing event stands alone, so that one bad event costs
         its batch only time, never an effect."""
@@ -154,13 +161,23 @@ class Messaging:
                         [i.consumed.envelope.type for i in items],
                     )
                 }
+                todo = []
                 for item in items:
-                    event_id = item.consumed.envelope.id
-                    if event_id in fresh:
-                        fresh.discard(event_id)  # the same event twice in one batch: once
-                        await self.stage(
-                            conn, await item.effect(conn), cause=item.consumed.envelope
-                        )
+                    if item.consumed.envelope.id in fresh:
+                        fresh.discard(item.consumed.envelope.id)  # twice in one batch: once
+                        todo.append(item)
+                if todo:
+                    outgoing = await effect(conn, todo)
+                    if len(outgoing) != len(todo):
+                        raise RuntimeError("a batch effect must answer each of its events")
+                    await self.stage_all(
+                        conn,
+                        [
+                            outbox_row(out, self.source, item.consumed.envelope)
+                            for item, outs in zip(todo, outgoing, strict=True)
+                            for out in outs
+                        ],
+                    )
         except INFRASTRUCTURE:
             raise
         except Exception as exc:
@@ -196,16 +213,28 @@ class Messaging:
     ) -> list[Envelope]:
         """Writes events to the outbox inside the caller's transaction."""
         staged = [outbox_row(out, self.source, cause) for out in outgoing]
-        if staged:  # in order: the outbox's sequence is the order of publishing
-            await conn.executemany(
-                """INSERT INTO outbox (event_id, source_event_id, topic, key, headers, payload)
-                   VALUES ($1, $2, $3, $4, $5, $6)""",
-                [
-                    (r.envelope.id, r.cause, r.topic, r.key, json.dumps(r.headers), r.payload)
-                    for r in staged
-                ],
-            )
+        await self.stage_all(conn, staged)
         return [r.envelope for r in staged]
+
+    @staticmethod
+    async def stage_all(conn: asyncpg.Connection, staged: Sequence[OutboxRow]) -> None:
+        """Outbox rows in one statement; in order: the outbox's sequence is the order of
+        publishing."""
+        if not staged:
+            return
+        await conn.execute(
+            """INSERT INTO outbox (event_id, source_event_id, topic, key, headers, payload)
+               SELECT e, s, t, k, h::jsonb, p
+               FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                    WITH ORDINALITY AS r(e, s, t, k, h, p, n)
+               ORDER BY n""",
+            [r.envelope.id for r in staged],
+            [r.cause for r in staged],
+            [r.topic for r in staged],
+            [r.key for r in staged],
+            [json.dumps(r.headers) for r in staged],
+            [r.payload for r in staged],
+        )
 
     async def relay_pending(self, older_than_seconds: float = 0.0) -> int:
         """Publishes unpublished outbox rows older than the given age; returns how many."""

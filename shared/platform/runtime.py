@@ -35,7 +35,14 @@ from shared.platform.broker import (
 )
 from shared.platform.db import create_pool
 from shared.platform.logging import event_context, get_logger
-from shared.platform.messaging import BatchItem, Consumed, Effect, Messaging, Outgoing
+from shared.platform.messaging import (
+    BatchEffect,
+    BatchItem,
+    Consumed,
+    Effect,
+    Messaging,
+    Outgoing,
+)
 from shared.platform.metrics import Metrics
 from shared.platform.operator_signatures import (
     COMMAND,
@@ -53,18 +60,37 @@ log = get_logger(__name__)
 T = TypeVar("T")
 Job = Callable[[], Awaitable[Any]]
 Handling = Callable[[asyncpg.Connection, Envelope], Awaitable[Sequence[Outgoing]]]
-# a batch handler's effect for one event: (connection, envelope, the decoded event)
+# a handler's effect for one event of a batch: (connection, envelope, the decoded event)
 EventHandling = Callable[[asyncpg.Connection, Envelope, Any], Awaitable[Sequence[Outgoing]]]
 
 
-def _bound(handling: EventHandling, envelope: Envelope, event: Any) -> Effect:
-    async def effect(conn: asyncpg.Connection) -> Sequence[Outgoing]:
-        with event_context(
-            event_id=envelope.id, event_type=envelope.type, correlation_id=envelope.correlation
-        ):
-            return await handling(conn, envelope, event)
+def each(handling: EventHandling) -> BatchEffect:
+    """A batch's effect that applies a per-event handler to its events in turn, for topics whose
+    volume does not call for set-based statements."""
+
+    async def effect(
+        conn: asyncpg.Connection, items: Sequence[BatchItem]
+    ) -> list[Sequence[Outgoing]]:
+        out = []
+        for item in items:
+            env = item.consumed.envelope
+            with event_context(
+                event_id=env.id, event_type=env.type, correlation_id=env.correlation
+            ):
+                out.append(await handling(conn, env, item.event))
+        return out
 
     return effect
+
+
+def _alone(effect: BatchEffect, item: BatchItem) -> Effect:
+    """A batch's effect for one of its events on its own."""
+
+    async def one(conn: asyncpg.Connection) -> Sequence[Outgoing]:
+        (out,) = await effect(conn, [item])
+        return out
+
+    return one
 
 
 def utc_now() -> datetime:
@@ -126,14 +152,15 @@ class ServiceRuntime:
         return subscribe_batch(self.broker, spec, group_id=self.name, settings=self.settings)
 
     async def consume_batch(
-        self, msg: StreamMessage[Any], spec: TopicSpec, handling: EventHandling
+        self, msg: StreamMessage[Any], spec: TopicSpec, effect: BatchEffect
     ) -> None:
         """Applies a batch of consumed records: each is decoded on its own (poison goes to the
-        dead-letter topic at once), the effects run in one transaction with one inbox and outbox
-        write each, the outcomes are published pipelined, and the batch's offsets are committed
-        together when this returns. A batch whose transaction fails is split in halves until the
-        failing event stands alone; that one is retried and dead-lettered on its own like a single
-        consumed event. An outage is waited out here, so that nothing is decoded twice."""
+        dead-letter topic at once), the batch's effect runs in one transaction with one inbox
+        and one outbox statement, the outcomes are published pipelined, and the batch's offsets
+        are committed together when this returns. `effect` is set-based, or `each(handler)`. A
+        batch whose transaction fails is split in halves until the failing event stands alone;
+        that one is retried and dead-lettered on its own like a single consumed event. An outage
+        is waited out here, so that nothing is decoded twice."""
         max_bytes = spec.max_event_bytes or self.settings.max_event_bytes
         items: list[tuple[ConsumerRecord[Any, Any], BatchItem]] = []
         for record in msg.raw_message:
@@ -146,22 +173,25 @@ class ServiceRuntime:
                 )
                 continue
             consumed = Consumed(envelope, record.topic, record.partition, record.offset)
-            items.append((record, BatchItem(consumed, _bound(handling, envelope, event))))
-        await self._settle(items)
+            items.append((record, BatchItem(consumed, event)))
+        await self._settle(items, effect)
 
-    async def _settle(self, items: list[tuple[ConsumerRecord[Any, Any], BatchItem]]) -> None:
+    async def _settle(
+        self, items: list[tuple[ConsumerRecord[Any, Any], BatchItem]], effect: BatchEffect
+    ) -> None:
         if not items:
             return
         if len(items) == 1:
-            await self._one_by_one(*items[0])
+            record, item = items[0]
+            await self._one_by_one(record, item, _alone(effect, item))
             return
         if await self._through_outages(
-            lambda: self.messaging.process_batch([item for _, item in items])
+            lambda: self.messaging.process_batch([item for _, item in items], effect)
         ):
             return
         half = len(items) // 2  # in order: a key's events keep their sequence
-        await self._settle(items[:half])
-        await self._settle(items[half:])
+        await self._settle(items[:half], effect)
+        await self._settle(items[half:], effect)
 
     async def _through_outages(self, step: Callable[[], Awaitable[T]]) -> T:
         attempt = 0
@@ -179,7 +209,9 @@ class ServiceRuntime:
                 )
                 await asyncio.sleep(delay)
 
-    async def _one_by_one(self, record: ConsumerRecord[Any, Any], item: BatchItem) -> None:
+    async def _one_by_one(
+        self, record: ConsumerRecord[Any, Any], item: BatchItem, effect: Effect
+    ) -> None:
         env = item.consumed.envelope
         attempt = 0
         with event_context(event_id=env.id, event_type=env.type, correlation_id=env.correlation):
@@ -187,7 +219,7 @@ class ServiceRuntime:
                 attempt += 1
                 try:
                     await self._through_outages(
-                        lambda: self.messaging.process_once(item.consumed, item.effect)
+                        lambda: self.messaging.process_once(item.consumed, effect)
                     )
                     return
                 except Exception as exc:

@@ -14,6 +14,7 @@ from faststream.kafka import KafkaBroker
 
 from shared.contract.envelope import Envelope
 from shared.platform.messaging import (
+    BatchEffect,
     BatchItem,
     Consumed,
     Effect,
@@ -89,17 +90,23 @@ class MemoryMessaging:
         await self._publish(await self._transaction(work))
         return True
 
-    async def process_batch(self, items: Sequence[BatchItem]) -> bool:
+    async def process_batch(self, items: Sequence[BatchItem], effect: BatchEffect) -> bool:
         async def work() -> list[OutboxRow]:
-            rows: list[OutboxRow] = []
+            todo: list[BatchItem] = []
             fresh: set[str] = set()
             for item in items:
                 event_id = item.consumed.envelope.id
                 if event_id in self.inbox or event_id in fresh:
                     continue
                 fresh.add(event_id)
-                outgoing = await item.effect(None)  # type: ignore[arg-type]
-                rows += self._stage(outgoing, item.consumed.envelope)
+                todo.append(item)
+            rows: list[OutboxRow] = []
+            if todo:
+                outgoing = await effect(None, todo)  # type: ignore[arg-type]
+                if len(outgoing) != len(todo):
+                    raise RuntimeError("a batch effect must answer each of its events")
+                for item, outs in zip(todo, outgoing, strict=True):
+                    rows += self._stage(outs, item.consumed.envelope)
             self.inbox |= fresh
             return rows
 

@@ -4,12 +4,13 @@ cuts, day partitions, the evaluation statistics, release records and the read lo
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from services.protocol_log.domain import GENESIS, Head, Signed, StoredEntry, entry_hash
+from services.protocol_log.store import Append, Counts, Release, Retrieval
 from shared.law.aufbewahrung import berlin_day
 
 
@@ -46,30 +47,32 @@ class MemoryProtocolStore:
     published: set[tuple[str, datetime]] = field(default_factory=set)
     read_log: list[tuple[str, str, dict[str, Any], int, datetime]] = field(default_factory=list)
 
-    async def released_before(self, vorgangsnummer: str) -> bool:
-        return vorgangsnummer in self.releases
+    async def released(self, vorgangsnummern: Collection[str]) -> set[str]:
+        return set(vorgangsnummern) & self.releases.keys()
 
-    async def append(
-        self, chain: str, vorgangsnummer: str, tenant_id: str, at: datetime, entry: dict[str, Any]
-    ) -> int:
-        head = self.heads.setdefault(chain, Head(0, GENESIS))
-        seq = head.seq + 1
-        hash_ = entry_hash(chain, seq, head.entry_hash, entry)
-        stored = StoredEntry(seq, head.entry_hash, hash_, entry)
-        self.protokoll[(chain, seq)] = Entry(stored, vorgangsnummer, tenant_id, at)
-        self.heads[chain] = Head(seq, hash_)
-        return seq
+    async def append(self, appends: Sequence[Append], at: datetime) -> list[int]:
+        seqs = []
+        for a in appends:  # one by one: what the table's set-based append must equal
+            head = self.heads.setdefault(a.chain, Head(0, GENESIS))
+            seq = head.seq + 1
+            hash_ = entry_hash(a.chain, seq, head.entry_hash, a.entry)
+            stored = StoredEntry(seq, head.entry_hash, hash_, a.entry)
+            self.protokoll[(a.chain, seq)] = Entry(stored, a.vorgangsnummer, a.tenant_id, at)
+            self.heads[a.chain] = Head(seq, hash_)
+            seqs.append(seq)
+        return seqs
 
-    async def record_release(
-        self, vorgangsnummer: str, tenant_id: str, kind: str, latency_ms: float, at: datetime
-    ) -> None:
-        if vorgangsnummer in self.releases:
-            raise KeyError(f"duplicate key: {vorgangsnummer}")
-        self.releases[vorgangsnummer] = (tenant_id, kind, latency_ms, at)
+    async def record_releases(self, releases: Sequence[Release]) -> None:
+        for r in releases:
+            if r.vorgangsnummer in self.releases:
+                raise KeyError(f"duplicate key: {r.vorgangsnummer}")
+            self.releases[r.vorgangsnummer] = (r.tenant_id, r.kind, r.latency_ms, r.at)
 
-    async def count_retrieval(
-        self, user_ref: str, subject_refs: list[str], at: datetime
-    ) -> tuple[int, int, int, float]:
+    async def count_retrievals(self, retrievals: Sequence[Retrieval], at: datetime) -> list[Counts]:
+        return [self._count_one(r.user_ref, list(r.subject_refs), at) for r in retrievals]
+
+    def _count_one(self, user_ref: str, subject_refs: list[str], at: datetime) -> Counts:
+        """One retrieval counted, then the counts read: what the store's batch must equal."""
         minute = at.replace(second=0, microsecond=0)
         hour = minute.replace(minute=0)
         day = at.date()
@@ -90,7 +93,7 @@ class MemoryProtocolStore:
             n for (u, d), n in self.day_counts.items()
             if u == user_ref and day - timedelta(days=14) <= d < day
         )  # fmt: skip
-        return max(per_subject.values(), default=0), last10, today, before / 14.0
+        return Counts(max(per_subject.values(), default=0), last10, today, before / 14.0)
 
     async def chains(self) -> list[str]:
         return list(self.heads)

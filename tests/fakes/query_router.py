@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from services.query_router.store import Vorgang
-from shared.contract.events.abruf import QueryRequested
+from services.query_router.store import Opening, Vorgang
 from shared.contract.events.account import TenantState
 
 
@@ -21,68 +21,63 @@ class Row:
 
 @dataclass
 class MemoryRouterStore:
-    tenants: dict[str, TenantState] = field(default_factory=dict)
+    tenants_by_id: dict[str, TenantState] = field(default_factory=dict)
     vorgaenge: dict[str, Row] = field(default_factory=dict)
 
     async def save_tenant(self, state: TenantState) -> bool:
-        known = self.tenants.get(state.tenant_id)
+        known = self.tenants_by_id.get(state.tenant_id)
         if known is not None and known.version >= state.version:
             return False
-        self.tenants[state.tenant_id] = state
+        self.tenants_by_id[state.tenant_id] = state
         return True
 
     async def forget_tenant(self, tenant_id: str) -> bool:
-        return self.tenants.pop(tenant_id, None) is not None
+        return self.tenants_by_id.pop(tenant_id, None) is not None
 
-    async def tenant(self, tenant_id: str) -> TenantState | None:
-        return self.tenants.get(tenant_id)
+    async def tenants(self, tenant_ids: Collection[str]) -> dict[str, TenantState]:
+        return {t: self.tenants_by_id[t] for t in tenant_ids if t in self.tenants_by_id}
 
-    async def known_query(self, query_id: str) -> bool:
-        return any(r.query_id == query_id for r in self.vorgaenge.values())
+    async def known_queries(self, query_ids: Collection[str]) -> set[str]:
+        return {r.query_id for r in self.vorgaenge.values()} & set(query_ids)
 
-    async def open(
-        self,
-        vorgangsnummer: str,
-        query: QueryRequested,
-        *,
-        land: str | None,
-        zugangsart: str | None,
-        protokollierung: str,
-        status: str,
-        now: datetime,
-        deadline: datetime | None,
-        verfahren_verantwortlich: str | None = None,
-    ) -> None:
-        if vorgangsnummer in self.vorgaenge or await self.known_query(query.query_id):
-            raise KeyError(f"duplicate key: {vorgangsnummer}")  # both are unique in the table
-        routed = status == "routed"
-        vorgang = Vorgang(
-            vorgangsnummer,
-            query,
-            zugangsart,
-            protokollierung,
-            status,
-            land,
-            now,
-            verfahren_verantwortlich if routed else None,
-        )
-        self.vorgaenge[vorgangsnummer] = Row(
-            vorgang if routed else None, query.query_id, status, deadline, None if routed else now
-        )
-
-    async def routed(self, vorgangsnummer: str) -> Vorgang | None:
-        row = self.vorgaenge.get(vorgangsnummer)
-        return row.vorgang if row and row.status == "routed" else None
-
-    async def known(self, vorgangsnummer: str) -> bool:
-        return vorgangsnummer in self.vorgaenge
-
-    async def close(self, vorgangsnummer: str, status: str, now: datetime) -> None:
-        row = self.vorgaenge.get(vorgangsnummer)
-        if row is not None:  # what only the open query needed is dropped
-            self.vorgaenge[vorgangsnummer] = replace(
-                row, vorgang=None, status=status, completed_at=now
+    async def open_all(self, openings: Sequence[Opening]) -> None:
+        for o in openings:
+            if o.vorgangsnummer in self.vorgaenge or await self.known_queries({o.query.query_id}):
+                raise KeyError(f"duplicate key: {o.vorgangsnummer}")  # both unique in the table
+            vorgang = Vorgang(
+                o.vorgangsnummer,
+                o.query,
+                o.zugangsart,
+                o.protokollierung,
+                o.status,
+                o.land,
+                o.at,
+                o.verfahren_verantwortlich if o.waits else None,
             )
+            self.vorgaenge[o.vorgangsnummer] = Row(
+                vorgang if o.waits else None,
+                o.query.query_id,
+                o.status,
+                o.deadline,
+                None if o.waits else o.at,
+            )
+
+    async def routed(self, vorgangsnummern: Collection[str]) -> dict[str, Vorgang]:
+        found = {}
+        for n in vorgangsnummern:
+            row = self.vorgaenge.get(n)
+            if row and row.status == "routed" and row.vorgang is not None:
+                found[n] = row.vorgang
+        return found
+
+    async def known(self, vorgangsnummern: Collection[str]) -> set[str]:
+        return set(vorgangsnummern) & self.vorgaenge.keys()
+
+    async def close(self, vorgangsnummern: Collection[str], status: str, now: datetime) -> None:
+        for n in vorgangsnummern:
+            row = self.vorgaenge.get(n)
+            if row is not None:  # what only the open query needed is dropped
+                self.vorgaenge[n] = replace(row, vorgang=None, status=status, completed_at=now)
 
     async def forget_closed(self, before: datetime) -> int:
         gone = [

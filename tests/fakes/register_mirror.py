@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from services.register_mirror.domain import Fund, name_schluessel, suchspalten
-from services.register_mirror.store import CANDIDATE_LIMIT
+from services.register_mirror.store import CANDIDATE_LIMIT, IssuedMerkmal
 from shared.contract.events.abruf import RegisterRequest, RegisterResponse, Suchkriterien
 from shared.contract.events.register import DeliveryLogged, Personendatensatz
 from shared.law.suchnormalisierung import (
@@ -218,21 +218,16 @@ class MemoryRegisterStore:
         return self._funde(rows[:limit])
 
     async def issue_merkmale(
-        self,
-        merkmale: Sequence[tuple[str, Fund]],
-        tenant_id: str,
-        vorgangsnummer: str,
-        issued_at: datetime,
-        valid_until: datetime,
+        self, merkmale: Sequence[IssuedMerkmal], issued_at: datetime, valid_until: datetime
     ) -> None:
-        for m, f in merkmale:
-            if m in self.merkmale:
-                raise KeyError(f"duplicate key: {m}")
-            self.merkmale[m] = (
-                f.gemeindeschluessel,
-                f.datensatz.ordnungsmerkmal,
-                tenant_id,
-                vorgangsnummer,
+        for m in merkmale:
+            if m.merkmal in self.merkmale:
+                raise KeyError(f"duplicate key: {m.merkmal}")
+            self.merkmale[m.merkmal] = (
+                m.fund.gemeindeschluessel,
+                m.fund.datensatz.ordnungsmerkmal,
+                m.tenant_id,
+                m.vorgangsnummer,
                 issued_at,
                 valid_until,
             )

@@ -79,7 +79,7 @@ async def test_an_older_tenant_state_arriving_late_changes_nothing() -> None:
             Topics.TENANT_STATE, tenant_state("T1", status="suspended", version=1), key="T1"
         )
         await ask(run, query("T1", ags=[HANNOVER[0]], kriterien=KRITERIEN))
-    assert store.tenants["T1"].version == 2
+    assert store.tenants_by_id["T1"].version == 2
     assert len(run.bodies(Topics.register_request("03"))) == 1
 
 

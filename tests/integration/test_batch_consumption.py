@@ -16,7 +16,7 @@ from faststream.kafka.annotations import KafkaMessage
 from shared.contract.events.abruf import QueryRequested
 from shared.contract.topics import Topics
 from shared.platform.messaging import Outgoing
-from shared.platform.runtime import ServiceRuntime
+from shared.platform.runtime import ServiceRuntime, each
 from shared.platform.settings import Settings
 from tests.helpers import RawProducer, eventually, headers_for, read_all
 from tests.retrieval import HANNOVER, query
@@ -35,7 +35,7 @@ class Probe(ServiceRuntime):
 
         @self.batch_subscriber(Topics.QUERY_REQUESTED)
         async def on_queries(records: list[Any], msg: KafkaMessage) -> None:
-            await self.consume_batch(msg, Topics.QUERY_REQUESTED, self.effect)
+            await self.consume_batch(msg, Topics.QUERY_REQUESTED, each(self.effect))
 
     async def effect(
         self, conn: asyncpg.Connection, _: object, q: QueryRequested

@@ -21,9 +21,12 @@ from services.protocol_log.store import ProtocolStore
 from shared.contract.events.abruf import Treffer
 from shared.contract.events.account import OperatorRole
 from shared.contract.events.protocol import Zweck
+from shared.contract.topics import Topics
 from shared.law.aufbewahrung import BERLIN
 from shared.platform.db import create_pool
+from shared.platform.messaging import Outgoing
 from tests import identities
+from tests.fakes.protocol_log import MemoryProtocolStore
 from tests.helpers import database_url
 from tests.retrieval import HANNOVER, answered
 
@@ -57,7 +60,7 @@ async def store() -> AsyncIterator[ProtocolStore]:
 async def write(store: ProtocolStore, *times: datetime, **kw: str) -> None:
     for at in times:
         async with store.conn.transaction():
-            await service.release(store, answered(at, **kw), at, EVALUATION)
+            await service.release(store, [answered(at, **kw)], at, EVALUATION)
 
 
 async def findings(store: ProtocolStore) -> list[str]:
@@ -264,12 +267,50 @@ async def test_alert_when_one_user_queries_the_same_person_repeatedly(
     for i in range(6):
         at = NOW + timedelta(minutes=i)
         async with store.conn.transaction():
-            outs += await service.release(store, answered(at, treffer="P-stalked"), at, EVALUATION)
+            (released,) = await service.release(
+                store, [answered(at, treffer="P-stalked")], at, EVALUATION
+            )
+            outs += released
     alerts = [o.event for o in outs if o.topic.name.endswith("alerts.v1")]
     assert [a.rule for a in alerts] == ["repeated_subject"]
     dumped = alerts[0].model_dump_json()
     assert "P-stalked" not in dumped
     assert "sachbearbeitung" not in dumped
+
+
+async def test_a_batch_is_logged_and_evaluated_as_its_events_one_by_one(
+    store: ProtocolStore,
+) -> None:
+    """§ 40 BMG entries and the evaluation of a whole batch, written set-based, equal what the
+    same events give one at a time (the in-memory store, event by event): the same chain
+    positions, an alert at the very event that reaches a threshold and at no other, a Vorgang
+    delivered twice in the batch logged once, a self-logging authority's entry handed over."""
+    at = NOW + timedelta(minutes=1)
+    events = [answered(at, treffer="P-stalked") for _ in range(7)]
+    events.insert(3, answered(at, tenant="T-other", protokollierung="commissioned"))
+    events.insert(5, answered(at, tenant="T-self", protokollierung="self"))
+    events.append(events[1])  # delivered again in the same batch
+    async with store.conn.transaction():
+        batch = await service.release(store, events, at, EVALUATION)
+    reference = MemoryProtocolStore()
+    one_by_one = [(await service.release(reference, [e], at, EVALUATION))[0] for e in events]
+
+    def shape(outs: list[Outgoing]) -> list[tuple[str, str]]:
+        return [
+            (o.topic.name, getattr(o.event, "protokoll", None) or getattr(o.event, "rule", ""))
+            for o in outs
+        ]
+
+    assert [shape(o) for o in batch] == [shape(o) for o in one_by_one]
+    assert batch[-1] == []  # the second delivery of a Vorgang: nothing again
+    assert [o.event.rule for outs in batch for o in outs if o.topic is Topics.PROTOCOL_ALERTS] == [
+        "repeated_subject"
+    ]
+    assert await findings(store) == []
+    heads = {chain: (await store.head(chain)) for chain in await store.chains()}
+    assert {chain: head.seq for chain, head in heads.items() if head} == {
+        chain: head.seq for chain, head in reference.heads.items()
+    }
 
 
 async def test_metrics_per_tenant_and_minute_without_personal_data(store: ProtocolStore) -> None:

@@ -49,6 +49,8 @@ def path(artifacts: Path) -> Iterator[dict[str, ServiceProcess]]:
             {
                 "MELDESPIEGEL_REGISTER_STATE": "06",
                 "MELDESPIEGEL_INSTANCE_ID": "register_06-restart-test",
+                # the register logs each answer at debug level, not per event at info
+                "MELDESPIEGEL_LOG_LEVEL": "DEBUG",
             },
         ),
         "protocol": ServiceProcess("services.protocol_log", artifacts / "protocol-restart.log"),

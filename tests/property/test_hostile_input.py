@@ -38,7 +38,7 @@ from shared.contract.envelope import Envelope
 from shared.contract.topics import TopicSpec
 from shared.platform.broker import subscribe, subscribe_batch
 from shared.platform.kafka_client import Follower, KafkaClient, Record
-from shared.platform.runtime import ServiceRuntime
+from shared.platform.runtime import ServiceRuntime, each
 from shared.platform.settings import Settings
 from tests.helpers import ServiceProcess, bootstrap, eventually, stop_all
 from tests.hostile import Raw, consumed_topics, event_id_of, interleaved
@@ -83,7 +83,7 @@ class Probe(ServiceRuntime):
 
             @subscribe_batch(self.broker, spec, group_id=group, settings=self.settings)
             async def on_batch(records: list[Any], msg: KafkaMessage) -> None:
-                await self.consume_batch(msg, spec, applied)
+                await self.consume_batch(msg, spec, each(applied))
 
             return
         event_class = spec.event
