@@ -22,11 +22,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import subprocess
 import sys
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -52,6 +54,36 @@ TENANT = "T-bench"
 HOPS = 4
 
 
+# the processes whose CPU time a measurement reports, by what their command line contains
+PROCESSES = {
+    "query_router": "services.query_router",
+    "register": "services.register_mirror",
+    "protocol_log": "services.protocol_log",
+    "baseline hops": "bench.query_path\0passthrough",
+    "kafka": "kafka.Kafka",
+    "postgres": "postgres",
+}
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds() -> dict[str, float]:
+    """User and system CPU seconds of each process group so far, from /proc."""
+    used = dict.fromkeys(PROCESSES, 0.0)
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().decode("utf-8", "replace")
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        for name, marker in PROCESSES.items():
+            if marker in cmdline:
+                used[name] += (int(fields[11]) + int(fields[12])) / TICK
+                break
+    return used
+
+
 async def measure(
     name: str,
     in_topic: str,
@@ -61,13 +93,19 @@ async def measure(
     rate: float | None,
 ) -> Result:
     reader = await positioned_reader([out_topic])
+    before = cpu_seconds()
     t0 = time.monotonic()
     sent = await send_all(in_topic, bodies, event_type, rate)
     received = await drain(reader, set(sent))
     seconds = time.monotonic() - t0
+    after = cpu_seconds()
     if len(received) < len(sent):
         print(f"  ({name}: only {len(received)}/{len(sent)} answers arrived)")
+    CPU[name] = {k: (after[k] - before[k]) * 1000 / max(1, len(received)) for k in after}
     return Result(name, len(received), seconds, [received[k] - sent[k] for k in received])
+
+
+CPU: dict[str, dict[str, float]] = {}  # per measurement: CPU milliseconds per event and process
 
 
 def queries(persons: list[tuple[str, object]], count: int) -> list[tuple[str, bytes]]:
@@ -176,6 +214,15 @@ async def main(persons: int, full_speed: int, rates: list[float], per_rate: floa
     for base, path in zip(results[::2], results[1::2], strict=True):
         ratio = (path.count / path.seconds) / (base.count / base.seconds)
         print(f"{path.name}: {ratio:.1%} of the baseline's throughput")
+    print("CPU ms per event (user + system, from /proc), by process:")
+    print(f"{'':<20} " + " ".join(f"{k:>13}" for k in PROCESSES) + f" {'total':>8}")
+    for r in results:
+        used = CPU[r.name]
+        print(
+            f"{r.name:<20} "
+            + " ".join(f"{used[k]:>13.2f}" for k in PROCESSES)
+            + f" {sum(used.values()):>8.2f}"
+        )
 
 
 if __name__ == "__main__":

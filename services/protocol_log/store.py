@@ -129,7 +129,7 @@ class ProtocolStore:
             return []
         chains = sorted({a.chain for a in appends})
         await self.conn.execute(
-            """INSERT INTO chain_heads SELECT c, 0, $2 FROM unnest($1::text[]) c
+            """INSERT INTO chain_heads SELECT c, 0, $2::text FROM unnest($1::text[]) c
                ON CONFLICT DO NOTHING""",
             chains,
             GENESIS,
@@ -154,7 +154,7 @@ class ProtocolStore:
         await self.conn.execute(
             """INSERT INTO protokoll (chain, seq, vorgangsnummer, tenant_id, written_at, entry,
                                       prev_hash, entry_hash)
-               SELECT c, s, v, t, $5, e::jsonb, p, h
+               SELECT c, s, v, t, $5::timestamptz, e::jsonb, p, h
                FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $6::text[],
                            $7::text[], $8::text[]) AS r(c, s, v, t, e, p, h)""",
             [a.chain for a, *_ in rows],
@@ -246,15 +246,18 @@ class ProtocolStore:
         made = Counter(r.user_ref for r in retrievals)
         seen = Counter((r.user_ref, s) for r in retrievals for s in r.subject_refs)
         await self.conn.execute(
-            """WITH m AS (INSERT INTO stats_minute SELECT u, $3, k FROM unnest($1::text[],
-                              $2::int[]) AS i(u, k)
-                          ON CONFLICT (user_ref, minute) DO UPDATE
-                            SET n = stats_minute.n + EXCLUDED.n),
-                    s AS (INSERT INTO stats_subject_hour SELECT u, s, $7, k FROM unnest(
-                              $5::text[], $6::text[], $8::int[]) AS i(u, s, k)
-                          ON CONFLICT (user_ref, subject_ref, hour) DO UPDATE
-                            SET n = stats_subject_hour.n + EXCLUDED.n)
-               INSERT INTO stats_day SELECT u, $4, k FROM unnest($1::text[], $2::int[]) AS i(u, k)
+            """WITH m AS (
+                 INSERT INTO stats_minute
+                 SELECT u, $3::timestamptz, k FROM unnest($1::text[], $2::int[]) AS i(u, k)
+                 ON CONFLICT (user_ref, minute) DO UPDATE SET n = stats_minute.n + EXCLUDED.n),
+               s AS (
+                 INSERT INTO stats_subject_hour
+                 SELECT u, s, $7::timestamptz, k
+                 FROM unnest($5::text[], $6::text[], $8::int[]) AS i(u, s, k)
+                 ON CONFLICT (user_ref, subject_ref, hour)
+                 DO UPDATE SET n = stats_subject_hour.n + EXCLUDED.n)
+               INSERT INTO stats_day
+               SELECT u, $4::date, k FROM unnest($1::text[], $2::int[]) AS i(u, k)
                ON CONFLICT (user_ref, day) DO UPDATE SET n = stats_day.n + EXCLUDED.n""",
             list(made),
             list(made.values()),

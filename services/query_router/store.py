@@ -147,9 +147,10 @@ class RouterStore:
             """INSERT INTO vorgaenge (vorgangsnummer, query_id, tenant_id, land, zugangsart,
                    protokollierung, query, status, routed_at, deadline, completed_at,
                    verfahren_verantwortlich)
-               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+               SELECT n, i, t, l, z, p, q::jsonb, s, r, d, c, v
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
                    $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[],
-                   $11::timestamptz[], $12::text[])""",
+                   $11::timestamptz[], $12::text[]) AS o(n, i, t, l, z, p, q, s, r, d, c, v)""",
             [o.vorgangsnummer for o in openings],
             [o.query.query_id for o in openings],
             [o.query.tenant_id for o in openings],

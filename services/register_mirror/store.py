@@ -376,7 +376,7 @@ class RegisterStore:
         await self.conn.execute(
             """INSERT INTO identifikationsmerkmale (merkmal, gemeindeschluessel, ordnungsmerkmal,
                    tenant_id, vorgangsnummer, issued_at, valid_until)
-               SELECT m, g, o, t, v, $6, $7
+               SELECT m, g, o, t, v, $6::timestamptz, $7::timestamptz
                FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
                     AS r(m, g, o, t, v)""",
             [m.merkmal for m in merkmale],
