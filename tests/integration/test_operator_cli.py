@@ -450,9 +450,10 @@ async def test_a_security_authority_evaluates_its_own_commissioned_log_with_its_
         r.json()
         for r in await read_all(
             Topics.ACCOUNT_CREDENTIALS.name,
-            until=lambda rs: any(username in r.value.decode() for r in rs),
+            until=lambda rs: any(username.encode() in r.value for r in rs),
         )
-        if r.json()["username"] == username
+        # the topic may also hold other tests' unreadable records: only this user's are read
+        if username.encode() in r.value and r.json()["username"] == username
     ]
     key = load_private_key((PKI / LETTER_KEY).read_bytes())
     context = credential_context(credentials["user_id"], credentials["purpose"])
