@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import json
 import logging
 import math
@@ -33,11 +34,12 @@ from types import TracebackType
 from typing import Any
 
 import asyncpg
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.kafka.subscriber.usecase import BatchSubscriber
 from faststream.message import StreamMessage
 from faststream.middlewares import BaseMiddleware
 from pydantic import BaseModel, ValidationError
@@ -166,13 +168,40 @@ def subscribe_batch(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         batch=True,
         max_records=settings.batch_max_records,
-        batch_timeout_ms=10,  # an idle poll waits (and then sleeps) this long; data returns at once
+        batch_timeout_ms=BATCH_POLL_MS,
         parser=_never_failing_parser,
         decoder=_undecoded_batch,
         title=f"{group_id}:{spec.name}",
         description=spec.description,
         **_membership(settings, spec),
     )
+
+
+# how long an idle batch poll waits for a record; a record that arrives returns it at once
+BATCH_POLL_MS = 100
+_sleep = asyncio.sleep
+
+
+async def _poll_batch(
+    self: BatchSubscriber, consumer: AIOKafkaConsumer
+) -> tuple[ConsumerRecord[Any, Any], ...]:
+    """FastStream 0.7's batch poll sleeps `batch_timeout_ms` after every empty `getmany`, which
+    had already waited that long: a record arriving during that sleep waited for it at every
+    hop of the query path. Here the wait is `getmany`'s alone, which returns as soon as a record
+    arrives; only a poll that came back empty early sleeps out the rest, so an idle consumer
+    never spins."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    batches = await consumer.getmany(timeout_ms=self.batch_timeout_ms, max_records=self.max_records)
+    if not batches:
+        rest = self.batch_timeout_ms / 1000 - (loop.time() - started)
+        if rest > 0.001:  # more than the clock's jitter
+            await _sleep(rest)
+        return ()
+    return tuple(itertools.chain.from_iterable(batches.values()))
+
+
+BatchSubscriber.get_msg = _poll_batch  # type: ignore[method-assign]
 
 
 def _membership(settings: Settings, spec: TopicSpec) -> dict[str, Any]:

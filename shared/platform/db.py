@@ -83,10 +83,22 @@ async def create_pool(dsn: str, schema: str, package: str, max_size: int = 10) -
     finally:
         await conn.close()
     pool = await asyncpg.create_pool(
-        dsn, min_size=1, max_size=max_size, server_settings={"search_path": schema}
+        dsn,
+        min_size=1,
+        max_size=max_size,
+        server_settings={"search_path": schema},
+        reset=_reset,
     )
     assert pool is not None
     return pool
+
+
+async def _reset(conn: asyncpg.Connection) -> None:
+    """A connection goes back to the pool without a round trip: the services keep no session
+    state (their locks and settings are transaction-scoped, the search path is the
+    connection's own), so only a transaction left open is rolled back."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
 
 
 # ----------------------------------------------------------------------------- stack helpers

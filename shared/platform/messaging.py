@@ -132,9 +132,14 @@ class Messaging:
                 consumed.offset,
                 consumed.envelope.type,
             )
+            staged: list[OutboxRow] = []
             if fresh:
-                await self.stage(conn, await effect(conn), cause=consumed.envelope)
-        await self._publish_pending("source_event_id = $1", consumed.envelope.id)
+                staged = [outbox_row(o, self.source, consumed.envelope) for o in await effect(conn)]
+                await self.stage_all(conn, staged)
+        if fresh:
+            await self._publish(staged)
+        else:  # delivered again: what an earlier attempt left unpublished goes out now
+            await self._publish_pending("source_event_id = $1", consumed.envelope.id)
         return bool(fresh)
 
     async def process_batch(self, items: Sequence[BatchItem], effect: BatchEffect) -> bool:
@@ -162,6 +167,9 @@ class Messaging:
                     )
                 }
                 todo = []
+                ids = [i.consumed.envelope.id for i in items]
+                again = [event_id for event_id in ids if event_id not in fresh]
+                staged: list[OutboxRow] = []
                 for item in items:
                     if item.consumed.envelope.id in fresh:
                         fresh.discard(item.consumed.envelope.id)  # twice in one batch: once
@@ -170,22 +178,20 @@ class Messaging:
                     outgoing = await effect(conn, todo)
                     if len(outgoing) != len(todo):
                         raise RuntimeError("a batch effect must answer each of its events")
-                    await self.stage_all(
-                        conn,
-                        [
-                            outbox_row(out, self.source, item.consumed.envelope)
-                            for item, outs in zip(todo, outgoing, strict=True)
-                            for out in outs
-                        ],
-                    )
+                    staged = [
+                        outbox_row(out, self.source, item.consumed.envelope)
+                        for item, outs in zip(todo, outgoing, strict=True)
+                        for out in outs
+                    ]
+                    await self.stage_all(conn, staged)
         except INFRASTRUCTURE:
             raise
         except Exception as exc:
             log.warning("batch rolled back", events=len(items), error=repr(exc))
             return False
-        await self._publish_pending(
-            "source_event_id = ANY($1::text[])", [i.consumed.envelope.id for i in items]
-        )
+        await self._publish(staged)
+        if again:  # delivered again: what an earlier attempt left unpublished goes out now
+            await self._publish_pending("source_event_id = ANY($1::text[])", again)
         return True
 
     async def produce(self, effect: Effect) -> list[Envelope]:
@@ -203,18 +209,10 @@ class Messaging:
         returns the effect's value and the envelopes of what it published."""
         async with self.pool.acquire() as conn, conn.transaction():
             value, outgoing = await effect(conn)
-            envelopes = await self.stage(conn, outgoing, cause=None)
-        if envelopes:
-            await self._publish_pending("event_id = ANY($1::uuid[])", [e.id for e in envelopes])
-        return value, envelopes
-
-    async def stage(
-        self, conn: asyncpg.Connection, outgoing: Sequence[Outgoing], *, cause: Envelope | None
-    ) -> list[Envelope]:
-        """Writes events to the outbox inside the caller's transaction."""
-        staged = [outbox_row(out, self.source, cause) for out in outgoing]
-        await self.stage_all(conn, staged)
-        return [r.envelope for r in staged]
+            staged = [outbox_row(out, self.source, None) for out in outgoing]
+            await self.stage_all(conn, staged)
+        await self._publish(staged)
+        return value, [r.envelope for r in staged]
 
     @staticmethod
     async def stage_all(conn: asyncpg.Connection, staged: Sequence[OutboxRow]) -> None:
@@ -254,6 +252,20 @@ class Messaging:
             )
         return int(deleted.split()[-1])
 
+    async def _publish(self, staged: Sequence[OutboxRow]) -> None:
+        """Publishes what a committed transaction staged, from memory, then marks it published:
+        no read of the outbox on the way. If this fails, the rows stay unpublished for the
+        relay, or for the redelivered event (`_publish_pending`); a row published twice is
+        dropped by its consumers' inbox (same `ce_id`)."""
+        if not staged:
+            return
+        await self._publish_in_waves(staged)
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE outbox SET published_at = now() WHERE event_id = ANY($1::uuid[])",
+                [r.envelope.id for r in staged],
+            )
+
     async def _publish_pending(self, where: str, arg: Any) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
             # SKIP LOCKED: a concurrent relay or handler publishing the same rows is skipped
@@ -263,11 +275,12 @@ class Messaging:
                     ORDER BY seq FOR UPDATE SKIP LOCKED""",
                 arg,
             )
-            # pipelined: the n-th events of all sources together, each wave acknowledged
-            # before the next, so that a source's events keep their order (an entry's hand-over
-            # is acknowledged before its release is sent)
-            for wave in _waves(rows):
-                await asyncio.gather(*(self._publish_row(row) for row in wave))
+            await self._publish_in_waves(
+                [
+                    _Stored(r["source_event_id"], r["topic"], r["key"], r["headers"], r["payload"])
+                    for r in rows
+                ]
+            )
             if rows:
                 await conn.execute(
                     "UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])",
@@ -275,26 +288,39 @@ class Messaging:
                 )
         return len(rows)
 
-    async def _publish_row(self, row: asyncpg.Record) -> None:
-        headers: dict[str, str] = json.loads(row["headers"])
+    async def _publish_in_waves(self, rows: Sequence[OutboxRow | _Stored]) -> None:
+        """Pipelined: the n-th events of all sources together, each wave acknowledged before
+        the next, so that a source's events keep their order (an entry's hand-over is
+        acknowledged before its release is sent). Rows without a source (schedules, API calls)
+        count as one source."""
+        per_source: dict[str | None, int] = {}
+        waves: list[list[OutboxRow | _Stored]] = []
+        for row in rows:
+            n = per_source.get(row.cause, 0)
+            per_source[row.cause] = n + 1
+            if n == len(waves):
+                waves.append([])
+            waves[n].append(row)
+        for wave in waves:
+            await asyncio.gather(*(self._publish_row(row) for row in wave))
+
+    async def _publish_row(self, row: OutboxRow | _Stored) -> None:
+        headers = json.loads(row.headers) if isinstance(row.headers, str) else row.headers
         await self.broker.publish(
-            row["payload"].encode("utf-8"),
-            row["topic"],
-            key=row["key"].encode("utf-8"),
+            row.payload.encode("utf-8"),
+            row.topic,
+            key=row.key.encode("utf-8"),
             headers=headers,
             correlation_id=headers.get("correlation_id"),
         )
 
 
-def _waves(rows: Sequence[asyncpg.Record]) -> list[list[asyncpg.Record]]:
-    """Rows (in outbox order) grouped so that wave n holds each source's n-th row. Rows without
-    a source (schedules, API calls) count as one source."""
-    per_source: dict[str | None, int] = {}
-    waves: list[list[asyncpg.Record]] = []
-    for row in rows:
-        n = per_source.get(row["source_event_id"], 0)
-        per_source[row["source_event_id"]] = n + 1
-        if n == len(waves):
-            waves.append([])
-        waves[n].append(row)
-    return waves
+@dataclass(frozen=True)
+class _Stored:
+    """An outbox row as read back from the table (its headers as stored JSON)."""
+
+    cause: str | None
+    topic: str
+    key: str
+    headers: str
+    payload: str
