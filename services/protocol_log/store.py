@@ -128,20 +128,15 @@ class ProtocolStore:
         if not appends:
             return []
         chains = sorted({a.chain for a in appends})
-        await self.conn.execute(
-            """INSERT INTO chain_heads SELECT c, 0, $2::text FROM unnest($1::text[]) c
-               ON CONFLICT DO NOTHING""",
-            chains,
-            GENESIS,
-        )
-        heads = {
-            r["chain"]: (r["seq"], r["entry_hash"])
-            for r in await self.conn.fetch(
-                """SELECT chain, seq, entry_hash FROM chain_heads WHERE chain = ANY($1::text[])
-                   ORDER BY chain FOR UPDATE""",
+        heads = await self._locked_heads(chains)
+        if len(heads) < len(chains):  # a chain's first entry: its head starts at the genesis
+            await self.conn.execute(
+                """INSERT INTO chain_heads SELECT c, 0, $2::text FROM unnest($1::text[]) c
+                   ON CONFLICT DO NOTHING""",
                 chains,
+                GENESIS,
             )
-        }
+            heads = await self._locked_heads(chains)
         rows = []
         seqs = []
         for a in appends:
@@ -151,12 +146,17 @@ class ProtocolStore:
             heads[a.chain] = (seq, hash_)
             seqs.append(seq)
             rows.append((a, seq, prev_hash, hash_))
+        # the entries and the chains' new heads in one statement
         await self.conn.execute(
-            """INSERT INTO protokoll (chain, seq, vorgangsnummer, tenant_id, written_at, entry,
-                                      prev_hash, entry_hash)
-               SELECT c, s, v, t, $5::timestamptz, e::jsonb, p, h
-               FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $6::text[],
-                           $7::text[], $8::text[]) AS r(c, s, v, t, e, p, h)""",
+            """WITH e AS (
+                 INSERT INTO protokoll (chain, seq, vorgangsnummer, tenant_id, written_at, entry,
+                                        prev_hash, entry_hash)
+                 SELECT c, s, v, t, $5::timestamptz, e::jsonb, p, h
+                 FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $6::text[],
+                             $7::text[], $8::text[]) AS r(c, s, v, t, e, p, h))
+               UPDATE chain_heads h SET seq = n.s, entry_hash = n.e
+               FROM unnest($9::text[], $10::bigint[], $11::text[]) AS n(c, s, e)
+               WHERE h.chain = n.c""",
             [a.chain for a, *_ in rows],
             [seq for _, seq, _, _ in rows],
             [a.vorgangsnummer for a, *_ in rows],
@@ -165,16 +165,21 @@ class ProtocolStore:
             [json.dumps(a.entry, ensure_ascii=False) for a, *_ in rows],
             [prev for _, _, prev, _ in rows],
             [hash_ for *_, hash_ in rows],
-        )
-        await self.conn.execute(
-            """UPDATE chain_heads h SET seq = n.s, entry_hash = n.e
-               FROM unnest($1::text[], $2::bigint[], $3::text[]) AS n(c, s, e)
-               WHERE h.chain = n.c""",
             list(heads),
             [seq for seq, _ in heads.values()],
             [hash_ for _, hash_ in heads.values()],
         )
         return seqs
+
+    async def _locked_heads(self, chains: list[str]) -> dict[str, tuple[int, str]]:
+        return {
+            r["chain"]: (r["seq"], r["entry_hash"])
+            for r in await self.conn.fetch(
+                """SELECT chain, seq, entry_hash FROM chain_heads WHERE chain = ANY($1::text[])
+                   ORDER BY chain FOR UPDATE""",
+                chains,
+            )
+        }
 
     async def record_releases(self, releases: Sequence[Release]) -> None:
         if not releases:
@@ -205,35 +210,37 @@ class ProtocolStore:
         day = at.date()
         users = sorted({r.user_ref for r in retrievals})
         pairs = sorted({(r.user_ref, s) for r in retrievals for s in r.subject_refs})
-        per_user = {
-            r["user_ref"]: [int(r["last10"]), int(r["today"]), float(r["average"])]
-            for r in await self.conn.fetch(
-                """SELECT u AS user_ref,
-                     (SELECT coalesce(sum(n), 0) FROM stats_minute
-                      WHERE user_ref = u AND minute > $2::timestamptz - interval '10 minutes')
-                       AS last10,
-                     (SELECT coalesce(sum(n), 0) FROM stats_day WHERE user_ref = u AND day = $3)
-                       AS today,
-                     (SELECT coalesce(sum(n), 0) / 14.0 FROM stats_day
-                      WHERE user_ref = u AND day < $3 AND day >= $3 - 14) AS average
-                   FROM unnest($1::text[]) u""",
-                users,
-                minute,
-                day,
-            )
-        }
+        # the counts before the batch, of its users and of their subjects, in one statement
+        per_user: dict[str, list[Any]] = {}
         per_subject: dict[tuple[str, str], int] = {}
-        if pairs:
-            for r in await self.conn.fetch(
-                """SELECT p.u, p.s, (SELECT coalesce(sum(n), 0) FROM stats_subject_hour
-                                    WHERE user_ref = p.u AND subject_ref = p.s
-                                      AND hour > $3::timestamptz - interval '24 hours') AS n
-                   FROM unnest($1::text[], $2::text[]) AS p(u, s)""",
-                [u for u, _ in pairs],
-                [s for _, s in pairs],
-                hour,
-            ):
-                per_subject[(r["u"], r["s"])] = int(r["n"])
+        for r in await self.conn.fetch(
+            """SELECT u, NULL::text AS s,
+                 (SELECT coalesce(sum(n), 0) FROM stats_minute
+                  WHERE user_ref = u AND minute > $2::timestamptz - interval '10 minutes')::bigint
+                   AS a,
+                 (SELECT coalesce(sum(n), 0) FROM stats_day WHERE user_ref = u AND day = $3)::bigint
+                   AS b,
+                 (SELECT coalesce(sum(n), 0) / 14.0 FROM stats_day
+                  WHERE user_ref = u AND day < $3 AND day >= $3 - 14)::float8 AS c
+               FROM unnest($1::text[]) u
+               UNION ALL
+               SELECT p.u, p.s,
+                 (SELECT coalesce(sum(n), 0) FROM stats_subject_hour
+                  WHERE user_ref = p.u AND subject_ref = p.s
+                    AND hour > $4::timestamptz - interval '24 hours')::bigint,
+                 NULL, NULL
+               FROM unnest($5::text[], $6::text[]) AS p(u, s)""",
+            users,
+            minute,
+            day,
+            hour,
+            [u for u, _ in pairs],
+            [s for _, s in pairs],
+        ):
+            if r["s"] is None:
+                per_user[r["u"]] = [int(r["a"]), int(r["b"]), float(r["c"])]
+            else:
+                per_subject[(r["u"], r["s"])] = int(r["a"])
         counts = []
         for r in retrievals:
             mine = per_user[r.user_ref]

@@ -163,11 +163,11 @@ async def handle_responses(
 ) -> list[list[Outgoing]]:
     """A batch of the registers' answers: each one whose Vorgang still waits is handed on to
     protocol_log, and its Vorgang closed; a late or unknown answer is not released."""
-    waiting = await store.routed({r.vorgangsnummer for r in responses})
+    waiting = await store.answer({r.vorgangsnummer for r in responses}, now)
     strays = {r.vorgangsnummer for r in responses} - waiting.keys()
-    known = await store.known(strays) if strays else set()
+    # known: answered before, or earlier in this batch
+    known = (await store.known(strays) if strays else set()) | waiting.keys()
     out: list[list[Outgoing]] = []
-    answered: list[str] = []
     for response in responses:
         vorgang = waiting.pop(response.vorgangsnummer, None)
         if vorgang is None:
@@ -182,9 +182,7 @@ async def handle_responses(
                 )
             out.append([])
             continue
-        answered.append(vorgang.vorgangsnummer)
         out.append([_answered(vorgang, response)])
-    await store.close(answered, "answered", now)
     return out
 
 

@@ -70,7 +70,9 @@ class Routing(Protocol):
     async def tenants(self, tenant_ids: Collection[str]) -> dict[str, TenantState]: ...
     async def known_queries(self, query_ids: Collection[str]) -> set[str]: ...
     async def open_all(self, openings: Sequence[Opening]) -> None: ...
-    async def routed(self, vorgangsnummern: Collection[str]) -> dict[str, Vorgang]: ...
+    async def answer(
+        self, vorgangsnummern: Collection[str], now: datetime
+    ) -> dict[str, Vorgang]: ...
     async def known(self, vorgangsnummern: Collection[str]) -> set[str]: ...
     async def close(self, vorgangsnummern: Collection[str], status: str, now: datetime) -> None: ...
     async def forget_closed(self, before: datetime) -> int: ...
@@ -165,13 +167,22 @@ class RouterStore:
             [o.verfahren_verantwortlich if o.waits else None for o in openings],
         )
 
-    async def routed(self, vorgangsnummern: Collection[str]) -> dict[str, Vorgang]:
-        """The Vorgänge, locked, that still wait for their register."""
+    async def answer(self, vorgangsnummern: Collection[str], now: datetime) -> dict[str, Vorgang]:
+        """Closes as answered those of these Vorgänge that still waited for their register, and
+        returns them as they were (with their query, which the closed row no longer keeps), in
+        one statement."""
         rows = await self.conn.fetch(
-            """SELECT * FROM vorgaenge
-               WHERE vorgangsnummer = ANY($1::text[]) AND status = 'routed'
-               ORDER BY vorgangsnummer FOR UPDATE""",
+            """WITH waiting AS (
+                 SELECT * FROM vorgaenge
+                 WHERE vorgangsnummer = ANY($1::text[]) AND status = 'routed'
+                 ORDER BY vorgangsnummer FOR UPDATE),
+               closed AS (
+                 UPDATE vorgaenge v SET status = 'answered', completed_at = $2, query = NULL,
+                     verfahren_verantwortlich = NULL
+                 FROM waiting w WHERE v.vorgangsnummer = w.vorgangsnummer)
+               SELECT * FROM waiting""",
             list(vorgangsnummern),
+            now,
         )
         return {r["vorgangsnummer"]: _vorgang(r) for r in rows}
 

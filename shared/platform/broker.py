@@ -121,6 +121,7 @@ def make_broker(
         client_id=f"meldespiegel-{service}",
         enable_idempotence=True,
         acks="all",
+        linger_ms=settings.kafka_linger_ms,
         max_request_size=DLQ_MAX_MESSAGE_BYTES,
         logger=logging.getLogger(f"meldespiegel.{service}.broker"),
         log_level=logging.DEBUG,  # per-message "Received/Processed" lines only when debugging

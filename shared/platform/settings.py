@@ -36,6 +36,11 @@ class Settings(BaseSettings):
         "(group.instance.id), and a restarted process takes its partitions back at once, without "
         "a rebalance. Two running processes must never share one.",
     )
+    kafka_linger_ms: int = Field(
+        0,
+        description="how long the producer waits to put more records into one request; more "
+        "records per request cost the broker and the service less, each hop this much latency",
+    )
     kafka_static_session_timeout_ms: int = Field(
         30_000,
         description="how long a static member's partitions wait for it to come back before the "

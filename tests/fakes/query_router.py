@@ -62,12 +62,13 @@ class MemoryRouterStore:
                 None if o.waits else o.at,
             )
 
-    async def routed(self, vorgangsnummern: Collection[str]) -> dict[str, Vorgang]:
+    async def answer(self, vorgangsnummern: Collection[str], now: datetime) -> dict[str, Vorgang]:
         found = {}
         for n in vorgangsnummern:
             row = self.vorgaenge.get(n)
             if row and row.status == "routed" and row.vorgang is not None:
                 found[n] = row.vorgang
+        await self.close(found, "answered", now)
         return found
 
     async def known(self, vorgangsnummern: Collection[str]) -> set[str]:
