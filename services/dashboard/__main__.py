@@ -1,10 +1,9 @@
 """`python -m services.dashboard`: the operators' live page."""
 
-import asyncio
-
 from services.dashboard.app import SERVICE, DashboardService, DashboardSettings
 from shared.platform.asgi import server
 from shared.platform.logging import configure_logging
+from shared.platform.runtime import run
 
 if __name__ == "__main__":
     settings = DashboardSettings()
@@ -14,4 +13,4 @@ if __name__ == "__main__":
     page = server(
         asgi, settings.dashboard_host, settings.dashboard_port, timeout_graceful_shutdown=3
     )
-    asyncio.run(page.serve())
+    run(page.serve())

@@ -1,12 +1,11 @@
 """`python -m services.intake`"""
 
-import asyncio
-
 from services.intake.app import SERVICE, Intake
 from shared.platform.logging import configure_logging
+from shared.platform.runtime import run
 from shared.platform.settings import get_settings
 
 if __name__ == "__main__":
     settings = get_settings()
     configure_logging(SERVICE, settings.log_level)
-    asyncio.run(Intake(settings).app.run())
+    run(Intake(settings).app.run())

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import asyncpg
+import uvloop
 from aiokafka import ConsumerRecord
 from cryptography import x509
 from faststream import FastStream
@@ -91,6 +92,12 @@ def _alone(effect: BatchEffect, item: BatchItem) -> Effect:
         return out
 
     return one
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """Runs a service process's main coroutine on uvloop: the services spend their time in the
+    event loop and on sockets (PostgreSQL, Kafka), both of which uvloop does in C."""
+    return uvloop.run(main)
 
 
 def utc_now() -> datetime:
