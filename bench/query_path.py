@@ -66,9 +66,9 @@ PROCESSES = {
 TICK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds() -> dict[str, float]:
-    """User and system CPU seconds of each process group so far, from /proc."""
-    used = dict.fromkeys(PROCESSES, 0.0)
+def cpu_seconds() -> dict[int, tuple[str, float]]:
+    """Each process's group and its user and system CPU seconds so far, from /proc."""
+    used: dict[int, tuple[str, float]] = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
@@ -79,8 +79,19 @@ def cpu_seconds() -> dict[str, float]:
             continue  # ended meanwhile
         for name, marker in PROCESSES.items():
             if marker in cmdline:
-                used[name] += (int(fields[11]) + int(fields[12])) / TICK
+                used[int(proc.name)] = (name, (int(fields[11]) + int(fields[12])) / TICK)
                 break
+    return used
+
+
+def cpu_between(
+    before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]
+) -> dict[str, float]:
+    """CPU seconds each group used in between, per process: one that ended meanwhile (a
+    PostgreSQL backend) drops out rather than counting negative."""
+    used = dict.fromkeys(PROCESSES, 0.0)
+    for pid, (name, seconds) in after.items():
+        used[name] += seconds - before.get(pid, (name, 0.0))[1]
     return used
 
 
@@ -101,7 +112,8 @@ async def measure(
     after = cpu_seconds()
     if len(received) < len(sent):
         print(f"  ({name}: only {len(received)}/{len(sent)} answers arrived)")
-    CPU[name] = {k: (after[k] - before[k]) * 1000 / max(1, len(received)) for k in after}
+    used = cpu_between(before, after)
+    CPU[name] = {k: used[k] * 1000 / max(1, len(received)) for k in used}
     return Result(name, len(received), seconds, [received[k] - sent[k] for k in received])
 
 

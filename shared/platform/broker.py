@@ -122,6 +122,10 @@ def make_broker(
         enable_idempotence=True,
         acks="all",
         linger_ms=settings.kafka_linger_ms,
+        # a wave of a batch's events goes out in few requests: with the default 16 KiB a
+        # partition's batch fills after a few answers and each further one waits for it to drain;
+        # below the brokers' default 1 MiB record-batch limit
+        max_batch_size=512 * 1024,
         max_request_size=DLQ_MAX_MESSAGE_BYTES,
         logger=logging.getLogger(f"meldespiegel.{service}.broker"),
         log_level=logging.DEBUG,  # per-message "Received/Processed" lines only when debugging

@@ -18,7 +18,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import asyncpg
 from faststream.kafka import KafkaBroker
@@ -302,17 +302,21 @@ class Messaging:
                 waves.append([])
             waves[n].append(row)
         for wave in waves:
-            await asyncio.gather(*(self._publish_row(row) for row in wave))
+            # each record handed to the producer's batch, then the wave's acknowledgements
+            # awaited together
+            await asyncio.gather(*[await self._send(row) for row in wave])
 
-    async def _publish_row(self, row: OutboxRow | _Stored) -> None:
+    async def _send(self, row: OutboxRow | _Stored) -> asyncio.Future[Any]:
         headers = json.loads(row.headers) if isinstance(row.headers, str) else row.headers
-        await self.broker.publish(
+        acknowledged = await self.broker.publish(
             row.payload.encode("utf-8"),
             row.topic,
             key=row.key.encode("utf-8"),
             headers=headers,
             correlation_id=headers.get("correlation_id"),
+            no_confirm=True,
         )
+        return cast("asyncio.Future[Any]", acknowledged)
 
 
 @dataclass(frozen=True)
