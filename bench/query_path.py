@@ -2,7 +2,7 @@
 measured in the same run.
 
     bench/run query_path [PERSONS] [FULL_SPEED_QUERIES] [RATES] [SECONDS_PER_RATE]
-    bench/run query_path 1000000 3000 100,250,500 20
+    bench/run query_path 1000000 10000 50,100,500 15
 
 - Register: PERSONS synthetic persons loaded into register 03 (COPY, indexes built after).
 - Path: Personensuche queries (name, first name, birth date of generated persons) published to
@@ -13,6 +13,7 @@ measured in the same run.
   (idempotent producer, acks=all, commit after the produces are acknowledged), no work, built
   as a careful engineer would: batched consumption, pipelined produces, one commit per batch.
 - Offered load: FULL_SPEED_QUERIES at once, then each rate in RATES for SECONDS_PER_RATE.
+- CPU: each process's user and system milliseconds per event in each measurement, from /proc.
 
 Latency is the answer's broker CreateTime minus the query's. Figures go to stdout.
 """
