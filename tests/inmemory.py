@@ -10,11 +10,11 @@ from dataclasses import replace
 from typing import Any
 
 from faststream.kafka import TestKafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel
 
 from shared.contract.envelope import Envelope
 from shared.contract.topics import TopicSpec
+from shared.platform.broker import KafkaMessage
 from shared.platform.operator_signatures import COMMAND, OperatorKey
 from shared.platform.runtime import ServiceRuntime
 from tests.fakes.messaging import MemoryMessaging

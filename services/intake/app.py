@@ -7,13 +7,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from faststream.kafka.annotations import KafkaMessage
-
 from services.intake.service import handle_decision, handle_submission
 from services.intake.store import Applications, ApplicationStore
 from shared.contract.events.application import ApplicationSubmitted
 from shared.contract.events.review import ReviewDecided
 from shared.contract.topics import Topics
+from shared.platform.broker import KafkaMessage
 from shared.platform.runtime import ServiceRuntime, utc_now
 from shared.platform.settings import Settings
 

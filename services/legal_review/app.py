@@ -6,7 +6,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from faststream.kafka.annotations import KafkaMessage
 from pydantic import Field
 
 from services.legal_review import service
@@ -15,6 +14,7 @@ from services.legal_review.store import Reviews, ReviewStore
 from shared.contract.events.application import ApplicationAccepted
 from shared.contract.events.review import LoggingCommissioned, ManualDecision
 from shared.contract.topics import Topics
+from shared.platform.broker import KafkaMessage
 from shared.platform.runtime import ServiceRuntime, utc_now
 from shared.platform.settings import Settings
 

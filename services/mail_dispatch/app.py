@@ -7,7 +7,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel, Field
 
 from services.mail_dispatch import domain, service
@@ -25,6 +24,7 @@ from shared.contract.events.portal import (
 )
 from shared.contract.events.review import ReviewDecided
 from shared.contract.topics import Topics, TopicSpec, by_name
+from shared.platform.broker import KafkaMessage
 from shared.platform.pki import LETTER_KEY, MAIL_CERT, MAIL_KEY, MAIL_SENDER
 from shared.platform.runtime import ServiceRuntime, utc_now
 from shared.platform.sealed import credential_context, load_private_key

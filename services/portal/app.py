@@ -8,7 +8,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from faststream.kafka.annotations import KafkaMessage
 from pydantic import Field
 
 from services.portal import domain, service
@@ -22,6 +21,7 @@ from shared.contract.events.portal import (
     StatementRequested,
 )
 from shared.contract.topics import Topics
+from shared.platform.broker import KafkaMessage
 from shared.platform.pki import LETTER_PUB, PORTAL_TOKEN_KEY, load_ed25519_key
 from shared.platform.runtime import ServiceRuntime, each, utc_now
 from shared.platform.settings import Settings

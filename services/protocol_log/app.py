@@ -13,7 +13,6 @@ import asyncpg
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from faststream.kafka.annotations import KafkaMessage
 from pydantic import Field
 
 from services.protocol_log import service
@@ -22,6 +21,7 @@ from services.protocol_log.service import Evaluation
 from services.protocol_log.store import ProtocolRecords, ProtocolStore
 from shared.contract.events.portal import PortalFetched
 from shared.contract.topics import Topics
+from shared.platform.broker import KafkaMessage
 from shared.platform.messaging import BatchItem, Outgoing
 from shared.platform.pki import (
     CHECKPOINT_KEY,

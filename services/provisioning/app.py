@@ -7,7 +7,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from faststream.kafka.annotations import KafkaMessage
 from pydantic import Field
 
 from services.provisioning import service
@@ -15,6 +14,7 @@ from services.provisioning.service import Provisioner
 from services.provisioning.store import Accounts, ProvisioningStore
 from shared.contract.events.review import ReviewDecided
 from shared.contract.topics import Topics
+from shared.platform.broker import KafkaMessage
 from shared.platform.pki import LETTER_PUB, TOKEN_KEY, load_ed25519_key
 from shared.platform.runtime import ServiceRuntime, utc_now
 from shared.platform.settings import Settings

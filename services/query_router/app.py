@@ -7,13 +7,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from faststream.kafka.annotations import KafkaMessage
 from pydantic import Field
 
 from services.query_router import service
 from services.query_router.store import RouterStore, Routing, TenantView
 from shared.contract.events.account import TenantState
 from shared.contract.topics import Topics
+from shared.platform.broker import KafkaMessage
 from shared.platform.runtime import ServiceRuntime, utc_now
 from shared.platform.settings import Settings
 

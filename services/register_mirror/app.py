@@ -9,7 +9,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from faststream.kafka.annotations import KafkaMessage
 from pydantic import Field
 
 from services.register_mirror import service
@@ -18,6 +17,7 @@ from services.register_mirror.store import RegisterRecords, RegisterStore
 from shared.contract.events.abruf import Auskunftsart, RegisterRequest
 from shared.contract.events.register import RegisterDelivery
 from shared.contract.topics import Topics
+from shared.platform.broker import KafkaMessage
 from shared.platform.pki import ANSWER_PUB
 from shared.platform.runtime import ServiceRuntime, utc_now
 from shared.platform.sealed import seal

@@ -31,13 +31,15 @@ import math
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.errors import KafkaConnectionError, KafkaError
+from fast_depends.library import CustomField
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
+from faststream.kafka.message import KafkaMessage as StreamKafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 from faststream.message import StreamMessage
@@ -181,6 +183,22 @@ def subscribe_batch(
         **_membership(settings, spec),
     )
 
+
+class _Message(CustomField):  # type: ignore[misc]
+    """The consumed message, taken from FastStream's context in the event loop: FastStream's own
+    `Context` field is a plain function, which its dependency injection runs on a worker thread
+    at every handler call."""
+
+    def __init__(self) -> None:
+        super().__init__(cast=False, required=True)
+
+    async def use(self, /, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        kwargs[self.param_name] = kwargs["context__"].get_local("message")
+        return kwargs
+
+
+# a handler's consumed message, as `faststream.kafka.annotations.KafkaMessage` gives it
+KafkaMessage = Annotated[StreamKafkaMessage, _Message()]
 
 # how long an idle batch poll waits for a record; a record that arrives returns it at once
 BATCH_POLL_MS = 100

@@ -11,10 +11,10 @@ from typing import Any
 
 import asyncpg
 import pytest
-from faststream.kafka.annotations import KafkaMessage
 
 from shared.contract.events.abruf import QueryRequested
 from shared.contract.topics import Topics
+from shared.platform.broker import KafkaMessage
 from shared.platform.messaging import Outgoing
 from shared.platform.runtime import ServiceRuntime, each
 from shared.platform.settings import Settings

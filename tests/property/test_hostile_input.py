@@ -29,14 +29,13 @@ from typing import Any
 
 import asyncpg
 import pytest
-from faststream.kafka.annotations import KafkaMessage
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from shared.contract.deadletter import DeadLetter
 from shared.contract.envelope import Envelope
 from shared.contract.topics import TopicSpec
-from shared.platform.broker import subscribe, subscribe_batch
+from shared.platform.broker import KafkaMessage, subscribe, subscribe_batch
 from shared.platform.kafka_client import Follower, KafkaClient, Record
 from shared.platform.runtime import ServiceRuntime, each
 from shared.platform.settings import Settings
