@@ -15,6 +15,7 @@ redelivered.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -304,9 +305,12 @@ class Messaging:
         for wave in waves:
             # each record handed to the producer's batch, then the wave's acknowledgements
             # awaited together
-            await asyncio.gather(*[await self._send(row) for row in wave])
+            sent = [await self._send(row) for row in wave]
+            await asyncio.gather(*[ack for ack in sent if ack is not None])
 
-    async def _send(self, row: OutboxRow | _Stored) -> asyncio.Future[Any]:
+    async def _send(self, row: OutboxRow | _Stored) -> asyncio.Future[Any] | None:
+        """Hands a row to the producer; its acknowledgement to await, or None from a broker
+        that confirms at once (FastStream's in-memory test broker)."""
         headers = json.loads(row.headers) if isinstance(row.headers, str) else row.headers
         acknowledged = await self.broker.publish(
             row.payload.encode("utf-8"),
@@ -316,6 +320,8 @@ class Messaging:
             correlation_id=headers.get("correlation_id"),
             no_confirm=True,
         )
+        if not inspect.isawaitable(acknowledged):
+            return None
         return cast("asyncio.Future[Any]", acknowledged)
 
 
