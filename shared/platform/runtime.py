@@ -139,7 +139,11 @@ class ServiceRuntime:
             "published outbox sweep",
             lambda: self.messaging.forget_published(self.settings.published_outbox_keep_seconds),
         )
-        self.every(15.0, "consumer lag", lambda: self.metrics.update_lag(self.broker, self.name))
+        self.every(
+            self.settings.consumer_lag_seconds,
+            "consumer lag",
+            lambda: self.metrics.update_lag(self.broker, self.name),
+        )
 
     @property
     def messaging(self) -> Messaging:

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
         description="how long a published event stays in the outbox (they carry queries' "
         "criteria and answers: kept no longer than their publishing needs)",
     )
+    consumer_lag_seconds: float = Field(
+        15.0, description="how often the consumer lag metric is refreshed"
+    )
     personal_data_sweep_seconds: float = Field(
         30.0, description="how often data a query no longer needs is deleted"
     )

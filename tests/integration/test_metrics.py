@@ -30,7 +30,8 @@ async def test_metrics_and_health_of_a_running_service(artifacts: Path) -> None:
     router = ServiceProcess(
         "services.query_router",
         artifacts / "router-metrics.log",
-        {"MELDESPIEGEL_METRICS_PORT": str(port)},
+        # the lag is refreshed every second here, so that the test need not wait 15 s for it
+        {"MELDESPIEGEL_METRICS_PORT": str(port), "MELDESPIEGEL_CONSUMER_LAG_SECONDS": "1"},
     ).start()
     base = f"http://127.0.0.1:{port}"
     try:
