@@ -41,7 +41,7 @@ dev_database() {
 }
 
 case "$PROFILE" in
-  dev)  KAFKA_PORT=9092;  DB_NAME=dev_database;      PROTOCOL_API_PORT=8083;  AUTH_API_PORT=8081 ;;
+  dev)  KAFKA_PORT=9092;  DB_NAME="";                PROTOCOL_API_PORT=8083;  AUTH_API_PORT=8081 ;;
   test) KAFKA_PORT=19092; DB_NAME=meldespiegel_test; PROTOCOL_API_PORT=18083; AUTH_API_PORT=18081 ;;
   *) echo "unknown profile: $PROFILE" >&2; exit 2 ;;
 esac
@@ -223,7 +223,7 @@ pg_up() {
          CREATE ROLE meldespiegel LOGIN CREATEDB PASSWORD 'meldespiegel'; END IF; END\$\$;" >/dev/null
   fi
   mkdir -p "$CACHE/postgres-users" && touch "$CACHE/postgres-users/$PROFILE"
-  [ "$DB_NAME" = dev_database ] && DB_NAME="$(dev_database)"
+  if [ "$PROFILE" = dev ]; then DB_NAME="$(dev_database)"; fi
   DB_URL="$PG_USER_URL/$DB_NAME"
   "$ROOT/.venv/bin/python" -m shared.platform.db create-database "$PG_USER_URL/postgres" "$DB_NAME" \
     $([ "$PROFILE" = test ] && echo --recreate)

@@ -202,7 +202,7 @@ KafkaMessage = Annotated[StreamKafkaMessage, _Message()]
 
 # how long an idle batch poll waits for a record; a record that arrives returns it at once
 BATCH_POLL_MS = 100
-_sleep = asyncio.sleep
+_sleep = asyncio.sleep  # the poll's own sleep, which tests replace to see whether it slept
 
 
 async def _poll_batch(
