@@ -268,6 +268,8 @@ export MELDESPIEGEL_PROTOCOL_API_PORT=$PROTOCOL_API_PORT
 export MELDESPIEGEL_PROTOCOL_API_URL=http://127.0.0.1:$PROTOCOL_API_PORT
 export MELDESPIEGEL_HTTP_PORT=$AUTH_API_PORT
 export MELDESPIEGEL_AUTH_API_URL=http://127.0.0.1:$AUTH_API_PORT
+# the brokers' least (group.min.session.timeout.ms): a killed process's partitions move after 6 s
+export MELDESPIEGEL_KAFKA_SESSION_TIMEOUT_MS=6000
 EOF
   # the same cluster through its SCRAM listener: source this after the env file to use it
   cat >"$CACHE/kafka-sasl-$PROFILE.env" <<EOF

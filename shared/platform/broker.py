@@ -111,13 +111,26 @@ INFRASTRUCTURE: tuple[type[Exception], ...] = (
 DeadLetterCount = Callable[[str, str], None]  # (original topic, error type)
 
 
+class ServiceBroker(KafkaBroker):
+    """FastStream's Kafka broker, whose subscribers join the service's consumer group together.
+    FastStream starts them one after another, and each waits for its partitions: every consumer
+    that joins makes the ones before it rejoin, a rebalance per subscriber."""
+
+    async def start(self) -> None:
+        await self.connect()
+        await asyncio.gather(*(subscriber.start() for subscriber in self.subscribers))
+        for publisher in self.publishers:
+            await publisher.start()
+        self.running = True
+
+
 def make_broker(
     settings: Settings,
     service: str,
     metrics: KafkaPrometheusMiddleware | None = None,
     on_dead_letter: DeadLetterCount | None = None,
 ) -> KafkaBroker:
-    broker = KafkaBroker(
+    broker = ServiceBroker(
         settings.kafka_bootstrap,
         security=kafka_security.security(settings),
         client_id=f"meldespiegel-{service}",
@@ -229,13 +242,16 @@ BatchSubscriber.get_msg = _poll_batch  # type: ignore[method-assign]
 
 def _membership(settings: Settings, spec: TopicSpec) -> dict[str, Any]:
     """Static membership when the process has a stable name: one member per topic, since each
-    subscriber is a consumer of its own."""
-    if not settings.instance_id:
-        return {}
-    return {
-        "group_instance_id": f"{settings.instance_id}:{spec.name}",
-        "session_timeout_ms": settings.kafka_static_session_timeout_ms,
+    subscriber is a consumer of its own. The members of a group learn of a rebalance (a
+    replica starting or stopping) with their next heartbeat, which aiokafka sends every 3 s."""
+    membership: dict[str, Any] = {
+        "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms,
+        "session_timeout_ms": settings.kafka_session_timeout_ms,
     }
+    if settings.instance_id:
+        membership["group_instance_id"] = f"{settings.instance_id}:{spec.name}"
+        membership["session_timeout_ms"] = settings.kafka_static_session_timeout_ms
+    return membership
 
 
 def _check_consumable(spec: TopicSpec, *, batched: bool) -> None:

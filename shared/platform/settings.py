@@ -41,6 +41,17 @@ class Settings(BaseSettings):
         description="how long the producer waits to put more records into one request; more "
         "records per request cost the broker and the service less, each hop this much latency",
     )
+    kafka_session_timeout_ms: int = Field(
+        10_000,
+        description="how long the group waits for a process that stopped heartbeating (killed, "
+        "hung) before its partitions go to the others; at least the brokers' "
+        "group.min.session.timeout.ms",
+    )
+    kafka_heartbeat_interval_ms: int = Field(
+        500,
+        description="how often a consumer tells its group it lives; a rebalance (a replica "
+        "joining, a service's next consumer starting) waits up to this long for each member",
+    )
     kafka_static_session_timeout_ms: int = Field(
         30_000,
         description="how long a static member's partitions wait for it to come back before the "
