@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from itertools import accumulate
 
 import asyncpg
 
@@ -165,17 +166,19 @@ class Generator:
         self.land = land
         self.rng = random.Random(f"{seed}:{land}")
         self.gemeinden = GEMEINDEN[land]
-        self._nach_w = _zipf_weights(len(NACHNAMEN))
+        # cumulative weights once: `choices(weights=…)` would sum them again at every draw
+        self._nachname_cw = list(accumulate(_zipf_weights(len(NACHNAMEN))))
+        self._gemeinde_cw = list(accumulate(g.weight for g in self.gemeinden))
         self._today = date(2026, 11, 1)  # fixed, so that the same seed gives the same register
         self._stamp = datetime(2026, 11, 1, tzinfo=UTC)
 
     def _gemeinde(self) -> Gemeinde:
-        return self.rng.choices(self.gemeinden, weights=[g.weight for g in self.gemeinden])[0]
+        return self.rng.choices(self.gemeinden, cum_weights=self._gemeinde_cw)[0]
 
     def _nachname(self) -> str:
-        name = self.rng.choices(NACHNAMEN, weights=self._nach_w)[0]
+        name = self.rng.choices(NACHNAMEN, cum_weights=self._nachname_cw)[0]
         if self.rng.random() < 0.08:  # double names
-            name = f"{name}-{self.rng.choices(NACHNAMEN, weights=self._nach_w)[0]}"
+            name = f"{name}-{self.rng.choices(NACHNAMEN, cum_weights=self._nachname_cw)[0]}"
         return name
 
     def _datum(self, start: date, end: date) -> date:
@@ -240,7 +243,7 @@ class Generator:
 
     def _person(self, g: Gemeinde, i: int) -> Personendatensatz:
         rng = self.rng
-        geschlecht = rng.choices("mwdx", weights=(49, 49, 1, 1))[0]
+        geschlecht = rng.choices("mwdx", cum_weights=(49, 98, 99, 100))[0]
         pool = (
             VORNAMEN_M
             if geschlecht == "m"
@@ -248,7 +251,7 @@ class Generator:
             if geschlecht == "w"
             else (VORNAMEN_M + VORNAMEN_W)
         )
-        vornamen = rng.sample(pool, k=rng.choices((1, 2, 3), weights=(55, 38, 7))[0])
+        vornamen = rng.sample(pool, k=rng.choices((1, 2, 3), cum_weights=(55, 93, 100))[0])
         geburt = self._datum(date(1926, 1, 1), date(2026, 10, 1))
         alter = (self._today - geburt).days // 365
         nachname = self._nachname()
