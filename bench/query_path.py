@@ -43,7 +43,7 @@ from bench.intake_throughput import (
     positioned_reader,
     send_all,
 )
-from services.register_mirror.generator import Generator, load
+from services.register_mirror.generator import Generator, load, loaded_line
 from shared.contract.topics import Topics
 from shared.platform.db import create_pool
 from shared.platform.kafka_client import KafkaClient
@@ -155,9 +155,8 @@ async def main(persons: int, full_speed: int, rates: list[float], per_rate: floa
         settings.database_url, "register_mirror_03", "services.register_mirror"
     )
     t = time.monotonic()
-    await load(pool, "03", persons, seed=1)
-    took = time.monotonic() - t
-    print(f"register loaded in {took:.1f} s ({persons / took:,.0f} persons/s)")
+    loaded = await load(pool, "03", persons, seed=1)
+    print(f"register: {loaded_line(loaded, time.monotonic() - t)}")
     await pool.close()
     known = [
         x for x in Generator("03", seed=1).persons(min(persons, 50_000)) if not x[1].auskunftssperre

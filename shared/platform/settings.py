@@ -48,9 +48,10 @@ class Settings(BaseSettings):
         "group.min.session.timeout.ms",
     )
     kafka_heartbeat_interval_ms: int = Field(
-        500,
+        3_000,
         description="how often a consumer tells its group it lives; a rebalance (a replica "
-        "joining, a service's next consumer starting) waits up to this long for each member",
+        "joining or leaving) waits up to this long for each member to notice (500 ms measured "
+        "slower on the query path under load, bench/README.md)",
     )
     kafka_static_session_timeout_ms: int = Field(
         30_000,
