@@ -4,6 +4,7 @@ reviews, the newest tenant states, dead letters and their redrive, consumer lag,
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -360,3 +361,46 @@ def lag_per_topic(
             continue
         lag[topic] = lag.get(topic, 0) + max(0, end - offset)
     return lag
+
+
+# -- client properties (--command-config) ---------------------------------------------------
+
+# Kafka's own tools' and librdkafka's (kcat's) names for what the settings hold
+PROPERTIES = {
+    "bootstrap.servers": "kafka_bootstrap",
+    "security.protocol": "kafka_security_protocol",
+    "sasl.mechanism": "kafka_sasl_mechanism",
+    "sasl.mechanisms": "kafka_sasl_mechanism",
+    "sasl.username": "kafka_sasl_username",
+    "sasl.password": "kafka_sasl_password",
+    "ssl.ca.location": "kafka_ssl_cafile",
+}
+PROPERTY = re.compile(r"([^=:\s]+)\s*[=:]\s*(.*)$")
+JAAS = re.compile(r'(username|password)\s*=\s*"((?:[^"\\]|\\.)*)"')
+
+
+def client_properties(text: str) -> dict[str, str]:
+    """The settings a client properties file gives, as `kafka-topics.sh --command-config` reads
+    it: `key=value` lines, `#` and `!` comments, and the username and password from a Java
+    `sasl.jaas.config`. A key meldespiegel cannot honour is an error, not silently ignored."""
+    found: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line[0] in "#!":
+            continue
+        match = PROPERTY.match(line)
+        if match is None:
+            raise InputError(f"line {number}: expected key=value, got {line!r}")
+        key, value = match.groups()
+        if key == "sasl.jaas.config":
+            pairs = {k: re.sub(r"\\(.)", r"\1", v) for k, v in JAAS.findall(value)}
+            if set(pairs) != {"username", "password"}:
+                raise InputError(f"line {number}: sasl.jaas.config without username and password")
+            found["kafka_sasl_username"] = pairs["username"]
+            found["kafka_sasl_password"] = pairs["password"]
+        elif key in PROPERTIES:
+            found[PROPERTIES[key]] = value
+        else:
+            known = ", ".join(sorted([*PROPERTIES, "sasl.jaas.config"]))
+            raise InputError(f"line {number}: {key} is not supported; known are {known}")
+    return found

@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -15,7 +16,7 @@ from aiokafka.errors import KafkaError
 from pydantic import BaseModel
 
 from operator_cli.domain import Abort
-from shared.contract.envelope import CORRELATION_HEADER, Envelope
+from shared.contract.envelope import Envelope, correlation_of
 from shared.contract.topics import TopicSpec
 from shared.platform.kafka_client import KafkaClient, Record
 from shared.platform.operator_signatures import COMMAND, REDRIVE, OperatorKey
@@ -36,11 +37,16 @@ class Kafka(KafkaClient):
         self,
         bootstrap: str,
         signing: Callable[[], OperatorKey] | None = None,
+        *,
+        timeout_s: float = 10.0,
+        connecting: Callable[[str], AbstractContextManager[Any]] = lambda _: nullcontext(),
         **client_options: Any,
     ) -> None:
         super().__init__(bootstrap, client_id="meldespiegel-cli", **client_options)
         self._existing: set[str] | None = None
         self._signing = signing  # the operator's key, loaded when a command is first signed
+        self.timeout_s = timeout_s
+        self._connecting = connecting  # shows that the command waits (a spinner on a terminal)
 
     def operator_key(self) -> OperatorKey:
         if self._signing is None:
@@ -48,8 +54,19 @@ class Kafka(KafkaClient):
         return self._signing()
 
     async def __aenter__(self) -> Kafka:
+        """Connects, or gives up after `timeout_s`: a broker that accepts the connection but never
+        answers would otherwise hold the command for aiokafka's 40 s request timeout."""
         try:
-            self._existing = await super().topics()
+            with self._connecting(f"connecting to {self.bootstrap} …"):
+                async with asyncio.timeout(self.timeout_s):
+                    self._existing = await super().topics()
+        except TimeoutError:
+            raise BrokerUnreachable(
+                f"no answer from a Kafka broker at {self.bootstrap} within {self.timeout_s:g} s: "
+                "something accepts the connection there but does not answer (not Kafka, a TLS "
+                "listener, or overloaded); check MELDESPIEGEL_KAFKA_BOOTSTRAP (or --bootstrap), "
+                "or wait longer with --timeout"
+            ) from None
         except KafkaError as exc:
             raise BrokerUnreachable(
                 f"no Kafka broker answers at {self.bootstrap}, or it refused this client "
@@ -77,8 +94,16 @@ class Kafka(KafkaClient):
         """The records of one key: only the partition the key is on is read."""
         return await self.read_keys([(spec, key)])
 
-    async def read_keys(self, wanted: Iterable[tuple[TopicSpec | str, str]]) -> list[Record]:
-        return await super().read_keys((_name(spec), key) for spec, key in wanted)
+    async def read_keys(
+        self,
+        wanted: Iterable[tuple[TopicSpec | str, str]],
+        *,
+        any_partition: Collection[TopicSpec | str] = (),
+    ) -> list[Record]:
+        return await super().read_keys(
+            ((_name(spec), key) for spec, key in wanted),
+            any_partition={_name(spec) for spec in any_partition},
+        )
 
     async def publish_event(
         self,
@@ -131,7 +156,7 @@ class Kafka(KafkaClient):
             deadline = loop.time() + wait_s
             while loop.time() < deadline:
                 for s in await follower.next(1.0):
-                    if s.headers.get(CORRELATION_HEADER) == sent.correlation and answers(s):
+                    if correlation_of(s.headers) == sent.correlation and answers(s):
                         return s
             return None
         finally:

@@ -13,6 +13,7 @@ Exit status: 0 done, 1 the system refused or did not answer, 2 unusable input.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import getpass
 import json
 import logging
@@ -22,6 +23,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from enum import StrEnum
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -43,6 +45,7 @@ from operator_cli.apis import (
 )
 from operator_cli.domain import Abort, InputError, NoAnswer, Record, Ref
 from operator_cli.kafka import Kafka, new_id
+from operator_cli.listing import Column, Output, OutputOption, show, show_one, write_json
 from shared.contract.deadletter import DeadLetter
 from shared.contract.events.abruf import QueryRequested
 from shared.contract.events.account import AccountCommand, CommandAction
@@ -85,17 +88,40 @@ class CliSettings(Settings):
 
 
 class CliContext:
-    def __init__(self, bootstrap: str | None, operator: str | None) -> None:
-        self.settings = CliSettings()
+    def __init__(
+        self,
+        bootstrap: str | None,
+        operator: str | None,
+        timeout_s: float = 10.0,
+        command_config: Path | None = None,
+    ) -> None:
+        properties = {}
+        if command_config is not None:
+            try:
+                text = command_config.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise InputError(f"--command-config: {exc.strerror}: {command_config}") from None
+            properties = domain.client_properties(text)
+        try:
+            self.settings = CliSettings(**properties)
+        except ValidationError as exc:
+            raise InputError(f"--command-config: {schema_violations(exc)}") from None
         self.bootstrap = bootstrap or self.settings.kafka_bootstrap
         self.operator = operator or self.settings.operator or getpass.getuser()
+        self.timeout_s = timeout_s
 
     def kafka(self) -> Kafka:
         try:
             options = client_options(self.settings)
         except ValueError as exc:
             raise InputError(str(exc)) from None
-        return Kafka(self.bootstrap, self.operator_key, **options)
+        return Kafka(
+            self.bootstrap,
+            self.operator_key,
+            timeout_s=self.timeout_s,
+            connecting=err.status,
+            **options,
+        )
 
     def operator_key(self) -> OperatorKey:
         """The operator's signing key and certificate (`$MELDESPIEGEL_PKI_DIR/operators/`): every
@@ -148,6 +174,12 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(portal_app, name="portal")
 
 
+def _version(asked: bool) -> None:
+    if asked:
+        out.print(f"meldespiegel {metadata.version('meldespiegel')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     ctx: typer.Context,
@@ -157,8 +189,24 @@ def main(
     operator: Annotated[
         str | None, typer.Option(help="your operator id [env MELDESPIEGEL_OPERATOR, login name]")
     ] = None,
+    timeout: Annotated[
+        float,
+        typer.Option(min=0.1, help="seconds to wait for the Kafka cluster to answer at all"),
+    ] = 10.0,
+    command_config: Annotated[
+        Path | None,
+        typer.Option(
+            help="client properties file, as Kafka's own tools take: bootstrap.servers, "
+            "security.protocol, sasl.mechanism, sasl.jaas.config or sasl.username and "
+            "sasl.password, ssl.ca.location (over the MELDESPIEGEL_KAFKA_* environment)"
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="print the version"),
+    ] = False,
 ) -> None:
-    ctx.obj = CliContext(bootstrap, operator)
+    ctx.obj = CliContext(bootstrap, operator, timeout, command_config)
 
 
 def _run(ctx: typer.Context, work: Callable[[CliContext], Awaitable[T]]) -> T:
@@ -210,7 +258,9 @@ async def _timeline(kafka: Kafka, application_id: str) -> list[Record]:
         [
             *((spec, application_id) for spec in APPLICATION_TOPICS),
             (Topics.APPLICATION_SUBMITTED.dlq, application_id),
-        ]
+        ],
+        # upstream systems submit with any partitioner, and a dead letter keeps its partition
+        any_partition={Topics.APPLICATION_SUBMITTED, Topics.APPLICATION_SUBMITTED.dlq},
     )
     provisioned = [
         s
@@ -307,28 +357,40 @@ async def _follow_application(
 
 @app.command("status")
 def status(
-    ctx: typer.Context, application_id: Annotated[str, typer.Argument(help="the application id")]
+    ctx: typer.Context,
+    application_id: Annotated[str, typer.Argument(help="the application id")],
+    output: OutputOption = Output.TABLE,
 ) -> None:
     """Print an application's timeline from the retained topics."""
 
-    async def work(k: CliContext) -> None:
+    async def work(k: CliContext) -> list[Record]:
         async with k.kafka() as kafka:
             with err.status(f"reading the topics for {application_id} …"):
-                found = await _timeline(kafka, application_id)
-        if not found:
-            raise Abort(f"no event of application {application_id} on the retained topics")
-        for step in domain.zeitleiste(found):
-            _print_step(step)
-        out.print(f"[bold]{application_id}: {domain.stand(found)}[/]")
+                return await _timeline(kafka, application_id)
 
-    _run(ctx, work)
+    found = _run(ctx, work)
+    if not found:
+        raise Abort(f"no event of application {application_id} on the retained topics")
+    steps = domain.zeitleiste(found)
+    if output is Output.JSON:
+        timeline = [
+            {"at": step.at, "topic": step.topic, "what": step.was, "failed": step.fehler}
+            for step in steps
+        ]
+        write_json(
+            {"application_id": application_id, "state": domain.stand(found), "timeline": timeline}
+        )
+        return
+    for step in steps:
+        _print_step(step)
+    out.print(f"[bold]{application_id}: {domain.stand(found)}[/]")
 
 
 # -- reviews ----------------------------------------------------------------------------------
 
 
 @review_app.command("list")
-def review_list(ctx: typer.Context) -> None:
+def review_list(ctx: typer.Context, output: OutputOption = Output.TABLE) -> None:
     """Pending-manual cases no decision has closed yet, oldest first."""
 
     async def work(k: CliContext) -> list[domain.OffenePruefung]:
@@ -341,17 +403,19 @@ def review_list(ctx: typer.Context) -> None:
                 )
 
     cases = _run(ctx, work)
-    table = Table("application", "authority", "to establish", "pending since", "overdue")
-    for c in cases:
-        table.add_row(
-            c.application_id,
-            c.authority_name,
-            ", ".join(c.needed),
-            _time(c.pending_since),
-            f"[red]{c.overdue}[/]" if c.overdue else "",
-        )
-    out.print(table)
-    out.print(f"{len(cases)} pending")
+    show(
+        out,
+        output,
+        [
+            Column("application_id", "application"),
+            Column("authority_name", "authority"),
+            Column("needed", "to establish", ", ".join),
+            Column("pending_since", "pending since", _time),
+            Column("overdue", "overdue", lambda o: f"[red]{o}[/]" if o else ""),
+        ],
+        (dataclasses.asdict(c) for c in cases),
+        f"{len(cases)} pending",
+    )
 
 
 def _one_decision(approve: bool, deny: bool, deny_flag: str, reason: str) -> None:
@@ -568,72 +632,105 @@ def _tenant_state(ctx: typer.Context, tenant_id: str) -> dict[str, Any]:
 
 
 @tenant_app.command("list")
-def tenant_list(ctx: typer.Context) -> None:
+def tenant_list(ctx: typer.Context, output: OutputOption = Output.TABLE) -> None:
     """Every tenant with its newest state."""
 
     async def work(k: CliContext) -> dict[str, dict[str, Any]]:
         async with k.kafka() as kafka:
             return domain.neueste_staende(await kafka.read(Topics.TENANT_STATE.name))
 
-    table = Table("tenant", "authority", "role", "status", "users")
-    for tenant_id, s in sorted(_run(ctx, work).items()):
-        table.add_row(
-            tenant_id, s["authority_name"], s["role"], s["status"], str(len(s.get("users", [])))
-        )
-    out.print(table)
+    show(
+        out,
+        output,
+        [
+            Column("tenant_id", "tenant"),
+            Column("authority_name", "authority"),
+            Column("role", "role"),
+            Column("status", "status"),
+            Column("users", "users"),
+        ],
+        (
+            {**s, "tenant_id": tenant_id, "users": len(s.get("users", []))}
+            for tenant_id, s in sorted(_run(ctx, work).items())
+        ),
+    )
 
 
 @tenant_app.command("show")
-def tenant_show(ctx: typer.Context, tenant_id: Annotated[str, typer.Argument()]) -> None:
-    """A tenant's newest state: role, status, data scope, logging, conditions."""
+def tenant_show(
+    ctx: typer.Context,
+    tenant_id: Annotated[str, typer.Argument()],
+    output: OutputOption = Output.TABLE,
+) -> None:
+    """A tenant's newest state: role, status, data scope, logging, conditions (with -o json the
+    whole state as the tenant state topic carries it, users and procedures included)."""
 
     s = _tenant_state(ctx, tenant_id)
-    table = Table(show_header=False)
-    for field in (
-        "tenant_id",
-        "authority_name",
-        "authority_kind",
-        "role",
-        "status",
-        "status_reason",
-        "data_scope",
-        "logging_arrangement",
-        "client_certificate_fingerprint",
-        "version",
-        "updated_at",
-    ):
-        table.add_row(field, str(s.get(field) if s.get(field) is not None else "–"))
-    table.add_row("conditions", ", ".join(c["code"] for c in s.get("conditions", [])) or "–")
-    out.print(table)
+    if output is Output.JSON:
+        write_json(s)
+        return
+    fields = {
+        field: s.get(field)
+        for field in (
+            "tenant_id",
+            "authority_name",
+            "authority_kind",
+            "role",
+            "status",
+            "status_reason",
+            "data_scope",
+            "logging_arrangement",
+            "client_certificate_fingerprint",
+            "version",
+            "updated_at",
+        )
+    }
+    fields["conditions"] = ", ".join(c["code"] for c in s.get("conditions", []))
+    show_one(out, output, fields)
 
 
 @tenant_app.command("users")
-def tenant_users(ctx: typer.Context, tenant_id: Annotated[str, typer.Argument()]) -> None:
+def tenant_users(
+    ctx: typer.Context,
+    tenant_id: Annotated[str, typer.Argument()],
+    output: OutputOption = Output.TABLE,
+) -> None:
     """A tenant's users: administrator and users, with status and certificate binding."""
 
-    table = Table("user id", "username", "kind", "status", "certificate", "§ 34a Abs. 6")
-    for u in _tenant_state(ctx, tenant_id).get("users", []):
-        table.add_row(
-            u["user_id"],
-            u["username"],
-            u["kind"],
-            u["status"],
-            u.get("certificate_fingerprint") or "–",
-            "ermächtigt" if u.get("sperrdaten_berechtigt") else "–",
-        )
-    out.print(table)
+    show(
+        out,
+        output,
+        [
+            Column("user_id", "user id"),
+            Column("username", "username"),
+            Column("kind", "kind"),
+            Column("status", "status"),
+            Column("certificate_fingerprint", "certificate"),
+            Column("sperrdaten_berechtigt", "§ 34a Abs. 6", lambda b: "ermächtigt" if b else "–"),
+        ],
+        _tenant_state(ctx, tenant_id).get("users", []),
+    )
 
 
 @tenant_app.command("procedures")
-def tenant_procedures(ctx: typer.Context, tenant_id: Annotated[str, typer.Argument()]) -> None:
+def tenant_procedures(
+    ctx: typer.Context,
+    tenant_id: Annotated[str, typer.Argument()],
+    output: OutputOption = Output.TABLE,
+) -> None:
     """A tenant's machine procedures (NMeldVO 2022 § 26 Abs. 2)."""
 
-    table = Table("procedure", "responsible", "certificate", "status")
-    for v in _tenant_state(ctx, tenant_id).get("verfahren", []):
-        table.add_row(
-            v["name"], v["verantwortliche_person"], v["certificate_fingerprint"], v["status"]
-        )
-    out.print(table)
+    show(
+        out,
+        output,
+        [
+            Column("name", "procedure"),
+            Column("verantwortliche_person", "responsible"),
+            Column("certificate_fingerprint", "certificate"),
+            Column("status", "status"),
+        ],
+        _tenant_state(ctx, tenant_id).get("verfahren", []),
+    )
 
 
 async def _command(
@@ -752,7 +849,9 @@ def tenant_audit(
     ctx: typer.Context,
     tenant_id: Annotated[str, typer.Argument()],
     fmt: Annotated[Format, typer.Option("--format")] = Format.CSV,
-    output: Annotated[Path | None, typer.Option(help="file to write; default stdout")] = None,
+    to_file: Annotated[
+        Path | None, typer.Option("--file", help="file to write; default stdout")
+    ] = None,
 ) -> None:
     """The security audit of a tenant's accounts (signed in as an operator account): its users,
     its status history, the account commands given for it and its users' sign-ins; CSV as one
@@ -760,7 +859,7 @@ def tenant_audit(
     text = AccountsApi(ctx.obj.settings.auth_api_url, ctx.obj.session()).audit(tenant_id, fmt.value)
     if fmt is Format.JSON:
         text = json.dumps(json.loads(text), ensure_ascii=False, indent=2) + "\n"
-    _write(text, None, output)
+    _write(text, None, to_file)
 
 
 @tenant_app.command("user")
@@ -891,12 +990,12 @@ def log_verify(ctx: typer.Context) -> None:
         raise typer.Exit(1)
 
 
-def _write(text: str, count: int | None, output: Path | None) -> None:
-    if output is None:
+def _write(text: str, count: int | None, to_file: Path | None) -> None:
+    if to_file is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text, encoding="utf-8")
-        err.print(f"{'' if count is None else f'{count} entries '}written to {output}")
+        to_file.write_text(text, encoding="utf-8")
+        err.print(f"{'' if count is None else f'{count} entries '}written to {to_file}")
 
 
 def _person(person: str | None) -> dict[str, str] | None:
@@ -908,13 +1007,13 @@ def _person(person: str | None) -> dict[str, str] | None:
     return {"gemeindeschluessel": ags, "ordnungsmerkmal": merkmal}
 
 
-def _export(ctx: typer.Context, fmt: Format, output: Path | None, **query: Any) -> None:
+def _export(ctx: typer.Context, fmt: Format, to_file: Path | None, **query: Any) -> None:
     api = ctx.obj.protocol()
     if fmt is Format.CSV:
-        _write(api.export_csv(**query), None, output)
+        _write(api.export_csv(**query), None, to_file)
     else:
         entries = api.read(**query)
-        _write(json.dumps(entries, ensure_ascii=False, indent=2) + "\n", len(entries), output)
+        _write(json.dumps(entries, ensure_ascii=False, indent=2) + "\n", len(entries), to_file)
 
 
 @log_app.command("export")
@@ -930,7 +1029,9 @@ def log_export(
     since: Annotated[datetime | None, typer.Option(help="from (ISO date or time)")] = None,
     until: Annotated[datetime | None, typer.Option(help="before (ISO date or time)")] = None,
     fmt: Annotated[Format, typer.Option("--format")] = Format.CSV,
-    output: Annotated[Path | None, typer.Option(help="file to write; default stdout")] = None,
+    to_file: Annotated[
+        Path | None, typer.Option("--file", help="file to write; default stdout")
+    ] = None,
 ) -> None:
     """Export log entries for a stated purpose as the signed-in account; the export is itself
     logged. An authority's administrator (or a user authorised to evaluate) gets only the
@@ -938,7 +1039,7 @@ def log_export(
     _export(
         ctx,
         fmt,
-        output,
+        to_file,
         purpose=purpose.value,
         tenant_id=tenant,
         vorgangsnummer=vorgangsnummer,
@@ -954,11 +1055,13 @@ def log_subject(
     ctx: typer.Context,
     person: Annotated[str, typer.Argument(help="AGS:Ordnungsmerkmal of the person concerned")],
     fmt: Annotated[Format, typer.Option("--format")] = Format.JSON,
-    output: Annotated[Path | None, typer.Option()] = None,
+    to_file: Annotated[
+        Path | None, typer.Option("--file", help="file to write; default stdout")
+    ] = None,
 ) -> None:
     """Information for the person concerned (§ 11 BMG): the retrievals of their data, without
     those of security authorities."""
-    _export(ctx, fmt, output, purpose=Zweck.AUSKUNFT_BETROFFENE.value, subject=_person(person))
+    _export(ctx, fmt, to_file, purpose=Zweck.AUSKUNFT_BETROFFENE.value, subject=_person(person))
 
 
 # -- signing in -------------------------------------------------------------------------------
@@ -1027,19 +1130,29 @@ def logout(ctx: typer.Context) -> None:
 
 
 @app.command("whoami")
-def whoami(ctx: typer.Context) -> None:
+def whoami(ctx: typer.Context, output: OutputOption = Output.TABLE) -> None:
     """Who the read commands act as (the signed-in account), and the operator id recorded with
     commands published to topics."""
     session = SessionFile(ctx.obj.settings.session_file).load()
-    out.print(f"signed in: {_who(session) if session else 'no'}")
-    if session:
-        out.print(f"token valid until: {session['expires_at']}")
     operator = ctx.obj.operator
     try:
         key = ctx.obj.operator_key()
         signing = f"signed with the certificate of {key.operator_id} ({key.role})"
     except InputError as exc:
         signing = f"cannot sign: {exc}"
+    if output is Output.JSON:
+        write_json(
+            {
+                "signed_in": _who(session) if session else None,
+                "token_valid_until": session["expires_at"] if session else None,
+                "operator": operator,
+                "signing": signing,
+            }
+        )
+        return
+    out.print(f"signed in: {_who(session) if session else 'no'}")
+    if session:
+        out.print(f"token valid until: {session['expires_at']}")
     out.print(f"operator on published commands: {operator}, {signing}")
 
 
@@ -1069,6 +1182,7 @@ def dlq_list(
     ctx: typer.Context,
     topic: Annotated[str | None, typer.Option(help="one topic (with or without .dlq)")] = None,
     redriven: Annotated[bool, typer.Option(help="include those already redriven")] = False,
+    output: OutputOption = Output.TABLE,
 ) -> None:
     """Dead letters with their error, not yet redriven unless --redriven."""
     topics = _dlq_topics(topic)
@@ -1078,24 +1192,36 @@ def dlq_list(
             return await _dead_letters(kafka, topics)
 
     letters, done = _run(ctx, work)
-    table = Table("reference", "key", "error", "failed at", "redriven")
-    shown = 0
+    rows = []
     for s in sorted(letters, key=lambda s: s.at):
         if s.ref in done and not redriven:
             continue
-        shown += 1
         letter = DeadLetter.of(s.headers)
-        error = f"{letter.error_type}: {letter.error}" if letter else "?"
         by = done.get(s.ref)
-        table.add_row(
-            s.ref,
-            s.key or "–",
-            error[:100],
-            _time(letter.failed_at if letter else None),
-            f"{by['operator']} {_time(by['redriven_at'])}" if by else "",
+        rows.append(
+            {
+                "reference": s.ref,
+                "key": s.key,
+                "error": f"{letter.error_type}: {letter.error}" if letter else None,
+                "failed_at": letter.failed_at if letter else None,
+                "redriven_by": by["operator"] if by else None,
+                "redriven_at": by["redriven_at"] if by else None,
+            }
         )
-    out.print(table)
-    out.print(f"{shown} shown; {len(letters)} retained, {len(done)} redriven")
+    show(
+        out,
+        output,
+        [
+            Column("reference", "reference"),
+            Column("key", "key"),
+            Column("error", "error", lambda e: e[:100] if e else "?"),
+            Column("failed_at", "failed at", _time),
+            Column("redriven_by", "redriven by", lambda b: b or ""),
+            Column("redriven_at", "redriven at", _time),
+        ],
+        rows,
+        f"{len(rows)} shown; {len(letters)} retained, {len(done)} redriven",
+    )
 
 
 @dlq_app.command("show")
@@ -1196,7 +1322,7 @@ def dlq_redrive(
 
 
 @app.command("topics")
-def topics(ctx: typer.Context) -> None:
+def topics(ctx: typer.Context, output: OutputOption = Output.TABLE) -> None:
     """The topic catalogue as the cluster has it: partitions, retained records, lag per
     consumer group."""
 
@@ -1224,9 +1350,13 @@ def topics(ctx: typer.Context) -> None:
                                 row.lag[group] = lag
                 return rows
 
+    rows = _run(ctx, work)
+    if output is Output.JSON:
+        write_json([dataclasses.asdict(row) for row in rows])
+        return
     table = Table("topic", "partitions", "retained", "lag per consumer group")
     missing = 0
-    for row in _run(ctx, work):
+    for row in rows:
         if row.partitions_found is None:
             missing += 1
             table.add_row(row.name, "[red]missing[/]", "", "")

@@ -26,7 +26,13 @@ from faststream.kafka import KafkaBroker
 from faststream.specification.asyncapi import AsyncAPI
 from pydantic import BaseModel
 
-from shared.contract.topics import CATALOGUE, TopicSpec
+from shared.contract.envelope import (
+    CONTENT_TYPE,
+    CORRELATION_HEADER,
+    REQUIRED_HEADERS,
+    SPECVERSION,
+)
+from shared.contract.topics import CATALOGUE, TopicSpec, by_name
 from shared.platform.runtime import ServiceRuntime
 from tools import generated
 from tools.registry import PROCESSES
@@ -118,7 +124,42 @@ def asyncapi() -> dict[str, Any]:
         "is JSON with CloudEvents 1.0 attributes as Kafka headers (binary mode).",
     ).to_specification()
     result: dict[str, Any] = json.loads(document.to_json())
+    for name, message in result["components"]["messages"].items():
+        _envelope(message, by_name(name.split(":", 1)[0]))
     return result
+
+
+def _envelope(message: dict[str, Any], spec: TopicSpec) -> None:
+    """What FastStream does not know: the CloudEvents headers every record carries, and its key."""
+    message["headers"] = {
+        "type": "object",
+        "description": "CloudEvents 1.0 attributes in Kafka's binary content mode",
+        "required": list(REQUIRED_HEADERS),
+        "properties": {
+            "ce_id": {"type": "string", "description": "the event's id: a redelivery keeps it"},
+            "ce_source": {"type": "string", "description": "who published the event"},
+            "ce_type": {"type": "string", "const": spec.event_type},
+            "ce_specversion": {"type": "string", "const": SPECVERSION},
+            "ce_time": {"type": "string", "format": "date-time"},
+            "ce_subject": {"type": "string", "description": "what the event is about"},
+            CORRELATION_HEADER: {
+                "type": "string",
+                "description": "ties the events of one case together (extension attribute)",
+            },
+            "content-type": {"type": "string", "const": CONTENT_TYPE},
+        },
+    }
+    message["correlationId"] = {"location": f"$message.header#/{CORRELATION_HEADER}"}
+    message["bindings"] = {
+        "kafka": {
+            "bindingVersion": "0.5.0",
+            "key": {
+                "type": "string",
+                "description": f"the event's `{spec.key}`; records of one key keep their order "
+                "(murmur2 partitioner, as Java clients and `kcat -X partitioner=murmur2_random`)",
+            },
+        }
+    }
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:

@@ -10,7 +10,11 @@ from datetime import UTC, datetime
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
-CORRELATION_HEADER = "correlation_id"
+# a CloudEvents extension attribute, so its name is lower-case letters and digits only: other
+# CloudEvents SDKs carry it through as `correlationid`
+CORRELATION_HEADER = "ce_correlationid"
+# the name events published before carry (FastStream also writes it): still read
+FORMER_CORRELATION_HEADER = "correlation_id"
 REQUIRED_HEADERS = ("ce_id", "ce_source", "ce_type", "ce_specversion")
 # an operator's command or redrive carries the operator's certificate (DER, base64) and an Ed25519
 # signature over the record (`shared.platform.operator_signatures`)
@@ -82,9 +86,14 @@ class Envelope:
             source=headers["ce_source"],
             type=headers["ce_type"],
             time=time,
-            correlation_id=headers.get(CORRELATION_HEADER) or headers["ce_id"],
+            correlation_id=correlation_of(headers) or headers["ce_id"],
             subject=headers.get("ce_subject"),
         )
+
+
+def correlation_of(headers: Mapping[str, str]) -> str | None:
+    """The correlation id the headers carry, under its name or the former one."""
+    return headers.get(CORRELATION_HEADER) or headers.get(FORMER_CORRELATION_HEADER)
 
 
 def decode_headers(raw: Iterable[tuple[str, bytes | None]]) -> dict[str, str]:

@@ -47,7 +47,7 @@ from faststream.middlewares import BaseMiddleware
 from pydantic import BaseModel, ValidationError
 
 from shared.contract.deadletter import DeadLetter, exact_headers
-from shared.contract.envelope import Envelope, EnvelopeError, decode_headers
+from shared.contract.envelope import Envelope, EnvelopeError, correlation_of, decode_headers
 from shared.contract.topics import DLQ_MAX_MESSAGE_BYTES, TopicSpec, by_name
 from shared.platform import kafka_security
 from shared.platform.logging import event_context, get_logger
@@ -448,7 +448,7 @@ def _dead_letter_middleware(
             with event_context(
                 event_id=msg.headers.get("ce_id"),
                 event_type=msg.headers.get("ce_type"),
-                correlation_id=msg.headers.get("correlation_id"),
+                correlation_id=correlation_of(msg.headers),
             ):
                 while True:
                     attempt += 1
@@ -533,14 +533,14 @@ async def publish_dead_letter(
     with event_context(
         event_id=headers.get("ce_id"),
         event_type=headers.get("ce_type"),
-        correlation_id=headers.get("correlation_id"),
+        correlation_id=correlation_of(headers),
     ):
         await broker.publish(
             record.value or b"",
             dlq_topic,
             key=record.key,
             headers=dead_headers,
-            correlation_id=headers.get("correlation_id") or headers.get("ce_id"),
+            correlation_id=correlation_of(headers) or headers.get("ce_id"),
         )
         log.error(
             "event dead-lettered",

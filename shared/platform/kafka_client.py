@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -142,10 +142,10 @@ class KafkaClient:
     async def topics(self) -> set[str]:
         """Every topic the cluster has."""
         consumer = self._consumer()
-        await consumer.start()
         try:
+            await consumer.start()
             return set(await consumer.topics())
-        finally:
+        finally:  # also when a caller's timeout cancelled the start
             await consumer.stop()
 
     @asynccontextmanager
@@ -211,8 +211,12 @@ class KafkaClient:
         async with self.reader(topics) as consumer:
             return await self._to_ends(consumer, consumer.assignment())
 
-    async def read_keys(self, wanted: Iterable[tuple[str, str]]) -> list[Record]:
-        """The records of some (topic, key) pairs, in one pass over just their partitions."""
+    async def read_keys(
+        self, wanted: Iterable[tuple[str, str]], *, any_partition: Collection[str] = ()
+    ) -> list[Record]:
+        """The records of some (topic, key) pairs, in one pass over just their partitions: the
+        key's murmur2 partition, as the services produce, or every partition of the topics in
+        `any_partition`, which other producers write (kcat's default partitioner is CRC32)."""
         keys: dict[str, set[str]] = {}
         for topic, key in wanted:
             keys.setdefault(topic, set()).add(key)
@@ -221,10 +225,14 @@ class KafkaClient:
             for tp in consumer.assignment():
                 counts[tp.topic] = counts.get(tp.topic, 0) + 1
             parts = {
-                TopicPartition(topic, partition_for(k, counts[topic]))
+                TopicPartition(topic, partition)
                 for topic, names in keys.items()
                 if topic in counts
-                for k in names
+                for partition in (
+                    range(counts[topic])
+                    if topic in any_partition
+                    else {partition_for(k, counts[topic]) for k in names}
+                )
             }
             records = await self._to_ends(consumer, sorted(parts))
         return [r for r in records if r.key in keys[r.topic]]

@@ -25,7 +25,7 @@ import asyncpg
 from faststream.kafka import KafkaBroker
 from pydantic import BaseModel
 
-from shared.contract.envelope import Envelope
+from shared.contract.envelope import Envelope, correlation_of
 from shared.contract.topics import TopicSpec
 from shared.platform.broker import INFRASTRUCTURE
 from shared.platform.logging import get_logger
@@ -317,7 +317,7 @@ class Messaging:
             row.topic,
             key=row.key.encode("utf-8"),
             headers=headers,
-            correlation_id=headers.get("correlation_id"),
+            correlation_id=correlation_of(headers),
             no_confirm=True,
         )
         if not inspect.isawaitable(acknowledged):

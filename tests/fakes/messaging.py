@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from faststream.kafka import KafkaBroker
 
-from shared.contract.envelope import Envelope
+from shared.contract.envelope import Envelope, correlation_of
 from shared.platform.messaging import (
     BatchEffect,
     BatchItem,
@@ -73,7 +73,7 @@ class MemoryMessaging:
                 row.topic,
                 key=row.key.encode("utf-8"),
                 headers=row.headers,
-                correlation_id=row.headers.get("correlation_id"),
+                correlation_id=correlation_of(row.headers),
             )
             self.published.append(row)
 

@@ -144,7 +144,7 @@ async def test_decisions_carry_the_correlation_of_the_submission() -> None:
     await decision_for(app_id)
     accepted = [r for r in await read_to_end(Topics.APPLICATION_ACCEPTED.name) if r.key == app_id]
     decided = [r for r in await read_to_end(Topics.REVIEW_DECIDED.name) if r.key == app_id]
-    assert decided[0].headers["correlation_id"] == accepted[0].headers["correlation_id"]
+    assert decided[0].headers["ce_correlationid"] == accepted[0].headers["ce_correlationid"]
     assert decided[0].headers["ce_source"] == "/meldespiegel/legal_review"
 
 

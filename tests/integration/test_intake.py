@@ -56,7 +56,7 @@ async def test_complete_application_is_accepted_on_the_topic_and_in_postgres(
         "SELECT status, correlation_id FROM intake.application WHERE application_id = $1", app_id
     )
     assert row["status"] == "accepted"
-    assert record.headers["correlation_id"] == row["correlation_id"]
+    assert record.headers["ce_correlationid"] == row["correlation_id"]
     history = await db.fetch(
         "SELECT status FROM intake.application_status WHERE application_id = $1 ORDER BY id", app_id
     )

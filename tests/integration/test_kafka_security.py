@@ -67,3 +67,26 @@ def test_the_cli_works_against_the_secured_listener_and_a_wrong_password_is_refu
     plain = {**env, "MELDESPIEGEL_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT"}
     del plain["MELDESPIEGEL_KAFKA_SASL_USERNAME"]
     cli_refused(cli("topics", env=plain), 2, "needs MELDESPIEGEL_KAFKA_SASL_USERNAME")
+
+
+def test_the_cli_takes_the_security_settings_from_a_client_properties_file(
+    tmp_path: Path,
+) -> None:
+    """As Kafka's own tools: `--command-config` with a Java JAAS line, over an environment that
+    names the plaintext listener."""
+    env = sasl_env()
+    path = tmp_path / "client.properties"
+    path.write_text(
+        f"bootstrap.servers={env['MELDESPIEGEL_KAFKA_BOOTSTRAP']}\n"
+        f"security.protocol={env['MELDESPIEGEL_KAFKA_SECURITY_PROTOCOL']}\n"
+        f"sasl.mechanism={env['MELDESPIEGEL_KAFKA_SASL_MECHANISM']}\n"
+        "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{env["MELDESPIEGEL_KAFKA_SASL_USERNAME"]}" '
+        f'password="{env["MELDESPIEGEL_KAFKA_SASL_PASSWORD"]}";\n',
+        encoding="utf-8",
+    )
+    listing = cli_ok(cli("--command-config", str(path), "topics"))
+    assert "min.application.submitted.v1" in listing
+    path.write_text(path.read_text().replace(env["MELDESPIEGEL_KAFKA_SASL_PASSWORD"], "falsch"))
+    cli_refused(cli("--command-config", str(path), "topics"), 1, "refused this client")
+    cli_refused(cli("--command-config", str(tmp_path / "none"), "topics"), 2, "No such file")

@@ -10,10 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,7 @@ import yaml
 
 from shared.contract.events.application import CompleteApplication
 from shared.contract.topics import Topics
+from shared.platform.kafka_client import KafkaClient, partition_for
 from shared.platform.operator_signatures import COMMAND
 from shared.platform.pki import LETTER_KEY
 from shared.platform.sealed import credential_context, load_private_key, open_sealed
@@ -33,9 +37,11 @@ from tests.helpers import (
     RawProducer,
     ServiceProcess,
     application,
+    bootstrap,
     cli,
     cli_ok,
     cli_refused,
+    eventually,
     headers_for,
     read_all,
     skip_backlog,
@@ -142,6 +148,41 @@ def test_apply_follows_an_application_to_its_tenant_and_status_tells_it_again(
     assert "password_letter" in timeline
     # time order: submitted first, the decision before the credentials
     assert timeline.index("submitted") < timeline.index("approved") < timeline.index("credentials")
+    # the same for scripts: one JSON document
+    document = json.loads(cli_ok(cli("status", body["application_id"], "-o", "json", env=stack)))
+    assert document["application_id"] == body["application_id"]
+    assert document["state"] == "approved; tenant and administrator provisioned"
+    steps = document["timeline"]
+    assert steps[0]["topic"] == Topics.APPLICATION_SUBMITTED.name
+    assert [s["at"] for s in steps] == sorted(s["at"] for s in steps)
+    assert any(s["what"].startswith("credentials issued for") for s in steps)
+
+
+async def test_status_finds_an_application_on_a_partition_its_key_does_not_hash_to(
+    stack: dict[str, str],
+) -> None:
+    """An upstream system's producer may use another partitioner than murmur2 (kcat's default is
+    CRC32): the submitted application sits on some other partition, and status still finds it."""
+    body = application(f"CLI-PART-{TOK}")
+    key = body["application_id"]
+    spec = Topics.APPLICATION_SUBMITTED
+    elsewhere = (partition_for(key, spec.partitions) + 1) % spec.partitions
+    async with KafkaClient(bootstrap()) as client:
+        sent = await (await client.producer()).send_and_wait(
+            spec.name,
+            json.dumps(body).encode(),
+            key=key.encode(),
+            partition=elsewhere,
+            headers=headers_for(spec.event_type),
+        )
+    assert sent.partition == elsewhere
+
+    async def timeline() -> str:
+        shown = await asyncio.to_thread(lambda: cli_ok(cli("status", key, env=stack)))
+        return shown if "accepted as complete" in shown else ""
+
+    shown = await eventually(timeline, f"status of {key}")
+    assert shown.index("submitted") < shown.index("accepted as complete")
 
 
 def test_apply_reports_an_incomplete_application(stack: dict[str, str], tmp_path: Path) -> None:
@@ -170,6 +211,14 @@ def test_bad_arguments_give_a_message_and_a_non_zero_exit(
     cli_refused(cli("log", "export", "--purpose", "neugier"), 2, "Invalid value for '--purpose'")
     cli_refused(cli("tenant", "show", f"T-none-{TOK}", env=stack), 1, "no tenant")
     cli_refused(cli("--bootstrap", "127.0.0.1:1", "topics"), 1, "no Kafka broker answers")
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        cli_refused(
+            cli("--bootstrap", f"127.0.0.1:{silent.getsockname()[1]}", "--timeout", "2", "topics"),
+            1,
+            "within 2 s: something accepts the connection there but does not answer",
+        )
+    assert cli_ok(cli("--version")).strip() == f"meldespiegel {metadata.version('meldespiegel')}"
+    cli_refused(cli("topics", "-o", "yaml"), 2, "Invalid value for '--output'")
     nobody = {**stack, "MELDESPIEGEL_SESSION_FILE": str(tmp_path / "none.json")}
     cli_refused(cli("log", "verify", env=nobody), 1, "not signed in")
     forged = tmp_path / "forged.json"
@@ -204,6 +253,13 @@ def test_review_list_shows_a_manual_case_until_an_operator_decides_it(
     listed = cli_ok(cli("review", "list", env=stack))
     assert body["application_id"] in listed
     assert "NETWORK_INDIVIDUAL_DECISION" in listed
+    [case] = [
+        c
+        for c in json.loads(cli_ok(cli("review", "list", "-o", "json", env=stack)))
+        if c["application_id"] == body["application_id"]
+    ]
+    assert "NETWORK_INDIVIDUAL_DECISION" in case["needed"]
+    assert datetime.fromisoformat(case["pending_since"]).tzinfo is not None
 
     decided = cli_ok(
         cli(
@@ -259,6 +315,16 @@ def test_tenant_show_users_restrict_and_lift(stack: dict[str, str], tmp_path: Pa
     assert f"{tenant}: tenant_lifted" in lifted
     assert re.search(r"status\W+active", cli_ok(cli("tenant", "show", tenant, env=stack)))
     assert tenant in cli_ok(cli("tenant", "list", env=stack))
+    tenants = json.loads(cli_ok(cli("tenant", "list", "--output", "json", env=stack)))
+    [mine] = [t for t in tenants if t["tenant_id"] == tenant]
+    assert mine["status"] == "active"
+    assert mine["users"] == 1
+    state = json.loads(cli_ok(cli("tenant", "show", tenant, "-o", "json", env=stack)))
+    assert state["tenant_id"] == tenant
+    assert state["status"] == "active"
+    [admin] = json.loads(cli_ok(cli("tenant", "users", tenant, "-o", "json", env=stack)))
+    assert admin["kind"] == "administrator"
+    assert admin["user_id"] == state["users"][0]["user_id"]
 
     # machine procedures (NMeldVO 2022 § 26 Abs. 2) and § 34a Abs. 6, by account command
     registered = cli_ok(
@@ -269,6 +335,13 @@ def test_tenant_show_users_restrict_and_lift(stack: dict[str, str], tmp_path: Pa
     listed = cli_ok(cli("tenant", "procedures", tenant, env=stack))
     assert "OK.EWO" in listed
     assert "active" in listed
+    [procedure] = json.loads(cli_ok(cli("tenant", "procedures", tenant, "-o", "json", env=stack)))
+    assert procedure == {
+        "name": "OK.EWO",
+        "verantwortliche_person": "Dr. Ruth Ahrens",
+        "certificate_fingerprint": "5e" * 32,
+        "status": "active",
+    }
     locked = cli_ok(
         cli("tenant", "lock-procedure", tenant, "--name", "OK.EWO", "--reason", "Test", env=stack)
     )
@@ -384,6 +457,11 @@ async def test_dead_letters_are_listed_shown_and_redriven_once(stack: dict[str, 
 
     assert ref not in cli_ok(cli("dlq", "list", env=stack))
     assert ref in cli_ok(cli("dlq", "list", "--redriven", env=stack))
+    letters = json.loads(cli_ok(cli("dlq", "list", "--redriven", "-o", "json", env=stack)))
+    [redriven] = [d for d in letters if d["reference"] == ref]
+    assert redriven["key"] == key
+    assert redriven["error"].startswith("UndecodableEvent")
+    assert redriven["redriven_by"] == "op-cli-test"
     cli_refused(cli("dlq", "redrive", ref, env=stack), 1, "was redriven by op-cli-test")
     # still poison: intake dead-letters the copy again, under a new reference
     again = await read_all(dlq, until=lambda rs: sum(r.key == key for r in rs) >= 2)
@@ -407,6 +485,11 @@ async def test_topics_lists_the_catalogue_with_partitions_and_lag(stack: dict[st
     assert "min.register.request.09.v1" in listing
     assert "min.operator.redriven.v1" in listing
     assert "missing" not in listing
+    rows = {r["name"]: r for r in json.loads(cli_ok(cli("topics", "-o", "json", env=stack)))}
+    submitted = rows[Topics.APPLICATION_SUBMITTED.name]
+    assert submitted["partitions_found"] == submitted["partitions_wanted"] == 6
+    assert submitted["retained"] >= 1
+    assert isinstance(submitted["lag"]["intake"], int)
 
 
 async def provisioned_by_approval(app: CompleteApplication) -> dict[str, Any]:
@@ -465,6 +548,9 @@ async def test_a_security_authority_evaluates_its_own_commissioned_log_with_its_
     )  # fmt: skip
     assert f"signed in as {username} (administrator of tenant {tenant}; auswertung)" in signed
     assert f"signed in: {username}" in cli_ok(cli("whoami", env=authority))
+    who = json.loads(cli_ok(cli("whoami", "-o", "json", env=authority)))
+    assert who["signed_in"].startswith(username)
+    assert datetime.fromisoformat(who["token_valid_until"]) > datetime.now(UTC)
 
     name = f"Kowalski{TOK}"
     registered = delivery(HANNOVER, [person(f"SEC{TOK}", name, ["Jan"], "19800101")])

@@ -190,3 +190,39 @@ def test_application_files_in_json_and_yaml_and_what_is_refused(tmp_path: Path) 
         domain.load_application(Path("a.json"), "[1, 2]")
     with pytest.raises(InputError, match="application_id"):
         domain.load_application(Path("a.json"), json.dumps({**body, "application_id": "no way!"}))
+
+
+def test_a_client_properties_file_as_kafkas_own_tools_read_it() -> None:
+    java = domain.client_properties(
+        "# the operators' client\n"
+        "! also a comment\n"
+        "bootstrap.servers=broker-1:9093,broker-2:9093\n"
+        "security.protocol = SASL_SSL\n"
+        "sasl.mechanism: SCRAM-SHA-512\n"
+        "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+        'username="ops" password="p\\"ss=w;rd";\n'
+        "ssl.ca.location=/etc/meldespiegel/ca.pem\n"
+    )
+    assert java == {
+        "kafka_bootstrap": "broker-1:9093,broker-2:9093",
+        "kafka_security_protocol": "SASL_SSL",
+        "kafka_sasl_mechanism": "SCRAM-SHA-512",
+        "kafka_sasl_username": "ops",
+        "kafka_sasl_password": 'p"ss=w;rd',
+        "kafka_ssl_cafile": "/etc/meldespiegel/ca.pem",
+    }
+    kcat = domain.client_properties("sasl.mechanisms=PLAIN\nsasl.username=u\nsasl.password=p\n")
+    assert kcat == {
+        "kafka_sasl_mechanism": "PLAIN",
+        "kafka_sasl_username": "u",
+        "kafka_sasl_password": "p",
+    }
+
+
+def test_a_client_property_that_cannot_be_honoured_is_an_error() -> None:
+    with pytest.raises(InputError, match=r"line 2: ssl\.truststore\.location is not supported"):
+        domain.client_properties("security.protocol=SSL\nssl.truststore.location=/x.jks\n")
+    with pytest.raises(InputError, match="line 1: expected key=value"):
+        domain.client_properties("bootstrap.servers\n")
+    with pytest.raises(InputError, match="without username and password"):
+        domain.client_properties('sasl.jaas.config=x required username="u";\n')
