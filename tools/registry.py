@@ -28,6 +28,7 @@ class Process:
     compose_env: dict[str, str] = field(default_factory=dict)  # on a Docker host only
     compose_ports: tuple[str, ...] = ()
     compose_volumes: tuple[str, ...] = ()
+    data: dict[str, str] = field(default_factory=dict)  # kept volumes: name -> mount path
     note: str = ""  # the comment above it in Compose
 
     @property
@@ -52,19 +53,20 @@ PROCESSES = (
         ports={"auth-api": 8081},
         metrics_port=9103,
         container_env={"MELDESPIEGEL_HTTP_HOST": "0.0.0.0"},
-        compose_ports=("8081:8081",),
+        compose_ports=("127.0.0.1:8081:8081",),
     ),
     Process(
         "mail_dispatch",
         "services.mail_dispatch",
         "services.mail_dispatch.app:MailDispatch",
         metrics_port=9104,
+        container_env={"MELDESPIEGEL_PRINT_SPOOL_DIR": "/spool"},
         compose_env={
-            "MELDESPIEGEL_PRINT_SPOOL_DIR": "/spool",
             "MELDESPIEGEL_SMTP_HOST": "mailcatcher",
             "MELDESPIEGEL_SMTP_PORT": "2525",
         },
         compose_volumes=("pki:/pki:ro", "print-spool:/spool"),
+        data={"print-spool": "/spool"},  # the letters wait there for the print service
     ),
     Process(
         "query_router",
@@ -134,7 +136,7 @@ PROCESSES = (
             "MELDESPIEGEL_DASHBOARD_HOST": "0.0.0.0",
             "MELDESPIEGEL_DASHBOARD_PORT": "9100",
         },
-        compose_ports=("8090:9100",),
+        compose_ports=("127.0.0.1:8090:9100",),
         note="the operators' live page: queries per minute, latency, reviews, dead letters, alerts",
     ),
 )

@@ -88,6 +88,21 @@ python_env() {
   fi
 }
 
+# the checkers the deployment tests run besides the Python ones (tests/deploy)
+ASYNCAPI_PARSER="@asyncapi/parser@3.6.6"
+node_tools() {
+  local stamp="$CACHE/node/.installed"
+  if [ "$(cat "$stamp" 2>/dev/null)" = "$ASYNCAPI_PARSER" ]; then return; fi
+  command -v npm >/dev/null || apt_install nodejs npm
+  say "installing $ASYNCAPI_PARSER from npm"
+  mkdir -p "$CACHE/node"
+  if ! npm install --prefix "$CACHE/node" --no-audit --no-fund --silent "$ASYNCAPI_PARSER" \
+       >"$CACHE/npm.log" 2>&1; then
+    cat "$CACHE/npm.log" >&2; echo "npm install failed" >&2; exit 1
+  fi
+  echo "$ASYNCAPI_PARSER" >"$stamp"
+}
+
 # ---------------------------------------------------------------- Kafka
 kafka_jars() {
   local stamp="$KAFKA_LIBS/.pom" want
@@ -302,6 +317,7 @@ case "$CMD" in
       say "installing Debian's chromium for the browser test"
       apt_install chromium
     fi
+    if [ "$PROFILE" = test ]; then node_tools; fi
     ;;
   python-env)  # what the fast test tier needs: the Python environment and the PKI, nothing else
     mkdir -p "$CACHE"

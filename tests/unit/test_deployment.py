@@ -79,6 +79,7 @@ def test_kubernetes_manifests_are_generated_from_the_code() -> None:
         "namespace.yaml",
         "services.yaml",
         "kafka-topics.yaml",
+        "kafka-users.yaml",
     }
     docs = list(yaml.safe_load_all((ROOT / "deploy/k8s/services.yaml").read_text("utf-8")))
     deployments = [d for d in docs if d["kind"] == "Deployment"]
