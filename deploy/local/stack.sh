@@ -13,6 +13,9 @@
 #         between runs; <id> is kept beside the broker's data (.local/kafka-dev/database), so the database
 #         always matches the broker's topics, however many checkouts share the PostgreSQL cluster
 #   test  Kafka 127.0.0.1:19092 (controller 19093, SCRAM 19094), database "meldespiegel_test", both wiped on `up`
+#   cluster  three Kafka nodes (combined broker and controller) on 127.0.0.1:29092, 29192, 29292
+#         (controllers +1, SCRAM +2), topics with 3 replicas and min.insync.replicas=2, database
+#         "meldespiegel_cluster", all wiped on `up`: what tests/cluster runs against
 # PostgreSQL: the server DATABASE_URL names if it answers; otherwise Debian's PostgreSQL, as an own
 # cluster on 127.0.0.1:${MELDESPIEGEL_PG_PORT:-5433} shared by both profiles.
 set -euo pipefail
@@ -40,13 +43,16 @@ dev_database() {
   cat "$file"
 }
 
+NODES=1  # Kafka nodes; node N listens 100 ports above node 1
 case "$PROFILE" in
   dev)  KAFKA_PORT=9092;  DB_NAME="";                PROTOCOL_API_PORT=8083;  AUTH_API_PORT=8081 ;;
   test) KAFKA_PORT=19092; DB_NAME=meldespiegel_test; PROTOCOL_API_PORT=18083; AUTH_API_PORT=18081 ;;
+  cluster) KAFKA_PORT=29092; DB_NAME=meldespiegel_cluster; PROTOCOL_API_PORT=28083
+           AUTH_API_PORT=28081; NODES=3 ;;
   *) echo "unknown profile: $PROFILE" >&2; exit 2 ;;
 esac
-CONTROLLER_PORT=$((KAFKA_PORT + 1))
-SASL_PORT=$((KAFKA_PORT + 2))
+REPLICAS=$(( NODES < 3 ? 1 : 3 ))
+MIN_INSYNC=$(( NODES < 3 ? 1 : 2 ))
 KAFKA_DIR="$CACHE/kafka-$PROFILE"
 KAFKA_LIBS="$CACHE/kafka-libs"
 PG_PORT="${MELDESPIEGEL_PG_PORT:-5433}"
@@ -123,6 +129,15 @@ kafka_java() {
     -Dkafka.logs.dir="$KAFKA_DIR/logs" -cp "$KAFKA_LIBS/*" "$@"
 }
 
+# node N's directory and ports: the single node of dev and test keeps the plain layout
+node_dir() { if [ "$NODES" = 1 ]; then echo "$KAFKA_DIR"; else echo "$KAFKA_DIR/node-$1"; fi; }
+node_port() { echo $(( KAFKA_PORT + 100 * ($1 - 1) + ${2:-0} )); }
+bootstrap_servers() {
+  local n out=""
+  for n in $(seq 1 "$NODES"); do out+="${out:+,}127.0.0.1:$(node_port "$n" "${1:-0}")"; done
+  echo "$out"
+}
+
 # the SCRAM user of the SASL listener; its password is made once per profile
 SCRAM_USER=meldespiegel
 scram_password() {
@@ -135,62 +150,96 @@ scram_password() {
 
 kafka_up() {
   kafka_jars
-  if [ "$PROFILE" = test ]; then kafka_down; rm -rf "$KAFKA_DIR"; fi
+  if [ "$PROFILE" != dev ]; then kafka_down; rm -rf "$KAFKA_DIR"; fi
   if port_open "$KAFKA_PORT"; then say "Kafka already listening on 127.0.0.1:$KAFKA_PORT"; return; fi
-  mkdir -p "$KAFKA_DIR/logs" "$KAFKA_DIR/data"
-  cat >"$KAFKA_DIR/server.properties" <<EOF
+  local n voters="" cluster_id
+  for n in $(seq 1 "$NODES"); do voters+="${voters:+,}$n@127.0.0.1:$(node_port "$n" 1)"; done
+  cluster_id="$(cat "$KAFKA_DIR/cluster-id" 2>/dev/null || true)"
+  if [ -z "$cluster_id" ]; then
+    mkdir -p "$KAFKA_DIR"
+    cluster_id="$(kafka_java kafka.tools.StorageTool random-uuid)"
+    echo "$cluster_id" >"$KAFKA_DIR/cluster-id"
+  fi
+  for n in $(seq 1 "$NODES"); do kafka_node_up "$n" "$voters" "$cluster_id"; done
+  for n in $(seq 1 "$NODES"); do kafka_node_wait "$n"; done
+  say "Kafka is up ($NODES node$([ "$NODES" = 1 ] || echo s))"
+}
+
+kafka_node_up() {
+  local n="$1" voters="$2" cluster_id="$3" dir port
+  dir="$(node_dir "$n")"; port="$(node_port "$n")"
+  mkdir -p "$dir/logs" "$dir/data"
+  cat >"$dir/server.properties" <<EOF
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT
+node.id=$n
+controller.quorum.voters=$voters
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$(node_port "$n" 1),SASL_PLAINTEXT://127.0.0.1:$(node_port "$n" 2)
+advertised.listeners=PLAINTEXT://127.0.0.1:$port,SASL_PLAINTEXT://127.0.0.1:$(node_port "$n" 2)
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
 # a SCRAM listener beside the plaintext one: clients of a secured cluster are tried against it
 sasl.enabled.mechanisms=SCRAM-SHA-512
 listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 inter.broker.listener.name=PLAINTEXT
-log.dirs=$KAFKA_DIR/data
+log.dirs=$dir/data
 num.partitions=3
-offsets.topic.replication.factor=1
+default.replication.factor=$REPLICAS
+min.insync.replicas=$MIN_INSYNC
+offsets.topic.replication.factor=$REPLICAS
 offsets.topic.num.partitions=6
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=$REPLICAS
+transaction.state.log.min.isr=$MIN_INSYNC
 group.initial.rebalance.delay.ms=0
 # topics are created from the catalogue in shared/, never by accident
 auto.create.topics.enable=false
 EOF
-  if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
-    say "formatting KRaft storage in $KAFKA_DIR/data"
-    kafka_java kafka.tools.StorageTool format --ignore-formatted \
-      -t "$(kafka_java kafka.tools.StorageTool random-uuid)" \
+  if [ ! -f "$dir/data/meta.properties" ]; then
+    say "formatting KRaft storage in $dir/data"
+    KAFKA_DIR="$dir" kafka_java kafka.tools.StorageTool format --ignore-formatted -t "$cluster_id" \
       --add-scram "SCRAM-SHA-512=[name=$SCRAM_USER,password=$(scram_password)]" \
-      -c "$KAFKA_DIR/server.properties" >/dev/null
+      -c "$dir/server.properties" >/dev/null
   fi
-  say "starting Kafka $(ls "$KAFKA_LIBS" | sed -n 's/^kafka_2.13-\(.*\)\.jar$/\1/p') on 127.0.0.1:$KAFKA_PORT"
+  kafka_node_start "$n"
+}
+
+# starts node N from its formatted storage (also what tests/cluster does after killing one)
+kafka_node_start() {
+  local dir; dir="$(node_dir "$1")"
+  say "starting Kafka $(ls "$KAFKA_LIBS" | sed -n 's/^kafka_2.13-\(.*\)\.jar$/\1/p') on 127.0.0.1:$(node_port "$1")"
   # own session, so that `down` can signal the whole JVM process group
   setsid java -Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$ROOT/deploy/kafka/log4j2.properties" \
-    -Dkafka.logs.dir="$KAFKA_DIR/logs" -cp "$KAFKA_LIBS/*" \
-    kafka.Kafka "$KAFKA_DIR/server.properties" >"$KAFKA_DIR/logs/stdout.log" 2>&1 </dev/null &
-  echo $! >"$KAFKA_DIR/kafka.pid"
+    -Dkafka.logs.dir="$dir/logs" -cp "$KAFKA_LIBS/*" \
+    kafka.Kafka "$dir/server.properties" >>"$dir/logs/stdout.log" 2>&1 </dev/null &
+  echo $! >"$dir/kafka.pid"
   started kafka
+}
+
+kafka_node_wait() {
+  local dir port
+  dir="$(node_dir "$1")"; port="$(node_port "$1")"
   for _ in $(seq 1 120); do
-    if port_open "$KAFKA_PORT"; then say "Kafka is up"; return; fi
-    if ! kill -0 "$(cat "$KAFKA_DIR/kafka.pid")" 2>/dev/null; then
-      tail -n 30 "$KAFKA_DIR/logs/"*.log >&2; echo "Kafka failed to start" >&2; exit 1
+    if port_open "$port"; then return; fi
+    if ! kill -0 "$(cat "$dir/kafka.pid")" 2>/dev/null; then
+      tail -n 30 "$dir/logs/"*.log >&2; echo "Kafka node $1 failed to start" >&2; exit 1
     fi
     sleep 0.5
   done
-  echo "Kafka did not open port $KAFKA_PORT in 60 s" >&2; exit 1
+  echo "Kafka did not open port $port in 60 s" >&2; exit 1
 }
 
 kafka_down() {
-  local pidfile="$KAFKA_DIR/kafka.pid" pid
+  local n
+  for n in $(seq 1 "$NODES"); do kafka_node_down "$n"; done
+}
+
+kafka_node_down() {
+  local pidfile pid
+  pidfile="$(node_dir "$1")/kafka.pid"
   [ -f "$pidfile" ] || return 0
   pid="$(cat "$pidfile")"
   if kill -0 "$pid" 2>/dev/null; then
-    say "stopping Kafka (controlled shutdown)"
+    say "stopping Kafka node $1 (controlled shutdown)"
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid"
     for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     kill -KILL -- "-$pid" 2>/dev/null || true
@@ -241,7 +290,7 @@ pg_up() {
   if [ "$PROFILE" = dev ]; then DB_NAME="$(dev_database)"; fi
   DB_URL="$PG_USER_URL/$DB_NAME"
   "$ROOT/.venv/bin/python" -m shared.platform.db create-database "$PG_USER_URL/postgres" "$DB_NAME" \
-    $([ "$PROFILE" = test ] && echo --recreate)
+    $([ "$PROFILE" != dev ] && echo --recreate)
 }
 
 pg_down() {
@@ -275,7 +324,9 @@ down() {
 # ---------------------------------------------------------------- commands
 write_env() {
   cat >"$CACHE/stack-$PROFILE.env" <<EOF
-export MELDESPIEGEL_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
+export MELDESPIEGEL_KAFKA_BOOTSTRAP=$(bootstrap_servers)
+export MELDESPIEGEL_KAFKA_REPLICATION_FACTOR=$REPLICAS
+export MELDESPIEGEL_KAFKA_MIN_INSYNC_REPLICAS=$MIN_INSYNC
 export DATABASE_URL=$DB_URL
 export MELDESPIEGEL_PKI_DIR=$CACHE/pki
 export MELDESPIEGEL_PRINT_SPOOL_DIR=$CACHE/print-spool-$PROFILE
@@ -288,7 +339,7 @@ export MELDESPIEGEL_KAFKA_SESSION_TIMEOUT_MS=6000
 EOF
   # the same cluster through its SCRAM listener: source this after the env file to use it
   cat >"$CACHE/kafka-sasl-$PROFILE.env" <<EOF
-export MELDESPIEGEL_KAFKA_BOOTSTRAP=127.0.0.1:$SASL_PORT
+export MELDESPIEGEL_KAFKA_BOOTSTRAP=$(bootstrap_servers 2)
 export MELDESPIEGEL_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT
 export MELDESPIEGEL_KAFKA_SASL_MECHANISM=SCRAM-SHA-512
 export MELDESPIEGEL_KAFKA_SASL_USERNAME=$SCRAM_USER
@@ -327,9 +378,13 @@ case "$CMD" in
   down) down ;;
   down-all) kafka_down; pg_down ;;
   env) cat "$CACHE/stack-$PROFILE.env" ;;
+  node-start)  # a node of the cluster again, after tests/cluster killed it
+    kafka_node_start "${NODE:?NODE=<n>}"
+    kafka_node_wait "$NODE"
+    ;;
   status)
     port_open "$KAFKA_PORT" && echo "kafka: up on 127.0.0.1:$KAFKA_PORT" || echo "kafka: down"
     port_open "$PG_PORT" && echo "postgresql: up on 127.0.0.1:$PG_PORT" || echo "postgresql: down"
     ;;
-  *) echo "usage: stack.sh up|down|down-all|status|env|python-env [--profile dev|test]" >&2; exit 2 ;;
+  *) echo "usage: stack.sh up|down|down-all|status|env|python-env|node-start [--profile dev|test|cluster]" >&2; exit 2 ;;
 esac

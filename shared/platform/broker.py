@@ -131,7 +131,8 @@ def make_broker(
     on_dead_letter: DeadLetterCount | None = None,
 ) -> KafkaBroker:
     broker = ServiceBroker(
-        settings.kafka_bootstrap,
+        # FastStream hands a string to aiokafka as one host: a cluster's list is split here
+        [server.strip() for server in settings.kafka_bootstrap.split(",") if server.strip()],
         security=kafka_security.security(settings),
         client_id=f"meldespiegel-{service}",
         enable_idempotence=True,

@@ -49,10 +49,11 @@ def wanted_topics() -> list[Wanted]:
 
 
 async def ensure_topics(
-    bootstrap: str, replication_factor: int = 1, **client_options: Any
+    bootstrap: str, replication_factor: int = 1, min_insync_replicas: int = 1, **client_options: Any
 ) -> dict[str, str]:
-    """Returns what happened to each topic: created, partitions added, or unchanged.
-    `client_options` are the cluster's security options (`shared.platform.kafka_security`)."""
+    """Returns what happened to each topic: created, partitions added, or unchanged. The
+    replication is the environment's (one broker locally, three in a cluster); `client_options`
+    are the cluster's security options (`shared.platform.kafka_security`)."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap, client_id="meldespiegel-admin", **client_options
     )
@@ -67,7 +68,15 @@ async def ensure_topics(
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
                     [
-                        NewTopic(w.name, w.partitions, replication_factor, topic_configs=w.configs)
+                        NewTopic(
+                            w.name,
+                            w.partitions,
+                            replication_factor,
+                            topic_configs={
+                                **w.configs,
+                                "min.insync.replicas": str(min_insync_replicas),
+                            },
+                        )
                         for w in missing
                     ]
                 )
@@ -96,7 +105,12 @@ def main(argv: list[str]) -> int:
         return 2
     settings = get_settings()
     outcome = asyncio.run(
-        ensure_topics(settings.kafka_bootstrap, **kafka_security.client_options(settings))
+        ensure_topics(
+            settings.kafka_bootstrap,
+            settings.kafka_replication_factor,
+            settings.kafka_min_insync_replicas,
+            **kafka_security.client_options(settings),
+        )
     )
     changed = {k: v for k, v in outcome.items() if v != "unchanged"}
     print(

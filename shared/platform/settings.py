@@ -41,6 +41,14 @@ class Settings(BaseSettings):
         description="how long the producer waits to put more records into one request; more "
         "records per request cost the broker and the service less, each hop this much latency",
     )
+    kafka_replication_factor: int = Field(
+        1, description="replicas of each topic `kafka_admin ensure` creates (3 on a cluster)"
+    )
+    kafka_min_insync_replicas: int = Field(
+        1,
+        description="replicas that must have a record before it counts as written (acks=all); "
+        "2 of 3 on a cluster, so one broker may fail without losing or refusing a write",
+    )
     kafka_session_timeout_ms: int = Field(
         10_000,
         description="how long the group waits for a process that stopped heartbeating (killed, "
@@ -54,9 +62,11 @@ class Settings(BaseSettings):
         "slower on the query path under load, bench/README.md)",
     )
     kafka_static_session_timeout_ms: int = Field(
-        30_000,
+        10_000,
         description="how long a static member's partitions wait for it to come back before the "
-        "group gives them to the others; a restart within it moves no partition",
+        "group gives them to the others; a restart within it moves no partition. Well below the "
+        "router's 30 s register deadline: a replica that stays away hands its partitions to the "
+        "other one in time for their queries (tests/cluster)",
     )
     database_url: str = Field(
         "postgresql://meldespiegel:meldespiegel@127.0.0.1:5433/meldespiegel",
