@@ -239,7 +239,7 @@ kafka_node_down() {
   [ -f "$pidfile" ] || return 0
   pid="$(cat "$pidfile")"
   if kill -0 "$pid" 2>/dev/null; then
-    say "stopping Kafka node $1 (controlled shutdown)"
+    say "stopping Kafka$([ "$NODES" = 1 ] || echo " node $1") (controlled shutdown)"
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid"
     for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     kill -KILL -- "-$pid" 2>/dev/null || true
