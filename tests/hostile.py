@@ -157,7 +157,9 @@ def hostile(draw: st.DrawFn, spec: TopicSpec, keys: list[bytes]) -> Raw:
     elif kind == "not_an_object":
         value = json.dumps(draw(st.one_of(JSON_SCALARS, st.lists(JSON_SCALARS)))).encode()
     elif kind == "non_utf8_header":
-        name = draw(st.sampled_from(["ce_id", "ce_type", "correlation_id", "x-trace"]))
+        name = draw(
+            st.sampled_from(["ce_id", "ce_type", "ce_correlationid", "correlation_id", "x-trace"])
+        )
         bad = b"\xff" + draw(st.binary(max_size=10))
         headers = [(k, v) for k, v in ok_headers if k != name] + [(name, bad)]
     elif kind == "null_header":

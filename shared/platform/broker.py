@@ -244,7 +244,7 @@ BatchSubscriber.get_msg = _poll_batch  # type: ignore[method-assign]
 def _membership(settings: Settings, spec: TopicSpec) -> dict[str, Any]:
     """Static membership when the process has a stable name: one member per topic, since each
     subscriber is a consumer of its own. The members of a group learn of a rebalance (a
-    replica starting or stopping) with their next heartbeat, which aiokafka sends every 3 s."""
+    replica starting or stopping) with their next heartbeat (`kafka_heartbeat_interval_ms`)."""
     membership: dict[str, Any] = {
         "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms,
         "session_timeout_ms": settings.kafka_session_timeout_ms,
