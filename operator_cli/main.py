@@ -259,8 +259,8 @@ async def _timeline(kafka: Kafka, application_id: str) -> list[Record]:
             *((spec, application_id) for spec in APPLICATION_TOPICS),
             (Topics.APPLICATION_SUBMITTED.dlq, application_id),
         ],
-        # upstream systems submit with any partitioner, and a dead letter keeps its partition
-        any_partition={Topics.APPLICATION_SUBMITTED, Topics.APPLICATION_SUBMITTED.dlq},
+        # upstream systems submit with any partitioner (kcat's default is CRC32, not murmur2)
+        any_partition={Topics.APPLICATION_SUBMITTED},
     )
     provisioned = [
         s
