@@ -209,6 +209,11 @@ def test_mail_dispatch_keeps_its_print_spool_and_reads_its_relay_from_the_config
     assert env["MELDESPIEGEL_PRINT_SPOOL_DIR"] == mounts["print-spool"] == "/spool"
     [config] = [d for d in docs if d["kind"] == "ConfigMap"]
     assert {"MELDESPIEGEL_SMTP_HOST", "MELDESPIEGEL_SMTP_PORT"} <= set(config["data"])
+    # the cluster CA the processes check the brokers against is where the pods mount it
+    ca = Path(config["data"]["MELDESPIEGEL_KAFKA_SSL_CAFILE"])
+    assert str(ca.parent) == mounts["kafka-ca"]
+    [ca_volume] = [v for v in pod["volumes"] if v["name"] == "kafka-ca"]
+    assert ca_volume["secret"]["secretName"] == "meldespiegel-cluster-ca-cert"
     images = {c["image"] for d in docs if d["kind"] == "Deployment"
               for c in d["spec"]["template"]["spec"]["containers"]}  # fmt: skip
     assert images == {"meldespiegel:latest"}  # the kustomization's `images:` entry applied
