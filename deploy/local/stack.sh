@@ -284,7 +284,10 @@ pg_up() {
     started postgres
     as_pg "$bin/psql" -h "$PG_STATE" -p "$PG_PORT" -U postgres -qtAc \
       "DO \$\$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname='meldespiegel') THEN
-         CREATE ROLE meldespiegel LOGIN CREATEDB PASSWORD 'meldespiegel'; END IF; END\$\$;" >/dev/null
+         CREATE ROLE meldespiegel LOGIN CREATEDB PASSWORD 'meldespiegel'; END IF; END\$\$;
+       -- recreating the test database ends its sessions, an autovacuum worker's too (a benchmark
+       -- leaves millions of fresh rows behind for one)
+       GRANT pg_signal_backend TO meldespiegel;" >/dev/null
   fi
   mkdir -p "$CACHE/postgres-users" && touch "$CACHE/postgres-users/$PROFILE"
   if [ "$PROFILE" = dev ]; then DB_NAME="$(dev_database)"; fi
