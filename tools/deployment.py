@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from shared.contract.topics import CATALOGUE
+from shared.contract.topics import CATALOGUE, NAMESPACE, by_name
 from shared.platform.kafka_admin import wanted_topics
 from tools import generated, registry
 from tools.contract import services
@@ -248,9 +248,9 @@ def kafka_users_manifest(groups: dict[str, tuple[str, list[str]]]) -> list[dict[
             group, consumed = groups[p.name]
             acls.append(_acl("group", group, ["Read", "Describe"]))
             acls += [_acl("topic", t, ["Read", "Describe"]) for t in consumed]
-            acls += [_acl("topic", f"{t}.dlq", ["Write", "Describe"]) for t in consumed]
+            acls += [_acl("topic", by_name(t).dlq, ["Write", "Describe"]) for t in consumed]
         else:  # the dashboard follows every topic without a group of its own
-            acls.append(_acl("topic", "min.", ["Read", "Describe"], "prefix"))
+            acls.append(_acl("topic", NAMESPACE, ["Read", "Describe"], "prefix"))
         service = p.module.removeprefix("services.")
         acls += [_acl("topic", t, ["Write", "Describe"]) for t in _writes(service)]
         users.append(_user(kafka_user(p), acls))
@@ -260,7 +260,7 @@ def kafka_users_manifest(groups: dict[str, tuple[str, list[str]]]) -> list[dict[
             "meldespiegel-operator",
             [
                 _acl("cluster", "kafka-cluster", ["IdempotentWrite", "Describe"]),
-                _acl("topic", "min.", ["Read", "Write", "Describe"], "prefix"),
+                _acl("topic", NAMESPACE, ["Read", "Write", "Describe"], "prefix"),
                 _acl("group", "*", ["Describe"]),
             ],
         )

@@ -19,6 +19,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from shared.contract.topics import CATALOGUE, NAMESPACE, Topics
 from tools.deployment import STRIMZI_API, kafka_user
 from tools.registry import PROCESSES
 
@@ -136,10 +137,12 @@ def test_every_process_signs_in_as_its_own_kafka_user_with_its_own_acls() -> Non
         for a in users["meldespiegel-intake"]["spec"]["authorization"]["acls"]
     }
     assert acls[("group", "intake")] == ["Read", "Describe"]
-    assert acls[("topic", "min.application.submitted.v1")] == ["Read", "Describe"]
-    assert acls[("topic", "min.application.submitted.v1.dlq")] == ["Write", "Describe"]
-    assert acls[("topic", "min.application.accepted.v1")] == ["Write", "Describe"]
-    assert ("topic", "min.query.requested.v1") not in acls
+    assert acls[("topic", Topics.APPLICATION_SUBMITTED.name)] == ["Read", "Describe"]
+    assert acls[("topic", Topics.APPLICATION_SUBMITTED.dlq)] == ["Write", "Describe"]
+    assert acls[("topic", Topics.APPLICATION_ACCEPTED.name)] == ["Write", "Describe"]
+    assert ("topic", Topics.QUERY_REQUESTED.name) not in acls
+    # a prefix ACL (the dashboard's, the operators') covers every topic of the catalogue
+    assert all(s.name.startswith(NAMESPACE) for s in CATALOGUE)
 
 
 # the "restricted" profile of the Kubernetes Pod Security Standards (policy version 1.32)
