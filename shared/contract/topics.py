@@ -64,7 +64,7 @@ from shared.contract.laender import LAENDER
 
 DAY_MS = 24 * 60 * 60 * 1000
 DLQ_SUFFIX = ".dlq"
-NAMESPACE = "min."  # every topic of the catalogue starts with it (ACL prefixes, dashboards)
+NAMESPACE = "min."  # every topic of the catalogue starts with it (the KafkaUsers' prefix ACLs)
 # dead letters carry the original bytes plus the error, so they may exceed the source's limit
 DLQ_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 # a sealed answer of up to 1,000 persons (BMeldDAV § 1 Abs. 4) with its envelope
