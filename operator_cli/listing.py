@@ -38,10 +38,8 @@ class Column:
 
 
 def _json_value(value: Any) -> Any:
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime | date):  # what the domain's records hold besides JSON's types
         return value.isoformat()
-    if isinstance(value, StrEnum):
-        return value.value
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 

@@ -8,7 +8,9 @@ import json
 import os
 import secrets
 import string
+import time
 import uuid
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -318,6 +320,30 @@ async def follow_released(ready: asyncio.Event, tenant: str, handle: Released) -
                     await handle(released, r.headers)
     finally:
         await follower.close()
+
+
+class ReleasedAnswers:
+    """Every answer released to `tenant` from now on, followed in the background (`run`): per
+    query its refusal code, when it first came, its event ids (the same event delivered again is
+    one) and its Vorgangsnummern."""
+
+    def __init__(self, tenant: str) -> None:
+        self.tenant = tenant
+        self.codes: dict[str, str | None] = {}
+        self.at: dict[str, float] = {}
+        self.events: dict[str, set[str]] = defaultdict(set)
+        self.vorgaenge: dict[str, set[str]] = defaultdict(set)
+        self.ready = asyncio.Event()
+
+    async def run(self) -> None:
+        await follow_released(self.ready, self.tenant, self.note)
+
+    async def note(self, released: dict[str, Any], headers: dict[str, str]) -> None:
+        query = released["query_id"]
+        self.codes[query] = (released.get("nichterstellung") or {}).get("code")
+        self.at.setdefault(query, time.monotonic())
+        self.events[query].add(headers["ce_id"])
+        self.vorgaenge[query].add(released["vorgangsnummer"])
 
 
 async def tables_containing(conn: asyncpg.Connection, needle: str) -> list[str]:

@@ -18,23 +18,23 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
 
 from shared.contract.topics import Topics
-from shared.platform.kafka_client import KafkaClient
 from tests.helpers import (
     ROOT,
     RawProducer,
     ServiceProcess,
     application,
+    database_url,
     eventually,
     headers_for,
+    read_to_end,
     stop_all,
 )
-from tests.retrieval import burst, follow_released, tenant_with_one_person, token
+from tests.retrieval import ReleasedAnswers, burst, tenant_with_one_person, token
 from tests.smtp import SmtpServer, free_port
 
 pytestmark = pytest.mark.integration
@@ -133,34 +133,10 @@ def start_broker(n: int) -> None:
     )
 
 
-class Released:
-    """Each released answer of the tenant: its event ids, refusal codes and arrival time."""
-
-    def __init__(self, tenant: str) -> None:
-        self.tenant = tenant
-        self.events: dict[str, set[str]] = defaultdict(set)
-        self.vorgaenge: dict[str, set[str]] = defaultdict(set)
-        self.codes: dict[str, str | None] = {}
-        self.at: dict[str, float] = {}
-        self.ready = asyncio.Event()
-
-    async def run(self) -> None:
-        await follow_released(self.ready, self.tenant, self.note)
-
-    async def note(self, released: dict[str, Any], headers: dict[str, str]) -> None:
-        query = released["query_id"]
-        self.events[query].add(headers["ce_id"])  # the same event delivered again is one
-        self.vorgaenge[query].add(released["vorgangsnummer"])
-        self.codes[query] = (released.get("nichterstellung") or {}).get("code")
-        self.at.setdefault(query, time.monotonic())
-
-
 async def provisioned(ids: set[str]) -> dict[str, set[str]]:
     """Per application: the ids of the events that provisioned a tenant for it."""
     found: dict[str, set[str]] = defaultdict(set)
-    for r in await KafkaClient(os.environ["MELDESPIEGEL_KAFKA_BOOTSTRAP"]).read(
-        Topics.ACCOUNT_PROVISIONED.name
-    ):
+    for r in await read_to_end(Topics.ACCOUNT_PROVISIONED.name):
         body = r.json()
         if body.get("application_id") in ids:
             found[body["application_id"]].add(r.headers["ce_id"])
@@ -171,9 +147,9 @@ async def test_a_broker_and_a_replica_of_each_service_killed_mid_burst_lose_noth
     replicas: dict[str, list[ServiceProcess]],
 ) -> None:
     tenant = f"T-cluster-{TOK}"
-    answers = Released(tenant)
+    answers = ReleasedAnswers(tenant)
     follower = asyncio.create_task(answers.run())
-    db = await asyncpg.connect(os.environ["DATABASE_URL"])
+    db = await asyncpg.connect(database_url())
     try:
         async with RawProducer() as producer:
             await tenant_with_one_person(producer, db, tenant, HANNOVER, f"C{TOK}", f"Kern{TOK}")

@@ -17,7 +17,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
@@ -30,7 +29,7 @@ from tests.helpers import (
     skip_backlog,
     stop_all,
 )
-from tests.retrieval import burst, follow_released, tenant_with_one_person, token
+from tests.retrieval import ReleasedAnswers, burst, tenant_with_one_person, token
 
 pytestmark = pytest.mark.integration
 N = 2000
@@ -62,29 +61,11 @@ def path(artifacts: Path) -> Iterator[dict[str, ServiceProcess]]:
     stop_all(list(procs.values()))
 
 
-class Answers:
-    """Each released answer of this test's tenant, with its refusal code and when it came."""
-
-    def __init__(self, tenant: str) -> None:
-        self.tenant = tenant
-        self.codes: dict[str, str | None] = {}
-        self.at: dict[str, float] = {}
-        self.ready = asyncio.Event()
-
-    async def run(self) -> None:
-        await follow_released(self.ready, self.tenant, self.note)
-
-    async def note(self, released: dict[str, Any], _: dict[str, str]) -> None:
-        refusal = released.get("nichterstellung") or {}
-        self.codes[released["query_id"]] = refusal.get("code")
-        self.at.setdefault(released["query_id"], time.monotonic())
-
-
 async def test_a_register_restarted_mid_burst_causes_no_technical_error(
     path: dict[str, ServiceProcess],
 ) -> None:
     tenant = f"T-restart-{TOK}"
-    answers = Answers(tenant)
+    answers = ReleasedAnswers(tenant)
     task = asyncio.create_task(answers.run())
     db = await asyncpg.connect(database_url())
     try:
