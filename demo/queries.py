@@ -79,7 +79,8 @@ class Tenants:
             await follower.close()
 
 
-def _query(tenant_id: str, authority: str, user: str, **search: Any) -> dict[str, Any]:
+def query_body(tenant_id: str, authority: str, user: str, **search: Any) -> dict[str, Any]:
+    """A query as the MiN front end sends it, from `user` of the tenant, with `search`."""
     return {
         "query_id": f"DEMO-{uuid.uuid4().hex[:12]}",
         "tenant_id": tenant_id,
@@ -157,7 +158,7 @@ def next_query(
         what = "ohne Mindestkriterien"
         search = {"gemeindeschluessel": [ags], "kriterien": {"familienname": p.familienname}}
     search.setdefault("suchart", "personensuche")
-    body = _query(tenant_id, authority, user, **search)
+    body = query_body(tenant_id, authority, user, **search)
     if caller:
         body["anfragende"] = body["anfragende"] | {"kennung": None, **caller}
         body["client_certificate_fingerprint"] = "00" * 32

@@ -59,21 +59,9 @@ PG_PORT="${MELDESPIEGEL_PG_PORT:-5433}"
 PG_STATE="${MELDESPIEGEL_PG_STATE:-/var/tmp/meldespiegel-postgres}"
 PG_USER_URL="postgresql://meldespiegel:meldespiegel@127.0.0.1:$PG_PORT"
 
-say() { printf '\033[1;34m[stack]\033[0m %s\n' "$*" >&2; }
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-apt_install() {
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "missing Debian packages ($*); install them (apt-get install $*) or run as root" >&2
-    exit 1
-  fi
-  if [ ! -f "$CACHE/.apt-updated" ]; then
-    apt-get update -qq >/dev/null
-    mkdir -p "$CACHE" && touch "$CACHE/.apt-updated"
-  fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-}
+SAY_AS=stack
+# shellcheck source=deploy/local/common.sh
+source "$ROOT/deploy/local/common.sh"
 
 # ---------------------------------------------------------------- Python environment
 python_env() {
@@ -378,6 +366,7 @@ case "$CMD" in
     python_env
     "$ROOT/.venv/bin/python" -m shared.platform.pki init "$CACHE/pki"
     ;;
+  kafka-jars) kafka_jars ;;  # the broker's jars in .local/kafka-libs (deploy/compose/smoke's Kafka image)
   down) down ;;
   down-all) kafka_down; pg_down ;;
   env) cat "$CACHE/stack-$PROFILE.env" ;;
@@ -389,5 +378,5 @@ case "$CMD" in
     port_open "$KAFKA_PORT" && echo "kafka: up on 127.0.0.1:$KAFKA_PORT" || echo "kafka: down"
     port_open "$PG_PORT" && echo "postgresql: up on 127.0.0.1:$PG_PORT" || echo "postgresql: down"
     ;;
-  *) echo "usage: stack.sh up|down|down-all|status|env|python-env|node-start [--profile dev|test|cluster]" >&2; exit 2 ;;
+  *) echo "usage: stack.sh up|down|down-all|status|env|python-env|kafka-jars|node-start [--profile dev|test|cluster]" >&2; exit 2 ;;
 esac

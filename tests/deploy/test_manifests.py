@@ -223,10 +223,12 @@ def test_mail_dispatch_keeps_its_print_spool_and_reads_its_relay_from_the_config
 
 
 def test_the_compose_file_follows_the_compose_specification() -> None:
+    """docker-compose.yml and the smoke's overlay (deploy/compose/smoke.yml)."""
     checker = ROOT / ".venv" / "bin" / "check-jsonschema"
     schema = SCHEMAS / "compose-spec.json"
     ok = subprocess.run(
-        [checker, "--schemafile", schema, ROOT / "docker-compose.yml"],
+        [checker, "--schemafile", schema, ROOT / "docker-compose.yml",
+         ROOT / "deploy" / "compose" / "smoke.yml"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert ok.returncode == 0, ok.stdout + ok.stderr
