@@ -82,19 +82,21 @@ python_env() {
   fi
 }
 
-# the checkers the deployment tests run besides the Python ones (tests/deploy)
-ASYNCAPI_PARSER="@asyncapi/parser@3.6.6"
+# what the tests check against in another language (tests/deploy, tests/interop): the AsyncAPI
+# parser, an RFC 8785 canonicaliser (the chain's auditor) and an RFC 9180 HPKE implementation
+NODE_TOOLS="@asyncapi/parser@3.6.6 canonicalize@2.1.0 @hpke/core@1.9.0"
 node_tools() {
   local stamp="$CACHE/node/.installed"
-  if [ "$(cat "$stamp" 2>/dev/null)" = "$ASYNCAPI_PARSER" ]; then return; fi
+  if [ "$(cat "$stamp" 2>/dev/null)" = "$NODE_TOOLS" ]; then return; fi
   command -v npm >/dev/null || apt_install nodejs npm
-  say "installing $ASYNCAPI_PARSER from npm"
+  say "installing $NODE_TOOLS from npm"
   mkdir -p "$CACHE/node"
-  if ! npm install --prefix "$CACHE/node" --no-audit --no-fund --silent "$ASYNCAPI_PARSER" \
+  # shellcheck disable=SC2086
+  if ! npm install --prefix "$CACHE/node" --no-audit --no-fund --silent $NODE_TOOLS \
        >"$CACHE/npm.log" 2>&1; then
     cat "$CACHE/npm.log" >&2; echo "npm install failed" >&2; exit 1
   fi
-  echo "$ASYNCAPI_PARSER" >"$stamp"
+  echo "$NODE_TOOLS" >"$stamp"
 }
 
 # ---------------------------------------------------------------- Kafka

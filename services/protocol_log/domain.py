@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import rfc8785
 
 from shared.contract.events.abruf import (
     Ergebnisstatus,
@@ -176,12 +177,17 @@ def answer_kind(event: QueryAnswered | QueryRejected) -> str:
 # -- the chain -----------------------------------------------------------------------------
 
 
-def canonical(entry: dict[str, Any]) -> str:
-    return json.dumps(entry, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+def canonical(entry: dict[str, Any]) -> bytes:
+    """The entry as the JSON Canonicalization Scheme (RFC 8785) writes it, so that an auditor
+    recomputes the hash with any language's JCS implementation (docs/audit/verify-chain.mjs).
+    For what the log holds (strings, integers, booleans, null; ASCII keys) these are the bytes
+    the chain was hashed over before, sorted compact UTF-8 JSON: older entries still verify."""
+    return rfc8785.dumps(entry)
 
 
 def entry_hash(chain: str, seq: int, prev_hash: str, entry: dict[str, Any]) -> str:
-    material = f"{chain}|{seq}|{prev_hash}|{canonical(entry)}".encode()
+    """SHA-256, hex, of `chain|seq|prev_hash|` and the canonical entry."""
+    material = f"{chain}|{seq}|{prev_hash}|".encode() + canonical(entry)
     return hashlib.sha256(material).hexdigest()
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.protocol_log import domain
@@ -323,6 +323,32 @@ async def verify(store: ProtocolRecords, signature_ok: SignatureCheck) -> dict[s
             signature_ok,
         )
     return results
+
+
+async def export_chain(
+    store: ProtocolRecords, chain: str, *, reader: str, now: datetime
+) -> list[dict[str, Any]]:
+    """A chain as an auditor verifies it without this system (docs/audit/verify-chain.mjs): its
+    last retention cut, its entries with their hashes, its signed checkpoints; each signed time
+    as the string that was signed. The export is logged like any read (§ 40 Abs. 5 BMG)."""
+
+    def signed(kind: str, s: domain.Signed) -> dict[str, Any]:
+        return {"kind": kind, "chain": chain, "seq": s.seq, "entry_hash": s.entry_hash,
+                "at": s.at.astimezone(UTC).isoformat(), "signature": s.signature.hex()}  # fmt: skip
+
+    cut = await store.last_cut(chain)
+    entries = await store.entries(chain)
+    lines = [signed("cut", cut)] if cut else []
+    lines += [
+        {"kind": "entry", "chain": chain, "seq": e.seq, "prev_hash": e.prev_hash,
+         "entry_hash": e.entry_hash, "entry": e.entry}
+        for e in entries
+    ]  # fmt: skip
+    lines += [signed("checkpoint", c) for c in await store.checkpoints(chain)]
+    await store.log_read(
+        reader, Zweck.DATENSCHUTZKONTROLLE.value, {"chain": chain}, len(entries), now
+    )
+    return lines
 
 
 async def publish_metrics(store: ProtocolRecords, now: datetime) -> list[Outgoing]:

@@ -9,6 +9,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from cryptography.exceptions import InvalidSignature
@@ -28,6 +29,7 @@ from shared.platform.messaging import Outgoing
 from tests import identities
 from tests.fakes.protocol_log import MemoryProtocolStore
 from tests.helpers import database_url
+from tests.node import run_node
 from tests.retrieval import HANNOVER, answered
 
 pytestmark = pytest.mark.integration
@@ -335,3 +337,48 @@ async def test_metrics_per_tenant_and_minute_without_personal_data(store: Protoc
     async with store.conn.transaction():
         # each minute once
         assert await service.publish_metrics(store, minute + timedelta(minutes=2)) == []
+
+
+VERIFIER = Path(__file__).resolve().parents[2] / "docs" / "audit" / "verify-chain.mjs"
+
+
+async def audit(store: ProtocolStore, chain: str, tmp_path: Path) -> tuple[int, str]:
+    """The chain exported for an auditor, checked by the documented verifier in Node.js."""
+    lines = await service.export_chain(store, chain, reader="auditor:LfD", now=NOW)
+    export = tmp_path / "chain.jsonl"
+    export.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), "utf-8")
+    key = tmp_path / "protocol-checkpoint.pub"
+    key.write_text(KEY.public_key().public_bytes_raw().hex())
+    done = run_node(VERIFIER.read_text("utf-8"), str(export), str(key))
+    return done.returncode, done.stdout.strip()
+
+
+async def test_an_auditor_verifies_an_exported_chain_with_another_languages_tools(
+    store: ProtocolStore, tmp_path: Path
+) -> None:
+    """§ 40 BMG's log is tamper-evident for the supervisory authority too: the export (retention
+    cut, entries with hashes, signed checkpoints) verifies with Node.js and an RFC 8785 package
+    in the 30 lines of docs/audit/verify-chain.mjs; an edited entry does not; the export is
+    logged as a read (§ 40 Abs. 5 Satz 3 BMG)."""
+    assert len(VERIFIER.read_text("utf-8").splitlines()) <= 32
+    old, kept = datetime(2025, 3, 15, 9, 0, tzinfo=BERLIN), NOW
+    await store.ensure_days([old.date(), kept.date()])
+    await write(store, old)
+    await write(store, *(kept + timedelta(minutes=i) for i in range(4)))
+    await write(store, kept, kriterien={"familienname": "Øster-Ğül 😀", "vornamen": "Zoë"})
+    await service.checkpoint(store, KEY.sign, kept + timedelta(hours=1))
+    async with store.conn.transaction():
+        dropped = await service.drop_due_day(
+            store, KEY.sign, datetime(2026, 12, 31, 0, 0, tzinfo=BERLIN)
+        )
+    assert dropped == 1  # the entry of 15 March 2025: a signed retention cut now
+    assert await audit(store, "operator", tmp_path) == (0, "intact")
+    reads = await store.conn.fetch("SELECT reader, purpose, filter FROM read_log")
+    assert [(r["reader"], r["purpose"]) for r in reads] == [("auditor:LfD", "datenschutzkontrolle")]
+
+    await store.conn.execute(
+        "UPDATE protokoll SET entry = jsonb_set(entry, '{aktenzeichen}', '\"AZ 9\"') WHERE seq = 4"
+    )
+    code, out = await audit(store, "operator", tmp_path)
+    assert code == 1
+    assert "entry 4 was changed" in out, out
