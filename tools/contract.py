@@ -1,8 +1,9 @@
-"""The event contract, generated from the code: an AsyncAPI 3.0 document (by FastStream) of every
-topic with its payload, who writes it and which services consume it, and a JSON Schema per
-event type (pydantic).
+"""The contract, generated from the code: an AsyncAPI 3.0 document (by FastStream) of every topic
+with its payload, who writes it and which services consume it, a JSON Schema per event type
+(pydantic), and an OpenAPI 3.1 document per HTTP API (`shared.platform.openapi`).
 
-    python -m tools.contract write   # docs/asyncapi.json, docs/events/<ce_type>.schema.json
+    python -m tools.contract write   # docs/asyncapi.json, docs/events/<ce_type>.schema.json,
+                                     # docs/openapi/<api>.json
     python -m tools.contract check   # exit 1 if the committed documents are stale
 
 Consumers are read from the brokers of the services `tools/registry.py` lists, each built as it
@@ -33,12 +34,20 @@ from shared.contract.envelope import (
     SPECVERSION,
 )
 from shared.contract.topics import CATALOGUE, TopicSpec, by_name
+from shared.platform.openapi import document
 from shared.platform.runtime import ServiceRuntime
 from tools import generated
 from tools.registry import PROCESSES
 
 ROOT = generated.ROOT
 ASYNCAPI = ROOT / "docs" / "asyncapi.json"
+OPENAPI = ROOT / "docs" / "openapi"
+# the HTTP APIs: the module that declares each (its API), and its document's name
+APIS = {
+    "authentication": "services.provisioning.api",
+    "protocol": "services.protocol_log.api",
+    "portal": "services.portal.api",
+}
 EVENTS = ROOT / "docs" / "events"
 VERSION = "1"
 
@@ -188,6 +197,10 @@ def _text(value: Any) -> str:
 def rendered() -> dict[Path, str]:
     files = {ASYNCAPI: _text(asyncapi())}
     files |= {EVENTS / name: _text(schema) for name, schema in json_schemas().items()}
+    files |= {
+        OPENAPI / f"{name}.json": _text(document(importlib.import_module(module).API))
+        for name, module in APIS.items()
+    }
     return files
 
 

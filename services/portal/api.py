@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
 from services.portal import service
 from services.portal.service import PORTAL_ISSUER, Reply
 from shared.platform.asgi import (
@@ -33,10 +35,49 @@ from shared.platform.asgi import (
     respond_json,
     token_endpoint,
 )
+from shared.platform.openapi import Api, Operation, documented
 from shared.platform.tokens import Identity
 
 if TYPE_CHECKING:
     from services.portal.app import PortalService
+
+
+class Anmeldung(BaseModel):
+    kennung: str
+    passwort: str
+
+
+class Passwortaenderung(BaseModel):
+    kennung: str
+    passwort: str
+    neues_passwort: str
+
+
+class Abholung(BaseModel):
+    vorgangsnummer: str
+
+
+SIGN_IN = {200: "an access token, or password_change_required", 401: "wrong Kennung or password",
+           403: "the account may not sign in (locked, not approved)"}  # fmt: skip
+API = Api(
+    title="meldespiegel portal: requester API",
+    description="The portal's own user management for requesters of simple registry "
+    "information (§§ 44, 49 BMG, PortalV § 1 Abs. 2): sign-in, the forced change of the initial "
+    "password, the mailbox of answers ready to be fetched and the fetch itself, which returns "
+    "the answer sealed (HPKE, RFC 9180) for the requester's key and logs the time of forwarding "
+    "(PortalV § 3 Abs. 1 Nr. 3). The token is the portal's own and names the Kennung.",
+    server="http://127.0.0.1:8084",
+    operations=(
+        Operation("/portal/anmeldung", "post", "Sign in", SIGN_IN, body=Anmeldung),
+        Operation("/portal/passwort", "post", "Change the password", SIGN_IN
+                  | {400: "the new password does not meet the rules"}, body=Passwortaenderung),
+        Operation("/portal/postfach", "get", "The answers ready to be fetched",
+                  {200: "the mailbox", 401: "sign in again"}, bearer=True),
+        Operation("/portal/antwort", "post", "Fetch an answer (once)", {
+            200: "the answer, sealed for the requester's key", 401: "sign in again",
+            404: "no answer (any more) for this Vorgangsnummer"}, body=Abholung, bearer=True),
+    ),
+)  # fmt: skip
 
 
 def routes(runtime: PortalService) -> list[tuple[str, Endpoint]]:
@@ -89,11 +130,10 @@ def routes(runtime: PortalService) -> list[tuple[str, Endpoint]]:
     def signed_in(method: str, handle: IdentifiedEndpoint) -> Endpoint:
         return token_endpoint(method, handle, public_key, runtime.clock, issuer=PORTAL_ISSUER)
 
-    login = ("kennung", "passwort")
-    return [
-        ("/portal/anmeldung", json_endpoint(anmeldung, login)),
-        ("/portal/passwort", json_endpoint(passwort, (*login, "neues_passwort"))),
+    return documented(API, [
+        ("/portal/anmeldung", json_endpoint(anmeldung, Anmeldung)),
+        ("/portal/passwort", json_endpoint(passwort, Passwortaenderung)),
         ("/portal/postfach", signed_in("GET", postfach)),
         ("/portal/antwort", signed_in("POST", antwort)),
         ("/health", health),
-    ]
+    ])  # fmt: skip

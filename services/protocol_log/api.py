@@ -41,6 +41,7 @@ from shared.platform.broker import schema_violations
 from shared.platform.csv_export import as_csv
 from shared.platform.logging import get_logger
 from shared.platform.messaging import Outgoing
+from shared.platform.openapi import Api, Operation, documented
 from shared.platform.tokens import Identity
 
 if TYPE_CHECKING:
@@ -63,6 +64,27 @@ class Leseanfrage(BaseModel):
     since: datetime | None = None
     until: datetime | None = None
     format: Literal["json", "csv"] = "json"
+
+
+API = Api(
+    title="meldespiegel protocol read API (protocol_log)",
+    description="The § 40 BMG protocol log, read for a purpose of § 40 Abs. 5 Satz 3 BMG only "
+    "(Datenschutzkontrolle, criminal proceedings arising from it, Betriebssicherung, information "
+    "to the person concerned); every read is logged with its reader. Who reads, and which "
+    "chains, comes from the access token alone: an authority reads its own retrievals, the "
+    "operator's officers the operator's chains.",
+    server="http://127.0.0.1:8083",
+    operations=(
+        Operation("/protocol/read", "post", "Entries for a purpose", {
+            200: "the entries (JSON, or CSV with format=csv)",
+            401: "sign in: a valid access token is required",
+            403: "this reader may not read this for this purpose"},
+            body=Leseanfrage, bearer=True, produces=("application/json", "text/csv")),
+        Operation("/protocol/verify", "get", "Verify every chain", {
+            200: "each chain's findings (none: intact)", 401: "sign in again",
+            403: "verifying is the operator's"}, bearer=True),
+    ),
+)  # fmt: skip
 
 
 def routes(runtime: ProtocolLog) -> list[tuple[str, Endpoint]]:
@@ -119,8 +141,8 @@ def routes(runtime: ProtocolLog) -> list[tuple[str, Endpoint]]:
     async def health(scope: Scope, receive: Receive, send: Send) -> None:
         await respond_json(send, 200, {"status": "ok"})
 
-    return [
+    return documented(API, [
         ("/protocol/verify", signed_in("GET", verify_chains)),
         ("/protocol/read", signed_in("POST", read)),
         ("/health", health),
-    ]
+    ])  # fmt: skip

@@ -15,7 +15,9 @@ The TLS terminator passes the client certificate's SHA-256 fingerprint in the he
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
 
 from services.provisioning import domain, service
 from services.provisioning.app import Provisioning
@@ -32,10 +34,59 @@ from shared.platform.asgi import (
     token_endpoint,
 )
 from shared.platform.csv_export import as_csv
+from shared.platform.openapi import Api, Operation, documented
 from shared.platform.signin import http_status, message
 from shared.platform.tokens import Identity
 
 CERT_HEADER = b"x-client-cert-sha256"
+
+
+class Login(BaseModel):
+    username: str
+    password: str
+
+
+class Refresh(BaseModel):
+    refresh_token: str = Field(description="spent by this call; the answer holds the next")
+
+
+class PasswordChange(BaseModel):
+    username: str
+    current_password: str = Field(description="the initial password from the letter, or the last")
+    new_password: str
+
+
+class AuditQuery(BaseModel):
+    tenant_id: str = Field(description="the tenant whose accounts are audited")
+    format: Literal["json", "csv"] = Field("json", description="json, or csv for a spreadsheet")
+
+
+SIGN_IN = {
+    200: "signed in: access and refresh token, or the outcome (e.g. password_change_required)",
+    401: "wrong name or password, or a token that is spent or expired",
+    403: "the account or tenant may not sign in (locked, suspended, certificate missing)",
+}
+API = Api(
+    title="meldespiegel authentication API (provisioning)",
+    description="Sign-in of the tenants' users and the operators: access tokens (EdDSA JWT, "
+    "15 minutes) that the protocol read API and the operator commands believe, refresh tokens "
+    "(used once, at most 8 hours), the forced change of the initial password, and the security "
+    "audit of a tenant's accounts. Every outcome is an audit event on min.account.audit.v1.",
+    server="http://127.0.0.1:8081",
+    operations=(
+        Operation("/auth/login", "post", "Sign in", SIGN_IN, body=Login, client_certificate=True),
+        Operation("/auth/refresh", "post", "The next token pair", SIGN_IN, body=Refresh,
+                  client_certificate=True),
+        Operation("/auth/password", "post", "Change the password", {
+            200: "changed", 400: "the new password does not meet the rules",
+            401: "wrong current password", 403: "the account may not sign in"},
+            body=PasswordChange, client_certificate=True),
+        Operation("/accounts/audit", "get", "A tenant's accounts, status history and sign-ins", {
+            200: "the audit (JSON, or CSV with format=csv)", 403: "neither operator nor the own "
+            "administrator", 404: "no such tenant"}, query=AuditQuery, bearer=True,
+            produces=("application/json", "text/csv")),
+    ),
+)  # fmt: skip
 
 
 def _answer(result: service.LoginResult) -> dict[str, Any]:
@@ -133,18 +184,16 @@ def routes(runtime: Provisioning) -> list[tuple[str, Endpoint]]:
     async def health(scope: Scope, receive: Receive, send: Send) -> None:
         await respond_json(send, 200, {"status": "ok"})
 
-    return [
-        ("/auth/login", json_endpoint(login, ("username", "password"), CERT_HEADER)),
-        ("/auth/refresh", json_endpoint(refresh, ("refresh_token",), CERT_HEADER)),
-        (
-            "/auth/password",
-            json_endpoint(
-                change_password, ("username", "current_password", "new_password"), CERT_HEADER
+    return documented(
+        API,
+        [
+            ("/auth/login", json_endpoint(login, Login, CERT_HEADER)),
+            ("/auth/refresh", json_endpoint(refresh, Refresh, CERT_HEADER)),
+            ("/auth/password", json_endpoint(change_password, PasswordChange, CERT_HEADER)),
+            (
+                "/accounts/audit",
+                token_endpoint("GET", audit, runtime.deps.token_key.public_key(), runtime.clock),
             ),
-        ),
-        (
-            "/accounts/audit",
-            token_endpoint("GET", audit, runtime.deps.token_key.public_key(), runtime.clock),
-        ),
-        ("/health", health),
-    ]
+            ("/health", health),
+        ],
+    )

@@ -3,9 +3,11 @@ JSON answers, bounded JSON request bodies, and a uvicorn server that exits like 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import signal
+import socket
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
@@ -13,6 +15,7 @@ from typing import Any
 
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import BaseModel
 
 from shared.platform.logging import get_logger
 from shared.platform.tokens import ISSUER, Identity, TokenRefused, bearer, verify
@@ -132,11 +135,12 @@ JSON_MAX_BODY = 16 * 1024
 
 
 def json_endpoint(
-    handler: JsonHandler, fields: tuple[str, ...], pass_header: bytes | None = None
+    handler: JsonHandler, request: type[BaseModel], pass_header: bytes | None = None
 ) -> Endpoint:
-    """POST with a JSON object holding `fields` as strings; anything else is a 400, not a crash.
-    The handler gets the object and the value of `pass_header` (e.g. the client certificate's
-    fingerprint the TLS terminator sets)."""
+    """POST with a JSON object holding the fields of `request` (the model the OpenAPI document
+    shows) as strings; anything else is a 400, not a crash. The handler gets the object and the
+    value of `pass_header` (e.g. the client certificate's fingerprint the TLS terminator sets)."""
+    fields = tuple(request.model_fields)
 
     async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] != "POST":
@@ -213,6 +217,34 @@ class Server(uvicorn.Server):
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, self.handle_exit)
         yield
+
+
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn inside a running service (its metrics endpoint): the service keeps its own signal
+    handling, and `begin`/`end` start and stop the server as a task of its event loop."""
+
+    def __init__(self, app: Any, host: str, port: int) -> None:
+        super().__init__(
+            uvicorn.Config(app, host=host, port=port, lifespan="off", log_config=None,
+                           access_log=False)
+        )  # fmt: skip
+        self._task: asyncio.Task[None] | None = None
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    async def begin(self) -> None:
+        # bound and listening here: a port in use is this call's OSError (uvicorn would exit),
+        # and a request that comes before uvicorn accepts waits in the backlog
+        listening = socket.create_server((self.config.host, self.config.port))
+        self._task = asyncio.create_task(self.serve(sockets=[listening]))
+
+    async def end(self) -> None:
+        self.should_exit = True
+        if self._task is not None:
+            await self._task
+            self._task = None
 
 
 def server(app: Any, host: str, port: int, **options: Any) -> Server:

@@ -1,4 +1,4 @@
-"""Prometheus metrics of one service, and the small HTTP endpoint that serves them.
+"""Prometheus metrics of one service, and the HTTP endpoint that serves them.
 
 - FastStream's Kafka middleware: messages received, processed (with status), their duration,
   messages in process, publishes (prefix `meldespiegel_`, label `app_name` = the service);
@@ -6,31 +6,28 @@
   partition, refreshed periodically;
 - `meldespiegel_dead_letters_total{topic,error_type}`: events this service dead-lettered.
 
-`GET /metrics` answers in the Prometheus text format, `GET /health` 200 while the service is
-consuming (503 otherwise), for probes. The port is `MELDESPIEGEL_METRICS_PORT` (0: off).
+`GET /metrics` answers in the Prometheus text format (prometheus_client's ASGI app), `GET /health`
+200 while the service is consuming (503 otherwise), for probes (FastStream's ASGI handler); both
+under uvicorn on `MELDESPIEGEL_METRICS_PORT` (0: off).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Callable
 from typing import Any
 
+from faststream.asgi import AsgiResponse, get
+from faststream.asgi.response import JSONResponse
+from faststream.asgi.types import ASGIApp, Receive, Scope, Send
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    generate_latest,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, make_asgi_app
 
+from shared.platform.asgi import EmbeddedServer
 from shared.platform.logging import get_logger
 
 log = get_logger(__name__)
-MAX_REQUEST = 8192
 
 
 class Metrics:
@@ -72,35 +69,33 @@ class Metrics:
                         max(0, highwater - position)
                     )
 
-    async def serve(self, host: str, port: int) -> asyncio.Server:
-        server = await asyncio.start_server(self._handle, host, port)
+    def asgi(self) -> ASGIApp:
+        """`/metrics` is prometheus_client's ASGI app on this registry, `/health` a FastStream
+        ASGI handler; anything else is a 404."""
+
+        async def health(scope: Scope) -> AsgiResponse:
+            ok = self.healthy()
+            return JSONResponse({"status": "ok" if ok else "starting"}, 200 if ok else 503)
+
+        routes: dict[str, ASGIApp] = {
+            "/metrics": make_asgi_app(self.registry),
+            "/health": get(health, include_in_schema=False),
+        }
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                return  # lifespan: nothing to start
+            route = routes.get(scope["path"])
+            if route is None:
+                await AsgiResponse(b"/metrics or /health\n", 404)(scope, receive, send)
+                return
+            await route(scope, receive, send)
+
+        return app
+
+    async def serve(self, host: str, port: int) -> EmbeddedServer:
+        """The endpoint under uvicorn, as a task of the running service."""
+        server = EmbeddedServer(self.asgi(), host, port)
+        await server.begin()
         log.info("metrics endpoint listening", host=host, port=port)
         return server
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
-            method, path, *_ = head[:MAX_REQUEST].decode("latin-1").split(" ", 2)
-            if method != "GET":
-                status, ctype, body = "405 Method Not Allowed", "text/plain", b"GET only\n"
-            elif path.split("?")[0] == "/metrics":
-                status, ctype, body = "200 OK", CONTENT_TYPE_LATEST, generate_latest(self.registry)
-            elif path.split("?")[0] == "/health":
-                ok = self.healthy()
-                status = "200 OK" if ok else "503 Service Unavailable"
-                ctype, body = (
-                    "application/json",
-                    b'{"status": "%s"}\n' % (b"ok" if ok else b"starting"),
-                )
-            else:
-                status, ctype, body = "404 Not Found", "text/plain", b"/metrics or /health\n"
-            writer.write(
-                f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
-                "Connection: close\r\n\r\n".encode("latin-1")
-                + body
-            )
-            await writer.drain()
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError, ValueError):
-            pass  # a client that does not speak HTTP gets nothing
-        finally:
-            writer.close()

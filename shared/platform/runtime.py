@@ -21,6 +21,7 @@ from faststream.message import StreamMessage
 from shared.contract.deadletter import REDRIVEN_BY
 from shared.contract.envelope import Envelope, decode_headers
 from shared.contract.topics import TopicSpec
+from shared.platform.asgi import EmbeddedServer
 from shared.platform.broker import (
     INFRASTRUCTURE,
     POISON,
@@ -122,7 +123,7 @@ class ServiceRuntime:
         self.broker: KafkaBroker = make_broker(
             self.settings, name, self.metrics.faststream, self.metrics.dead_lettered
         )
-        self._http: asyncio.Server | None = None
+        self._http: EmbeddedServer | None = None
         self._consuming = False
         self.metrics.healthy = lambda: self._consuming and self._messaging is not None
         self._messaging: Messaging | None = None
@@ -327,7 +328,7 @@ class ServiceRuntime:
         for task in self._tasks:
             task.cancel()
         if self._http is not None:
-            self._http.close()
+            await self._http.end()
             self._http = None
 
     async def close_resources(self) -> None:

@@ -4,6 +4,7 @@ for everywhere it must not be: on every topic, in every log line, in every datab
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,7 @@ from tests.helpers import (
     skip_backlog,
 )
 from tests.smtp import SmtpServer, decrypted, free_port, verified_text
+from tools.contract import OPENAPI
 
 pytestmark = pytest.mark.integration
 PKI = get_settings().pki_dir
@@ -116,6 +118,8 @@ async def test_from_application_to_first_login_and_no_password_anywhere(
         assert again.json()["outcome"] == "authenticated"
         old = await api.post("/auth/login", json={"username": username, "password": password})
         assert old.status_code == 401
+        served = await api.get("/openapi.json")  # the API describes itself, as committed
+        assert served.json() == json.loads(OPENAPI.joinpath("authentication.json").read_text())
 
     dispatched = await read_all(Topics.MAIL_DISPATCHED.name, until=lambda rs: len(rs) >= 3)
     assert {r.json()["kind"] for r in dispatched} >= {
