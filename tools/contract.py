@@ -32,6 +32,7 @@ from shared.contract.envelope import (
     CORRELATION_HEADER,
     REQUIRED_HEADERS,
     SPECVERSION,
+    TRACE_HEADER,
 )
 from shared.contract.topics import CATALOGUE, TopicSpec, by_name
 from shared.platform.openapi import document
@@ -156,6 +157,12 @@ def _envelope(message: dict[str, Any], spec: TopicSpec) -> None:
                 "description": "ties the events of one case together (extension attribute)",
             },
             "content-type": {"type": "string", "const": CONTENT_TYPE},
+            TRACE_HEADER: {
+                "type": "string",
+                "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$",
+                "description": "W3C Trace Context of the event's trace (OpenTelemetry); "
+                "optional, a malformed one is ignored",
+            },
         },
     }
     message["correlationId"] = {"location": f"$message.header#/{CORRELATION_HEADER}"}

@@ -3,6 +3,7 @@ is the event's JSON. kcat and Kafka UIs show both as they are."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,9 @@ CORRELATION_HEADER = "ce_correlationid"
 # the name events published before carry (FastStream also writes it): still read
 FORMER_CORRELATION_HEADER = "correlation_id"
 REQUIRED_HEADERS = ("ce_id", "ce_source", "ce_type", "ce_specversion")
+# W3C Trace Context, as OpenTelemetry's Kafka instrumentations carry it (`shared.platform.tracing`)
+TRACE_HEADER = "traceparent"
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 # an operator's command or redrive carries the operator's certificate (DER, base64) and an Ed25519
 # signature over the record (`shared.platform.operator_signatures`)
 OPERATOR_CERT_HEADER = "operator_cert"
@@ -34,6 +38,7 @@ class Envelope:
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
     correlation_id: str = ""
     subject: str | None = None
+    traceparent: str | None = None  # the trace this event belongs to
 
     @property
     def correlation(self) -> str:
@@ -42,7 +47,13 @@ class Envelope:
 
     @classmethod
     def new(
-        cls, *, source: str, type: str, correlation_id: str | None, subject: str | None = None
+        cls,
+        *,
+        source: str,
+        type: str,
+        correlation_id: str | None,
+        subject: str | None = None,
+        traceparent: str | None = None,
     ) -> Envelope:
         event_id = str(uuid.uuid4())
         return cls(
@@ -51,6 +62,7 @@ class Envelope:
             type=type,
             correlation_id=correlation_id or event_id,
             subject=subject,
+            traceparent=traceparent,
         )
 
     def to_headers(self) -> dict[str, str]:
@@ -65,6 +77,8 @@ class Envelope:
         }
         if self.subject:
             headers["ce_subject"] = self.subject
+        if self.traceparent:
+            headers[TRACE_HEADER] = self.traceparent
         return headers
 
     @classmethod
@@ -88,7 +102,15 @@ class Envelope:
             time=time,
             correlation_id=correlation_of(headers) or headers["ce_id"],
             subject=headers.get("ce_subject"),
+            traceparent=traceparent_of(headers),
         )
+
+
+def traceparent_of(headers: Mapping[str, str]) -> str | None:
+    """The W3C traceparent the headers carry, or None for none or anything else: a malformed one
+    is ignored, never a reason to refuse the event."""
+    value = headers.get(TRACE_HEADER)
+    return value if value is not None and _TRACEPARENT.fullmatch(value) else None
 
 
 def correlation_of(headers: Mapping[str, str]) -> str | None:

@@ -225,7 +225,8 @@ class EmbeddedServer(uvicorn.Server):
 
     def __init__(self, app: Any, host: str, port: int) -> None:
         super().__init__(
-            uvicorn.Config(app, host=host, port=port, lifespan="off", log_config=None,
+            uvicorn.Config(app, host=host, port=port, lifespan="off", interface="asgi3",
+                           log_config=None,
                            access_log=False)
         )  # fmt: skip
         self._task: asyncio.Task[None] | None = None

@@ -40,6 +40,7 @@ from fast_depends.library import CustomField
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.message import KafkaMessage as StreamKafkaMessage
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 from faststream.message import StreamMessage
@@ -49,7 +50,7 @@ from pydantic import BaseModel, ValidationError
 from shared.contract.deadletter import DeadLetter, exact_headers
 from shared.contract.envelope import Envelope, EnvelopeError, correlation_of, decode_headers
 from shared.contract.topics import DLQ_MAX_MESSAGE_BYTES, TopicSpec, by_name
-from shared.platform import kafka_security
+from shared.platform import kafka_security, tracing
 from shared.platform.logging import event_context, get_logger
 from shared.platform.retry import backoff
 from shared.platform.settings import Settings
@@ -146,6 +147,12 @@ def make_broker(
         logger=logging.getLogger(f"meldespiegel.{service}.broker"),
         log_level=logging.DEBUG,  # per-message "Received/Processed" lines only when debugging
     )
+    provider = tracing.configure(service, settings.tracing)
+    if provider is not None:
+        # FastStream's OpenTelemetry middleware: a consumed batch is traced with links to its
+        # records' traces; a publish (the outbox relay's) is traced within the context the
+        # relay restores from the row (`shared.platform.tracing.within`)
+        broker.add_middleware(KafkaTelemetryMiddleware(tracer_provider=provider))
     if metrics is not None:
         broker.add_middleware(metrics)
     broker.add_middleware(_dead_letter_middleware(broker, settings, service, on_dead_letter))

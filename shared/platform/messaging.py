@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -27,6 +28,7 @@ from pydantic import BaseModel
 
 from shared.contract.envelope import Envelope, correlation_of
 from shared.contract.topics import TopicSpec
+from shared.platform import tracing
 from shared.platform.broker import INFRASTRUCTURE
 from shared.platform.logging import get_logger
 
@@ -67,16 +69,30 @@ class OutboxRow:
     payload: str
 
 
-def outbox_row(out: Outgoing, source: str, cause: Envelope | None) -> OutboxRow:
+def outbox_row(
+    out: Outgoing, source: str, cause: Envelope | None, started_ns: int | None = None
+) -> OutboxRow:
     """The envelope and record of an event an effect wants published: a new event id, the
-    cause's correlation id, keyed as the catalogue says."""
+    cause's correlation id and trace (a span of this hop since `started_ns`), keyed as the
+    catalogue says."""
     if not isinstance(out.event, out.topic.event):
         raise TypeError(f"{type(out.event).__name__} does not belong on {out.topic.name}")
+    correlation_id = cause.correlation if cause else None
+    traceparent = tracing.hop(
+        cause.traceparent if cause else None,
+        f"{source.rsplit('/', 1)[-1]} → {out.topic.name}",
+        {"messaging.destination.name": out.topic.name,
+         "cloudevents.event_type": out.topic.event_type,
+         "meldespiegel.cause": cause.id if cause else "",
+         "meldespiegel.correlation_id": correlation_id or ""},
+        started_ns,
+    )  # fmt: skip
     env = Envelope.new(
         source=source,
         type=out.topic.event_type,
-        correlation_id=cause.correlation if cause else None,
+        correlation_id=correlation_id,
         subject=out.subject,
+        traceparent=traceparent,
     )
     return OutboxRow(
         env,
@@ -123,6 +139,7 @@ class Messaging:
 
     async def process_once(self, consumed: Consumed, effect: Effect) -> bool:
         """Runs `effect` unless the event was processed before; returns whether it ran."""
+        started = time.time_ns()
         async with self.pool.acquire() as conn, conn.transaction():
             fresh = await conn.fetchval(
                 """INSERT INTO inbox (event_id, topic, partition, "offset", event_type)
@@ -135,7 +152,10 @@ class Messaging:
             )
             staged: list[OutboxRow] = []
             if fresh:
-                staged = [outbox_row(o, self.source, consumed.envelope) for o in await effect(conn)]
+                staged = [
+                    outbox_row(o, self.source, consumed.envelope, started)
+                    for o in await effect(conn)
+                ]
                 await self.stage_all(conn, staged)
         if fresh:
             await self._publish(staged)
@@ -151,6 +171,7 @@ class Messaging:
         its batch only time, never an effect."""
         if not items:
             return True
+        started = time.time_ns()
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 fresh = {
@@ -180,7 +201,7 @@ class Messaging:
                     if len(outgoing) != len(todo):
                         raise RuntimeError("a batch effect must answer each of its events")
                     staged = [
-                        outbox_row(out, self.source, item.consumed.envelope)
+                        outbox_row(out, self.source, item.consumed.envelope, started)
                         for item, outs in zip(todo, outgoing, strict=True)
                         for out in outs
                     ]
@@ -312,14 +333,15 @@ class Messaging:
         """Hands a row to the producer; its acknowledgement to await, or None from a broker
         that confirms at once (FastStream's in-memory test broker)."""
         headers = json.loads(row.headers) if isinstance(row.headers, str) else row.headers
-        acknowledged = await self.broker.publish(
-            row.payload.encode("utf-8"),
-            row.topic,
-            key=row.key.encode("utf-8"),
-            headers=headers,
-            correlation_id=correlation_of(headers),
-            no_confirm=True,
-        )
+        with tracing.within(headers):
+            acknowledged = await self.broker.publish(
+                row.payload.encode("utf-8"),
+                row.topic,
+                key=row.key.encode("utf-8"),
+                headers=headers,
+                correlation_id=correlation_of(headers),
+                no_confirm=True,
+            )
         if not inspect.isawaitable(acknowledged):
             return None
         return cast("asyncio.Future[Any]", acknowledged)

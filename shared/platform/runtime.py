@@ -21,6 +21,7 @@ from faststream.message import StreamMessage
 from shared.contract.deadletter import REDRIVEN_BY
 from shared.contract.envelope import Envelope, decode_headers
 from shared.contract.topics import TopicSpec
+from shared.platform import tracing
 from shared.platform.asgi import EmbeddedServer
 from shared.platform.broker import (
     INFRASTRUCTURE,
@@ -335,6 +336,7 @@ class ServiceRuntime:
         if self._messaging:
             await self._messaging.pool.close()
             self._messaging = None
+        await asyncio.to_thread(tracing.shutdown)  # the spans still buffered go out
 
     async def _relay_leftovers(self, older_than_seconds: float | None = None) -> None:
         age = (

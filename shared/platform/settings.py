@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     )
     metrics_host: str = Field("127.0.0.1", description="where /metrics and /health listen")
     metrics_port: int = Field(0, description="port of /metrics and /health; 0 turns them off")
+    tracing: Literal["off", "otlp"] = Field(
+        "off",
+        description="OpenTelemetry traces over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT, or off",
+    )
     operator_state: str = Field(
         "03", description="Landesschlüssel of the state that runs this Melderegisterdatenspiegel"
     )
