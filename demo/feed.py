@@ -2,7 +2,10 @@
 prints what becomes of them (readable progress for `scripts/run`).
 
 First a scripted round that shows every path (accepted, incomplete, duplicate, administrator change,
-a security authority, a dead letter), then one random application every few seconds.
+a security authority, a dead letter), then one random application every few seconds. The feed also
+plays the Verfahrensbetreuung (`ops-verfahrensbetreuung`): it signs each recommendation of legal
+review as it stands, with the operator's key, as `meldespiegel review sign` would; cases the
+rules leave open wait for a person (`meldespiegel review list`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from shared.platform.broker import json_or_none
 from shared.platform.kafka_client import KafkaClient
 from shared.platform.kafka_security import client_options
 from shared.platform.operator_signatures import COMMAND, OperatorKey
+from shared.platform.pki import load_operator_key
 from shared.platform.settings import get_settings
 
 SOURCE = "/demo/scan-intake"
@@ -221,12 +225,16 @@ def _refused(body: dict[str, Any]) -> str:
 
 def _decided(body: dict[str, Any]) -> str:
     terms = body["conditions"] if body["decision"] == "approved" else body["reasons"]
-    return f"⚖ {body['decision']:<11} {body['application_id']}  " + ", ".join(
-        t["code"] for t in terms
+    signed = ", ".join(body.get("signatures") or []) or "the rules, unsigned"
+    codes = ", ".join(t["code"] for t in terms if t["code"] != "SIGNED_AS_RECOMMENDED")
+    return f"⚖ {body['decision']:<11} {body['application_id']}  signed by {signed}" + (
+        f"  {codes}" if codes else ""
     )
 
 
 def _manual(body: dict[str, Any]) -> str:
+    if body.get("proposed"):
+        return f"⚐ recommended {body['application_id']}  {body['proposed']}, to be signed"
     return f"⏸ manual      {body['application_id']}  " + ", ".join(
         n["code"] for n in body["needed"]
     )
@@ -257,8 +265,29 @@ def describe(topic: str, body: dict[str, Any], headers: dict[str, str]) -> str:
     return f"☠ dead letter {error}"
 
 
-async def follow(stop: asyncio.Event) -> None:
-    """Prints what becomes of the applications, from now on (no consumer group)."""
+OPERATOR = "ops-verfahrensbetreuung"  # the local installation's Verfahrensbetreuung
+
+
+async def sign(client: KafkaClient, operator: OperatorKey, body: dict[str, Any]) -> None:
+    """The Verfahrensbetreuung signs a recommendation as it stands (§ 35a VwVfG: the decision is
+    the person's)."""
+    decision = {
+        "application_id": body["application_id"],
+        "operator_id": OPERATOR,
+        "decision": body["proposed"],
+        "reason": "Der Empfehlung wird gefolgt.",
+    }
+    await publish(
+        client, Topics.REVIEW_MANUAL_DECISION, body["application_id"], decision,
+        "/demo/operators", signed_by=operator,
+    )  # fmt: skip
+    print(f"✍ signed      {body['application_id']}  {body['proposed']} by {OPERATOR}", flush=True)
+
+
+async def follow(stop: asyncio.Event, client: KafkaClient) -> None:
+    """Prints what becomes of the applications, from now on (no consumer group), and signs the
+    recommendations as the Verfahrensbetreuung."""
+    operator = load_operator_key(get_settings().pki_dir, OPERATOR)
     follower = await kafka().follow(*FOLLOWED, Topics.APPLICATION_SUBMITTED.dlq)
     skipped = Skipped()
     try:
@@ -271,6 +300,9 @@ async def follow(stop: asyncio.Event) -> None:
                     skipped.one(r.topic)
                     continue
                 print(line, flush=True)
+                if r.topic == Topics.REVIEW_PENDING_MANUAL.name and body and body.get("proposed"):
+                    await asyncio.sleep(0.5)  # a moment to read it
+                    await sign(client, operator, body)
     finally:
         await follower.close()
 
@@ -291,8 +323,8 @@ async def main(interval: float) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    follower = asyncio.create_task(follow(stop))
     producer = kafka()
+    follower = asyncio.create_task(follow(stop, producer))
     try:
         await asyncio.sleep(3)  # let the follower join before the first outcome
         for what, body in scripted_round():

@@ -111,20 +111,32 @@ def _describe_event(record: Record) -> str:
     if t == Topics.APPLICATION_REFUSED.name:
         return f"refused at intake: {b.get('reason_code')} ({b.get('message', '')})"
     if t == Topics.REVIEW_PENDING_MANUAL.name:
+        if b.get("signatures"):
+            return f"signed by {', '.join(b['signatures'])}; waiting for a countersignature"
+        if b.get("recommendation"):
+            return f"recommended: {b['recommendation']}; waiting for an operator's signature"
         return f"waiting for a manual decision: {_codes(b.get('needed', []))}"
     if t == Topics.REVIEW_MANUAL_DECISION.name:
-        return f"manual decision by {b.get('operator_id')}: {b.get('decision')} ({b.get('reason')})"
+        return f"signed by {b.get('operator_id')}: {b.get('decision')} ({b.get('reason')})"
     if t == Topics.REVIEW_DECISION_REJECTED.name:
-        return f"manual decision not applied: {b.get('reason_code')} ({b.get('message')})"
+        return f"signature not applied: {b.get('reason_code')} ({b.get('message')})"
     if t == Topics.REVIEW_LOGGING_COMMISSIONED.name:
         return f"logging commissioned ({b.get('reference')})"
     if t == Topics.REVIEW_OVERDUE.name:
         return f"overdue ({b.get('level')}), waiting for {b.get('waiting_for')}"
     if t == Topics.REVIEW_DECIDED.name:
+        # decisions from before signatures name "rules" and no signature: the rules alone
+        signatures = b.get("signatures") or []
+        unsigned = b.get("automatic") or (not signatures and b.get("decided_by") == "rules")
+        who = (
+            "by the rules, unsigned"
+            if unsigned
+            else "signed by " + ", ".join(signatures or [str(b.get("decided_by"))])
+        )
         if b.get("decision") == "approved":
             terms = _codes(b.get("conditions", [])) or "no conditions"
-            return f"approved by {b.get('decided_by')} ({terms}): {b.get('statement', '')}"
-        return f"rejected by {b.get('decided_by')}: {b.get('statement', '')}"
+            return f"approved, {who} ({terms}): {b.get('statement', '')}"
+        return f"rejected, {who}: {b.get('statement', '')}"
     if t == Topics.ACCOUNT_PROVISIONED.name:
         return (
             f"{b.get('kind')}: tenant {b.get('tenant_id')}, "
@@ -187,7 +199,7 @@ def stand(records: Sequence[Record]) -> str:
         Topics.APPLICATION_ACCEPTED.name: "in legal review",
         Topics.APPLICATION_INCOMPLETE.name: "incomplete (the authority was told the defects)",
         Topics.APPLICATION_REFUSED.name: "refused at intake",
-        Topics.REVIEW_PENDING_MANUAL.name: "waiting for a manual decision",
+        Topics.REVIEW_PENDING_MANUAL.name: "waiting for an operator's signature",
         Topics.ACCOUNT_PROVISIONED.name: "approved; tenant and administrator provisioned",
         Topics.ACCOUNT_PROVISIONING_REFUSED.name: "approved, but provisioning refused",
     }
@@ -234,24 +246,37 @@ class OffenePruefung:
     needed: list[str]
     pending_since: datetime
     overdue: str | None = None
+    recommendation: str | None = None  # the rules'
+    proposed: str | None = None  # what signing as it stands confirms (rules' or first signer's)
+    statement: str | None = None
+    signatures: list[str] = field(default_factory=list)
 
 
 def offene_pruefungen(
     pending: Iterable[Record], decided: Iterable[Record], overdue: Iterable[Record] = ()
 ) -> list[OffenePruefung]:
-    """Pending-manual cases that no decision has closed yet, oldest first."""
+    """Cases waiting for a signature that no decision has closed yet, oldest first, each as its
+    newest state says (a first signature publishes it again)."""
     open_: dict[str, OffenePruefung] = {}
     for s in pending:
         b = s.body
         try:
+            signatures = [str(x) for x in b.get("signatures") or []]
             case = OffenePruefung(
                 str(b["application_id"]),
                 str(b.get("authority_name", "")),
                 [str(n.get("code", "")) for n in b.get("needed", [])],
                 datetime.fromisoformat(b["pending_since"]),
+                recommendation=_text(b.get("recommendation")) or None,
+                proposed=_text(b.get("proposed")) or None,
+                statement=_text(b.get("statement")) or None,
+                signatures=signatures,
             )
         except (KeyError, TypeError, ValueError, AttributeError):
             continue  # not a pending case: the topic's consumers dead-letter it, we skip it
+        before = open_.get(case.application_id)
+        if before is not None:  # the first time it waited is when it began to wait
+            case.pending_since = min(case.pending_since, before.pending_since)
         open_[case.application_id] = case
     for s in decided:
         open_.pop(_text(s.body.get("application_id")), None)

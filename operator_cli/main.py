@@ -156,7 +156,9 @@ app = typer.Typer(
     rich_markup_mode=None,
     add_completion=False,
 )
-review_app = typer.Typer(help="Pending-manual legal reviews.", no_args_is_help=True)
+review_app = typer.Typer(
+    help="Legal reviews waiting for an operator's signature.", no_args_is_help=True
+)
 tenant_app = typer.Typer(
     help="Tenants (authorities with access) and their users.", no_args_is_help=True
 )
@@ -391,16 +393,13 @@ def status(
 
 @review_app.command("list")
 def review_list(ctx: typer.Context, output: OutputOption = Output.TABLE) -> None:
-    """Pending-manual cases no decision has closed yet, oldest first."""
+    """Cases waiting for a signature (recommendations, open cases, countersignatures), oldest
+    first."""
 
     async def work(k: CliContext) -> list[domain.OffenePruefung]:
         async with k.kafka() as kafka:
             with err.status("reading the review topics …"):
-                return domain.offene_pruefungen(
-                    await kafka.read(Topics.REVIEW_PENDING_MANUAL.name),
-                    await kafka.read(Topics.REVIEW_DECIDED.name),
-                    await kafka.read(Topics.REVIEW_OVERDUE.name),
-                )
+                return await _waiting_cases(kafka)
 
     cases = _run(ctx, work)
     show(
@@ -409,12 +408,22 @@ def review_list(ctx: typer.Context, output: OutputOption = Output.TABLE) -> None
         [
             Column("application_id", "application"),
             Column("authority_name", "authority"),
-            Column("needed", "to establish", ", ".join),
+            Column("recommendation", "recommended", lambda r: r or "–"),
+            Column("needed", "reasons / to establish", ", ".join),
+            Column("signatures", "signed by", ", ".join),
             Column("pending_since", "pending since", _time),
             Column("overdue", "overdue", lambda o: f"[red]{o}[/]" if o else ""),
         ],
         (dataclasses.asdict(c) for c in cases),
-        f"{len(cases)} pending",
+        f"{len(cases)} waiting",
+    )
+
+
+async def _waiting_cases(kafka: Kafka) -> list[domain.OffenePruefung]:
+    return domain.offene_pruefungen(
+        await kafka.read(Topics.REVIEW_PENDING_MANUAL.name),
+        await kafka.read(Topics.REVIEW_DECIDED.name),
+        await kafka.read(Topics.REVIEW_OVERDUE.name),
     )
 
 
@@ -426,6 +435,98 @@ def _one_decision(approve: bool, deny: bool, deny_flag: str, reason: str) -> Non
         raise InputError("--reason is required: the decision is given with a written reason")
 
 
+async def _apply_signature(kafka: Kafka, decision: ManualDecision, wait: float) -> None:
+    """Sends the signed command and prints legal_review's answer: the decision, the wait for a
+    countersignature, or why it was not applied."""
+    with err.status("waiting for legal_review …"):
+        answer = await kafka.ask(
+            Topics.REVIEW_MANUAL_DECISION,
+            decision,
+            [
+                Topics.REVIEW_DECIDED.name,
+                Topics.REVIEW_DECISION_REJECTED.name,
+                Topics.REVIEW_PENDING_MANUAL.name,
+            ],
+            lambda s: s.body.get("application_id") == decision.application_id,
+            wait,
+        )
+    if answer is None:
+        raise NoAnswer(f"legal_review did not answer within {wait:g} s")
+    for step in domain.zeitleiste([answer]):
+        _print_step(step)
+    if answer.topic == Topics.REVIEW_DECISION_REJECTED.name:
+        raise Abort("legal_review did not apply the decision")
+
+
+AS_RECOMMENDED = "Der Empfehlung wird gefolgt."
+COUNTERSIGNED = "Gegengezeichnet nach dem Vier-Augen-Prinzip."
+
+
+@review_app.command("sign")
+def review_sign(
+    ctx: typer.Context,
+    application_id: Annotated[str, typer.Argument()],
+    approve: Annotated[bool, typer.Option("--approve", help="decide: admissible")] = False,
+    reject: Annotated[bool, typer.Option("--reject", help="decide: not admissible")] = False,
+    reason: Annotated[
+        str, typer.Option(help="your written reason (required with a decision of your own)")
+    ] = "",
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="sign without asking")] = False,
+    wait: Annotated[float, typer.Option(help="seconds to wait for legal_review")] = 60.0,
+) -> None:
+    """Sign a waiting case. As it stands (the rules' recommendation, or the first signer's
+    decision when you countersign): shows the decision and signs on one keystroke (y). Or a
+    decision of your own with --approve/--reject and --reason. The decision is an administrative
+    act by your signature (§ 35a VwVfG)."""
+
+    async def work(k: CliContext) -> None:
+        async with k.kafka() as kafka:
+            with err.status("reading the case …"):
+                found = [
+                    c for c in await _waiting_cases(kafka) if c.application_id == application_id
+                ]
+            if not found:
+                raise InputError(f"{application_id} waits for no signature (see review list)")
+            [case] = found
+            if approve or reject:
+                _one_decision(approve, reject, "--reject", reason)
+                decision, why = ("approved" if approve else "rejected"), reason
+            elif case.proposed is None:
+                raise InputError(
+                    "the rules left this case open: decide with --approve or --reject and --reason"
+                )
+            else:
+                decision = case.proposed
+                why = reason or (COUNTERSIGNED if case.signatures else AS_RECOMMENDED)
+                out.print(case.statement or decision)
+                if case.signatures:
+                    out.print(f"signed by {', '.join(case.signatures)}; you countersign")
+                if not yes and not await asyncio.to_thread(_confirmed, "sign? [y/N] "):
+                    raise Abort("not signed")
+            await _apply_signature(
+                kafka,
+                ManualDecision(
+                    application_id=application_id,
+                    operator_id=ctx.obj.operator,
+                    decision=decision,
+                    reason=why,
+                ),
+                wait,
+            )
+
+    _run(ctx, work)
+
+
+def _confirmed(prompt: str) -> bool:
+    """One keystroke at a terminal; elsewhere --yes is needed."""
+    if not sys.stdin.isatty():
+        raise InputError("confirm with --yes when not at a terminal")
+    err.print(prompt, end="")
+    key = typer.getchar()
+    err.print(key)
+    return key.lower() == "y"
+
+
 @review_app.command("decide")
 def review_decide(
     ctx: typer.Context,
@@ -435,7 +536,7 @@ def review_decide(
     reason: Annotated[str, typer.Option(help="your written reason, for the decision letter")] = "",
     wait: Annotated[float, typer.Option(help="seconds to wait for legal_review")] = 60.0,
 ) -> None:
-    """Decide a pending-manual case, and wait until legal review has applied it."""
+    """Sign a decision of your own on a waiting case (review sign with --approve/--reject)."""
     _one_decision(approve, reject, "--reject", reason)
     decision = ManualDecision(
         application_id=application_id,
@@ -446,20 +547,7 @@ def review_decide(
 
     async def work(k: CliContext) -> None:
         async with k.kafka() as kafka:
-            with err.status("waiting for legal_review …"):
-                answer = await kafka.ask(
-                    Topics.REVIEW_MANUAL_DECISION,
-                    decision,
-                    [Topics.REVIEW_DECIDED.name, Topics.REVIEW_DECISION_REJECTED.name],
-                    lambda s: s.body.get("application_id") == application_id,
-                    wait,
-                )
-        if answer is None:
-            raise NoAnswer(f"legal_review did not answer within {wait:g} s")
-        for step in domain.zeitleiste([answer]):
-            _print_step(step)
-        if answer.topic == Topics.REVIEW_DECISION_REJECTED.name:
-            raise Abort("legal_review did not apply the decision")
+            await _apply_signature(kafka, decision, wait)
 
     _run(ctx, work)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.helpers import ROOT, ServiceProcess, database_url, stop_all
+from tests.helpers import AUTOMATIC_DECISIONS, ROOT, ServiceProcess, database_url, stop_all
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
@@ -31,7 +31,9 @@ async def db() -> AsyncIterator[asyncpg.Connection]:
 
 def run_services(artifacts: Path, module: str, *names: str) -> Iterator[list[ServiceProcess]]:
     procs = [
-        ServiceProcess(f"services.{name}", artifacts / f"{name}-{module}.log").start()
+        ServiceProcess(
+            f"services.{name}", artifacts / f"{name}-{module}.log", AUTOMATIC_DECISIONS
+        ).start()
         for name in names
     ]
     yield procs

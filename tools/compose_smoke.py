@@ -2,7 +2,8 @@
 deploy/compose/smoke. With the compose project up, it acts as the authority and its front end
 would, from the host through the published ports only:
 
-1. submits an access application on Kafka (127.0.0.1:29092);
+1. submits an access application on Kafka (127.0.0.1:29092), and signs legal review's
+   recommendation as the Verfahrensbetreuung (its operator key from the PKI volume);
 2. takes the account mail from the mail catcher and verifies its S/MIME signature with
    `openssl cms` against the CA of the project's PKI;
 3. reads the initial password from the letter in mail_dispatch's print spool (PDF), changes it
@@ -32,11 +33,11 @@ from typing import Any, TypeVar
 import httpx
 from pypdf import PdfReader
 
-from demo.feed import AUTHORITIES, PEOPLE, kafka, publish, sample
+from demo.feed import AUTHORITIES, OPERATOR, PEOPLE, kafka, publish, sample, sign
 from demo.queries import persons, query_body
 from shared.contract.topics import Topics
 from shared.platform.kafka_client import KafkaClient
-from shared.platform.pki import ANSWER_KEY, CA_CERT
+from shared.platform.pki import ANSWER_KEY, CA_CERT, load_operator_key
 from shared.platform.sealed import load_private_key, open_sealed
 
 T = TypeVar("T")
@@ -147,8 +148,23 @@ class Smoke:
     ) -> None:
         body = sample(AUTHORITIES[0], PEOPLE[0])
         address = body["administrator"]["email"]
-        await publish(client, Topics.APPLICATION_SUBMITTED, body["application_id"], body)
-        self.step(f"application {body['application_id']} submitted on Kafka (127.0.0.1:29092)")
+        follower = await client.follow(Topics.REVIEW_PENDING_MANUAL.name)
+        try:
+            await publish(client, Topics.APPLICATION_SUBMITTED, body["application_id"], body)
+            self.step(f"application {body['application_id']} submitted on Kafka (127.0.0.1:29092)")
+
+            async def recommended() -> dict[str, Any] | None:
+                for r in await follower.next(1.0):
+                    if r.body.get("application_id") == body["application_id"]:
+                        return r.body
+                return None
+
+            recommendation = await self.until("recommendation of legal review", recommended)
+        finally:
+            await follower.close()
+        operator = load_operator_key(self.work / "pki", OPERATOR)
+        await sign(client, operator, recommendation)
+        self.step(f"recommendation ({recommendation['proposed']}) signed by {OPERATOR}")
 
         username = await self.account_mail(address)
         self.step(f"account mail to {address}, signature verified (openssl cms): {username}")

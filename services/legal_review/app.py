@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import Field
 
 from services.legal_review import service
-from services.legal_review.service import Deadlines
+from services.legal_review.service import Deadlines, Signing
 from services.legal_review.store import Reviews, ReviewStore
 from shared.contract.events.application import ApplicationAccepted
 from shared.contract.events.review import LoggingCommissioned, ManualDecision
@@ -31,6 +31,14 @@ class ReviewSettings(Settings):
     review_deadline_check_seconds: float = Field(
         60.0, description="how often deadlines are checked"
     )
+    review_signatures: int = Field(
+        1, ge=1, le=2, description="operators who sign a decision: 1, or 2 (four-eyes principle)"
+    )
+    review_auto_sign: bool = Field(
+        False,
+        description="let the rules' outcome stand unsigned, recorded as automatic: for "
+        "demonstrations only (§ 35a VwVfG)",
+    )
 
 
 class LegalReview(ServiceRuntime):
@@ -44,6 +52,9 @@ class LegalReview(ServiceRuntime):
             timedelta(hours=self.review_settings.review_reminder_after_hours),
             timedelta(hours=self.review_settings.review_escalation_after_hours),
         )
+        self.signing = Signing(
+            self.review_settings.review_signatures, self.review_settings.review_auto_sign
+        )
         self.every(
             self.review_settings.review_deadline_check_seconds,
             "review deadlines",
@@ -52,11 +63,15 @@ class LegalReview(ServiceRuntime):
 
         @self.subscriber(Topics.APPLICATION_ACCEPTED)
         async def on_application_accepted(accepted: ApplicationAccepted, msg: KafkaMessage) -> None:
-            """Decides by the rules, or hands the case to an operator."""
+            """Reviews by the rules: a recommendation for an operator to sign, or a case."""
             await self.consume(
                 msg,
                 lambda conn, _: service.handle_accepted(
-                    self.store(conn), accepted, self.clock(), self.settings.operator_state
+                    self.store(conn),
+                    accepted,
+                    self.clock(),
+                    self.settings.operator_state,
+                    self.signing,
                 ),
             )
 
@@ -68,17 +83,17 @@ class LegalReview(ServiceRuntime):
             await self.consume(
                 msg,
                 lambda conn, _: service.handle_commission(
-                    self.store(conn), commission, self.clock()
+                    self.store(conn), commission, self.clock(), self.signing
                 ),
             )
 
         @self.subscriber(Topics.REVIEW_MANUAL_DECISION)
         async def on_manual_decision(decision: ManualDecision, msg: KafkaMessage) -> None:
-            """Applies an operator's decision, or says why it cannot be applied."""
+            """Applies an operator's signature, or says why it cannot be applied."""
             await self.consume(
                 msg,
                 lambda conn, _: service.handle_manual_decision(
-                    self.store(conn), decision, self.clock(), self.signer(msg)
+                    self.store(conn), decision, self.clock(), self.signer(msg), self.signing
                 ),
             )
 

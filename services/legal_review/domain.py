@@ -18,6 +18,11 @@ Sources (texts and their history: the project's legal notes):
 - The operator's application procedure (seed 000): one application per role, network access over
   the Landesnetz or DOI, otherwise an individual decision together with the Interior Ministry.
 - Art. 28 DSGVO (commissioned processing) for logging done by the operator.
+- § 35a VwVfG (in Niedersachsen by § 1 Abs. 1 NVwVfG): an administrative act may be issued fully
+  automatically only where a legal provision allows it and there is neither discretion nor a
+  margin of appreciation. Neither BMG nor NMeldVO allows it for the approval of access, and the
+  review judges the declared measures (§ 39 Abs. 1 BMG). So the rules here only recommend, and a
+  named operator signs each decision (`sign`), as the form's "Datum, Ort, Unterschrift" has it.
 """
 
 from __future__ import annotations
@@ -77,8 +82,15 @@ MASSNAHMEN: dict[str, tuple[str, tuple[str, ...]]] = {
 class Ergebnis(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
-    PENDING_MANUAL = "pending_manual"
+    PENDING_MANUAL = "pending_manual"  # the rules leave it to an operator
     WAITING_COMMISSION = "waiting_commission"
+    RECOMMENDED = "recommended"  # the rules recommend; an operator signs
+    COUNTERSIGN = "countersign"  # signed once; a second operator signs (four-eyes)
+
+
+DECIDED = (Ergebnis.APPROVED, Ergebnis.REJECTED)
+# waiting for an operator, and watched by the deadlines
+AWAITING_SIGNATURE = (Ergebnis.PENDING_MANUAL, Ergebnis.RECOMMENDED, Ergebnis.COUNTERSIGN)
 
 
 @dataclass(frozen=True)
@@ -291,12 +303,36 @@ def approval_terms(app: CompleteApplication, *, commission_reference: str | None
     return Pruefung(Ergebnis.APPROVED, reasons, conditions, scope)
 
 
-def manual_decision_refusal(application_id: str, status: Ergebnis | None) -> tuple[str, str] | None:
-    """Why an operator's decision cannot be applied to a case in this state, if it cannot:
-    operators decide the cases the rules handed to them, nothing else."""
+def recommended(outcome: Pruefung) -> Entscheidung | None:
+    """The decision the rules recommend, if they reached one."""
+    if outcome.result is Ergebnis.APPROVED:
+        return Entscheidung.APPROVED
+    if outcome.result is Ergebnis.REJECTED:
+        return Entscheidung.REJECTED
+    return None
+
+
+@dataclass(frozen=True)
+class Unterschrift:
+    """An operator's signature under a decision, with the operator's reason."""
+
+    operator_id: str
+    decision: Entscheidung
+    reason: str
+
+
+def manual_decision_refusal(
+    application_id: str,
+    status: Ergebnis | None,
+    signatures: list[Unterschrift] | None = None,
+    signing: Unterschrift | None = None,
+) -> tuple[str, str] | None:
+    """Why an operator's signature cannot be applied to a case in this state, if it cannot:
+    operators sign what waits for them, a countersignature is another person's (four-eyes
+    principle) and says the same."""
     if status is None:
         return "UNKNOWN_CASE", f"Es gibt keinen Prüffall {application_id}."
-    if status in (Ergebnis.APPROVED, Ergebnis.REJECTED):
+    if status in DECIDED:
         return (
             "ALREADY_DECIDED",
             f"Der Antrag {application_id} ist bereits entschieden ({status.value}).",
@@ -307,7 +343,42 @@ def manual_decision_refusal(application_id: str, status: Ergebnis | None) -> tup
             "Der Antrag wartet auf den Auftrag zur Protokollierung, nicht auf eine manuelle "
             "Entscheidung.",
         )
+    if status is Ergebnis.COUNTERSIGN and signatures and signing is not None:
+        first = signatures[0]
+        if signing.operator_id in {s.operator_id for s in signatures}:
+            return (
+                "SAME_OPERATOR",
+                f"{signing.operator_id} hat bereits unterschrieben; das Vier-Augen-Prinzip "
+                "verlangt die Unterschrift einer zweiten Person.",
+            )
+        if signing.decision is not first.decision:
+            return (
+                "DISSENT",
+                f"Die zweite Unterschrift weicht von der ersten ({first.operator_id}: "
+                f"{first.decision.value}) ab; die erste ist zurückgenommen, der Fall wartet auf "
+                "eine neue Entscheidung.",
+            )
     return None
+
+
+def signed(
+    app: CompleteApplication,
+    recommendation: Pruefung | None,
+    needed: list[Begruendung],
+    signature: Unterschrift,
+    commission_reference: str | None,
+) -> Pruefung:
+    """The decision an operator signed: the recommendation as it stands (the operator's reason
+    first), or the operator's own decision on the case."""
+    if recommendation is not None and recommended(recommendation) is signature.decision:
+        adopted = Begruendung(code="SIGNED_AS_RECOMMENDED", text=signature.reason)
+        return Pruefung(
+            recommendation.result,
+            [adopted, *recommendation.reasons],
+            recommendation.conditions,
+            recommendation.data_scope,
+        )
+    return decide_manually(app, needed, signature.decision, signature.reason, commission_reference)
 
 
 def decide_manually(

@@ -9,8 +9,9 @@ from typing import Protocol
 
 import asyncpg
 
+from services.legal_review.domain import DECIDED, Ergebnis, Pruefung, Unterschrift
 from shared.contract.events.application import CompleteApplication
-from shared.contract.events.review import Begruendung
+from shared.contract.events.review import Auflage, Begruendung, Datenumfang, Entscheidung
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,44 @@ class Case:
     pending_since: datetime | None
     reminded_at: datetime | None
     escalated_at: datetime | None
+    recommendation: Pruefung | None = None  # the rules' outcome, while it waits for signatures
+    signatures: tuple[Unterschrift, ...] = ()
+
+
+def recommendation_json(r: Pruefung | None) -> str | None:
+    if r is None:
+        return None
+    return json.dumps({
+        "result": r.result.value, "reasons": [x.model_dump() for x in r.reasons],
+        "conditions": [c.model_dump() for c in r.conditions],
+        "data_scope": r.data_scope.value if r.data_scope else None,
+    })  # fmt: skip
+
+
+def recommendation_of(raw: str | None) -> Pruefung | None:
+    if raw is None:
+        return None
+    r = json.loads(raw)
+    return Pruefung(
+        Ergebnis(r["result"]),
+        [Begruendung.model_validate(x) for x in r["reasons"]],
+        [Auflage.model_validate(c) for c in r["conditions"]],
+        Datenumfang(r["data_scope"]) if r["data_scope"] else None,
+    )
+
+
+def signatures_json(signatures: tuple[Unterschrift, ...]) -> str:
+    return json.dumps(
+        [{"operator_id": s.operator_id, "decision": s.decision.value, "reason": s.reason}
+         for s in signatures]
+    )  # fmt: skip
+
+
+def signatures_of(raw: str) -> tuple[Unterschrift, ...]:
+    return tuple(
+        Unterschrift(s["operator_id"], Entscheidung(s["decision"]), s["reason"])
+        for s in json.loads(raw)
+    )
 
 
 class Reviews(Protocol):
@@ -35,6 +74,8 @@ class Reviews(Protocol):
         reasons: list[Begruendung],
         now: datetime,
         decided_by: str | None = None,
+        recommendation: Pruefung | None = None,
+        signatures: tuple[Unterschrift, ...] = (),
     ) -> None: ...
     async def commission(self, application_id: str) -> str | None: ...
     async def add_commission(
@@ -78,19 +119,22 @@ class ReviewStore:
         reasons: list[Begruendung],
         now: datetime,
         decided_by: str | None = None,
+        recommendation: Pruefung | None = None,
+        signatures: tuple[Unterschrift, ...] = (),
     ) -> None:
-        decided = status in ("approved", "rejected")
+        decided = Ergebnis(status) in DECIDED
         await self.conn.execute(
             """INSERT INTO review_case (application_id, status, application, reasons, received_at,
-                   pending_since, decided_at, decided_by)
+                   pending_since, decided_at, decided_by, recommendation, signatures)
                VALUES ($1, $2, $3, $4, $5::timestamptz,
                        CASE WHEN $6::boolean THEN NULL ELSE $5::timestamptz END,
-                       CASE WHEN $6::boolean THEN $5::timestamptz END, $7)
+                       CASE WHEN $6::boolean THEN $5::timestamptz END, $7, $8, $9)
                ON CONFLICT (application_id) DO UPDATE SET
                    status = EXCLUDED.status, reasons = EXCLUDED.reasons,
                    pending_since = CASE WHEN $6::boolean THEN NULL
                        ELSE coalesce(review_case.pending_since, $5::timestamptz) END,
-                   decided_at = EXCLUDED.decided_at, decided_by = EXCLUDED.decided_by""",
+                   decided_at = EXCLUDED.decided_at, decided_by = EXCLUDED.decided_by,
+                   recommendation = EXCLUDED.recommendation, signatures = EXCLUDED.signatures""",
             app.application_id,
             status,
             app.model_dump_json(),
@@ -98,6 +142,8 @@ class ReviewStore:
             now,
             decided,
             decided_by,
+            recommendation_json(recommendation),
+            signatures_json(signatures),
         )
 
     async def commission(self, application_id: str) -> str | None:
@@ -148,7 +194,7 @@ class ReviewStore:
 
     async def open_cases(self) -> list[Case]:
         rows = await self.conn.fetch(
-            """SELECT * FROM review_case WHERE status IN ('pending_manual', 'waiting_commission')
+            """SELECT * FROM review_case WHERE status NOT IN ('approved', 'rejected')
                ORDER BY pending_since FOR UPDATE SKIP LOCKED"""
         )
         return [_case(r) for r in rows]
@@ -168,4 +214,6 @@ def _case(row: asyncpg.Record) -> Case:
         pending_since=row["pending_since"],
         reminded_at=row["reminded_at"],
         escalated_at=row["escalated_at"],
+        recommendation=recommendation_of(row["recommendation"]),
+        signatures=signatures_of(row["signatures"]),
     )

@@ -29,6 +29,7 @@ from shared.contract.events.application import (
 )
 from shared.contract.events.portal import RequesterCredentials, RequesterCredentialsV1
 from shared.contract.events.review import Entscheidung, ReviewDecided
+from shared.law.aufbewahrung import BERLIN
 
 SECRET = "{PASSWORD}"  # where the service puts the opened password, only while rendering
 ROLE = {
@@ -349,6 +350,20 @@ def refused(event: ApplicationRefused) -> Plan:
     )
 
 
+def _signed_by(event: ReviewDecided) -> str:
+    """Who signed the decision (§ 37 Abs. 3 VwVfG: the act names the signing person), or that
+    nobody did where the rules decided alone."""
+    if event.automatic or not event.signatures:
+        return (
+            "Diese Entscheidung hat das Regelwerk ohne Unterschrift erstellt "
+            "(Demonstrationsbetrieb)."
+        )
+    return (
+        f"Gezeichnet am {event.decided_at.astimezone(BERLIN):%d.%m.%Y}: "
+        f"{', '.join(event.signatures)}, Verfahrensbetreuung."
+    )
+
+
 def decided(event: ReviewDecided) -> Plan:
     app = event.application
     adm = app.administrator
@@ -358,6 +373,7 @@ def decided(event: ReviewDecided) -> Plan:
             f"Ihr Antrag {event.application_id} auf Zugang zum Melderegisterdatenspiegel "
             f"({ROLE[app.access_type]}) ist bewilligt.",
             event.statement,
+            _signed_by(event),
         ]
         if event.conditions:
             lines.append("Auflagen:\n" + "\n".join(f"- {c.text}" for c in event.conditions))
@@ -371,6 +387,7 @@ def decided(event: ReviewDecided) -> Plan:
             f"Ihr Antrag {event.application_id} auf Zugang zum Melderegisterdatenspiegel "
             "wird abgelehnt.",
             event.statement,
+            _signed_by(event),
         ]
         kind, subject = "rejection_notice", "abgelehnt"
     return _notice(

@@ -157,7 +157,8 @@ class Topics:
         event_type="de.meldespiegel.review.decided.v1",
         key="application_id",
         writer="legal_review",
-        description="Legal decisions on applications: approved or rejected, with written reasons.",
+        description="Legal decisions on applications: approved or rejected, with written reasons, "
+        "signed by the operators who made them.",
         retention_ms=365 * DAY_MS,
         consumed=True,
     )
@@ -167,7 +168,8 @@ class Topics:
         event_type="de.meldespiegel.review.pending-manual.v1",
         key="application_id",
         writer="legal_review",
-        description="Cases the rules cannot decide, with what an operator has to establish.",
+        description="Cases waiting for an operator's signature: the rules' recommendation, or "
+        "what an operator has to establish.",
         retention_ms=365 * DAY_MS,
     )
     REVIEW_MANUAL_DECISION = TopicSpec(
@@ -176,7 +178,7 @@ class Topics:
         event_type="de.meldespiegel.review.manual-decision.v1",
         key="application_id",
         writer="operators",
-        description="Operators' decisions on pending-manual cases.",
+        description="Operators' signed decisions on waiting cases.",
         retention_ms=365 * DAY_MS,
         consumed=True,
         operator_command=True,

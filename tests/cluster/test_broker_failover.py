@@ -24,6 +24,7 @@ import pytest
 
 from shared.contract.topics import Topics
 from tests.helpers import (
+    AUTOMATIC_DECISIONS,
     ROOT,
     RawProducer,
     ServiceProcess,
@@ -71,7 +72,7 @@ SERVICES = {
     "register_03": ("services.register_mirror", {"MELDESPIEGEL_REGISTER_STATE": "03"}),
     "protocol_log": ("services.protocol_log", {}),
     "intake": ("services.intake", {}),
-    "legal_review": ("services.legal_review", {}),
+    "legal_review": ("services.legal_review", AUTOMATIC_DECISIONS),
     "provisioning": ("services.provisioning", {}),
     "mail_dispatch": ("services.mail_dispatch", {}),
 }

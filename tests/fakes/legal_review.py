@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from services.legal_review.domain import DECIDED, Ergebnis, Pruefung, Unterschrift
 from services.legal_review.store import Case
 from shared.contract.events.application import CompleteApplication
 from shared.contract.events.review import Begruendung
-
-OPEN = ("pending_manual", "waiting_commission")
 
 
 @dataclass
@@ -29,13 +28,20 @@ class MemoryReviewStore:
         reasons: list[Begruendung],
         now: datetime,
         decided_by: str | None = None,
+        recommendation: Pruefung | None = None,
+        signatures: tuple[Unterschrift, ...] = (),
     ) -> None:
-        decided = status in ("approved", "rejected")
+        decided = Ergebnis(status) in DECIDED
         before = self.cases.get(app.application_id)
         pending_since = None if decided else (before.pending_since if before else None) or now
         kept = before or Case(app, status, reasons, None, None, None)
         self.cases[app.application_id] = replace(
-            kept, status=status, reasons=list(reasons), pending_since=pending_since
+            kept,
+            status=status,
+            reasons=list(reasons),
+            pending_since=pending_since,
+            recommendation=recommendation,
+            signatures=tuple(signatures),
         )
         self.decided_by[app.application_id] = decided_by
 
@@ -66,7 +72,7 @@ class MemoryReviewStore:
 
     async def open_cases(self) -> list[Case]:
         return sorted(
-            (c for c in self.cases.values() if c.status in OPEN),
+            (c for c in self.cases.values() if Ergebnis(c.status) not in DECIDED),
             key=lambda c: c.pending_since or datetime.min,
         )
 

@@ -1,5 +1,6 @@
-"""legal_review's handlers on FastStream's in-memory broker and a clock the test moves:
-decisions, manual decisions and their refusals, commissions, reminders and escalations. Each test
+"""legal_review's handlers on FastStream's in-memory broker and a clock the test moves: the
+rules' recommendations and the operators' signatures (one, or two under the four-eyes
+principle), manual decisions and their refusals, commissions, reminders and escalations. Each test
 runs twice: with the in-memory store (the fast tier, no Kafka, no PostgreSQL) and with the real
 PostgreSQL store (marked integration), so that the fake answers as the tables do."""
 
@@ -53,13 +54,14 @@ def accepted(**changes: object) -> ApplicationAccepted:
     return ApplicationAccepted(application=complete, accepted_at=START)
 
 
-Review = Callable[[Clock], InMemory]
+Review = Callable[..., InMemory]
 
 
 @pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
 def review(request: pytest.FixtureRequest) -> Review:
-    def build(clock: Clock) -> InMemory:
+    def build(clock: Clock, **signing: Any) -> InMemory:
         deadlines = {"review_reminder_after_hours": 72, "review_escalation_after_hours": 168}
+        deadlines |= signing  # review_signatures, review_auto_sign
         if request.param == "postgres":
             settings = ReviewSettings(database_url=database_url(), **deadlines)
             return InMemory(LegalReview(settings, clock=clock), *WATCH)
@@ -79,16 +81,131 @@ COMMISSIONED = {
 }
 
 
-async def test_rules_decide_and_the_decision_carries_the_application(review: Review) -> None:
+def signature(
+    event: ApplicationAccepted, operator: str, decision: str = "approved", reason: str = ""
+) -> ManualDecision:
+    return ManualDecision(
+        application_id=event.application.application_id,
+        operator_id=operator,
+        decision=decision,
+        reason=reason or "Der Empfehlung wird gefolgt.",
+    )
+
+
+async def test_the_rules_recommend_and_a_named_operator_signs_35a_vwvfg(review: Review) -> None:
+    """§ 35a VwVfG: no law allows the approval to be issued fully automatically, so the rules'
+    outcome is a recommendation until an operator signs it; the decision names who signed."""
     event = accepted()
     async with review(Clock()) as run:
         await run.deliver(Topics.APPLICATION_ACCEPTED, event)
+        [pending] = run.bodies(Topics.REVIEW_PENDING_MANUAL)
+        assert pending["recommendation"] == "approved"
+        assert pending["statement"].startswith("Zugang ist rechtlich zulässig: Ja.")
+        assert (pending["awaiting"], pending["signatures"]) == ("signature", [])
+        assert run.bodies(Topics.REVIEW_DECIDED) == []
+        await run.deliver(
+            Topics.REVIEW_MANUAL_DECISION, signature(event, "op-4711"),
+            signed_by=operator_key("op-4711"),
+        )  # fmt: skip
     [decided] = run.bodies(Topics.REVIEW_DECIDED)
     assert decided["decision"] == "approved"
-    assert decided["decided_by"] == "rules"
+    assert (decided["decided_by"], decided["signatures"]) == ("op-4711", ["op-4711"])
+    assert (decided["automatic"], decided["recommendation"]) == (False, "approved")
+    assert decided["reasons"][0]["code"] == "SIGNED_AS_RECOMMENDED"
     assert decided["statement"].startswith("Zugang ist rechtlich zulässig: Ja.")
     assert decided["data_scope"] == "bmg_34_1_satz_1"
     assert decided["application"]["administrator"]["email"] == event.application.administrator.email
+
+
+async def test_an_operator_decides_against_the_recommendation_with_reasons_of_their_own(
+    review: Review,
+) -> None:
+    event = accepted()
+    async with review(Clock()) as run:
+        await run.deliver(Topics.APPLICATION_ACCEPTED, event)
+        await run.deliver(
+            Topics.REVIEW_MANUAL_DECISION,
+            signature(event, "op-1", "rejected", "Die Stelle ist aufgelöst (Erlass vom 3.11.)."),
+            signed_by=operator_key("op-1"),
+        )
+    [decided] = run.bodies(Topics.REVIEW_DECIDED)
+    assert (decided["decision"], decided["recommendation"]) == ("rejected", "approved")
+    assert decided["reasons"][0]["text"] == "Die Stelle ist aufgelöst (Erlass vom 3.11.)."
+    assert "Nein, weil" in decided["statement"]
+
+
+async def test_automatic_signing_is_an_explicit_setting_and_the_decision_says_so(
+    review: Review,
+) -> None:
+    """For demonstrations only: the rules' outcome stands without a signature, and the decision
+    records that no person signed it; a case the rules leave open still waits for one."""
+    event, open_case = accepted(), accepted(**MANUAL)
+    async with review(Clock(), review_auto_sign=True) as run:
+        await run.deliver(Topics.APPLICATION_ACCEPTED, event)
+        await run.deliver(Topics.APPLICATION_ACCEPTED, open_case)
+    [decided] = run.bodies(Topics.REVIEW_DECIDED)
+    assert decided["application_id"] == event.application.application_id
+    assert (decided["decided_by"], decided["automatic"], decided["signatures"]) == (
+        "rules", True, [],
+    )  # fmt: skip
+    [pending] = run.bodies(Topics.REVIEW_PENDING_MANUAL)
+    assert (pending["application_id"], pending["recommendation"]) == (
+        open_case.application.application_id, None,
+    )  # fmt: skip
+
+
+async def test_four_eyes_a_second_person_countersigns_the_same_decision(review: Review) -> None:
+    """With two signatures required: the first signer cannot countersign, a countersignature
+    that differs withdraws the first (the case waits anew), two that agree decide it."""
+    event = accepted()
+    app_id = event.application.application_id
+    async with review(Clock(), review_signatures=2) as run:
+        await run.deliver(Topics.APPLICATION_ACCEPTED, event)
+
+        async def sign(operator: str, decision: str = "approved") -> None:
+            await run.deliver(
+                Topics.REVIEW_MANUAL_DECISION,
+                signature(event, operator, decision, f"Geprüft von {operator}."),
+                signed_by=operator_key(operator),
+            )
+
+        await sign("op-1")
+        assert run.bodies(Topics.REVIEW_DECIDED) == []
+        countersign = run.bodies(Topics.REVIEW_PENDING_MANUAL)[-1]
+        assert (countersign["awaiting"], countersign["signatures"]) == (
+            "countersignature", ["op-1"],
+        )  # fmt: skip
+        await sign("op-1")  # the same person again
+        await sign("op-2", "rejected")  # dissent: op-1's signature is withdrawn
+        assert run.bodies(Topics.REVIEW_PENDING_MANUAL)[-1]["signatures"] == []
+        await sign("op-2")
+        assert run.bodies(Topics.REVIEW_DECIDED) == []
+        await sign("op-3")
+    assert [r["reason_code"] for r in run.bodies(Topics.REVIEW_DECISION_REJECTED)] == [
+        "SAME_OPERATOR",
+        "DISSENT",
+    ]
+    [decided] = run.bodies(Topics.REVIEW_DECIDED)
+    assert decided["application_id"] == app_id
+    assert (decided["decided_by"], decided["signatures"]) == ("op-2", ["op-2", "op-3"])
+    assert decided["reasons"][0]["text"] == "Geprüft von op-2."
+
+
+async def test_an_unsigned_recommendation_is_reminded_then_escalated(review: Review) -> None:
+    clock = Clock()
+    event = accepted()
+    app_id = event.application.application_id
+    async with review(clock) as run:
+        await run.deliver(Topics.APPLICATION_ACCEPTED, event)
+        clock.now = START + timedelta(hours=72)
+        await run.service.check_deadlines()
+        clock.now = START + timedelta(hours=168)
+        await run.service.check_deadlines()
+    mine = [o for o in run.bodies(Topics.REVIEW_OVERDUE) if o["application_id"] == app_id]
+    assert [(o["level"], o["waiting_for"]) for o in mine] == [
+        ("reminder", "signature"),
+        ("escalation", "signature"),
+    ]
 
 
 async def test_manual_case_is_decided_by_an_operator_once(review: Review) -> None:
@@ -191,6 +308,11 @@ async def test_commissioned_logging_waits_until_the_commission_arrives(review: R
                 recorded_by="kundenbeauftragte-7",
             ),
         )
+        [recommendation] = run.bodies(Topics.REVIEW_PENDING_MANUAL)
+        assert recommendation["recommendation"] == "approved"
+        await run.deliver(
+            Topics.REVIEW_MANUAL_DECISION, signature(event, "op-1"), signed_by=operator_key("op-1")
+        )
     [decided] = run.bodies(Topics.REVIEW_DECIDED)
     assert decided["decision"] == "approved"
     assert decided["data_scope"] == "bmg_34_1_satz_1_und_2"
@@ -201,7 +323,7 @@ async def test_commission_arriving_first_lets_the_application_through_at_once(
     review: Review,
 ) -> None:
     event = accepted(**COMMISSIONED)
-    async with review(Clock()) as run:
+    async with review(Clock(), review_auto_sign=True) as run:
         await run.deliver(
             Topics.REVIEW_LOGGING_COMMISSIONED,
             LoggingCommissioned(

@@ -19,6 +19,7 @@ from shared.platform.kafka_admin import wanted_topics
 from shared.platform.pki import CA_CERT, CA_KEY, issue_smime
 from shared.platform.settings import get_settings
 from tests.helpers import (
+    AUTOMATIC_DECISIONS,
     RawProducer,
     ServiceProcess,
     application,
@@ -46,6 +47,7 @@ def stack(artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "MELDESPIEGEL_PRINT_SPOOL_DIR": str(spool),
         "MELDESPIEGEL_HTTP_PORT": str(http_port),
         "MELDESPIEGEL_LOG_LEVEL": "DEBUG",
+        **AUTOMATIC_DECISIONS,  # the subject here is the way from approval to sign-in
     }
     skip_backlog(*SERVICES)
     procs = [

@@ -126,12 +126,15 @@ def test_apply_follows_an_application_to_its_tenant_and_status_tells_it_again(
     path = tmp_path / "antrag.yaml"
     path.write_text(yaml.safe_dump(body, allow_unicode=True), encoding="utf-8")
 
-    followed = cli_ok(cli("apply", str(path), "--settle", "8", env=stack))
+    followed = cli_ok(cli("apply", str(path), "--settle", "2", env=stack))
     assert f"submitted {body['application_id']}" in followed
     assert "accepted as complete" in followed
-    assert "approved by rules" in followed
-    assert re.search(r"new_tenant: tenant \S+, administrator \S+", followed)
-    assert "approved; tenant and administrator provisioned" in followed
+    # § 35a VwVfG: the rules recommend; the decision is the operator's signature
+    assert "recommended: approved; waiting for an operator's signature" in followed
+    signed = sign(body["application_id"], stack)
+    assert "Zugang ist rechtlich zulässig: Ja." in signed
+    assert "approved, signed by op-cli-test" in signed
+    assert re.search(r"new_tenant: tenant \S+, administrator \S+", follow(body, stack))
 
     # the letter goes to the print spool once mail_dispatch has taken the credentials on, which
     # may be after `apply` stopped following: asked again until it shows (a liveness bound)
@@ -142,7 +145,8 @@ def test_apply_follows_an_application_to_its_tenant_and_status_tells_it_again(
         time.sleep(1)
         timeline = cli_ok(cli("status", body["application_id"], env=stack))
     # the mails went out, signed (and encrypted if they can): the decision and the account
-    for step in ("submitted", "accepted as complete", "approved by rules", "approval_notice to"):
+    for step in ("submitted", "accepted as complete", "signed by op-cli-test: approved",
+                 "approved, signed by op-cli-test", "approval_notice to"):  # fmt: skip
         assert step in timeline
     assert "credentials issued for" in timeline
     assert "password_letter" in timeline
@@ -204,6 +208,7 @@ def test_bad_arguments_give_a_message_and_a_non_zero_exit(
     cli_refused(cli("apply", str(tmp_path / "bad-id.json")), 2, "application_id")
     cli_refused(cli("review", "decide", "X-1", "--reason", "r"), 2, "exactly one of --approve")
     cli_refused(cli("review", "decide", "X-1", "--approve"), 2, "--reason is required")
+    cli_refused(cli("review", "sign", f"X-{TOK}", "--yes", env=stack), 2, "waits for no signature")
     cli_refused(cli("dlq", "show", "no-such-ref"), 2, "is not a dead letter reference")
     cli_refused(cli("dlq", "redrive"), 2, "give one reference or --all")
     cli_refused(cli("dlq", "list", "--topic", "min.nonsense.v1"), 2, "has no dead-letter topic")
@@ -249,6 +254,12 @@ def test_review_list_shows_a_manual_case_until_an_operator_decides_it(
     path.write_text(json.dumps(body), encoding="utf-8")
     followed = cli_ok(cli("apply", str(path), "--settle", "1", env=stack))
     assert "waiting for a manual decision: NETWORK_INDIVIDUAL_DECISION" in followed
+    # the rules recommend nothing here: signing "as it stands" is refused, a decision is needed
+    cli_refused(
+        cli("review", "sign", body["application_id"], "--yes", env=stack),
+        2,
+        "the rules left this case open",
+    )
 
     listed = cli_ok(cli("review", "list", env=stack))
     assert body["application_id"] in listed
@@ -272,11 +283,31 @@ def test_review_list_shows_a_manual_case_until_an_operator_decides_it(
             env=stack,
         )
     )
-    assert "approved by op-cli-test" in decided
+    assert "approved, signed by op-cli-test" in decided
     assert body["application_id"] not in cli_ok(cli("review", "list", env=stack))
     # deciding it once more is refused by legal_review, and the CLI says so
     again = cli("review", "decide", body["application_id"], "--reject", "--reason", "x", env=stack)
     cli_refused(again, 1, "legal_review did not apply the decision")
+
+
+def sign(application_id: str, env: dict[str, str]) -> str:
+    """The operator signs the recommendation as it stands (`--yes` for the keystroke)."""
+    deadline = time.monotonic() + 30
+    while True:  # the recommendation reaches the topic a moment after `apply` stops following
+        done = cli("review", "sign", application_id, "--yes", env=env)
+        if done.returncode == 0 or time.monotonic() > deadline:
+            return cli_ok(done)
+        time.sleep(1)
+
+
+def follow(body: dict[str, object], env: dict[str, str]) -> str:
+    """The application's timeline once provisioning has made its tenant."""
+    deadline = time.monotonic() + 60
+    timeline = cli_ok(cli("status", str(body["application_id"]), env=env))
+    while "tenant and administrator provisioned" not in timeline and time.monotonic() < deadline:
+        time.sleep(1)
+        timeline = cli_ok(cli("status", str(body["application_id"]), env=env))
+    return timeline
 
 
 def _tenant_of(application_id: str, env: dict[str, str]) -> str:
@@ -291,6 +322,8 @@ def test_tenant_show_users_restrict_and_lift(stack: dict[str, str], tmp_path: Pa
     path = tmp_path / "tenant.json"
     path.write_text(json.dumps(body), encoding="utf-8")
     cli_ok(cli("apply", str(path), "--settle", "1", env=stack))
+    sign(body["application_id"], stack)
+    follow(body, stack)
     tenant = _tenant_of(body["application_id"], stack)
 
     shown = cli_ok(cli("tenant", "show", tenant, env=stack))

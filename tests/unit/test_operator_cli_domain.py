@@ -57,7 +57,7 @@ def test_timeline_in_time_order_each_event_once_failures_marked() -> None:
         Topics.REVIEW_DECIDED.name,
     ]
     assert [s.fehler for s in steps] == [False, False, True]
-    assert steps[2].was.startswith("rejected by rules")
+    assert steps[2].was.startswith("rejected, by the rules, unsigned")
 
 
 @pytest.mark.parametrize(
@@ -65,7 +65,7 @@ def test_timeline_in_time_order_each_event_once_failures_marked() -> None:
     [
         (Topics.APPLICATION_SUBMITTED.name, {}, "submitted, not yet checked", False),
         (Topics.APPLICATION_INCOMPLETE.name, {"defects": [{"code": "X"}]}, "incomplete", True),
-        (Topics.REVIEW_PENDING_MANUAL.name, {"needed": []}, "waiting for a manual decision", True),
+        (Topics.REVIEW_PENDING_MANUAL.name, {"needed": []}, "waiting for an operator's", True),
         (Topics.REVIEW_DECIDED.name, {"decision": "approved"}, "approved; provisioning", False),
         (Topics.REVIEW_DECIDED.name, {"decision": "rejected"}, "rejected after legal review", True),
         (Topics.ACCOUNT_PROVISIONED.name, {}, "approved; tenant and administrator", True),
@@ -81,12 +81,13 @@ def test_where_an_application_stands_and_whether_following_can_stop(
 
 
 def test_open_reviews_leave_out_decided_cases_and_mark_overdue_ones() -> None:
-    def pending(app_id: str, minute: int) -> Record:
+    def pending(app_id: str, minute: int, **more: Any) -> Record:
         body = {
             "application_id": app_id,
             "authority_name": f"Behörde {app_id}",
             "needed": [{"code": "NETWORK_INDIVIDUAL_DECISION"}],
             "pending_since": (T0 + timedelta(minutes=minute)).isoformat(),
+            **more,
         }
         return record(Topics.REVIEW_PENDING_MANUAL.name, body, minute, key=app_id)
 
@@ -97,6 +98,13 @@ def test_open_reviews_leave_out_decided_cases_and_mark_overdue_ones() -> None:
     )
     assert [(c.application_id, c.overdue) for c in cases] == [("A", None), ("B", "reminder")]
     assert cases[0].needed == ["NETWORK_INDIVIDUAL_DECISION"]
+    # signed once under the four-eyes principle: the newest state, waiting since it first did
+    countersign = pending(
+        "A", 7, recommendation="approved", proposed="approved", signatures=["op-1"]
+    )
+    [case, _] = domain.offene_pruefungen([pending("A", 1), pending("B", 2), countersign], [])
+    assert (case.application_id, case.signatures, case.proposed) == ("A", ["op-1"], "approved")
+    assert case.pending_since == T0 + timedelta(minutes=1)
 
 
 def test_newest_tenant_state_is_the_highest_version() -> None:

@@ -47,22 +47,62 @@ class ReviewDecided(Event):
     reasons: list[Begruendung]
     conditions: list[Auflage] = Field(default_factory=list)
     data_scope: Datenumfang | None = Field(None, description="only for approvals")
-    decided_by: str = Field(description='"rules" or the operator id of a manual decision')
+    decided_by: str = Field(
+        description='the operator who signed the decision first, or "rules" where the rules '
+        "decided alone (`automatic`)"
+    )
     decided_at: datetime
     application: CompleteApplication
+    signatures: list[str] = Field(
+        default_factory=list,
+        description="the operators who signed the decision, in order (two under the four-eyes "
+        "principle); the decision is an administrative act by their signature",
+    )
+    automatic: bool = Field(
+        False,
+        description="decided by the rules without a signature (MELDESPIEGEL_REVIEW_AUTO_SIGN, "
+        "for demonstrations: § 35a VwVfG allows it only where a law does)",
+    )
+    recommendation: Entscheidung | None = Field(
+        None, description="what the rules recommended; None where they left it to the operator"
+    )
+
+
+class Unterschriftsstand(StrEnum):
+    SIGNATURE = "signature"  # an operator's signature
+    COUNTERSIGNATURE = "countersignature"  # a second operator's, under the four-eyes principle
 
 
 class ReviewPendingManual(Event):
-    """`min.review.pending-manual.v1`: the rules cannot decide; an operator must."""
+    """`min.review.pending-manual.v1`: a case waits for an operator's signature: the rules'
+    recommendation, or a case the rules cannot decide, with what the operator has to establish.
+    Published again when the first of two signatures is given."""
 
     application_id: str
     authority_name: str
-    needed: list[Begruendung] = Field(description="what the operator has to establish")
+    needed: list[Begruendung] = Field(
+        description="the recommendation's reasons, or what the operator has to establish"
+    )
     pending_since: datetime
+    recommendation: Entscheidung | None = Field(
+        None, description="the rules' recommendation; None: the rules leave it to the operator"
+    )
+    proposed: Entscheidung | None = Field(
+        None,
+        description="the decision a signature as it stands confirms: the recommendation, or "
+        "the first signer's under the four-eyes principle",
+    )
+    statement: str | None = Field(None, description="the proposed decision as it would read")
+    awaiting: Unterschriftsstand = Unterschriftsstand.SIGNATURE
+    signatures: list[str] = Field(
+        default_factory=list, description="the operators who signed so far"
+    )
 
 
 class ManualDecision(Event):
-    """`min.review.manual-decision.v1`: an operator decides a pending-manual case."""
+    """`min.review.manual-decision.v1`: an operator signs a decision on a waiting case: the
+    recommendation as it stands, or a decision with reasons of the operator's own (the command is
+    signed with the operator's key)."""
 
     application_id: str
     operator_id: str = Field(min_length=1)
@@ -100,6 +140,9 @@ class ReviewOverdue(Event):
 
     application_id: str
     level: Mahnstufe
-    waiting_for: str = Field(description="manual_decision or logging_commission")
+    waiting_for: str = Field(
+        description="signature (a recommendation or a countersignature), manual_decision (a "
+        "case the rules left open) or logging_commission"
+    )
     pending_since: datetime
     raised_at: datetime
