@@ -17,7 +17,7 @@ from shared.contract.events.account import (
 )
 from shared.contract.events.application import ApplicationIncomplete, Kontakt, Mangel, Zugangsart
 from shared.contract.events.portal import RequesterCredentials, RequesterCredentialsV1
-from tests.factories import ADDRESS, NOW
+from tests.factories import ADDRESS, NOW, approval, complete_application
 
 
 def issued(
@@ -175,3 +175,17 @@ def test_a_users_reset_password_goes_encrypted_where_the_user_has_a_certificate(
         "-----BEGIN",
     )
     assert result.letters == []
+
+
+def test_the_decision_notice_names_who_signed_it_37_abs_3_vwvfg() -> None:
+    """§ 37 Abs. 3 VwVfG: the written act shows who signed it; a decision the rules made alone
+    (the demonstration setting) says that nobody did."""
+    signed = approval(complete_application()).model_copy(
+        update={"signatures": ["op-1", "op-2"], "decided_by": "op-1"}
+    )
+    [notice] = domain.decided(signed).mails
+    assert "Gezeichnet am 21.11.2026: op-1, op-2, Verfahrensbetreuung." in notice.body
+    automatic = signed.model_copy(update={"signatures": [], "automatic": True})
+    [notice] = domain.decided(automatic).mails
+    assert "ohne Unterschrift erstellt (Demonstrationsbetrieb)" in notice.body
+    assert "Gezeichnet" not in notice.body
