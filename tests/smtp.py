@@ -74,10 +74,16 @@ def openssl_cms(*args: str, data: bytes) -> bytes:
     return result.stdout
 
 
+def verified(raw: bytes, ca: Path) -> email.message.Message:
+    """The signed content, after `openssl cms -verify` accepted the signature and the chain."""
+    return email.message_from_bytes(openssl_cms("-verify", "-CAfile", str(ca), data=raw))
+
+
 def verified_text(raw: bytes, ca: Path) -> str:
-    """The signed text, after `openssl cms -verify` accepted the signature and the chain."""
-    content = openssl_cms("-verify", "-CAfile", str(ca), data=raw)
-    return email.message_from_bytes(content).get_payload(decode=True).decode("utf-8")
+    """The signed text (its text part where attachments came with it)."""
+    content = verified(raw, ca)
+    [text] = [p for p in content.walk() if p.get_content_type() == "text/plain"]
+    return text.get_payload(decode=True).decode("utf-8")
 
 
 def decrypted(raw: bytes, cert: Path, key: Path) -> bytes:

@@ -39,44 +39,7 @@ from shared.contract.events.application import (
     Zugangsart,
 )
 from shared.contract.events.review import Auflage, Begruendung, Datenumfang, Entscheidung
-
-# § 39 Abs. 1 BMG with Art. 24, 25, 32 DSGVO: what the declared measures must cover. A category
-# counts as addressed when the declaration names one of its terms (lower case, umlauts as written).
-MASSNAHMEN: dict[str, tuple[str, tuple[str, ...]]] = {
-    "zugriffsberechtigung": (
-        "dass nur befugte Personen abrufen können (Berechtigungs- oder Rollenkonzept)",
-        (
-            "berechtigung",
-            "rechtekonzept",
-            "rollenkonzept",
-            "zugriffsrecht",
-            "befugt",
-            "autorisiert",
-            "zugriff nur",
-            "nur berechtigte",
-        ),
-    ),
-    "authentisierung": (
-        "wie sich die abrufenden Personen authentisieren (persönliche Kennung, Passwort, "
-        "Zertifikat)",
-        (
-            "kennung",
-            "passwort",
-            "kennwort",
-            "authentifizierung",
-            "authentisierung",
-            "anmeldung",
-            "zertifikat",
-            "zwei-faktor",
-            "2fa",
-            "smartcard",
-        ),
-    ),
-    "uebertragung": (
-        "wie die Übertragung gesichert ist (Landesnetz, DOI-Netz, Verschlüsselung)",
-        ("landesnetz", "doi", "verschlüssel", "tls", "vpn", "verbindungsnetz"),
-    ),
-}
+from shared.law.sicherheit import SICHERHEITSANFORDERUNGEN
 
 
 class Ergebnis(StrEnum):
@@ -112,7 +75,7 @@ def missing_measures(declaration: str) -> list[str]:
     text = declaration.lower()
     return [
         description
-        for description, terms in MASSNAHMEN.values()
+        for description, terms in SICHERHEITSANFORDERUNGEN.values()
         if not any(term in text for term in terms)
     ]
 

@@ -63,6 +63,12 @@ class MailPlan:
     body: str
     encrypt_for: str | None = None  # the recipient's certificate (PEM)
     carries_secret: bool = False  # only allowed when encrypted
+    attachments: tuple[str, ...] = ()  # documents the renderer makes: INFORMATIONSBLATT
+
+
+# the technical security requirements for the retrieval (§ 39 Abs. 1 BMG), as a PDF with every
+# approval: the seed's "Informationsblatt"
+INFORMATIONSBLATT = "informationsblatt"
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,7 @@ class LetterPlan:
     subject: str
     paragraphs: list[str]
     secret_line: str | None = None  # the line with the password, set in a monospace font
+    attachments: tuple[str, ...] = ()  # enclosures the renderer adds as pages
 
 
 @dataclass(frozen=True)
@@ -100,11 +107,12 @@ def _mail(
     lines: list[str],
     cert: str | None,
     carries_secret: bool = False,
+    attachments: tuple[str, ...] = (),
 ) -> MailPlan:
     body = "\n\n".join(lines)
     if cert is None:
         body += "\n\n" + UNENCRYPTED_NOTE
-    return MailPlan(kind, to, subject, body + "\n", cert, carries_secret)
+    return MailPlan(kind, to, subject, body + "\n", cert, carries_secret, attachments)
 
 
 def credentials(event: CredentialsIssued) -> Plan:
@@ -296,11 +304,21 @@ def requester_credentials(event: RequesterCredentials) -> Plan:
     return Plan(mails=[mail], letters=[letter])
 
 
-def _notice(kind: str, contact: Kontakt, cert: str | None, subject: str, lines: list[str]) -> Plan:
+def _notice(
+    kind: str,
+    contact: Kontakt,
+    cert: str | None,
+    subject: str,
+    lines: list[str],
+    attachments: tuple[str, ...] = (),
+) -> Plan:
     hello = _greeting(contact.salutation, contact.surname)
     closing = "Mit freundlichen Grüßen\nIhre Verfahrensbetreuung"
     if contact.email:
-        return Plan(mails=[_mail(kind, contact.email, subject, [hello, *lines, closing], cert)])
+        mail = _mail(
+            kind, contact.email, subject, [hello, *lines, closing], cert, False, attachments
+        )
+        return Plan(mails=[mail])
     address_fields = (
         contact.first_name,
         contact.surname,
@@ -319,7 +337,8 @@ def _notice(kind: str, contact: Kontakt, cert: str | None, subject: str, lines: 
             postcode=contact.postcode or "",
             town=contact.town or "",
         )
-        return Plan(letters=[LetterPlan(kind, address, subject, [hello, *lines, closing])])
+        letter = LetterPlan(kind, address, subject, [hello, *lines, closing], None, attachments)
+        return Plan(letters=[letter])
     return Plan(undeliverable="the application names neither an e-mail nor a postal address")
 
 
@@ -381,7 +400,11 @@ def decided(event: ReviewDecided) -> Plan:
             "Die Zugangsdaten erhalten Sie gesondert: den Accountnamen per E-Mail, das "
             "Initialpasswort per Post."
         )
-        kind, subject = "approval_notice", "bewilligt"
+        lines.append(
+            "Anlage: Informationsblatt mit den technischen Anforderungen an die Sicherheit des "
+            "Abrufs (§ 39 Abs. 1 BMG)."
+        )
+        kind, subject, enclosed = "approval_notice", "bewilligt", (INFORMATIONSBLATT,)
     else:
         lines = [
             f"Ihr Antrag {event.application_id} auf Zugang zum Melderegisterdatenspiegel "
@@ -389,13 +412,14 @@ def decided(event: ReviewDecided) -> Plan:
             event.statement,
             _signed_by(event),
         ]
-        kind, subject = "rejection_notice", "abgelehnt"
+        kind, subject, enclosed = "rejection_notice", "abgelehnt", ()
     return _notice(
         kind,
         contact,
         adm.smime_certificate_pem,
         f"Ihr Antrag {event.application_id}: {subject}",
         lines,
+        enclosed,
     )
 
 

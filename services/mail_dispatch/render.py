@@ -6,6 +6,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from email.message import Message
+from email.mime.application import MIMEApplication
+from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime
 from pathlib import Path
@@ -16,7 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from fpdf import FPDF
 
-from services.mail_dispatch.domain import LetterPlan, MailPlan
+from services.mail_dispatch.domain import INFORMATIONSBLATT, LetterPlan, MailPlan
+from shared.law.sicherheit import HINWEISE, SICHERHEITSANFORDERUNGEN
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ def smime_message(
     """The complete message as sent (headers + S/MIME body) and whether it is encrypted."""
     if plan.carries_secret and plan.encrypt_for is None:
         raise ValueError("a secret is never sent unencrypted")
-    inner = MIMEText(body, "plain", "utf-8").as_bytes()
+    inner = _content(plan, body, date).as_bytes()
     signed = (
         pkcs7.PKCS7SignatureBuilder()
         .set_data(_crlf(inner))
@@ -73,6 +77,23 @@ def smime_message(
         f"Message-ID: <{message_id}>\r\n"
     )
     return headers.encode() + _crlf(content), encrypted
+
+
+ATTACHMENT_NAMES = {INFORMATIONSBLATT: "Informationsblatt-Melderegisterdatenspiegel.pdf"}
+
+
+def _content(plan: MailPlan, body: str, date: datetime) -> Message:
+    """The part that is signed: the text, with the plan's attachments as PDF parts."""
+    text = MIMEText(body, "plain", "utf-8")
+    if not plan.attachments:
+        return text
+    mixed = MIMEMultipart("mixed")
+    mixed.attach(text)
+    for name in plan.attachments:
+        part = MIMEApplication(informationsblatt_pdf(date), "pdf")
+        part.add_header("Content-Disposition", "attachment", filename=ATTACHMENT_NAMES[name])
+        mixed.attach(part)
+    return mixed
 
 
 class _Letter(FPDF):
@@ -129,6 +150,39 @@ def pdf_letter(plan: LetterPlan, secret: str | None, date: datetime) -> bytes:
                 new_y="NEXT",
             )
             pdf.ln(3)
+    if INFORMATIONSBLATT in plan.attachments:  # the enclosure, after the letter
+        _informationsblatt_pages(pdf, date)
+    return bytes(pdf.output())
+
+
+def _informationsblatt_pages(pdf: FPDF, date: datetime) -> None:
+    """The Informationsblatt: the § 39 Abs. 1 BMG requirements the authority declared its
+    measures for, and what else applies to the retrieval, each with its source."""
+    pdf.add_page()
+    pdf.set_font("Helvetica", style="B", size=13)
+    title = "Informationsblatt zum Melderegisterdatenspiegel"
+    pdf.multi_cell(0, 7, _latin1(title), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=10)
+    stand = f"Technische Anforderungen an die Sicherheit des Abrufs, Stand {date:%d.%m.%Y}"
+    pdf.multi_cell(0, 5, _latin1(stand), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    pdf.set_font("Helvetica", style="B", size=11)
+    pdf.multi_cell(
+        0, 5, _latin1("Die abrufende Stelle stellt sicher (§ 39 Abs. 1 BMG, Art. 32 DSGVO):"),
+        new_x="LMARGIN", new_y="NEXT",
+    )  # fmt: skip
+    pdf.set_font("Helvetica", size=11)
+    for description, _ in SICHERHEITSANFORDERUNGEN.values():
+        pdf.multi_cell(0, 5, _latin1(f"- {description}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+    for text, source in HINWEISE:
+        pdf.multi_cell(0, 5, _latin1(f"- {text} ({source})"), new_x="LMARGIN", new_y="NEXT")
+
+
+def informationsblatt_pdf(date: datetime) -> bytes:
+    pdf = _Letter(format="A4")
+    pdf.set_margins(25, 20, 20)
+    _informationsblatt_pages(pdf, date)
     return bytes(pdf.output())
 
 

@@ -4,6 +4,7 @@ fast tier, no Kafka, no PostgreSQL) and with the real PostgreSQL store (marked i
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -16,13 +17,14 @@ from services.mail_dispatch.app import MailDispatch, MailSettings
 from shared.contract.events.account import CredentialPurpose
 from shared.contract.events.application import ApplicationIncomplete, Kontakt, Mangel
 from shared.contract.topics import Topics
+from shared.law.sicherheit import SICHERHEITSANFORDERUNGEN
 from shared.platform.pki import CA_CERT, CA_KEY, issue_smime
 from shared.platform.settings import get_settings
 from tests.factories import NOW, approval, complete_application, credentials
 from tests.fakes.mail_dispatch import MemoryDispatchStore
 from tests.helpers import database_url
 from tests.inmemory import InMemory
-from tests.smtp import SmtpServer, decrypted, free_port, verified_text
+from tests.smtp import SmtpServer, decrypted, free_port, verified, verified_text
 
 
 @pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
@@ -179,6 +181,18 @@ async def test_notices_for_incomplete_and_decided_applications(
     [decision] = smtp.to("leitung@example.org")
     assert decision.subject == f"Ihr Antrag {app.application_id}: bewilligt"
     assert "Zugang ist rechtlich zulässig: Ja." in verified_text(decision.raw, PKI / CA_CERT)
+    # the Informationsblatt goes with every approval, inside the signature (seed; § 39 Abs. 1 BMG)
+    [pdf] = [
+        p for p in verified(decision.raw, PKI / CA_CERT).walk()
+        if p.get_content_type() == "application/pdf"
+    ]  # fmt: skip
+    assert pdf.get_filename() == "Informationsblatt-Melderegisterdatenspiegel.pdf"
+    pages = PdfReader(io.BytesIO(pdf.get_payload(decode=True))).pages
+    sheet = "\n".join(page.extract_text() for page in pages)
+    assert "Informationsblatt zum Melderegisterdatenspiegel" in sheet
+    for description, _ in SICHERHEITSANFORDERUNGEN.values():
+        assert " ".join(description.split()[:4]) in " ".join(sheet.split())
+    assert "Anlage: Informationsblatt" in verified_text(decision.raw, PKI / CA_CERT)
 
 
 async def test_notice_without_email_goes_by_letter_and_without_address_fails_loudly(
