@@ -287,6 +287,58 @@ def offene_pruefungen(
     return sorted(open_.values(), key=lambda c: c.pending_since)
 
 
+# -- deliveries of the registration offices ---------------------------------------------------
+
+
+@dataclass
+class Lieferzeile:
+    """One logged delivery of an office, or an alert about its deliveries."""
+
+    at: datetime
+    what: str  # the kind of delivery, or the alert's kind
+    records: int | None
+    removed: int | None
+    status: str
+    detail: str
+
+
+def lieferprotokoll(logged: Iterable[Record], alerts: Iterable[Record]) -> list[Lieferzeile]:
+    """An office's deliveries as the register logged them (NMeldVO 2022 § 23 Abs. 3) and the
+    alerts about them, in time order; records of another shape are skipped."""
+    rows = []
+    for s in logged:
+        b = s.body
+        try:
+            rows.append(
+                Lieferzeile(
+                    datetime.fromisoformat(b["empfangen_am"]),
+                    f"{b['art']} {b['teil']}/{b['teile']}",
+                    int(b["anzahl_datensaetze"]),
+                    int(b["anzahl_entfernt"]),
+                    str(b["status"]),
+                    _text(b.get("grund")) or b.get("delivery_id", ""),
+                )
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+    for s in alerts:
+        b = s.body
+        try:
+            rows.append(
+                Lieferzeile(
+                    datetime.fromisoformat(b["raised_at"]),
+                    f"alert: {b['kind']}",
+                    None,
+                    None,
+                    "alert",
+                    str(b["detail"]),
+                )
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+    return sorted(rows, key=lambda r: r.at)
+
+
 # -- tenants ----------------------------------------------------------------------------------
 
 

@@ -388,6 +388,53 @@ def status(
     out.print(f"[bold]{application_id}: {domain.stand(found)}[/]")
 
 
+ATTENTION = ("rejected", "alert")
+
+
+@app.command("deliveries")
+def deliveries(
+    ctx: typer.Context,
+    gemeindeschluessel: Annotated[str, typer.Argument(help="the office's AGS (8 digits)")],
+    output: OutputOption = Output.TABLE,
+) -> None:
+    """A registration office's deliveries as the register logged them (NMeldVO 2022 § 23 Abs. 3)
+    and the alerts about them (nothing within the day, refused, far fewer persons)."""
+    if not (len(gemeindeschluessel) == 8 and gemeindeschluessel.isdigit()):
+        raise InputError("the Gemeindeschlüssel has 8 digits, e.g. 03241001")
+
+    async def work(k: CliContext) -> list[domain.Lieferzeile]:
+        async with k.kafka() as kafka:
+            with err.status(f"reading the delivery log of {gemeindeschluessel} …"):
+                found = await kafka.read_keys(
+                    [
+                        (Topics.REGISTER_DELIVERY_LOG, gemeindeschluessel),
+                        (Topics.REGISTER_DELIVERY_ALERTS, gemeindeschluessel),
+                    ]
+                )
+        return domain.lieferprotokoll(
+            [r for r in found if r.topic == Topics.REGISTER_DELIVERY_LOG.name],
+            [r for r in found if r.topic == Topics.REGISTER_DELIVERY_ALERTS.name],
+        )
+
+    rows = _run(ctx, work)
+    show(
+        out,
+        output,
+        [
+            Column("at", "received", _time),
+            Column("what", "delivery"),
+            Column("records", "records", lambda n: "" if n is None else str(n)),
+            Column("removed", "removed", lambda n: "" if n is None else str(n)),
+            Column(
+                "status", "status", lambda x: f"[red]{x}[/]" if x in ("rejected", "alert") else x
+            ),
+            Column("detail", "reason / delivery id"),
+        ],
+        (dataclasses.asdict(r) for r in rows),
+        f"{len(rows)} entries for {gemeindeschluessel}",
+    )
+
+
 # -- reviews ----------------------------------------------------------------------------------
 
 

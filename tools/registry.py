@@ -125,6 +125,13 @@ PROCESSES = (
         note="the registration offices' registers of Niedersachsen: the portal's simple registry\n"
         "information goes here, not to the mirror (§ 5 Abs. 1 Satz 4 Nds. AG BMG)",
     ),
+    Process(
+        "delivery_monitor",
+        "services.delivery_monitor",
+        "services.delivery_monitor.app:DeliveryMonitor",
+        metrics_port=9111,
+        note="watches the registration offices' daily deliveries (NMeldVO 2022 § 23 Abs. 2)",
+    ),
     # the page, /events and /health on the one port
     Process(
         "dashboard",

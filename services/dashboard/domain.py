@@ -33,6 +33,10 @@ class Dashboard:
     pending: dict[str, dict[str, Any]] = field(default_factory=dict)
     overdue: dict[str, dict[str, Any]] = field(default_factory=dict)
     alerts: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=ALERTS_SHOWN))
+    # the registration offices' deliveries that need attention (delivery_monitor)
+    delivery_alerts: deque[dict[str, Any]] = field(
+        default_factory=lambda: deque(maxlen=ALERTS_SHOWN)
+    )
     dead_letters: dict[str, int] = field(default_factory=dict)
     unreadable: dict[str, int] = field(default_factory=dict)  # skipped records, by topic
     behind: int = 0  # records on the watched topics not read yet
@@ -88,6 +92,7 @@ class Dashboard:
             "pending_reviews": sorted(self.pending.values(), key=lambda p: p["since"]),
             "overdue": sorted(self.overdue.values(), key=lambda p: p["since"]),
             "alerts": list(reversed(self.alerts)),
+            "delivery_alerts": list(reversed(self.delivery_alerts)),
             "dead_letters": dict(sorted(self.dead_letters.items())),
             "unreadable": dict(sorted(self.unreadable.items())),
             "behind": self.behind,
@@ -102,6 +107,7 @@ class Dashboard:
             "pending": self.pending,
             "overdue": self.overdue,
             "alerts": list(self.alerts),
+            "delivery_alerts": list(self.delivery_alerts),
             "unreadable": self.unreadable,
         }
 
@@ -117,6 +123,7 @@ class Dashboard:
             unreadable={k: int(v) for k, v in state["unreadable"].items()},
         )
         d.alerts.extend(state["alerts"])
+        d.delivery_alerts.extend(state.get("delivery_alerts", []))  # older checkpoints: none
         return d
 
 
@@ -141,6 +148,18 @@ def _metrics(d: Dashboard, body: dict[str, Any]) -> None:
 def _alert(d: Dashboard, body: dict[str, Any]) -> None:
     fields = ("rule", "tenant_id", "user_ref", "observed", "threshold", "window", "raised_at")
     d.alerts.append({k: body[k] for k in fields})
+
+
+def _delivery_alert(d: Dashboard, body: dict[str, Any]) -> None:
+    d.delivery_alerts.append(
+        {
+            "gemeindeschluessel": body["absender"]["gemeindeschluessel"],
+            "office": body["absender"]["name"],
+            "kind": body["kind"],
+            "detail": body["detail"],
+            "raised_at": body["raised_at"],
+        }
+    )
 
 
 def _pending(d: Dashboard, body: dict[str, Any]) -> None:
@@ -169,6 +188,7 @@ def _decided(d: Dashboard, body: dict[str, Any]) -> None:
 _HANDLERS = {
     Topics.PROTOCOL_METRICS.name: _metrics,
     Topics.PROTOCOL_ALERTS.name: _alert,
+    Topics.REGISTER_DELIVERY_ALERTS.name: _delivery_alert,
     Topics.REVIEW_PENDING_MANUAL.name: _pending,
     Topics.REVIEW_OVERDUE.name: _overdue,
     Topics.REVIEW_DECIDED.name: _decided,

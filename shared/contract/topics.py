@@ -51,7 +51,7 @@ from shared.contract.events.portal import (
     StatementRequested,
 )
 from shared.contract.events.protocol import ProtocolAlert, ProtocolMetrics, SelfLogEntry
-from shared.contract.events.register import DeliveryLogged, RegisterDelivery
+from shared.contract.events.register import DeliveryAlert, DeliveryLogged, RegisterDelivery
 from shared.contract.events.review import (
     LoggingCommissioned,
     ManualDecision,
@@ -392,6 +392,17 @@ class Topics:
         key="absender.gemeindeschluessel",
         writer="register_mirror",
         description="Every delivery as logged: office, time, kind, record count; or why refused.",
+        retention_ms=365 * DAY_MS,
+        consumed=True,  # by delivery_monitor
+    )
+    REGISTER_DELIVERY_ALERTS = TopicSpec(
+        name="min.register.delivery-alerts.v1",
+        event=DeliveryAlert,
+        event_type="de.meldespiegel.register.delivery-alerts.v1",
+        key="absender.gemeindeschluessel",
+        writer="delivery_monitor",
+        description="Offices whose deliveries need attention: none within the day, refused, or "
+        "far fewer persons (NMeldVO 2022 § 23 Abs. 2).",
         retention_ms=365 * DAY_MS,
     )
     PROTOCOL_SELF_LOGGING = TopicSpec(

@@ -159,3 +159,23 @@ class DeliveryLogged(Event):
     grund: str | None = None
     empfangen_am: datetime
     land: str = Field(description="Landesschlüssel of the register that logged it")
+
+
+class Lieferauffaelligkeit(StrEnum):
+    """What delivery_monitor raises for an office's deliveries (NMeldVO 2022 § 23 Abs. 2)."""
+
+    AUSGEBLIEBEN = "ausgeblieben"  # neither changes nor an empty message within the day
+    ABGEWIESEN = "abgewiesen"  # the register refused a delivery
+    EINBRUCH = "einbruch"  # far fewer persons than the office's last full delivery
+
+
+class DeliveryAlert(Event):
+    """`min.register.delivery-alerts.v1`: an office's deliveries need attention."""
+
+    alert_id: str
+    absender: Meldebehoerde
+    land: str
+    kind: Lieferauffaelligkeit
+    detail: str = Field(description="German sentence for the operator")
+    last_delivery_at: datetime | None = None
+    raised_at: datetime
