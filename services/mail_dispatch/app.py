@@ -16,7 +16,11 @@ from services.mail_dispatch.service import Dispatcher, Relay, SecretOpener, Smtp
 from services.mail_dispatch.store import Dispatches, DispatchStore, PendingMail
 from shared.contract.deadletter import DeadLetter
 from shared.contract.events.account import CredentialsIssued, ProvisioningRefused
-from shared.contract.events.application import ApplicationIncomplete, ApplicationRefused
+from shared.contract.events.application import (
+    ApplicationAccepted,
+    ApplicationIncomplete,
+    ApplicationRefused,
+)
 from shared.contract.events.portal import (
     REQUESTER_CREDENTIAL_PURPOSE,
     RequesterCredentials,
@@ -110,6 +114,11 @@ class MailDispatch(ServiceRuntime):
             """What is left on the v1 topic, in v2's form."""
             upgraded = domain.upgrade_requester_credentials(event)
             await requester(msg, Topics.PORTAL_CREDENTIALS_V1, event, upgraded)
+
+        @self.subscriber(Topics.APPLICATION_ACCEPTED)
+        async def on_accepted(event: ApplicationAccepted, msg: KafkaMessage) -> None:
+            """The receipt: complete, in legal review."""
+            await self.dispatch(msg, Topics.APPLICATION_ACCEPTED, event, domain.received(event))
 
         @self.subscriber(Topics.APPLICATION_INCOMPLETE)
         async def on_incomplete(event: ApplicationIncomplete, msg: KafkaMessage) -> None:

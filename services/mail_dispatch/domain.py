@@ -22,6 +22,7 @@ from shared.contract.events.account import (
     Zustellweg,
 )
 from shared.contract.events.application import (
+    ApplicationAccepted,
     ApplicationIncomplete,
     ApplicationRefused,
     Kontakt,
@@ -340,6 +341,26 @@ def _notice(
         letter = LetterPlan(kind, address, subject, [hello, *lines, closing], None, attachments)
         return Plan(letters=[letter])
     return Plan(undeliverable="the application names neither an e-mail nor a postal address")
+
+
+def received(event: ApplicationAccepted) -> Plan:
+    """The receipt: the application is complete and in legal review, so that the authority hears
+    of every step (receipt, decision, account), not only of the last."""
+    app = event.application
+    return _notice(
+        "receipt_notice",
+        app.contact(),
+        app.administrator.smime_certificate_pem,
+        f"Ihr Antrag {app.application_id}: eingegangen",
+        [
+            f"Ihr Antrag {app.application_id} auf Zugang zum Melderegisterdatenspiegel "
+            f"({ROLE[app.access_type]}) ist am {event.accepted_at.astimezone(BERLIN):%d.%m.%Y} "
+            "vollständig eingegangen und wird rechtlich geprüft.",
+            "Über die Entscheidung erhalten Sie Nachricht; sie wird von der Verfahrensbetreuung "
+            "gezeichnet. Bitte geben Sie bei Rückfragen das Aktenzeichen "
+            f"{app.application_id} an.",
+        ],
+    )
 
 
 def incomplete(event: ApplicationIncomplete) -> Plan:

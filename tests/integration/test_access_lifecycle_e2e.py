@@ -81,10 +81,14 @@ async def test_from_application_to_first_login_and_no_password_anywhere(
         await producer.send(Topics.APPLICATION_SUBMITTED.name, body, key=body["application_id"])
 
     smtp: SmtpServer = stack["smtp"]
-    mails = await eventually(
-        lambda: len(smtp.to("e2e-admin@example.org")) >= 2 and smtp.to("e2e-admin@example.org"),
-        "approval notice and account mail",
-    )
+
+    def notices() -> list | None:
+        mails = smtp.to("e2e-admin@example.org")
+        subjects = " ".join(m.subject for m in mails)
+        wanted = ("eingegangen", "bewilligt", "Account")
+        return mails if all(w in subjects for w in wanted) else None
+
+    mails = await eventually(notices, "receipt, approval notice and account mail")
     texts = {}
     for mail in mails:
         assert mail.encrypted  # a certificate is on file: everything to this address is encrypted
@@ -94,6 +98,8 @@ async def test_from_application_to_first_login_and_no_password_anywhere(
     [account_text] = [t for s, t in texts.items() if "Account" in s]
     username = re.search(r"Ihr Accountname: (\S+)", account_text).group(1)
     assert any("Zugang ist rechtlich zulässig: Ja." in t for t in texts.values())
+    # the authority hears of each step: the receipt first, in the order the steps happened
+    assert [m.subject.split(": ")[-1] for m in mails][:2] == ["eingegangen", "bewilligt"]
 
     # the letter does not name the account; the credentials event for it names the letter file
     issued = await read_all(
@@ -123,8 +129,9 @@ async def test_from_application_to_first_login_and_no_password_anywhere(
         served = await api.get("/openapi.json")  # the API describes itself, as committed
         assert served.json() == json.loads(OPENAPI.joinpath("authentication.json").read_text())
 
-    dispatched = await read_all(Topics.MAIL_DISPATCHED.name, until=lambda rs: len(rs) >= 3)
+    dispatched = await read_all(Topics.MAIL_DISPATCHED.name, until=lambda rs: len(rs) >= 4)
     assert {r.json()["kind"] for r in dispatched} >= {
+        "receipt_notice",
         "approval_notice",
         "account_mail",
         "password_letter",

@@ -15,7 +15,13 @@ from shared.contract.events.account import (
     CredentialsIssued,
     Zustellweg,
 )
-from shared.contract.events.application import ApplicationIncomplete, Kontakt, Mangel, Zugangsart
+from shared.contract.events.application import (
+    ApplicationAccepted,
+    ApplicationIncomplete,
+    Kontakt,
+    Mangel,
+    Zugangsart,
+)
 from shared.contract.events.portal import RequesterCredentials, RequesterCredentialsV1
 from tests.factories import ADDRESS, NOW, approval, complete_application
 
@@ -189,3 +195,12 @@ def test_the_decision_notice_names_who_signed_it_37_abs_3_vwvfg() -> None:
     [notice] = domain.decided(automatic).mails
     assert "ohne Unterschrift erstellt (Demonstrationsbetrieb)" in notice.body
     assert "Gezeichnet" not in notice.body
+
+
+def test_the_authority_gets_a_receipt_when_its_application_is_complete() -> None:
+    app = complete_application()
+    [receipt] = domain.received(ApplicationAccepted(application=app, accepted_at=NOW)).mails
+    assert receipt.kind == "receipt_notice"
+    assert receipt.subject == f"Ihr Antrag {app.application_id}: eingegangen"
+    assert "am 21.11.2026 vollständig eingegangen und wird rechtlich geprüft" in receipt.body
+    assert receipt.to == app.administrator.email
