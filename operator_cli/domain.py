@@ -339,6 +339,45 @@ def lieferprotokoll(logged: Iterable[Record], alerts: Iterable[Record]) -> list[
     return sorted(rows, key=lambda r: r.at)
 
 
+# -- training requests -------------------------------------------------------------------------
+
+
+@dataclass
+class Schulungswunsch:
+    request_id: str
+    tenant_id: str
+    authority: str
+    requested_by: str
+    participants: int
+    wish: str
+    requested_at: datetime
+
+
+def schulungswuensche(records: Iterable[Record]) -> list[Schulungswunsch]:
+    """The training requests provisioning recorded, oldest first (refused ones are the
+    requesters' to hear of, not the list's)."""
+    found = []
+    for s in records:
+        b = s.body
+        try:
+            if b["recorded"] is not True:
+                continue
+            found.append(
+                Schulungswunsch(
+                    str(b["request_id"]),
+                    str(b["tenant_id"]),
+                    _text(b.get("authority_name")),
+                    _text(b.get("requested_by_username")),
+                    int(b["teilnehmende"]),
+                    str(b["wunsch"]),
+                    datetime.fromisoformat(b["requested_at"]),
+                )
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+    return sorted(found, key=lambda w: w.requested_at)
+
+
 # -- tenants ----------------------------------------------------------------------------------
 
 

@@ -156,6 +156,9 @@ app = typer.Typer(
     rich_markup_mode=None,
     add_completion=False,
 )
+training_app = typer.Typer(
+    help="Tenants' training requests, for the Verfahrensbetreuung.", no_args_is_help=True
+)
 review_app = typer.Typer(
     help="Legal reviews waiting for an operator's signature.", no_args_is_help=True
 )
@@ -170,6 +173,7 @@ portal_app = typer.Typer(
     help="The portal: registration decisions and fee statements.", no_args_is_help=True
 )
 app.add_typer(review_app, name="review")
+app.add_typer(training_app, name="training")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(log_app, name="log")
 app.add_typer(dlq_app, name="dlq")
@@ -386,6 +390,35 @@ def status(
     for step in steps:
         _print_step(step)
     out.print(f"[bold]{application_id}: {domain.stand(found)}[/]")
+
+
+@training_app.command("list")
+def training_list(ctx: typer.Context, output: OutputOption = Output.TABLE) -> None:
+    """Tenants' training requests, as provisioning recorded them, oldest first."""
+
+    async def work(k: CliContext) -> list[domain.Schulungswunsch]:
+        async with k.kafka() as kafka:
+            with err.status("reading the training requests …"):
+                return domain.schulungswuensche(
+                    await kafka.read(Topics.TENANT_TRAINING_RECORDED.name)
+                )
+
+    wishes = _run(ctx, work)
+    show(
+        out,
+        output,
+        [
+            Column("requested_at", "requested", _time),
+            Column("authority", "authority"),
+            Column("tenant_id", "tenant"),
+            Column("requested_by", "by"),
+            Column("participants", "participants", str),
+            Column("wish", "wish"),
+            Column("request_id", "request"),
+        ],
+        (dataclasses.asdict(w) for w in wishes),
+        f"{len(wishes)} training requests",
+    )
 
 
 ATTENTION = ("rejected", "alert")

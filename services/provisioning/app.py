@@ -12,6 +12,7 @@ from pydantic import Field
 from services.provisioning import service
 from services.provisioning.service import Provisioner
 from services.provisioning.store import Accounts, ProvisioningStore
+from shared.contract.events.account import TrainingRequested
 from shared.contract.events.review import ReviewDecided
 from shared.contract.topics import Topics
 from shared.platform.broker import KafkaMessage
@@ -55,6 +56,14 @@ class Provisioning(ServiceRuntime):
                 lambda conn, _: service.handle_decided(
                     self.store(conn), decided, self.clock(), self.deps
                 ),
+            )
+
+        @self.subscriber(Topics.TENANT_TRAINING_REQUESTED)
+        async def on_training_requested(request: TrainingRequested, msg: KafkaMessage) -> None:
+            """Records a tenant's training request for the Verfahrensbetreuung, or refuses it."""
+            await self.consume(
+                msg,
+                lambda conn, _: service.handle_training(self.store(conn), request, self.clock()),
             )
 
         @self.subscriber(Topics.ACCOUNT_COMMAND)

@@ -246,6 +246,26 @@ def after_login(account: Account, decision: Decision) -> Account | None:
     return replace(account, failed_logins=decision.failed_logins, status=status)
 
 
+def training_refusal(tenant: Tenant | None, requester: Account | None) -> tuple[str, str] | None:
+    """Whether a training request can be recorded: it comes from an active administrator of an
+    active (or restricted) tenant."""
+    if tenant is None:
+        return "UNKNOWN_TENANT", "Kein Mandant mit dieser Kennung."
+    if tenant.status is TenantStatus.SUSPENDED:
+        return "TENANT_SUSPENDED", "Der Zugang des Mandanten ist ausgesetzt."
+    if (
+        requester is None
+        or requester.tenant_id != tenant.tenant_id
+        or requester.kind is not UserKind.ADMINISTRATOR
+        or requester.status is not UserStatus.ACTIVE
+    ):
+        return (
+            "NOT_AN_ADMINISTRATOR",
+            "Schulungen beantragt die Administratorin oder der Administrator des Mandanten.",
+        )
+    return None
+
+
 def authorise(
     actor: Actor,
     action: CommandAction,

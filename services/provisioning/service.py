@@ -39,6 +39,8 @@ from shared.contract.events.account import (
     TenantState,
     TenantStatus,
     TenantUser,
+    TrainingRecorded,
+    TrainingRequested,
     UserKind,
     UserStatus,
     Zustellweg,
@@ -349,6 +351,47 @@ _PROCEDURE_EVENT = {
     CommandAction.LOCK_PROCEDURE: AccountEventKind.PROCEDURE_LOCKED,
     CommandAction.UNLOCK_PROCEDURE: AccountEventKind.PROCEDURE_UNLOCKED,
 }
+
+
+async def handle_training(
+    store: Accounts, request: TrainingRequested, now: datetime
+) -> Sequence[Outgoing]:
+    """A tenant's training request: recorded for the Verfahrensbetreuung's list if an active
+    administrator of the tenant asked, refused with the reason otherwise; each request once."""
+    tenant = None
+    try:
+        uuid.UUID(request.tenant_id)
+        tenant = await store.tenant(request.tenant_id)
+    except ValueError:
+        pass
+    requester = await _account_by_id(store, request.requested_by)
+    refusal = domain.training_refusal(tenant, requester)
+    if refusal is None:
+        assert requester is not None
+        if not await store.add_training_request(request, requester.user_id, now):
+            log.info("training request recorded before", request_id=request.request_id)
+            return []
+    code, message = refusal or (None, None)
+    log.info("training request", request_id=request.request_id, refused=code)
+    return [
+        Outgoing(
+            Topics.TENANT_TRAINING_RECORDED,
+            TrainingRecorded(
+                request_id=request.request_id,
+                tenant_id=request.tenant_id,
+                authority_name=tenant.authority_name if tenant else None,
+                requested_by_username=requester.username if requester else None,
+                teilnehmende=request.teilnehmende,
+                wunsch=request.wunsch,
+                requested_at=request.requested_at,
+                recorded=refusal is None,
+                reason_code=code,
+                message=message,
+                answered_at=now,
+            ),
+            subject=request.request_id,
+        )
+    ]
 
 
 async def handle_raw_command(

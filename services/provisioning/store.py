@@ -15,6 +15,7 @@ from shared.contract.events.account import (
     OperatorRole,
     Postanschrift,
     TenantStatus,
+    TrainingRequested,
     UserKind,
     UserStatus,
     VerfahrenStatus,
@@ -28,6 +29,9 @@ class Accounts(Protocol):
     carried out (the fast tier's fake is `tests/fakes/provisioning.py`)."""
 
     async def tenant(self, tenant_id: str, *, lock: bool = False) -> Tenant | None: ...
+    async def add_training_request(
+        self, request: TrainingRequested, user_id: str, now: datetime
+    ) -> bool: ...
     async def postal_address(self, tenant_id: str) -> Postanschrift: ...
     async def add_tenant(self, tenant: Tenant, address: Postanschrift, now: datetime) -> None: ...
     async def set_tenant_status(self, tenant: Tenant, actor: str, now: datetime) -> None: ...
@@ -61,6 +65,26 @@ class ProvisioningStore:
         self.conn = conn
 
     # ------------------------------------------------------------------ tenants
+    async def add_training_request(
+        self, request: TrainingRequested, user_id: str, now: datetime
+    ) -> bool:
+        """Records the request; False if it was recorded before."""
+        return bool(
+            await self.conn.fetchval(
+                """INSERT INTO training_request (request_id, tenant_id, user_id, teilnehmende,
+                       wunsch, requested_at, recorded_at)
+                   VALUES ($1, $2::uuid, $3::uuid, $4, $5, $6, $7)
+                   ON CONFLICT (request_id) DO NOTHING RETURNING true""",
+                request.request_id,
+                request.tenant_id,
+                user_id,
+                request.teilnehmende,
+                request.wunsch,
+                request.requested_at,
+                now,
+            )
+        )
+
     async def tenant(self, tenant_id: str, *, lock: bool = False) -> Tenant | None:
         row = await self.conn.fetchrow(
             "SELECT * FROM tenant WHERE tenant_id = $1::uuid" + (" FOR UPDATE" if lock else ""),

@@ -25,6 +25,8 @@ from shared.contract.events.account import (
     CredentialsIssued,
     ProvisioningRefused,
     TenantState,
+    TrainingRecorded,
+    TrainingRequested,
 )
 from shared.contract.events.application import (
     ApplicationAccepted,
@@ -394,6 +396,25 @@ class Topics:
         description="Every delivery as logged: office, time, kind, record count; or why refused.",
         retention_ms=365 * DAY_MS,
         consumed=True,  # by delivery_monitor
+    )
+    TENANT_TRAINING_REQUESTED = TopicSpec(
+        name="min.tenant.training-requested.v1",
+        event=TrainingRequested,
+        event_type="de.meldespiegel.tenant.training-requested.v1",
+        key="tenant_id",
+        writer="tenant administrators (front end)",
+        description="Tenants' requests for a training of their users.",
+        retention_ms=365 * DAY_MS,
+        consumed=True,
+    )
+    TENANT_TRAINING_RECORDED = TopicSpec(
+        name="min.tenant.training-recorded.v1",
+        event=TrainingRecorded,
+        event_type="de.meldespiegel.tenant.training-recorded.v1",
+        key="tenant_id",
+        writer="provisioning",
+        description="Training requests recorded for the Verfahrensbetreuung, or refused.",
+        retention_ms=365 * DAY_MS,
     )
     REGISTER_DELIVERY_ALERTS = TopicSpec(
         name="min.register.delivery-alerts.v1",

@@ -7,7 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from services.provisioning.domain import Account, Session, Tenant
-from shared.contract.events.account import Abrufverfahren, Postanschrift, UserKind, UserStatus
+from shared.contract.events.account import (
+    Abrufverfahren,
+    Postanschrift,
+    TrainingRequested,
+    UserKind,
+    UserStatus,
+)
 
 
 @dataclass
@@ -20,6 +26,15 @@ class MemoryProvisioningStore:
     commands: dict[str, tuple[str, str, str, str, datetime]] = field(default_factory=dict)
     sessions: dict[str, tuple[Session, str]] = field(default_factory=dict)  # with refresh hash
     used: dict[str, str] = field(default_factory=dict)  # used refresh hash -> user id
+    trainings: dict[str, tuple[TrainingRequested, str, datetime]] = field(default_factory=dict)
+
+    async def add_training_request(
+        self, request: TrainingRequested, user_id: str, now: datetime
+    ) -> bool:
+        if request.request_id in self.trainings:
+            return False
+        self.trainings[request.request_id] = (request, user_id, now)
+        return True
 
     async def tenant(self, tenant_id: str, *, lock: bool = False) -> Tenant | None:
         return self.tenants.get(tenant_id)

@@ -17,7 +17,7 @@ from services.provisioning import service
 from services.provisioning.api import routes
 from services.provisioning.app import Provisioning, ProvisioningSettings
 from services.provisioning.domain import Account, Rejection
-from shared.contract.events.account import OperatorRole
+from shared.contract.events.account import OperatorRole, TrainingRequested
 from shared.contract.topics import Topics
 from shared.platform import tokens
 from shared.platform.pki import LETTER_KEY, TOKEN_PUB, load_ed25519_public_key
@@ -38,6 +38,7 @@ WATCH = (
     Topics.ACCOUNT_AUDIT,
     Topics.TENANT_STATE,
     Topics.ACCOUNT_COMMAND.dlq,
+    Topics.TENANT_TRAINING_RECORDED,
 )
 OPERATOR = {"kind": "operator", "id": "ops-test"}
 
@@ -278,6 +279,39 @@ async def test_administrator_creates_locks_and_unlocks_a_user(run: Harness) -> N
     assert run.events(again)[0]["reason_code"] == "USER_NOT_LOCKED"
     state = run.bodies(Topics.TENANT_STATE)[-1]
     assert {u["username"]: u["status"] for u in state["users"]}[credentials["username"]] == "active"
+
+
+async def test_training_requests_of_administrators_are_recorded_once_others_refused(
+    run: Harness,
+) -> None:
+    """The seed: tenants ask for trainings, and the Verfahrensbetreuung lists them."""
+    provisioned, _ = await provision(run)
+    tenant, admin = provisioned["tenant_id"], provisioned["administrator_user_id"]
+
+    def request(request_id: str, tenant_id: str, by: str) -> TrainingRequested:
+        return TrainingRequested(
+            request_id=request_id,
+            tenant_id=tenant_id,
+            requested_by=by,
+            teilnehmende=12,
+            wunsch="Einführung für die Sachbearbeitung, vor Ort, im Januar",
+            requested_at=NOW,
+        )
+
+    one, two, three = (f"S-{uuid.uuid4().hex[:8]}" for _ in range(3))
+    await run.deliver(Topics.TENANT_TRAINING_REQUESTED, request(one, tenant, admin))
+    await run.deliver(Topics.TENANT_TRAINING_REQUESTED, request(one, tenant, admin))  # again
+    stranger = str(uuid.uuid4())
+    await run.deliver(Topics.TENANT_TRAINING_REQUESTED, request(two, tenant, stranger))
+    await run.deliver(Topics.TENANT_TRAINING_REQUESTED, request(three, "no-tenant", admin))
+    answers = run.bodies(Topics.TENANT_TRAINING_RECORDED)
+    assert [(a["request_id"], a["recorded"], a["reason_code"]) for a in answers] == [
+        (one, True, None),
+        (two, False, "NOT_AN_ADMINISTRATOR"),
+        (three, False, "UNKNOWN_TENANT"),
+    ]
+    assert answers[0]["requested_by_username"] == provisioned["administrator_username"]
+    assert answers[0]["authority_name"]
 
 
 async def test_operator_restricts_suspends_and_lifts_a_tenant(run: Harness) -> None:

@@ -756,3 +756,36 @@ async def test_commands_in_an_operators_name_without_the_operators_signature_cha
     [letter] = [r for r in dead if r.key == redriven["application_id"]]
     assert letter.headers["dlq_error_type"] == "UnprovenCommand"
     assert "OPERATOR_NOT_PROVEN" in letter.headers["dlq_error"]
+
+
+async def test_training_requests_are_collected_and_listed_for_the_verfahrensbetreuung(
+    stack: dict[str, str],
+) -> None:
+    """The seed: tenants ask for trainings; provisioning records an administrator's request, and
+    `meldespiegel training list` lists it."""
+    app = complete_application(f"CLI-SCH-{TOK}")
+    provisioned = await provisioned_by_approval(app)
+    request_id = f"SCH-{TOK}"
+    async with RawProducer() as producer:
+        await publish(
+            producer,
+            Topics.TENANT_TRAINING_REQUESTED.name,
+            {
+                "request_id": request_id,
+                "tenant_id": provisioned["tenant_id"],
+                "requested_by": provisioned["administrator_user_id"],
+                "teilnehmende": 8,
+                "wunsch": "Freie Suche und Protokollauswertung, online, Februar",
+                "requested_at": datetime.now(UTC).isoformat(),
+            },
+            provisioned["tenant_id"],
+        )
+
+    def listed() -> dict[str, Any] | None:
+        wishes = json.loads(cli_ok(cli("training", "list", "-o", "json", env=stack)))
+        return next((w for w in wishes if w["request_id"] == request_id), None)
+
+    wish = await eventually(listed, "the training request in the list", seconds=60)
+    assert (wish["tenant_id"], wish["participants"]) == (provisioned["tenant_id"], 8)
+    assert wish["requested_by"] == provisioned["administrator_username"]
+    assert "Freie Suche" in cli_ok(cli("training", "list", env=stack))

@@ -302,3 +302,34 @@ class AuthAudit(Event):
     client_certificate_fingerprint: str | None = None
     detail: list[str] = Field(default_factory=list)
     at: datetime
+
+
+class TrainingRequested(Event):
+    """`min.tenant.training-requested.v1`: a tenant's administrator asks the Verfahrensbetreuung
+    for a training of the tenant's users (from the front end, as the administrator's commands)."""
+
+    request_id: str = Field(min_length=1, max_length=80)
+    tenant_id: str = Field(min_length=1)
+    requested_by: str = Field(min_length=1, description="the administrator's user id")
+    teilnehmende: int = Field(ge=1, le=100, description="how many users would take part")
+    wunsch: str = Field(
+        min_length=1, max_length=1000, description="topics, dates, form (on site, online)"
+    )
+    requested_at: datetime
+
+
+class TrainingRecorded(Event):
+    """`min.tenant.training-recorded.v1`: provisioning's answer to a training request: recorded
+    for the Verfahrensbetreuung's list, or refused with the reason."""
+
+    request_id: str
+    tenant_id: str
+    authority_name: str | None = None
+    requested_by_username: str | None = None
+    teilnehmende: int
+    wunsch: str
+    requested_at: datetime
+    recorded: bool
+    reason_code: str | None = None
+    message: str | None = None
+    answered_at: datetime
