@@ -339,6 +339,31 @@ def lieferprotokoll(logged: Iterable[Record], alerts: Iterable[Record]) -> list[
     return sorted(rows, key=lambda r: r.at)
 
 
+# -- the data-protection team's cases ----------------------------------------------------------
+
+
+def faelle(records: Iterable[Record]) -> list[dict[str, Any]]:
+    """Each case as its newest state says, oldest first (records of another shape skipped)."""
+    newest: dict[str, dict[str, Any]] = {}
+    for s in records:
+        b = s.body
+        try:
+            case = {
+                "case_id": str(b["case_id"]),
+                "tenant_id": str(b["tenant_id"]),
+                "authority": _text(b.get("authority_name")),
+                "rule": str(b["alert"]["rule"]),
+                "alert": str(b["alert"]["text"]),
+                "status": str(b["status"]),
+                "steps": [f"{x['action']} ({x['operator_id']})" for x in b["steps"]],
+                "opened_at": datetime.fromisoformat(b["opened_at"]),
+            }
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+        newest[case["case_id"]] = case
+    return sorted(newest.values(), key=lambda c: c["opened_at"])
+
+
 # -- training requests -------------------------------------------------------------------------
 
 

@@ -50,6 +50,7 @@ from shared.contract.deadletter import DeadLetter
 from shared.contract.events.abruf import QueryRequested
 from shared.contract.events.account import AccountCommand, CommandAction
 from shared.contract.events.betrieb import Redriven
+from shared.contract.events.cases import CaseCommand
 from shared.contract.events.portal import (
     RegistrationDecision,
     RequesterAction,
@@ -156,6 +157,9 @@ app = typer.Typer(
     rich_markup_mode=None,
     add_completion=False,
 )
+case_app = typer.Typer(
+    help="The data-protection team's cases, opened by evaluation alerts.", no_args_is_help=True
+)
 training_app = typer.Typer(
     help="Tenants' training requests, for the Verfahrensbetreuung.", no_args_is_help=True
 )
@@ -174,6 +178,7 @@ portal_app = typer.Typer(
 )
 app.add_typer(review_app, name="review")
 app.add_typer(training_app, name="training")
+app.add_typer(case_app, name="case")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(log_app, name="log")
 app.add_typer(dlq_app, name="dlq")
@@ -390,6 +395,120 @@ def status(
     for step in steps:
         _print_step(step)
     out.print(f"[bold]{application_id}: {domain.stand(found)}[/]")
+
+
+@case_app.command("list")
+def case_list(
+    ctx: typer.Context,
+    all_: Annotated[bool, typer.Option("--all", help="closed cases too")] = False,
+    output: OutputOption = Output.TABLE,
+) -> None:
+    """The data-protection team's cases (opened by evaluation alerts), oldest first."""
+
+    async def work(k: CliContext) -> list[dict[str, Any]]:
+        async with k.kafka() as kafka:
+            with err.status("reading the cases …"):
+                return domain.faelle(await kafka.read(Topics.CASE_STATE.name))
+
+    cases = [c for c in _run(ctx, work) if all_ or c["status"] != "closed"]
+    show(
+        out,
+        output,
+        [
+            Column("case_id", "case"),
+            Column("opened_at", "opened", _time),
+            Column("authority", "authority"),
+            Column("rule", "rule"),
+            Column("status", "status"),
+            Column("steps", "steps", ", ".join),
+            Column("alert", "alert"),
+        ],
+        cases,
+        f"{len(cases)} cases",
+    )
+
+
+def _case_step(
+    ctx: typer.Context, case_id: str, action: str, text: str, wait: float, **fields: Any
+) -> None:
+    """Sends a signed step and prints the case as it then stands, or why it was not taken."""
+    if not text.strip():
+        raise InputError("--text is required: every step is given with its reason")
+    command = CaseCommand(
+        command_id=new_id("CASE"),
+        case_id=case_id,
+        operator_id=ctx.obj.operator,
+        action=action,
+        text=text,
+        **fields,
+    )
+
+    async def work(k: CliContext) -> Record:
+        async with k.kafka() as kafka:
+            with err.status("waiting for alert_cases …"):
+                answer = await kafka.ask(
+                    Topics.CASE_COMMAND,
+                    command,
+                    [Topics.CASE_STATE.name, Topics.CASE_COMMAND_REJECTED.name],
+                    lambda s: s.body.get("case_id") == case_id,
+                    wait,
+                )
+        if answer is None:
+            raise NoAnswer(f"alert_cases did not answer within {wait:g} s")
+        return answer
+
+    answer = _run(ctx, work)
+    if answer.topic == Topics.CASE_COMMAND_REJECTED.name:
+        raise Abort(f"refused: {answer.body.get('reason_code')}: {answer.body.get('message')}")
+    out.print(f"{case_id}: {answer.body['status']} ({action})")
+
+
+CaseText = Annotated[str, typer.Option("--text", help="the reason (for contact: the request)")]
+
+
+@case_app.command("ack")
+def case_ack(ctx: typer.Context, case_id: str, text: CaseText = "", wait: float = 60.0) -> None:
+    """Take a case on."""
+    _case_step(ctx, case_id, "acknowledge", text, wait)
+
+
+@case_app.command("contact")
+def case_contact(ctx: typer.Context, case_id: str, text: CaseText = "", wait: float = 60.0) -> None:
+    """Ask the authority for a statement: an S/MIME mail to its administrator, from the template
+    with your text."""
+    _case_step(ctx, case_id, "contact", text, wait)
+
+
+@case_app.command("restrict")
+def case_restrict(
+    ctx: typer.Context, case_id: str, text: CaseText = "", wait: float = 60.0
+) -> None:
+    """Restrict the case's tenant (a signed account command to provisioning) and record it."""
+    if not text.strip():
+        raise InputError("--text is required: the authority is told why")
+
+    async def tenant_of(k: CliContext) -> str:
+        async with k.kafka() as kafka:
+            found = [
+                c for c in domain.faelle(await kafka.read(Topics.CASE_STATE.name))
+                if c["case_id"] == case_id
+            ]  # fmt: skip
+        if not found:
+            raise InputError(f"no case {case_id}")
+        return str(found[0]["tenant_id"])
+
+    tenant_id = _run(ctx, tenant_of)
+    event = _run(ctx, lambda k: _command(k, tenant_id, "restrict_tenant", text, wait))
+    if event["kind"] == "command_rejected":
+        raise Abort(f"refused: {event.get('reason_code')}: {event.get('message')}")
+    out.print(f"{tenant_id}: {event['kind']}")
+    _case_step(ctx, case_id, "restrict", text, wait, account_command_id=event["command_id"])
+
+
+@case_app.command("close")
+def case_close(ctx: typer.Context, case_id: str, text: CaseText = "", wait: float = 60.0) -> None:
+    """Close a case, with the reason."""
+    _case_step(ctx, case_id, "close", text, wait)
 
 
 @training_app.command("list")

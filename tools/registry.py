@@ -132,6 +132,13 @@ PROCESSES = (
         metrics_port=9111,
         note="watches the registration offices' daily deliveries (NMeldVO 2022 § 23 Abs. 2)",
     ),
+    Process(
+        "alert_cases",
+        "services.alert_cases",
+        "services.alert_cases.app:AlertCases",
+        metrics_port=9112,
+        note="the data-protection team's cases, opened by evaluation alerts",
+    ),
     # the page, /events and /health on the one port
     Process(
         "dashboard",

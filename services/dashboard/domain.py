@@ -37,6 +37,7 @@ class Dashboard:
     delivery_alerts: deque[dict[str, Any]] = field(
         default_factory=lambda: deque(maxlen=ALERTS_SHOWN)
     )
+    cases: dict[str, dict[str, Any]] = field(default_factory=dict)  # the open ones
     dead_letters: dict[str, int] = field(default_factory=dict)
     unreadable: dict[str, int] = field(default_factory=dict)  # skipped records, by topic
     behind: int = 0  # records on the watched topics not read yet
@@ -93,6 +94,7 @@ class Dashboard:
             "overdue": sorted(self.overdue.values(), key=lambda p: p["since"]),
             "alerts": list(reversed(self.alerts)),
             "delivery_alerts": list(reversed(self.delivery_alerts)),
+            "open_cases": sorted(self.cases.values(), key=lambda c: c["opened_at"]),
             "dead_letters": dict(sorted(self.dead_letters.items())),
             "unreadable": dict(sorted(self.unreadable.items())),
             "behind": self.behind,
@@ -108,6 +110,7 @@ class Dashboard:
             "overdue": self.overdue,
             "alerts": list(self.alerts),
             "delivery_alerts": list(self.delivery_alerts),
+            "cases": self.cases,
             "unreadable": self.unreadable,
         }
 
@@ -124,6 +127,7 @@ class Dashboard:
         )
         d.alerts.extend(state["alerts"])
         d.delivery_alerts.extend(state.get("delivery_alerts", []))  # older checkpoints: none
+        d.cases.update(state.get("cases", {}))
         return d
 
 
@@ -162,6 +166,20 @@ def _delivery_alert(d: Dashboard, body: dict[str, Any]) -> None:
     )
 
 
+def _case(d: Dashboard, body: dict[str, Any]) -> None:
+    if body["status"] == "closed":
+        d.cases.pop(body["case_id"], None)
+        return
+    d.cases[body["case_id"]] = {
+        "case_id": body["case_id"],
+        "tenant_id": body["tenant_id"],
+        "rule": body["alert"]["rule"],
+        "status": body["status"],
+        "steps": [s["action"] for s in body["steps"]],
+        "opened_at": body["opened_at"],
+    }
+
+
 def _pending(d: Dashboard, body: dict[str, Any]) -> None:
     d.pending[body["application_id"]] = {
         "application_id": body["application_id"],
@@ -189,6 +207,7 @@ _HANDLERS = {
     Topics.PROTOCOL_METRICS.name: _metrics,
     Topics.PROTOCOL_ALERTS.name: _alert,
     Topics.REGISTER_DELIVERY_ALERTS.name: _delivery_alert,
+    Topics.CASE_STATE.name: _case,
     Topics.REVIEW_PENDING_MANUAL.name: _pending,
     Topics.REVIEW_OVERDUE.name: _overdue,
     Topics.REVIEW_DECIDED.name: _decided,

@@ -21,6 +21,7 @@ from shared.contract.events.application import (
     ApplicationIncomplete,
     ApplicationRefused,
 )
+from shared.contract.events.cases import CaseContact
 from shared.contract.events.portal import (
     REQUESTER_CREDENTIAL_PURPOSE,
     RequesterCredentials,
@@ -114,6 +115,11 @@ class MailDispatch(ServiceRuntime):
             """What is left on the v1 topic, in v2's form."""
             upgraded = domain.upgrade_requester_credentials(event)
             await requester(msg, Topics.PORTAL_CREDENTIALS_V1, event, upgraded)
+
+        @self.subscriber(Topics.CASE_CONTACT)
+        async def on_case_contact(event: CaseContact, msg: KafkaMessage) -> None:
+            """The data-protection team's mail about a case, to the authority's administrator."""
+            await self.dispatch(msg, Topics.CASE_CONTACT, event, domain.case_contact(event))
 
         @self.subscriber(Topics.APPLICATION_ACCEPTED)
         async def on_accepted(event: ApplicationAccepted, msg: KafkaMessage) -> None:

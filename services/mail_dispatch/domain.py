@@ -28,6 +28,7 @@ from shared.contract.events.application import (
     Kontakt,
     Zugangsart,
 )
+from shared.contract.events.cases import CaseContact
 from shared.contract.events.portal import RequesterCredentials, RequesterCredentialsV1
 from shared.contract.events.review import Entscheidung, ReviewDecided
 from shared.law.aufbewahrung import BERLIN
@@ -360,6 +361,27 @@ def received(event: ApplicationAccepted) -> Plan:
             "gezeichnet. Bitte geben Sie bei Rückfragen das Aktenzeichen "
             f"{app.application_id} an.",
         ],
+    )
+
+
+def case_contact(event: CaseContact) -> Plan:
+    """The data-protection team's mail to an authority about a case, from the template: what the
+    evaluation of its retrievals showed (§ 40 Abs. 5 Satz 3 BMG), what the team asks, the case's
+    reference for the answer."""
+    hello = _greeting(event.salutation, event.surname)
+    lines = [
+        hello,
+        "bei der Auswertung der Protokolle der Abrufe Ihrer Behörde aus dem "
+        "Melderegisterdatenspiegel (§ 40 Abs. 5 Satz 3 BMG) ist uns aufgefallen: "
+        f"{event.alert_text}",
+        event.text,
+        "Bitte nehmen Sie innerhalb von 14 Tagen Stellung und geben Sie dabei das Zeichen "
+        f"{event.case_id} an.",
+        "Mit freundlichen Grüßen\nDatenschutz der Verfahrensbetreuung",
+    ]
+    subject = f"Melderegisterdatenspiegel: Bitte um Stellungnahme ({event.authority_name})"
+    return Plan(
+        mails=[_mail("case_contact", event.to, subject, lines, event.smime_certificate_pem)]
     )
 
 

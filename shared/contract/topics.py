@@ -35,6 +35,7 @@ from shared.contract.events.application import (
     ApplicationSubmitted,
 )
 from shared.contract.events.betrieb import DashboardCheckpoint, Redriven
+from shared.contract.events.cases import CaseCommand, CaseCommandRejected, CaseContact, CaseState
 from shared.contract.events.mail import MailDispatched, MailFailed
 from shared.contract.events.portal import (
     PortalAnswered,
@@ -221,6 +222,7 @@ class Topics:
         writer="provisioning",
         description="A tenant and its Hauptadministrator created, or a new administrator.",
         retention_ms=365 * DAY_MS,
+        consumed=True,  # by alert_cases, which keeps whom to contact per tenant
     )
     ACCOUNT_PROVISIONING_REFUSED = TopicSpec(
         name="min.account.provisioning-refused.v1",
@@ -397,6 +399,46 @@ class Topics:
         retention_ms=365 * DAY_MS,
         consumed=True,  # by delivery_monitor
     )
+    CASE_COMMAND = TopicSpec(
+        name="min.case.command.v1",
+        event=CaseCommand,
+        event_type="de.meldespiegel.case.command.v1",
+        key="case_id",
+        writer="operators",
+        description="The data-protection team's signed steps on a case: acknowledge, contact, "
+        "restrict, close.",
+        retention_ms=365 * DAY_MS,
+        consumed=True,
+        operator_command=True,
+    )
+    CASE_STATE = TopicSpec(
+        name="min.case.state.v1",
+        event=CaseState,
+        event_type="de.meldespiegel.case.state.v1",
+        key="case_id",
+        writer="alert_cases",
+        description="Cases opened by evaluation alerts, as they stand after each step.",
+        retention_ms=365 * DAY_MS,
+    )
+    CASE_COMMAND_REJECTED = TopicSpec(
+        name="min.case.command-rejected.v1",
+        event=CaseCommandRejected,
+        event_type="de.meldespiegel.case.command-rejected.v1",
+        key="case_id",
+        writer="alert_cases",
+        description="Steps on a case that could not be taken, with the reason.",
+        retention_ms=365 * DAY_MS,
+    )
+    CASE_CONTACT = TopicSpec(
+        name="min.case.contact.v1",
+        event=CaseContact,
+        event_type="de.meldespiegel.case.contact.v1",
+        key="case_id",
+        writer="alert_cases",
+        description="Mails to an authority about a case, for mail_dispatch (S/MIME).",
+        retention_ms=365 * DAY_MS,
+        consumed=True,
+    )
     TENANT_TRAINING_REQUESTED = TopicSpec(
         name="min.tenant.training-requested.v1",
         event=TrainingRequested,
@@ -452,6 +494,7 @@ class Topics:
         writer="protocol_log",
         description="Evaluation rules that fired (no personal data; users as pseudonyms).",
         retention_ms=365 * DAY_MS,
+        consumed=True,  # each opens a case of alert_cases
     )
     PORTAL_REGISTRATION_SUBMITTED = TopicSpec(
         name="min.portal.registration.submitted.v1",

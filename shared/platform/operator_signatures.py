@@ -191,17 +191,19 @@ COMMAND_ROLES = frozenset({OperatorRole.BETRIEB.value})
 
 
 def proven(
-    signer: Signer | Refusal, named: str, allowed: frozenset[str] | None = None
+    signer: Signer | Refusal,
+    named: str,
+    allowed: frozenset[str] | None = None,
+    roles: frozenset[str] = COMMAND_ROLES,
 ) -> Refusal | None:
-    """None if the signer is the operator the event names, in a role that gives commands (and one
-    of `allowed`, if given); otherwise why the command is refused."""
+    """None if the signer is the operator the event names, in a role that gives these commands
+    (and one of `allowed`, if given); otherwise why the command is refused."""
     if isinstance(signer, Refusal):
         return signer
-    if signer.role not in COMMAND_ROLES:
+    if signer.role not in roles:
         return Refusal(
             "OPERATOR_ROLE_NOT_ALLOWED",
-            f"Die Rolle {signer.role!r} gibt keine Befehle "
-            f"(nur {', '.join(sorted(COMMAND_ROLES))}).",
+            f"Die Rolle {signer.role!r} gibt keine Befehle (nur {', '.join(sorted(roles))}).",
         )
     if signer.operator_id != named:
         return Refusal(

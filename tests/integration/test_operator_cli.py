@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import metadata
@@ -28,7 +29,7 @@ from shared.contract.events.application import CompleteApplication
 from shared.contract.topics import Topics
 from shared.platform.kafka_client import KafkaClient, partition_for
 from shared.platform.operator_signatures import COMMAND
-from shared.platform.pki import LETTER_KEY
+from shared.platform.pki import CA_CERT, LETTER_KEY
 from shared.platform.sealed import credential_context, load_private_key, open_sealed
 from shared.platform.settings import get_settings
 from tests import identities
@@ -58,18 +59,28 @@ from tests.retrieval import (
     tenant_state,
     token,
 )
-from tests.smtp import SmtpServer, free_port
+from tests.smtp import SmtpServer, free_port, verified_text
 
 pytestmark = pytest.mark.integration
 TOK = token().lower()
 NEW_PASSWORD = "Auswertung-2026!"
 PKI = get_settings().pki_dir
-SERVICES = ("intake", "legal_review", "provisioning", "mail_dispatch", "query_router")
+SERVICES = (
+    "intake", "legal_review", "provisioning", "mail_dispatch", "query_router", "alert_cases",
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def stack(artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    smtp = SmtpServer().start()
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(
+    artifacts: Path, tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer
+) -> Iterator[dict[str, str]]:
     api_port, auth_port = free_port(), free_port()
     env = {
         "MELDESPIEGEL_SMTP_PORT": str(smtp.port),
@@ -116,7 +127,6 @@ def stack(artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     assert f"signed in as dsb-{TOK} (operator account, role datenschutz)" in signed
     yield stack
     stop_all(procs)
-    smtp.stop()
 
 
 def test_apply_follows_an_application_to_its_tenant_and_status_tells_it_again(
@@ -789,3 +799,69 @@ async def test_training_requests_are_collected_and_listed_for_the_verfahrensbetr
     assert (wish["tenant_id"], wish["participants"]) == (provisioned["tenant_id"], 8)
     assert wish["requested_by"] == provisioned["administrator_username"]
     assert "Freie Suche" in cli_ok(cli("training", "list", env=stack))
+
+
+async def test_an_evaluation_alert_becomes_a_case_through_to_a_restricted_tenant(
+    stack: dict[str, str], smtp: SmtpServer
+) -> None:
+    """§ 40 Abs. 5 Satz 3 BMG: the log's evaluation raises an alert; the data-protection team
+    takes the case on, asks the authority (an S/MIME mail from the template), restricts the
+    tenant until it answers, and closes the case; each step is an event."""
+    app = complete_application(
+        f"CLI-FALL-{TOK}", **{"administrator.email": f"fall-{TOK.lower()}@behoerde.example"}
+    )
+    provisioned = await provisioned_by_approval(app)
+    tenant = provisioned["tenant_id"]
+    alert_id = str(uuid.uuid4())
+    async with RawProducer() as producer:
+        await publish(
+            producer,
+            Topics.PROTOCOL_ALERTS.name,
+            {
+                "alert_id": alert_id, "rule": "night_burst", "tenant_id": tenant,
+                "user_ref": "5c1e2a9b8d7f6e5a4b3c2d1e", "observed": 40, "threshold": 25,
+                "window": "22-06 Uhr", "raised_at": datetime.now(UTC).isoformat(),
+                "text": "Eine Kennung hat nachts 40 Abrufe gestellt (Schwelle 25).",
+            },
+            tenant,
+        )  # fmt: skip
+
+    def listed() -> dict[str, Any] | None:
+        shown = json.loads(cli_ok(cli("case", "list", "-o", "json", env=stack)))
+        return next((c for c in shown if c["case_id"] == alert_id), None)
+
+    case = await eventually(listed, "the case of the alert", seconds=60)
+    assert (case["status"], case["authority"]) == ("open", app.authority_name)
+    assert "acknowledged (acknowledge)" in cli_ok(
+        cli("case", "ack", alert_id, "--text", "Übernommen.", env=stack)
+    )
+    cli_ok(cli("case", "contact", alert_id, "--text", "Bitte nennen Sie den Anlass.", env=stack))
+
+    def asked() -> list[Any]:
+        # the approval's notice and account mail went to the same address before
+        return [m for m in smtp.to(app.administrator.email) if "Stellungnahme" in m.subject]
+
+    [mail] = await eventually(asked, "the mail to the authority", seconds=60)
+    text = verified_text(mail.raw, PKI / CA_CERT)
+    assert "Bitte nennen Sie den Anlass." in text
+    assert "Eine Kennung hat nachts 40 Abrufe gestellt" in text
+    assert alert_id in text
+    restricted = cli_ok(
+        cli("case", "restrict", alert_id, "--text", "Bis zur Stellungnahme.", env=stack)
+    )
+    assert f"{tenant}: tenant_restricted" in restricted
+    assert re.search(r"status\W+restricted", cli_ok(cli("tenant", "show", tenant, env=stack)))
+    cli_ok(cli("case", "close", alert_id, "--text", "Stellungnahme plausibel.", env=stack))
+    assert alert_id not in cli_ok(cli("case", "list", env=stack))
+    [closed] = [
+        c
+        for c in json.loads(cli_ok(cli("case", "list", "--all", "-o", "json", env=stack)))
+        if c["case_id"] == alert_id
+    ]
+    assert closed["status"] == "closed"
+    assert closed["steps"] == [
+        "acknowledge (op-cli-test)",
+        "contact (op-cli-test)",
+        "restrict (op-cli-test)",
+        "close (op-cli-test)",
+    ]

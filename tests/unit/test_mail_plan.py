@@ -22,6 +22,7 @@ from shared.contract.events.application import (
     Mangel,
     Zugangsart,
 )
+from shared.contract.events.cases import CaseContact
 from shared.contract.events.portal import RequesterCredentials, RequesterCredentialsV1
 from tests.factories import ADDRESS, NOW, approval, complete_application
 
@@ -204,3 +205,20 @@ def test_the_authority_gets_a_receipt_when_its_application_is_complete() -> None
     assert receipt.subject == f"Ihr Antrag {app.application_id}: eingegangen"
     assert "am 21.11.2026 vollständig eingegangen und wird rechtlich geprüft" in receipt.body
     assert receipt.to == app.administrator.email
+
+
+def test_the_mail_about_a_case_asks_the_authority_and_names_the_case() -> None:
+    """§ 40 Abs. 5 Satz 3 BMG: the evaluation of the log, and the team's request."""
+    contact = CaseContact(
+        case_id="a3f1c2d4", tenant_id="t", authority_name="Stadt Celle",
+        to="leitung@celle.example", salutation="frau", surname="Berger",
+        text="Bitte nennen Sie den Anlass.", alert_text="40 Abrufe in einer Nacht.",
+        operator_id="dsb-1", at=NOW,
+    )  # fmt: skip
+    [mail] = domain.case_contact(contact).mails
+    assert mail.to == "leitung@celle.example"
+    assert mail.body.startswith("Sehr geehrte Frau Berger,")
+    assert "§ 40 Abs. 5 Satz 3 BMG) ist uns aufgefallen: 40 Abrufe in einer Nacht." in mail.body
+    assert "Bitte nennen Sie den Anlass." in mail.body
+    assert "das Zeichen a3f1c2d4 an" in mail.body
+    assert mail.encrypt_for is None  # no certificate on file: signed only, with the note
