@@ -19,7 +19,15 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from shared.platform.asgi import EmbeddedServer, Receive, Scope, Send, respond_bytes
+from shared.platform.asgi import (
+    BadRequest,
+    EmbeddedServer,
+    Receive,
+    Scope,
+    Send,
+    read_body,
+    respond_bytes,
+)
 
 MAX_BODY = 16 * 1024 * 1024
 
@@ -91,16 +99,11 @@ class Collector:
         if scope["method"] != "POST" or scope["path"] != "/v1/traces":
             await respond_bytes(send, 404, "text/plain", b"POST /v1/traces (OTLP/HTTP protobuf)\n")
             return
-        body, more = b"", True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > MAX_BODY:
-                await respond_bytes(send, 413, "text/plain", b"too large\n")
-                return
         try:
-            received = spans_of(body)
+            received = spans_of(await read_body(receive, MAX_BODY))
+        except BadRequest as exc:
+            await respond_bytes(send, exc.status, "text/plain", f"{exc}\n".encode())
+            return
         except Exception:  # not an OTLP request
             await respond_bytes(send, 400, "text/plain", b"not an OTLP trace export\n")
             return

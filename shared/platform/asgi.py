@@ -98,11 +98,8 @@ def _check_json(data: Any) -> None:
             stack.extend((item, depth + 1) for item in value)
 
 
-async def read_json_object(scope: Scope, receive: Receive, max_bytes: int) -> dict[str, Any]:
-    """The request body as a JSON object; BadRequest for anything else: another content type
-    (415), a larger body (413), no JSON, too deep, or text with control characters (400)."""
-    if not _is_json(scope):
-        raise BadRequest(415, "the body must be JSON (Content-Type: application/json)")
+async def read_body(receive: Receive, max_bytes: int) -> bytes:
+    """The request body; BadRequest (413) as soon as it grows past `max_bytes`."""
     body, more = b"", True
     while more:
         message = await receive()
@@ -110,6 +107,15 @@ async def read_json_object(scope: Scope, receive: Receive, max_bytes: int) -> di
         more = message.get("more_body", False)
         if len(body) > max_bytes:
             raise BadRequest(413, "request too large")
+    return body
+
+
+async def read_json_object(scope: Scope, receive: Receive, max_bytes: int) -> dict[str, Any]:
+    """The request body as a JSON object; BadRequest for anything else: another content type
+    (415), a larger body (413), no JSON, too deep, or text with control characters (400)."""
+    if not _is_json(scope):
+        raise BadRequest(415, "the body must be JSON (Content-Type: application/json)")
+    body = await read_body(receive, max_bytes)
     try:
         data = json.loads(body)
     except RecursionError:
