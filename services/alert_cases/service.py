@@ -72,9 +72,12 @@ async def handle_command(
     refusal = (
         (not_proven.code, not_proven.message) if not_proven else domain.step_refusal(case, command)
     )
-    contact = await store.contact_of(case.tenant_id) if case else None
-    if refusal is None and command.action is Fallschritt.CONTACT and not contact:
-        refusal = ("NO_CONTACT", "Für diesen Mandanten ist keine Anschrift bekannt.")
+    contact = None
+    if refusal is None and command.action is Fallschritt.CONTACT:
+        assert case is not None
+        contact = await store.contact_of(case.tenant_id)
+        if contact is None:
+            refusal = ("NO_CONTACT", "Für diesen Mandanten ist keine Anschrift bekannt.")
     if refusal is not None:
         code, message = refusal
         await store.record_command(command.command_id, command.case_id, code, now)
