@@ -6,8 +6,9 @@ NMeldVO 2022 § 23 Abs. 2 Satz 2: every office transmits each day the changes of
 register again on the operator's request (Vollbestand); Abs. 3: the operator logs each
 transmission (register_mirror's delivery log, which this reads). Three things need the
 operator's attention:
-- nothing from an office within the day (its last delivery older than `max_gap`; a refused one
-  does not count), raised once until it delivers again;
+- nothing from an office within the day (its last delivery older than `max_gap`, or its first
+  logged one if none counted; a refused one does not count), raised once until it delivers
+  again;
 - a delivery the register refused, with the register's reason;
 - far fewer persons than before: a Vollbestand below (1 - `drop_share`) of the office's last one,
   or changes that remove more than `drop_share` of its persons.
@@ -39,7 +40,8 @@ class Office:
     gemeindeschluessel: str
     name: str
     land: str
-    last_delivery_at: datetime | None = None
+    last_delivery_at: datetime | None = None  # the last one that counts (not refused)
+    known_since: datetime | None = None  # its first logged delivery, refused or not
     persons: int | None = None  # after its last Vollbestand, less what changes removed
     full_so_far: int = 0  # records of a Vollbestand whose parts are still arriving
     missing_alerted_at: datetime | None = None
@@ -56,7 +58,9 @@ def after_delivery(
 ) -> tuple[Office, list[Finding]]:
     """The office after a logged delivery, and what it calls for."""
     sender = logged.absender
-    known = office or Office(sender.gemeindeschluessel, sender.name, logged.land)
+    known = office or Office(
+        sender.gemeindeschluessel, sender.name, logged.land, known_since=logged.empfangen_am
+    )
     if logged.status is LieferStatus.REJECTED:
         return known, [
             Finding(
@@ -100,7 +104,7 @@ def after_delivery(
 
 def missing(office: Office, now: datetime, thresholds: Thresholds) -> Finding | None:
     """Nothing from the office within the day, and not yet said since its last delivery."""
-    last = office.last_delivery_at
+    last = office.last_delivery_at or office.known_since
     if last is None or office.missing_alerted_at is not None or now - last < thresholds.max_gap:
         return None
     hours = (now - last).total_seconds() / 3600

@@ -34,7 +34,8 @@ class OfficeStore:
     async def save(self, office: Office) -> None:
         await self.conn.execute(
             """INSERT INTO office (gemeindeschluessel, name, land, last_delivery_at, persons,
-                   full_so_far, missing_alerted_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                   full_so_far, missing_alerted_at, known_since)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                ON CONFLICT (gemeindeschluessel) DO UPDATE SET name = EXCLUDED.name,
                    land = EXCLUDED.land, last_delivery_at = EXCLUDED.last_delivery_at,
                    persons = EXCLUDED.persons, full_so_far = EXCLUDED.full_so_far,
@@ -46,13 +47,15 @@ class OfficeStore:
             office.persons,
             office.full_so_far,
             office.missing_alerted_at,
+            office.known_since or office.last_delivery_at,
         )
 
     async def silent_since(self, before: datetime) -> list[Office]:
         """Offices whose last delivery is older than `before` and not yet alerted, locked."""
         rows = await self.conn.fetch(
-            """SELECT * FROM office WHERE last_delivery_at < $1 AND missing_alerted_at IS NULL
-               ORDER BY last_delivery_at FOR UPDATE SKIP LOCKED""",
+            """SELECT * FROM office
+               WHERE coalesce(last_delivery_at, known_since) < $1 AND missing_alerted_at IS NULL
+               ORDER BY coalesce(last_delivery_at, known_since) FOR UPDATE SKIP LOCKED""",
             before,
         )
         return [Office(**dict(r)) for r in rows]

@@ -19,13 +19,12 @@ class MemoryOfficeStore:
         self.offices[office.gemeindeschluessel] = office
 
     async def silent_since(self, before: datetime) -> list[Office]:
-        return sorted(
-            (
-                o
-                for o in self.offices.values()
-                if o.last_delivery_at is not None
-                and o.last_delivery_at < before
-                and o.missing_alerted_at is None
-            ),
-            key=lambda o: o.last_delivery_at or before,
-        )
+        def since(o: Office) -> datetime | None:
+            return o.last_delivery_at or o.known_since
+
+        silent = [
+            o
+            for o in self.offices.values()
+            if (at := since(o)) is not None and at < before and o.missing_alerted_at is None
+        ]
+        return sorted(silent, key=lambda o: since(o) or before)

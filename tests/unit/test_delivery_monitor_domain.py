@@ -62,6 +62,17 @@ def test_a_day_without_changes_or_an_empty_message_is_raised_once_nmeldvo_23_abs
     assert again.last_delivery_at == T0 + timedelta(hours=51)
 
 
+def test_an_office_whose_first_delivery_was_refused_is_still_expected_within_the_day() -> None:
+    refused = logged(Lieferart.VOLLBESTAND, 9, status=LieferStatus.REJECTED)
+    office, [finding] = after_delivery(None, refused, LIMITS)
+    assert finding.kind is Lieferauffaelligkeit.ABGEWIESEN
+    assert office.last_delivery_at is None
+    assert missing(office, T0 + timedelta(hours=25), LIMITS) is None
+    late = missing(office, T0 + timedelta(hours=27), LIMITS)
+    assert late is not None
+    assert late.kind is Lieferauffaelligkeit.AUSGEBLIEBEN
+
+
 def test_a_refused_delivery_is_raised_and_does_not_count_as_delivered() -> None:
     office, _ = after_delivery(None, logged(Lieferart.AENDERUNG, 2), LIMITS)
     later = T0 + timedelta(hours=20)
