@@ -101,12 +101,30 @@ async def test_one_query_is_one_trace_from_the_front_end_to_the_released_answer(
     # the released answer carries the query's trace on to whoever reads it
     assert released.headers["traceparent"].split("-")[1] == trace_id
 
-    def traced() -> bool:
-        services = {s.service for s in collector.trace(trace_id)}
-        return {"query_router", "register_mirror_10", "protocol_log"} <= services
+    released_span = released.headers["traceparent"].split("-")[2]
 
-    await eventually(traced, "spans of every hop in the query's trace", seconds=30)
-    spans = collector.trace(trace_id)
+    def batches() -> list:
+        return [
+            s
+            for s in collector.spans
+            if s.service == "query_router" and s.name == "min.register.response.v1 create"
+        ]
+
+    def complete() -> list | None:
+        """The trace once every process has exported what it recorded (each on its own
+        schedule): every hop, every parent, the released answer's span, the linked batch."""
+        spans = collector.trace(trace_id)
+        ids = {s.span_id for s in spans} | {front_span}
+        in_trace = {(trace_id, i) for i in ids}
+        whole = (
+            {"query_router", "register_mirror_10", "protocol_log"} <= {s.service for s in spans}
+            and all(s.parent_id in ids for s in spans)
+            and released_span in ids
+            and any(in_trace & set(b.links) for b in batches())
+        )
+        return spans if whole else None
+
+    spans = await eventually(complete, "the query's whole trace from every hop", seconds=30)
     ids = {s.span_id for s in spans} | {front_span}
     # one connected tree under the front end's span: no hop started a trace of its own
     assert all(s.parent_id in ids for s in spans), [(s.name, s.parent_id) for s in spans]
@@ -116,15 +134,10 @@ async def test_one_query_is_one_trace_from_the_front_end_to_the_released_answer(
     # the released answer's context: FastStream's span of the relay's publish, within
     # protocol_log's span for the answer
     [delivered] = [s for s in spans if s.name == "protocol_log → min.query.delivered.v1"]
-    [created] = [s for s in spans if s.span_id == released.headers["traceparent"].split("-")[2]]
+    [created] = [s for s in spans if s.span_id == released_span]
     assert created.parent_id == delivered.span_id
     # FastStream's middleware traced the batch in which the router took the register's answer
     # (its span for the batch), linked to the register's publish in the query's trace: it links
     # the records that carry its `correlation_id` header, as the services' own events do
     in_trace = {(trace_id, s.span_id) for s in spans}
-    batches = [
-        s
-        for s in collector.spans
-        if s.service == "query_router" and s.name == "min.register.response.v1 create"
-    ]
-    assert any(in_trace & set(s.links) for s in batches), [s.links for s in batches]
+    assert any(in_trace & set(b.links) for b in batches()), [b.links for b in batches()]
