@@ -302,38 +302,28 @@ class Lieferzeile:
     detail: str
 
 
-def lieferprotokoll(logged: Iterable[Record], alerts: Iterable[Record]) -> list[Lieferzeile]:
+def _lieferzeile(s: Record) -> Lieferzeile:
+    b = s.body
+    if s.topic == Topics.REGISTER_DELIVERY_ALERTS.name:
+        at, what, status, detail = b["raised_at"], f"alert: {b['kind']}", "alert", b["detail"]
+        return Lieferzeile(datetime.fromisoformat(at), what, None, None, status, str(detail))
+    return Lieferzeile(
+        datetime.fromisoformat(b["empfangen_am"]),
+        f"{b['art']} {b['teil']}/{b['teile']}",
+        int(b["anzahl_datensaetze"]),
+        int(b["anzahl_entfernt"]),
+        str(b["status"]),
+        _text(b.get("grund")) or str(b.get("delivery_id", "")),
+    )
+
+
+def lieferprotokoll(records: Iterable[Record]) -> list[Lieferzeile]:
     """An office's deliveries as the register logged them (NMeldVO 2022 § 23 Abs. 3) and the
     alerts about them, in time order; records of another shape are skipped."""
     rows = []
-    for s in logged:
-        b = s.body
+    for s in records:
         try:
-            rows.append(
-                Lieferzeile(
-                    datetime.fromisoformat(b["empfangen_am"]),
-                    f"{b['art']} {b['teil']}/{b['teile']}",
-                    int(b["anzahl_datensaetze"]),
-                    int(b["anzahl_entfernt"]),
-                    str(b["status"]),
-                    _text(b.get("grund")) or b.get("delivery_id", ""),
-                )
-            )
-        except (KeyError, TypeError, ValueError, AttributeError):
-            continue
-    for s in alerts:
-        b = s.body
-        try:
-            rows.append(
-                Lieferzeile(
-                    datetime.fromisoformat(b["raised_at"]),
-                    f"alert: {b['kind']}",
-                    None,
-                    None,
-                    "alert",
-                    str(b["detail"]),
-                )
-            )
+            rows.append(_lieferzeile(s))
         except (KeyError, TypeError, ValueError, AttributeError):
             continue
     return sorted(rows, key=lambda r: r.at)
@@ -342,26 +332,38 @@ def lieferprotokoll(logged: Iterable[Record], alerts: Iterable[Record]) -> list[
 # -- the data-protection team's cases ----------------------------------------------------------
 
 
-def faelle(records: Iterable[Record]) -> list[dict[str, Any]]:
+@dataclass
+class Fall:
+    case_id: str
+    tenant_id: str
+    authority: str
+    rule: str
+    alert: str
+    status: str
+    steps: list[str]
+    opened_at: datetime
+
+
+def faelle(records: Iterable[Record]) -> list[Fall]:
     """Each case as its newest state says, oldest first (records of another shape skipped)."""
-    newest: dict[str, dict[str, Any]] = {}
+    newest: dict[str, Fall] = {}
     for s in records:
         b = s.body
         try:
-            case = {
-                "case_id": str(b["case_id"]),
-                "tenant_id": str(b["tenant_id"]),
-                "authority": _text(b.get("authority_name")),
-                "rule": str(b["alert"]["rule"]),
-                "alert": str(b["alert"]["text"]),
-                "status": str(b["status"]),
-                "steps": [f"{x['action']} ({x['operator_id']})" for x in b["steps"]],
-                "opened_at": datetime.fromisoformat(b["opened_at"]),
-            }
+            case = Fall(
+                str(b["case_id"]),
+                str(b["tenant_id"]),
+                _text(b.get("authority_name")),
+                str(b["alert"]["rule"]),
+                str(b["alert"]["text"]),
+                str(b["status"]),
+                [f"{x['action']} ({x['operator_id']})" for x in b["steps"]],
+                datetime.fromisoformat(b["opened_at"]),
+            )
         except (KeyError, TypeError, ValueError, AttributeError):
             continue
-        newest[case["case_id"]] = case
-    return sorted(newest.values(), key=lambda c: c["opened_at"])
+        newest[case.case_id] = case
+    return sorted(newest.values(), key=lambda c: c.opened_at)
 
 
 # -- training requests -------------------------------------------------------------------------

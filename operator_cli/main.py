@@ -405,12 +405,12 @@ def case_list(
 ) -> None:
     """The data-protection team's cases (opened by evaluation alerts), oldest first."""
 
-    async def work(k: CliContext) -> list[dict[str, Any]]:
+    async def work(k: CliContext) -> list[domain.Fall]:
         async with k.kafka() as kafka:
             with err.status("reading the cases …"):
                 return domain.faelle(await kafka.read(Topics.CASE_STATE.name))
 
-    cases = [c for c in _run(ctx, work) if all_ or c["status"] != "closed"]
+    cases = [dataclasses.asdict(c) for c in _run(ctx, work) if all_ or c.status != "closed"]
     show(
         out,
         output,
@@ -491,11 +491,11 @@ def case_restrict(
         async with k.kafka() as kafka:
             found = [
                 c for c in domain.faelle(await kafka.read(Topics.CASE_STATE.name))
-                if c["case_id"] == case_id
+                if c.case_id == case_id
             ]  # fmt: skip
         if not found:
             raise InputError(f"no case {case_id}")
-        return str(found[0]["tenant_id"])
+        return found[0].tenant_id
 
     tenant_id = _run(ctx, tenant_of)
     event = _run(ctx, lambda k: _command(k, tenant_id, "restrict_tenant", text, wait))
@@ -563,10 +563,7 @@ def deliveries(
                         (Topics.REGISTER_DELIVERY_ALERTS, gemeindeschluessel),
                     ]
                 )
-        return domain.lieferprotokoll(
-            [r for r in found if r.topic == Topics.REGISTER_DELIVERY_LOG.name],
-            [r for r in found if r.topic == Topics.REGISTER_DELIVERY_ALERTS.name],
-        )
+        return domain.lieferprotokoll(found)
 
     rows = _run(ctx, work)
     show(

@@ -52,8 +52,6 @@ class Ergebnis(StrEnum):
 
 
 DECIDED = (Ergebnis.APPROVED, Ergebnis.REJECTED)
-# waiting for an operator, and watched by the deadlines
-AWAITING_SIGNATURE = (Ergebnis.PENDING_MANUAL, Ergebnis.RECOMMENDED, Ergebnis.COUNTERSIGN)
 
 
 @dataclass(frozen=True)

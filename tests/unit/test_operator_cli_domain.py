@@ -234,3 +234,45 @@ def test_a_client_property_that_cannot_be_honoured_is_an_error() -> None:
         domain.client_properties("bootstrap.servers\n")
     with pytest.raises(InputError, match="without username and password"):
         domain.client_properties('sasl.jaas.config=x required username="u";\n')
+
+
+def test_an_offices_log_and_alerts_in_time_order_other_shapes_skipped() -> None:
+    logged = {
+        "delivery_id": "L-1", "art": "aenderung", "teil": 1, "teile": 1,
+        "anzahl_datensaetze": 3, "anzahl_entfernt": 1, "status": "applied",
+        "empfangen_am": (T0 + timedelta(minutes=1)).isoformat(),
+    }  # fmt: skip
+    refused = logged | {"delivery_id": "L-0", "status": "rejected", "grund": "Schema verletzt",
+                        "empfangen_am": T0.isoformat()}  # fmt: skip
+    alert = {"kind": "ausgeblieben", "detail": "seit 27 Stunden nichts",
+             "raised_at": (T0 + timedelta(minutes=2)).isoformat()}  # fmt: skip
+    rows = domain.lieferprotokoll(
+        [
+            record(Topics.REGISTER_DELIVERY_ALERTS.name, alert, 3),
+            record(Topics.REGISTER_DELIVERY_LOG.name, logged, 2),
+            record(Topics.REGISTER_DELIVERY_LOG.name, refused, 1),
+            record(Topics.REGISTER_DELIVERY_LOG.name, {"art": "aenderung"}, 4),  # no shape
+        ]
+    )
+    assert [(r.what, r.status, r.detail) for r in rows] == [
+        ("aenderung 1/1", "rejected", "Schema verletzt"),
+        ("aenderung 1/1", "applied", "L-1"),
+        ("alert: ausgeblieben", "alert", "seit 27 Stunden nichts"),
+    ]
+    assert (rows[1].records, rows[1].removed, rows[2].records) == (3, 1, None)
+
+
+def test_each_case_as_its_newest_state_says() -> None:
+    def state(status: str, steps: list[str], minute: int) -> Record:
+        body = {
+            "case_id": "F-1", "tenant_id": "t", "authority_name": "Stadt Celle",
+            "alert": {"rule": "night_burst", "text": "40 Abrufe nachts"}, "status": status,
+            "steps": [{"action": a, "operator_id": "dsb-1"} for a in steps],
+            "opened_at": T0.isoformat(),
+        }  # fmt: skip
+        return record(Topics.CASE_STATE.name, body, minute, key="F-1")
+
+    broken = record(Topics.CASE_STATE.name, {"case_id": "F-1", "status": "closed"}, 3)
+    taken = state("acknowledged", ["acknowledge"], 2)
+    [case] = domain.faelle([state("open", [], 1), taken, broken])
+    assert (case.status, case.steps) == ("acknowledged", ["acknowledge (dsb-1)"])
