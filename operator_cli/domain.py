@@ -366,6 +366,52 @@ def faelle(records: Iterable[Record]) -> list[Fall]:
     return sorted(newest.values(), key=lambda c: c.opened_at)
 
 
+# -- the registration offices' worklists ---------------------------------------------------------
+
+
+@dataclass
+class Bearbeitung:
+    """A retrieval handed over for manual processing, as its newest state says."""
+
+    case_id: str
+    gemeindeschluessel: str
+    grund: str
+    anfragende_behoerde: str
+    aktenzeichen: str
+    status: str
+    steps: list[str]
+    antwort: str
+    opened_at: datetime
+    overdue: bool
+
+
+def bearbeitungen(records: Iterable[Record], ags: str | None = None) -> list[Bearbeitung]:
+    """Each case of the worklists (of one office, if given), oldest first; records of another
+    shape are skipped."""
+    newest: dict[str, Bearbeitung] = {}
+    for s in records:
+        b = s.body
+        try:
+            h = b["handover"]
+            case = Bearbeitung(
+                str(b["case_id"]),
+                str(b["gemeindeschluessel"]),
+                str(h["grund"]),
+                str(h["anfragende"]["behoerde"]),
+                str(h["anfragende"]["aktenzeichen"]),
+                str(b["status"]),
+                [f"{x['action']} ({x['operator_id']})" for x in b["steps"]],
+                _text(b.get("antwort_vorgangsnummer")),
+                datetime.fromisoformat(b["opened_at"]),
+                b.get("overdue_since") is not None,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+        if ags is None or case.gemeindeschluessel == ags:
+            newest[case.case_id] = case
+    return sorted(newest.values(), key=lambda c: c.opened_at)
+
+
 # -- training requests -------------------------------------------------------------------------
 
 

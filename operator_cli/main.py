@@ -51,6 +51,7 @@ from shared.contract.events.abruf import QueryRequested
 from shared.contract.events.account import AccountCommand, CommandAction
 from shared.contract.events.betrieb import Redriven
 from shared.contract.events.cases import CaseCommand
+from shared.contract.events.manuell import OfficeCommand
 from shared.contract.events.portal import (
     RegistrationDecision,
     RequesterAction,
@@ -160,6 +161,11 @@ app = typer.Typer(
 case_app = typer.Typer(
     help="The data-protection team's cases, opened by evaluation alerts.", no_args_is_help=True
 )
+office_app = typer.Typer(
+    help="The registration offices' worklists: retrievals handed over for manual processing "
+    "(§ 34a Abs. 5 BMG), decided by the office's clerks.",
+    no_args_is_help=True,
+)
 training_app = typer.Typer(
     help="Tenants' training requests, for the Verfahrensbetreuung.", no_args_is_help=True
 )
@@ -179,6 +185,7 @@ portal_app = typer.Typer(
 app.add_typer(review_app, name="review")
 app.add_typer(training_app, name="training")
 app.add_typer(case_app, name="case")
+app.add_typer(office_app, name="office")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(log_app, name="log")
 app.add_typer(dlq_app, name="dlq")
@@ -461,6 +468,92 @@ def _case_step(
     if answer.topic == Topics.CASE_COMMAND_REJECTED.name:
         raise Abort(f"refused: {answer.body.get('reason_code')}: {answer.body.get('message')}")
     out.print(f"{case_id}: {answer.body['status']} ({action})")
+
+
+@office_app.command("list")
+def office_list(
+    ctx: typer.Context,
+    ags: Annotated[str | None, typer.Argument(help="one office's Gemeindeschlüssel")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="decided cases too")] = False,
+    output: OutputOption = Output.TABLE,
+) -> None:
+    """The worklists' cases, oldest first: what waits for a clerk's decision."""
+
+    async def work(k: CliContext) -> list[domain.Bearbeitung]:
+        async with k.kafka() as kafka:
+            with err.status("reading the worklists …"):
+                return domain.bearbeitungen(await kafka.read(Topics.OFFICE_CASE.name), ags)
+
+    cases = [dataclasses.asdict(c) for c in _run(ctx, work) if all_ or c.status == "open"]
+    show(
+        out,
+        output,
+        [
+            Column("case_id", "case"),
+            Column("opened_at", "opened", _time),
+            Column("gemeindeschluessel", "office"),
+            Column("grund", "reason"),
+            Column("anfragende_behoerde", "requester"),
+            Column("aktenzeichen", "file"),
+            Column("status", "status"),
+            Column("overdue", "overdue", lambda v: "overdue" if v else ""),
+            Column("antwort", "answer"),
+        ],
+        cases,
+        f"{len(cases)} cases",
+    )
+
+
+def _office_decision(ctx: typer.Context, case_id: str, action: str, text: str, wait: float) -> None:
+    """Sends the clerk's signed decision and prints the case as it then stands, or why not."""
+    if not text.strip():
+        raise InputError("--text is required: the result of the individual check")
+    command = OfficeCommand(
+        command_id=new_id("OFFICE"),
+        case_id=case_id,
+        operator_id=ctx.obj.operator,
+        action=action,
+        text=text,
+    )
+
+    async def work(k: CliContext) -> Record:
+        async with k.kafka() as kafka:
+            with err.status("waiting for office_worklist …"):
+                answer = await kafka.ask(
+                    Topics.OFFICE_COMMAND,
+                    command,
+                    [Topics.OFFICE_CASE.name, Topics.OFFICE_COMMAND_REJECTED.name],
+                    lambda s: s.body.get("case_id") == case_id,
+                    wait,
+                )
+        if answer is None:
+            raise NoAnswer(f"office_worklist did not answer within {wait:g} s")
+        return answer
+
+    answer = _run(ctx, work)
+    if answer.topic == Topics.OFFICE_COMMAND_REJECTED.name:
+        raise Abort(f"refused: {answer.body.get('reason_code')}: {answer.body.get('message')}")
+    nummer = answer.body.get("antwort_vorgangsnummer")
+    out.print(f"{case_id}: {answer.body['status']}" + (f", answer {nummer}" if nummer else ""))
+
+
+OfficeText = Annotated[str, typer.Option("--text", help="the result of the individual check")]
+
+
+@office_app.command("answer")
+def office_answer(
+    ctx: typer.Context, case_id: str, text: OfficeText = "", wait: float = 60.0
+) -> None:
+    """Answer the requester: the person was heard and a danger is excluded (§ 51 Abs. 2 BMG)."""
+    _office_decision(ctx, case_id, "answer", text, wait)
+
+
+@office_app.command("refuse")
+def office_refuse(
+    ctx: typer.Context, case_id: str, text: OfficeText = "", wait: float = 60.0
+) -> None:
+    """Refuse: a danger cannot be excluded; nothing goes to the requester (§ 51 Abs. 2 BMG)."""
+    _office_decision(ctx, case_id, "refuse", text, wait)
 
 
 CaseText = Annotated[str, typer.Option("--text", help="the reason (for contact: the request)")]

@@ -139,6 +139,14 @@ PROCESSES = (
         metrics_port=9112,
         note="the data-protection team's cases, opened by evaluation alerts",
     ),
+    Process(
+        "office_worklist",
+        "services.office_worklist",
+        "services.office_worklist.app:OfficeWorklist",
+        metrics_port=9113,
+        note="the registration offices' worklists: retrievals handed over for manual processing\n"
+        "(§ 34a Abs. 5 BMG), the clerks' decisions, the notices' letters",
+    ),
     # the page, /events and /health on the one port
     Process(
         "dashboard",

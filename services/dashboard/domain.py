@@ -4,7 +4,9 @@ and pseudonyms only, and reviews are shown by application id and authority."""
 
 from __future__ import annotations
 
+import hashlib
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -38,6 +40,9 @@ class Dashboard:
         default_factory=lambda: deque(maxlen=ALERTS_SHOWN)
     )
     cases: dict[str, dict[str, Any]] = field(default_factory=dict)  # the open ones
+    # the registration offices' undecided cases, by a digest of the case id (which names a
+    # register record): office, since when, overdue
+    office_cases: dict[str, dict[str, Any]] = field(default_factory=dict)
     dead_letters: dict[str, int] = field(default_factory=dict)
     unreadable: dict[str, int] = field(default_factory=dict)  # skipped records, by topic
     behind: int = 0  # records on the watched topics not read yet
@@ -95,6 +100,7 @@ class Dashboard:
             "alerts": list(reversed(self.alerts)),
             "delivery_alerts": list(reversed(self.delivery_alerts)),
             "open_cases": sorted(self.cases.values(), key=lambda c: c["opened_at"]),
+            "worklists": _worklists(self.office_cases.values()),
             "dead_letters": dict(sorted(self.dead_letters.items())),
             "unreadable": dict(sorted(self.unreadable.items())),
             "behind": self.behind,
@@ -111,6 +117,7 @@ class Dashboard:
             "alerts": list(self.alerts),
             "delivery_alerts": list(self.delivery_alerts),
             "cases": self.cases,
+            "office_cases": self.office_cases,
             "unreadable": self.unreadable,
         }
 
@@ -128,6 +135,7 @@ class Dashboard:
         d.alerts.extend(state["alerts"])
         d.delivery_alerts.extend(state.get("delivery_alerts", []))  # older checkpoints: none
         d.cases.update(state.get("cases", {}))
+        d.office_cases.update(state.get("office_cases", {}))
         return d
 
 
@@ -180,6 +188,33 @@ def _case(d: Dashboard, body: dict[str, Any]) -> None:
     }
 
 
+def _office_case(d: Dashboard, body: dict[str, Any]) -> None:
+    key = hashlib.sha256(body["case_id"].encode()).hexdigest()[:24]
+    if body["status"] != "open":  # decided: off the worklist
+        d.office_cases.pop(key, None)
+        return
+    d.office_cases[key] = {
+        "gemeindeschluessel": body["gemeindeschluessel"],
+        "opened_at": body["opened_at"],
+        "overdue": body["overdue_since"] is not None,
+    }
+
+
+def _worklists(cases: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per office: undecided cases, how many are overdue, since when the oldest waits."""
+    offices: dict[str, dict[str, Any]] = {}
+    for c in cases:
+        o = offices.setdefault(
+            c["gemeindeschluessel"],
+            {"gemeindeschluessel": c["gemeindeschluessel"], "open": 0, "overdue": 0,
+             "oldest": c["opened_at"]},
+        )  # fmt: skip
+        o["open"] += 1
+        o["overdue"] += int(c["overdue"])
+        o["oldest"] = min(o["oldest"], c["opened_at"])
+    return sorted(offices.values(), key=lambda o: o["oldest"])
+
+
 def _pending(d: Dashboard, body: dict[str, Any]) -> None:
     d.pending[body["application_id"]] = {
         "application_id": body["application_id"],
@@ -208,6 +243,7 @@ _HANDLERS = {
     Topics.PROTOCOL_ALERTS.name: _alert,
     Topics.REGISTER_DELIVERY_ALERTS.name: _delivery_alert,
     Topics.CASE_STATE.name: _case,
+    Topics.OFFICE_CASE.name: _office_case,
     Topics.REVIEW_PENDING_MANUAL.name: _pending,
     Topics.REVIEW_OVERDUE.name: _overdue,
     Topics.REVIEW_DECIDED.name: _decided,

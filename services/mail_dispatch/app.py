@@ -22,6 +22,7 @@ from shared.contract.events.application import (
     ApplicationRefused,
 )
 from shared.contract.events.cases import CaseContact
+from shared.contract.events.manuell import NoticeLetter
 from shared.contract.events.portal import (
     REQUESTER_CREDENTIAL_PURPOSE,
     RequesterCredentials,
@@ -120,6 +121,13 @@ class MailDispatch(ServiceRuntime):
         async def on_case_contact(event: CaseContact, msg: KafkaMessage) -> None:
             """The data-protection team's mail about a case, to the authority's administrator."""
             await self.dispatch(msg, Topics.CASE_CONTACT, event, domain.case_contact(event))
+
+        @self.subscriber(Topics.OFFICE_NOTICE_LETTER)
+        async def on_notice_letter(event: NoticeLetter, msg: KafkaMessage) -> None:
+            """A registration office's letter about a request on a blocked person."""
+            await self.dispatch(
+                msg, Topics.OFFICE_NOTICE_LETTER, event, domain.notice_letter(event)
+            )
 
         @self.subscriber(Topics.APPLICATION_ACCEPTED)
         async def on_accepted(event: ApplicationAccepted, msg: KafkaMessage) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from shared.contract.events.abruf import Benachrichtigter
 from shared.contract.events.account import (
     CredentialPurpose,
     CredentialsIssued,
@@ -29,6 +30,7 @@ from shared.contract.events.application import (
     Zugangsart,
 )
 from shared.contract.events.cases import CaseContact
+from shared.contract.events.manuell import NoticeLetter
 from shared.contract.events.portal import RequesterCredentials, RequesterCredentialsV1
 from shared.contract.events.review import Entscheidung, ReviewDecided
 from shared.law.aufbewahrung import BERLIN
@@ -73,6 +75,9 @@ class MailPlan:
 INFORMATIONSBLATT = "informationsblatt"
 
 
+OPERATOR = "meldespiegel Verfahrensbetreuung"  # who writes the operator's letters
+
+
 @dataclass(frozen=True)
 class LetterPlan:
     kind: str
@@ -81,6 +86,7 @@ class LetterPlan:
     paragraphs: list[str]
     secret_line: str | None = None  # the line with the password, set in a monospace font
     attachments: tuple[str, ...] = ()  # enclosures the renderer adds as pages
+    sender: str = OPERATOR  # the return address above the window, and the footer
 
 
 @dataclass(frozen=True)
@@ -383,6 +389,43 @@ def case_contact(event: CaseContact) -> Plan:
     return Plan(
         mails=[_mail("case_contact", event.to, subject, lines, event.smime_certificate_pem)]
     )
+
+
+def notice_letter(event: NoticeLetter) -> Plan:
+    """A registration office's letter that tells a blocked person, or the authority that had the
+    block set, of a request (§ 51 Abs. 3, § 34 Abs. 5 BMG), so that the person can be heard
+    before anything is answered (§ 51 Abs. 2)."""
+    a = event.an
+    person = event.empfaenger is Benachrichtigter.BETROFFENE_PERSON
+    when = event.noticed_at.astimezone(BERLIN)
+    about = (
+        "über Sie"
+        if person
+        else "über eine Person, für die auf Ihre Veranlassung eine Auskunftssperre eingetragen ist,"
+    )
+    lines = [
+        _greeting(a.salutation, a.surname) if person else "Sehr geehrte Damen und Herren,",
+        f"am {when:%d.%m.%Y} um {when:%H:%M} Uhr hat {event.anfragende_behoerde} {about} "
+        "Auskunft aus dem Melderegister verlangt (Vorgang "
+        f"{event.vorgangsnummer}). Wegen der Auskunftssperre (§ 51 BMG) wurde keine Auskunft "
+        "erteilt; die anfragende Stelle hat eine Mitteilung erhalten, die nicht erkennen lässt, "
+        "ob eine Sperre besteht.",
+        "Bevor wir über das Ersuchen entscheiden, hören wir Sie an (§ 51 Abs. 2 BMG): Bitte "
+        "teilen Sie uns innerhalb von zwei Wochen mit, ob "
+        + ("Ihnen" if person else "der betroffenen Person")
+        + " durch eine Auskunft eine Gefahr für Leben, Gesundheit, persönliche Freiheit oder "
+        "ähnliche schutzwürdige Interessen erwachsen kann, und geben Sie dabei den Vorgang an.",
+        f"Mit freundlichen Grüßen\nIhre Meldebehörde ({event.gemeindeschluessel})",
+    ]
+    letter = LetterPlan(
+        "block_notice_letter",
+        a,
+        f"Ersuchen um Auskunft aus dem Melderegister (§ 51 Abs. 3 BMG), Vorgang "
+        f"{event.vorgangsnummer}",
+        lines,
+        sender=f"Meldebehörde {event.gemeindeschluessel}",
+    )
+    return Plan(letters=[letter])
 
 
 def incomplete(event: ApplicationIncomplete) -> Plan:

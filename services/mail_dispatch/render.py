@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from fpdf import FPDF
 
-from services.mail_dispatch.domain import INFORMATIONSBLATT, LetterPlan, MailPlan
+from services.mail_dispatch.domain import INFORMATIONSBLATT, OPERATOR, LetterPlan, MailPlan
 from shared.law.sicherheit import HINWEISE, SICHERHEITSANFORDERUNGEN
 
 
@@ -97,10 +97,14 @@ def _content(plan: MailPlan, body: str, date: datetime) -> Message:
 
 
 class _Letter(FPDF):
+    def __init__(self, sender: str) -> None:
+        super().__init__(format="A4")
+        self.sender = sender
+
     def footer(self) -> None:
         self.set_y(-15)
         self.set_font("Helvetica", size=8)
-        self.cell(0, 5, "meldespiegel Verfahrensbetreuung", align="C")
+        self.cell(0, 5, _latin1(self.sender), align="C")
 
 
 def _latin1(text: str) -> str:
@@ -111,19 +115,19 @@ def _latin1(text: str) -> str:
 
 
 def pdf_letter(plan: LetterPlan, secret: str | None, date: datetime) -> bytes:
-    pdf = _Letter(format="A4")
+    pdf = _Letter(plan.sender)
     pdf.set_margins(25, 20, 20)
     pdf.add_page()
     pdf.set_font("Helvetica", size=7)
     pdf.set_xy(25, 45)  # DIN 5008 window: return address, then the address block
-    pdf.cell(0, 4, _latin1("meldespiegel Verfahrensbetreuung"), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 4, _latin1(plan.sender), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=11)
     a = plan.address
     for line in (
         "Persönlich / vertraulich",
         a.authority_name,
         a.office_name,
-        f"{a.first_name} {a.surname}",
+        f"{a.first_name} {a.surname}".strip(),
         a.street_and_number,
         f"{a.postcode} {a.town}",
     ):
@@ -180,7 +184,7 @@ def _informationsblatt_pages(pdf: FPDF, date: datetime) -> None:
 
 
 def informationsblatt_pdf(date: datetime) -> bytes:
-    pdf = _Letter(format="A4")
+    pdf = _Letter(OPERATOR)
     pdf.set_margins(25, 20, 20)
     _informationsblatt_pages(pdf, date)
     return bytes(pdf.output())

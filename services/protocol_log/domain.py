@@ -96,6 +96,8 @@ def entry_for(event: QueryAnswered | QueryRejected, released_at: datetime) -> di
             "treffer": [t.model_dump() for t in r.treffer],
             "anzahl": r.anzahl,
         }
+        if event.bezugsvorgang:  # a registration office's answer after manual processing
+            entry["bezugsvorgang"] = event.bezugsvorgang
     else:
         entry |= {
             "land": None,

@@ -143,6 +143,7 @@ def _delivered(event: QueryAnswered | QueryRejected, now: datetime, where: str) 
             requested_at=query.requested_at,
             released_at=now,
             protokoll=where,
+            bezugsvorgang=event.bezugsvorgang if isinstance(event, QueryAnswered) else None,
         ),
         subject=event.vorgangsnummer,
     )

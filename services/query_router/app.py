@@ -12,6 +12,7 @@ from pydantic import Field
 from services.query_router import service
 from services.query_router.store import RouterStore, Routing, TenantView
 from shared.contract.events.account import TenantState
+from shared.contract.events.manuell import ManualResponse
 from shared.contract.topics import Topics
 from shared.platform.broker import KafkaMessage
 from shared.platform.runtime import ServiceRuntime, utc_now
@@ -89,6 +90,13 @@ class QueryRouter(ServiceRuntime):
                 lambda conn, items: service.handle_responses(
                     self.store(conn), [item.event for item in items], self.clock()
                 ),
+            )
+
+        @self.subscriber(Topics.REGISTER_MANUAL_RESPONSE)
+        async def on_manual(manual: ManualResponse, msg: KafkaMessage) -> None:
+            """Hands a registration office's answer after manual processing to protocol_log."""
+            await self.consume(
+                msg, lambda conn, _: service.handle_manual(self.store(conn), manual, self.clock())
             )
 
     async def forget(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
-from shared.contract.events.abruf import Nichterstellung, QueryRequested, Zweck
+from shared.contract.events.abruf import Nichterstellung, QueryRequested, RegisterRequest, Zweck
 from shared.contract.events.account import TenantState, TenantStatus, UserStatus, VerfahrenStatus
 from shared.contract.events.application import Behoerdenart, Protokollierung, Zugangsart
 from shared.contract.events.review import Datenumfang
@@ -142,6 +142,46 @@ def pruefe_abrufer(query: QueryRequested, tenant: TenantState) -> Abrufer | Nich
             "Satz 3 BMG, § 26 Abs. 2 NMeldVO).",
         )
     return Abrufer(verfahren_verantwortlich=verfahren.verantwortliche_person)
+
+
+def nachreichung(request: RegisterRequest, tenant: TenantState | None) -> Nichterstellung | None:
+    """Whether a registration office's answer after manual processing may still go to the
+    requesting body: only while its tenant may retrieve (not erased, suspended or restricted).
+    The user who asked may have left since; the answer is the body's."""
+    if tenant is None:
+        return _abgelehnt("MANDANT_UNBEKANNT", "Der Mandant ist nicht zum Abruf zugelassen.")
+    if tenant.status is not TenantStatus.ACTIVE:
+        return _abgelehnt(
+            "MANDANT_NICHT_AKTIV",
+            "Die Auskunft der Meldebehörde kann nicht übermittelt werden: der Zugang des "
+            "Mandanten ist gesperrt oder eingeschränkt.",
+        )
+    return None
+
+
+def anfrage_der(request: RegisterRequest) -> QueryRequested:
+    """The query as the router took it on, from the request it sent the register (which a
+    hand-over carries back): what the § 40 entry of the office's answer records."""
+    return QueryRequested(
+        query_id=request.query_id,
+        tenant_id=request.tenant_id,
+        anfragende=request.anfragende,
+        suchart=request.suchart,
+        gemeindeschluessel=request.gemeindeschluessel,
+        kriterien=request.kriterien,
+        identifikationsmerkmal=request.identifikationsmerkmal,
+        phonetisch=request.phonetisch,
+        angeforderte_daten=request.angeforderte_daten,
+        verzicht_auf_weitere_bearbeitung=request.verzicht_auf_weitere_bearbeitung,
+        requested_at=request.requested_at,
+    )
+
+
+def verantwortlich(request: RegisterRequest, tenant: TenantState) -> str | None:
+    """The person responsible for the procedure that asked, for machine access."""
+    name = request.anfragende.verfahren
+    found = next((v for v in tenant.verfahren if name and v.name == name), None)
+    return found.verantwortliche_person if found else None
 
 
 def protokoll_fuer(tenant: TenantState | None) -> str:

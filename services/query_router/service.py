@@ -18,6 +18,7 @@ from shared.contract.events.abruf import (
 )
 from shared.contract.events.account import TenantState
 from shared.contract.events.application import Zugangsart
+from shared.contract.events.manuell import ManualResponse
 from shared.contract.laender import LAENDER
 from shared.contract.topics import Topics
 from shared.law.abruf import technischer_fehler
@@ -201,6 +202,40 @@ def _answered(vorgang: Vorgang, response: RegisterResponse) -> Outgoing:
         ),
         subject=vorgang.vorgangsnummer,
     )
+
+
+async def handle_manual(store: Routing, manual: ManualResponse, now: datetime) -> list[Outgoing]:
+    """A registration office's answer after manual processing (§ 34a Abs. 5 Satz 2 BMG), made
+    by the register: handed to protocol_log under its own Vorgangsnummer, like every answer, so
+    it is logged (§ 40 BMG) before it is released. A tenant that may no longer retrieve gets the
+    refusal instead, logged as well."""
+    request = manual.anfrage
+    tenant = (await store.tenants({request.tenant_id})).get(request.tenant_id)
+    query = domain.anfrage_der(request)
+    protokoll = domain.protokoll_fuer(tenant)
+    refusal = domain.nachreichung(request, tenant)
+    if refusal is not None or tenant is None:
+        log.warning("office's answer not released", vorgangsnummer=manual.vorgangsnummer)
+        assert refusal is not None
+        nummer = manual.vorgangsnummer
+        return [_rejected(nummer, query, request.zugangsart, protokoll, refusal, now)]
+    log.info(
+        "office's answer routed",
+        vorgangsnummer=manual.vorgangsnummer,
+        bezugsvorgang=manual.bezugsvorgang,
+    )
+    answered = QueryAnswered(
+        vorgangsnummer=manual.vorgangsnummer,
+        query=query,
+        zugangsart=request.zugangsart or Zugangsart.EINFACHE_BEHOERDENAUSKUNFT,
+        protokollierung=protokoll,
+        land=manual.response.land,
+        response=manual.response,
+        routed_at=now,
+        verfahren_verantwortlich=domain.verantwortlich(request, tenant),
+        bezugsvorgang=manual.bezugsvorgang,
+    )
+    return [Outgoing(Topics.QUERY_ANSWERED, answered, subject=manual.vorgangsnummer)]
 
 
 async def forget(store: Routing, now: datetime, keep: timedelta) -> list[Outgoing]:

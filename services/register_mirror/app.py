@@ -15,6 +15,7 @@ from services.register_mirror import service
 from services.register_mirror.domain import Register, Registerart
 from services.register_mirror.store import RegisterRecords, RegisterStore
 from shared.contract.events.abruf import Auskunftsart, RegisterRequest
+from shared.contract.events.manuell import OfficeRelease
 from shared.contract.events.register import RegisterDelivery
 from shared.contract.topics import Topics
 from shared.platform.broker import KafkaMessage
@@ -84,6 +85,16 @@ class RegisterMirror(ServiceRuntime):
                     self.register,
                     self.clock(),
                     seal_answer,
+                ),
+            )
+
+        @self.subscriber(Topics.OFFICE_RELEASE)
+        async def on_release(release: OfficeRelease, msg: KafkaMessage) -> None:
+            """Makes the answer a registration office's clerk released after manual processing."""
+            await self.consume(
+                msg,
+                lambda conn, _: service.manual_answer(
+                    self.store(conn), release, self.register, self.clock(), seal_answer
                 ),
             )
 

@@ -40,6 +40,7 @@ from shared.contract.events.abruf import (
     Suchkriterien,
     Treffer,
 )
+from shared.contract.events.account import Postanschrift
 from shared.contract.events.application import Behoerdenart, Zugangsart
 from shared.contract.events.register import (
     Anschrift,
@@ -332,6 +333,22 @@ def eindeutig(request: RegisterRequest, fund: Fund) -> Antwort:
     )
 
 
+def freigegeben(request: RegisterRequest, fund: Fund | None) -> Antwort:
+    """A registration office's answer after manual processing: its clerk excluded the danger
+    (§ 51 Abs. 2 BMG), so the record goes out as a unique hit in the scope of the request. A
+    record the office has since removed cannot be answered."""
+    if fund is None:
+        return Antwort(
+            nichterstellung=ablehnung(
+                "17",
+                "DATENSATZ_ENTFALLEN",
+                "Die Person ist bei der Meldebehörde nicht mehr gemeldet; die Auskunft kann "
+                "nicht mehr erteilt werden.",
+            )
+        )
+    return eindeutig(request, fund)
+
+
 def nach_merkmal(request: RegisterRequest, fund: Fund | None) -> Antwort:
     """A Personensuche continued with an Identifikationsmerkmal (BMeldDAV § 4 Abs. 5)."""
     if fund is None:
@@ -430,6 +447,28 @@ def benachrichtigungen(fund: Fund, request: RegisterRequest) -> list[Benachricht
         Benachrichtigung(fund, empfaenger, sperre.veranlassende_behoerde)
         for empfaenger in benachrichtigte(sperre, request.auskunftsart, request.abrufende_stelle)
     ]
+
+
+def anschrift_fuer(notice: Benachrichtigung) -> Postanschrift | None:
+    """Where a notice's letter goes: the person's current address in the municipality, or the
+    address the delivery gave for the authority that had the block set."""
+    d = notice.fund.datensatz
+    if notice.empfaenger is Benachrichtigter.VERANLASSENDE_BEHOERDE:
+        return d.auskunftssperre.veranlassende_behoerde_anschrift if d.auskunftssperre else None
+    here = [
+        a
+        for a in d.anschriften
+        if a.derzeitig and a.gemeindeschluessel == notice.fund.gemeindeschluessel
+    ]
+    if not here:
+        return None
+    return Postanschrift(
+        first_name=" ".join(d.vornamen),
+        surname=d.familienname,
+        street_and_number=f"{here[0].strasse} {here[0].hausnummer}",
+        postcode=here[0].postleitzahl,
+        town=here[0].wohnort,
+    )
 
 
 def _hinweise(fund: Fund) -> dict[str, bool]:

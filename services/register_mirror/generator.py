@@ -26,6 +26,7 @@ import asyncpg
 from services.register_mirror.app import service_name
 from services.register_mirror.domain import Registerart
 from services.register_mirror.store import COLUMNS, row
+from shared.contract.events.account import Postanschrift
 from shared.contract.events.register import (
     Anschrift,
     Auskunftssperre,
@@ -324,6 +325,18 @@ class Generator:
                 bis=self._datum(date(2027, 1, 1), date(2028, 10, 1)),
                 veranlassende_behoerde="Polizeidirektion" if polizei else None,
                 veranlasst_von_sicherheitsbehoerde=polizei,
+                # where its notices go (§ 34 Abs. 5 BMG); no draw, so the records stay the same
+                veranlassende_behoerde_anschrift=Postanschrift.model_construct(
+                    first_name="",
+                    surname="",
+                    authority_name=f"Polizeidirektion {g.name}",
+                    office_name="Zentrale Kriminalitätsbekämpfung",
+                    street_and_number="Polizeiplatz 1",
+                    postcode=anschriften[0].postleitzahl,
+                    town=g.name,
+                )
+                if polizei
+                else None,
             )
         return Personendatensatz.model_construct(
             ordnungsmerkmal=self._om(i),

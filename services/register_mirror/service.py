@@ -20,6 +20,7 @@ from shared.contract.events.abruf import (
     Suchart,
     Uebergabegrund,
 )
+from shared.contract.events.manuell import ManualResponse, OfficeRelease
 from shared.contract.events.register import (
     DeliveryLogged,
     Lieferart,
@@ -87,8 +88,7 @@ async def _answer(
     )
     sealed = None
     if outcome.inhalt is not None:
-        body = json.dumps(outcome.inhalt, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-        sealed = seal_answer(body.encode("utf-8"), request)
+        sealed = seal_answer(_body(outcome.inhalt), request)
     response = RegisterResponse(
         vorgangsnummer=request.vorgangsnummer,
         query_id=request.query_id,
@@ -124,6 +124,7 @@ async def _answer(
                     suchart=request.suchart,
                     kriterien=request.kriterien,
                     handed_over_at=now,
+                    anfrage=request,
                 ),
                 subject=request.vorgangsnummer,
             )
@@ -140,6 +141,7 @@ async def _answer(
                     veranlassende_behoerde=notice.veranlassende_behoerde,
                     anfragende_behoerde=request.anfragende.behoerde,
                     noticed_at=now,
+                    anschrift=domain.anschrift_fuer(notice),
                 ),
                 subject=request.vorgangsnummer,
             )
@@ -152,6 +154,56 @@ async def _answer(
         hits=outcome.anzahl,
     )
     return out
+
+
+async def manual_answer(
+    store: RegisterRecords,
+    release: OfficeRelease,
+    register: Register,
+    now: datetime,
+    seal_answer: Sealer,
+) -> list[Outgoing]:
+    """The answer a registration office's clerk released after manual processing (§ 34a Abs. 5
+    Satz 2 BMG): made from the record, in the scope of the requester's original request, under
+    the answer's own Vorgangsnummer. Only the register the office delivers to answers."""
+    if land_of(release.gemeindeschluessel) != register.land or register.meldebehoerden:
+        return []  # another register's office
+    request = release.anfrage.model_copy(update={"vorgangsnummer": release.vorgangsnummer})
+    fund = await store.record(release.gemeindeschluessel, release.ordnungsmerkmal)
+    outcome = domain.freigegeben(request, fund)
+    sealed = None
+    if outcome.inhalt is not None:
+        sealed = seal_answer(_body(outcome.inhalt), request)
+    response = RegisterResponse(
+        vorgangsnummer=release.vorgangsnummer,
+        query_id=request.query_id,
+        land=register.land,
+        ergebnisstatus=outcome.ergebnisstatus,
+        nichterstellung=outcome.nichterstellung,
+        treffer=outcome.treffer,
+        anzahl=outcome.anzahl,
+        datenelemente=outcome.datenelemente,
+        antwort=sealed,
+        answered_at=now,
+    )
+    log.info(
+        "office's answer made",
+        vorgangsnummer=release.vorgangsnummer,
+        bezugsvorgang=release.bezugsvorgang,
+        status=outcome.ergebnisstatus,
+    )
+    manual = ManualResponse(
+        vorgangsnummer=release.vorgangsnummer,
+        bezugsvorgang=release.bezugsvorgang,
+        case_id=release.case_id,
+        anfrage=request,
+        response=response,
+    )
+    return [Outgoing(Topics.REGISTER_MANUAL_RESPONSE, manual, subject=release.vorgangsnummer)]
+
+
+def _body(inhalt: dict[str, object]) -> bytes:
+    return json.dumps(inhalt, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
 
 def _fremder_suchbereich(request: RegisterRequest, register: Register) -> Antwort | None:

@@ -160,6 +160,7 @@ class RegisterRecords(Protocol):
         self, merkmal: str, ags: str, tenant_id: str, now: datetime
     ) -> Fund | None: ...
     async def forget_merkmale(self, now: datetime) -> int: ...
+    async def record(self, ags: str, ordnungsmerkmal: str) -> Fund | None: ...
     async def count(self) -> int: ...
 
 
@@ -413,6 +414,16 @@ class RegisterStore:
             "DELETE FROM identifikationsmerkmale WHERE valid_until <= $1", now
         )
         return int(deleted.split()[-1])
+
+    async def record(self, ags: str, ordnungsmerkmal: str) -> Fund | None:
+        """One person's record, for a registration office's answer after manual processing."""
+        r = await self.conn.fetchrow(
+            """SELECT gemeindeschluessel, datensatz FROM personen
+               WHERE gemeindeschluessel = $1 AND ordnungsmerkmal = $2""",
+            ags,
+            ordnungsmerkmal,
+        )
+        return _fund(r) if r else None
 
     async def count(self) -> int:
         return int(await self.conn.fetchval("SELECT count(*) FROM personen"))

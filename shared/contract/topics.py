@@ -37,6 +37,15 @@ from shared.contract.events.application import (
 from shared.contract.events.betrieb import DashboardCheckpoint, Redriven
 from shared.contract.events.cases import CaseCommand, CaseCommandRejected, CaseContact, CaseState
 from shared.contract.events.mail import MailDispatched, MailFailed
+from shared.contract.events.manuell import (
+    ManualResponse,
+    NoticeLetter,
+    OfficeCase,
+    OfficeCommand,
+    OfficeCommandRejected,
+    OfficeOverdue,
+    OfficeRelease,
+)
 from shared.contract.events.portal import (
     PortalAnswered,
     PortalFetched,
@@ -367,6 +376,7 @@ class Topics:
         description="Retrievals handed to the registration office for manual processing (§ 34a "
         "Abs. 5 BMG).",
         retention_ms=90 * DAY_MS,
+        consumed=True,  # by office_worklist
     )
     REGISTER_BLOCK_NOTICE = TopicSpec(
         name="min.register.block-notice.v1",
@@ -377,6 +387,80 @@ class Topics:
         description="Requests a blocked person, or the authority that had the block set, is told "
         "of (§ 51 Abs. 3, § 34 Abs. 5 BMG).",
         retention_ms=90 * DAY_MS,
+        consumed=True,  # by office_worklist
+    )
+    OFFICE_CASE = TopicSpec(
+        name="min.office.case.v1",
+        event=OfficeCase,
+        event_type="de.meldespiegel.office.case.v1",
+        key="case_id",
+        writer="office_worklist",
+        description="The registration offices' worklists: each handed-over retrieval as it stands "
+        "after each step (§ 34a Abs. 5 Satz 2 BMG).",
+        retention_ms=365 * DAY_MS,
+    )
+    OFFICE_COMMAND = TopicSpec(
+        name="min.office.command.v1",
+        event=OfficeCommand,
+        event_type="de.meldespiegel.office.command.v1",
+        key="case_id",
+        writer="registration offices' clerks",
+        description="A clerk's signed decision on a case after the individual check (§ 51 Abs. 2 "
+        "BMG): answer, or refuse.",
+        retention_ms=365 * DAY_MS,
+        consumed=True,
+        operator_command=True,
+    )
+    OFFICE_COMMAND_REJECTED = TopicSpec(
+        name="min.office.command-rejected.v1",
+        event=OfficeCommandRejected,
+        event_type="de.meldespiegel.office.command-rejected.v1",
+        key="case_id",
+        writer="office_worklist",
+        description="Decisions on a case that could not be taken, with the reason.",
+        retention_ms=365 * DAY_MS,
+    )
+    OFFICE_RELEASE = TopicSpec(
+        name="min.office.release.v1",
+        event=OfficeRelease,
+        event_type="de.meldespiegel.office.release.v1",
+        key="gemeindeschluessel",
+        writer="office_worklist",
+        description="A clerk's answer, for the register to make from the record under the "
+        "answer's own Vorgangsnummer.",
+        retention_ms=7 * DAY_MS,
+        consumed=True,  # by register_mirror
+    )
+    REGISTER_MANUAL_RESPONSE = TopicSpec(
+        name="min.register.manual-response.v1",
+        event=ManualResponse,
+        event_type="de.meldespiegel.register.manual-response.v1",
+        key="case_id",
+        writer="register_mirror",
+        description="The register's answer to a clerk's release: the router hands it to "
+        "protocol_log, the worklist closes the case.",
+        retention_ms=7 * DAY_MS,
+        consumed=True,  # by query_router and office_worklist
+    )
+    OFFICE_OVERDUE = TopicSpec(
+        name="min.office.overdue.v1",
+        event=OfficeOverdue,
+        event_type="de.meldespiegel.office.overdue.v1",
+        key="gemeindeschluessel",
+        writer="office_worklist",
+        description="Cases open longer than the office's deadline.",
+        retention_ms=365 * DAY_MS,
+    )
+    OFFICE_NOTICE_LETTER = TopicSpec(
+        name="min.office.notice-letter.v1",
+        event=NoticeLetter,
+        event_type="de.meldespiegel.office.notice-letter.v1",
+        key="gemeindeschluessel",
+        writer="office_worklist",
+        description="Letters telling a blocked person, or the authority that had the block set, "
+        "of a request (§ 51 Abs. 3, § 34 Abs. 5 BMG), for mail_dispatch to print.",
+        retention_ms=90 * DAY_MS,
+        consumed=True,  # by mail_dispatch
     )
     REGISTER_DELIVERY = TopicSpec(
         name="min.register.delivery.v1",

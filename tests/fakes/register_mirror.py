@@ -250,5 +250,9 @@ class MemoryRegisterStore:
             del self.merkmale[m]
         return len(gone)
 
+    async def record(self, ags: str, ordnungsmerkmal: str) -> Fund | None:
+        r = self.personen.get((ags, ordnungsmerkmal))
+        return self._funde([r])[0] if r else None
+
     async def count(self) -> int:
         return len(self.personen)

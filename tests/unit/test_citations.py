@@ -28,6 +28,8 @@ CITATIONS: dict[str, tuple[str, ...] | None] = {
     "IDENTIFIKATIONSMERKMAL_UNGUELTIG": ("§ 9 BMeldDAV",),
     "KRITERIUM_NICHT_ZULAESSIG": ("§ 38 Abs. 1 und 2 BMG",),
     "MANDANT_EINGESCHRAENKT": None,  # the operator's terms of access (seed 000)
+    "MANDANT_NICHT_AKTIV": None,
+    "DATENSATZ_ENTFALLEN": None,  # a fact of the register, no rule
     "MANDANT_GESPERRT": None,
     "MANDANT_UNBEKANNT": None,
     "MELDEBEHOERDE_ZUSTAENDIG": ("§ 5 Abs. 1 Satz 4, § 2 Abs. 1 Nds. AG BMG",),

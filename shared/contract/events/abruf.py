@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
+from shared.contract.events.account import Postanschrift
 from shared.contract.events.application import Behoerdenart, Zugangsart
 from shared.contract.events.base import Event
 from shared.contract.events.review import Datenumfang
@@ -260,6 +261,11 @@ class QueryAnswered(Event):
     verfahren_verantwortlich: str | None = Field(
         None, description="machine access: the person responsible for the procedure"
     )
+    bezugsvorgang: str | None = Field(
+        None,
+        description="a registration office's answer after manual processing: the Vorgangsnummer "
+        "of the retrieval it answers (§ 34a Abs. 5 Satz 2 BMG)",
+    )
 
 
 class QueryRejected(Event):
@@ -297,6 +303,11 @@ class QueryDelivered(Event):
     protokoll: str = Field(
         description="where the entry is: operator:<seq>, tenant:<id>:<seq>, self"
     )
+    bezugsvorgang: str | None = Field(
+        None,
+        description="a registration office's answer after manual processing: the Vorgangsnummer "
+        "of the retrieval it answers, whose neutral answer came before",
+    )
 
 
 class Uebergabegrund(StrEnum):
@@ -319,6 +330,11 @@ class RegisterHandover(Event):
     suchart: Suchart
     kriterien: Suchkriterien
     handed_over_at: datetime
+    anfrage: RegisterRequest | None = Field(
+        None,
+        description="the request as the register received it (XMeld 1322 carries the original "
+        "message), for the office's answer",
+    )
 
 
 class Benachrichtigter(StrEnum):
@@ -337,3 +353,8 @@ class BlockNotice(Event):
     veranlassende_behoerde: str | None = None
     anfragende_behoerde: str
     noticed_at: datetime
+    anschrift: Postanschrift | None = Field(
+        None,
+        description="where the letter goes, as the register holds it: the person's address in "
+        "the municipality, or the authority's",
+    )

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
+from shared.contract.events.account import Postanschrift
 from shared.contract.events.base import Event
 
 
@@ -64,6 +65,9 @@ class Auskunftssperre(Event):
     bis: date
     veranlassende_behoerde: str | None = None
     veranlasst_von_sicherheitsbehoerde: bool = False
+    veranlassende_behoerde_anschrift: Postanschrift | None = Field(
+        None, description="where the authority's notices of requests go (§ 34 Abs. 5 BMG)"
+    )
 
 
 class Personendatensatz(Event):
