@@ -4,7 +4,10 @@ their load), and prints each released answer: status, Vorgangsnummer, where it w
 
 A mix: Personensuche in Niedersachsen and Bayern, a phonetic search, a freie Suche with
 wildcards, a query for a state whose register is not connected (answered with the technical
-error once the router's deadline passes), and a refused one (minimum criteria not met)."""
+error once the router's deadline passes), a refused one (minimum criteria not met), and one on a
+person with an Auskunftssperre: the neutral answer, then the registration office's worklist, where
+the demo plays the office's clerk (`sb-<AGS>`), who answers after hearing the person (§ 34a Abs. 5
+Satz 2, § 51 Abs. 2 BMG), and the office's answer under its own Vorgangsnummer."""
 
 from __future__ import annotations
 
@@ -23,8 +26,11 @@ from pydantic import ValidationError
 from demo.feed import Skipped, kafka, publish
 from services.register_mirror.generator import Generator
 from shared.contract.events.account import TenantState, TenantStatus, UserStatus
+from shared.contract.events.manuell import Bearbeitungsstatus, OfficeCase
 from shared.contract.topics import Topics
 from shared.platform.broker import json_or_none
+from shared.platform.pki import init_operator, load_operator_key
+from shared.platform.settings import get_settings
 
 SOURCE = "/demo/min-frontend"
 KNOWN = 2000  # the first persons of each generated register; every demo load has at least these
@@ -100,6 +106,7 @@ def query_body(tenant_id: str, authority: str, user: str, **search: Any) -> dict
 # what the demo asks, in this order first, then at random by these shares
 KINDS = (
     ("personensuche", 0.45),
+    ("gesperrt", 0.03),
     ("phonetisch", 0.1),
     ("freie_suche", 0.15),
     ("neutral", 0.1),
@@ -116,13 +123,14 @@ def next_query(
     n: int,
 ) -> tuple[str, dict[str, Any]]:
     """The n-th demo query: each kind once, then a random mix."""
+    blocked = [(ags, p) for ags, p in ni if p.auskunftssperre is not None]
     tenant_id, (authority, user) = tenant
     if n < len(KINDS):
         kind = KINDS[n][0]
     else:
         kind = random.choices([k for k, _ in KINDS], weights=[w for _, w in KINDS])[0]
     bayern = kind == "personensuche" and random.random() < 0.3
-    ags, p = random.choice(by if bayern else ni)
+    ags, p = random.choice(blocked if kind == "gesperrt" and blocked else by if bayern else ni)
     name = {"familienname": p.familienname, "vornamen": p.vornamen[0]}
     caller: dict[str, Any] = {}
     if kind == "personensuche":
@@ -142,6 +150,9 @@ def next_query(
             "gemeindeschluessel": [ags[:5]],
             "kriterien": {"familienname": p.familienname[:3] + "*", "geburtsdatum": p.geburtsdatum},
         }
+    elif kind == "gesperrt":
+        what = f"{GESPERRT} (neutrale Antwort, Arbeitsliste {ags})"
+        search = {"gemeindeschluessel": [ags], "kriterien": name | {"geburtsdatum": p.geburtsdatum}}
     elif kind == "neutral":
         # nobody found, or a block: the same neutral answer (§ 34a Abs. 5 BMG)
         what = "Person nicht im Register (neutrale Antwort)"
@@ -165,8 +176,15 @@ def next_query(
     return what, body
 
 
+GESPERRT = "Person mit Auskunftssperre"
+
+
 def describe(body: dict[str, Any], asked: dict[str, str]) -> str:
     what = asked.pop(body["query_id"], "")
+    if body.get("bezugsvorgang"):
+        what = f"Antwort der Meldebehörde auf {body['bezugsvorgang']}"
+    elif what.startswith(GESPERRT):
+        asked[body["query_id"]] = what  # the office's answer follows
     if body["ausgang"] == "answered":
         status = {"01": "eindeutig", "02": "Trefferliste", "03": "neutral", "04": "Ergebnisliste"}
         outcome = f"{body['ergebnisstatus']} {status[body['ergebnisstatus']]}"
@@ -200,6 +218,55 @@ async def follow(stop: asyncio.Event, asked: dict[str, str]) -> None:
         await follower.close()
 
 
+async def clerk(stop: asyncio.Event, asked: dict[str, str]) -> None:
+    """Plays the clerks of the registration offices: a case of a query this feed asked comes on
+    the office's worklist; the clerk heard the person, excluded a danger and answers (§ 51 Abs. 2
+    BMG), signed with the clerk's key (certificate role `meldebehoerde-<AGS>`)."""
+    pki = get_settings().pki_dir
+    producer = kafka()
+    follower = await kafka().follow(Topics.OFFICE_CASE.name)
+    skipped = Skipped()
+    try:
+        while not stop.is_set():
+            for r in await follower.next(0.5):
+                body = json_or_none(r.value)
+                try:
+                    case = OfficeCase.model_validate(body)
+                except ValidationError:
+                    skipped.one(r.topic)
+                    continue
+                anfrage = case.handover.anfrage
+                if (
+                    case.status is not Bearbeitungsstatus.OPEN
+                    or anfrage is None
+                    or anfrage.query_id not in asked
+                ):
+                    continue
+                name = f"sb-{case.gemeindeschluessel}"
+                init_operator(pki, name, f"meldebehoerde-{case.gemeindeschluessel}")
+                print(
+                    f"☰ worklist    {case.case_id}  Meldebehörde {case.gemeindeschluessel}",
+                    flush=True,
+                )
+                await asyncio.sleep(1.0)  # a moment to read it
+                command = {
+                    "command_id": f"DEMO-{uuid.uuid4().hex[:12]}",
+                    "case_id": case.case_id,
+                    "operator_id": name,
+                    "action": "answer",
+                    "text": "Die betroffene Person wurde angehört; eine Gefahr ist nicht "
+                    "erkennbar (§ 51 Abs. 2 BMG).",
+                }
+                await publish(
+                    producer, Topics.OFFICE_COMMAND, case.case_id, command, "/demo/meldebehoerde",
+                    signed_by=load_operator_key(pki, name),
+                )  # fmt: skip
+                print(f"✍ answered    {case.case_id}  by {name}, person heard", flush=True)
+    finally:
+        await follower.close()
+        await producer.__aexit__()
+
+
 async def main(interval: float) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -211,6 +278,7 @@ async def main(interval: float) -> None:
     asked: dict[str, str] = {}
     sent = 0
     follower = asyncio.create_task(follow(stop, asked))
+    clerks = asyncio.create_task(clerk(stop, asked))
     producer = kafka()
     try:
         await asyncio.sleep(3)  # the follower is at the end before the first answer
@@ -232,6 +300,7 @@ async def main(interval: float) -> None:
         await producer.__aexit__()
         await follower
         await following
+        await clerks
 
 
 if __name__ == "__main__":
