@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from shared.contract.envelope import Envelope
 from shared.contract.topics import TopicSpec
 from shared.platform.broker import KafkaMessage
-from shared.platform.operator_signatures import COMMAND, OperatorKey
+from shared.platform.operator_signatures import COMMAND, OperatorKey, Seal
 from shared.platform.runtime import ServiceRuntime
 from tests.fakes.messaging import MemoryMessaging
 
@@ -64,6 +64,7 @@ class InMemory:
         key: str = "k",
         event_id: str | None = None,
         signed_by: OperatorKey | None = None,
+        seal: Seal = COMMAND,
     ) -> Envelope:
         """Publishes `body` as an upstream system would; an operator's command signed with
         `signed_by`'s key, as the CLI signs it."""
@@ -77,7 +78,7 @@ class InMemory:
         )
         headers = envelope.to_headers()
         if signed_by is not None:
-            headers |= signed_by.sign(COMMAND, spec.name, key.encode(), headers, raw)
+            headers |= signed_by.sign(seal, spec.name, key.encode(), headers, raw)
         await self.broker.publish(raw, spec.name, key=key.encode(), headers=headers)
         return envelope
 

@@ -33,6 +33,7 @@ from tests.helpers import (
     eventually,
     headers_for,
     read_all,
+    read_to_end,
 )
 from tests.identities import operator_key
 
@@ -234,6 +235,13 @@ async def applied_by(schema: str, delivery_ids: set[str]) -> None:
         await eventually(done, f"{schema} applied {sorted(delivery_ids)}")
     finally:
         await conn.close()
+
+
+async def bodies_on(topic: str) -> list[dict[str, Any]]:
+    """Every event on a topic so far; records that are no event (the hostile-input test leaves
+    such on every consumed topic) are skipped."""
+    bodies = [json_or_none(r.value) for r in await read_to_end(topic)]
+    return [b for b in bodies if isinstance(b, dict)]
 
 
 async def ask(producer: RawProducer, *queries: dict[str, Any]) -> dict[str, dict[str, Any]]:

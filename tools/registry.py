@@ -147,6 +147,15 @@ PROCESSES = (
         note="the registration offices' worklists: retrievals handed over for manual processing\n"
         "(§ 34a Abs. 5 BMG), the clerks' decisions, the notices' letters",
     ),
+    Process(
+        "land_gateway",
+        "services.land_gateway",
+        "services.land_gateway.app:LandGateway",
+        metrics_port=9114,
+        compose_env={"MELDESPIEGEL_GATEWAY_PEERS": "${MELDESPIEGEL_GATEWAY_PEERS:-{}}"},
+        note="the gateway to other states' registers (§ 39 Abs. 3 BMG): their queries in, ours\n"
+        "out to the states MELDESPIEGEL_GATEWAY_PEERS names (none here: register 09 stands in)",
+    ),
     # the page, /events and /health on the one port
     Process(
         "dashboard",

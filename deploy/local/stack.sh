@@ -352,6 +352,9 @@ case "$CMD" in
     # the local installation's Verfahrensbetreuung signs its commands with this key
     "$ROOT/.venv/bin/python" -m shared.platform.pki operator "$CACHE/pki" \
       ops-verfahrensbetreuung betrieb >/dev/null
+    # the gateway to other states' registers signs what it sends with this one (§ 39 Abs. 3 BMG)
+    "$ROOT/.venv/bin/python" -m shared.platform.pki operator "$CACHE/pki" \
+      gateway-03 land-gateway >/dev/null
     write_env
     # shellcheck disable=SC1090
     source "$CACHE/stack-$PROFILE.env"

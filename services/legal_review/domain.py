@@ -39,6 +39,7 @@ from shared.contract.events.application import (
     Zugangsart,
 )
 from shared.contract.events.review import Auflage, Begruendung, Datenumfang, Entscheidung
+from shared.contract.laender import LAENDER
 from shared.law.sicherheit import SICHERHEITSANFORDERUNGEN
 
 
@@ -99,7 +100,19 @@ def review(
                 "§§ 44, 49 BMG",
             )
         )
-    if app.authority_state and app.authority_state != operator_state:
+    central = kind is Behoerdenart.ZENTRALE_STELLE_LAND
+    if central and (app.authority_state not in LAENDER or app.authority_state == operator_state):
+        refusals.append(
+            _reason(
+                "CENTRAL_BODY_OF_OWN_STATE",
+                "Als zentrale Stelle eines Landes registriert sich nur die Stelle eines anderen "
+                "Landes, die für die abrufberechtigten Stellen ihres Landes abruft; der Antrag "
+                "nennt kein anderes Land.",
+                "§ 26 Abs. 1 NMeldVO",
+                "§ 39 Abs. 3 BMG",
+            )
+        )
+    if app.authority_state and app.authority_state != operator_state and not central:
         refusals.append(
             _reason(
                 "OTHER_STATE",
@@ -111,7 +124,18 @@ def review(
             )
         )
     if security and kind not in SICHERHEITSBEHOERDEN:
-        if kind is Behoerdenart.GESETZLICHE_KRANKENKASSE:
+        if central:
+            refusals.append(
+                _reason(
+                    "CENTRAL_BODY_ACCESS",
+                    "Eine zentrale Stelle registriert sich für die einfache Behördenauskunft. "
+                    "Ob ein einzelner Abruf auch die Daten nach § 34 Abs. 1 Satz 2 BMG umfasst, "
+                    "richtet sich nach der abrufenden Stelle, die sie bei jedem Abruf benennt.",
+                    "§ 26 Abs. 1 NMeldVO",
+                    "§ 34a Abs. 2 BMG",
+                )
+            )
+        elif kind is Behoerdenart.GESETZLICHE_KRANKENKASSE:
             refusals.append(
                 _reason(
                     "HEALTH_INSURER_NOT_SECURITY_AUTHORITY",
@@ -229,6 +253,31 @@ def approval_terms(app: CompleteApplication, *, commission_reference: str | None
                     "der Behörde (§ 40 Abs. 3 BMG, Art. 28 DSGVO).",
                 )
             )
+        scope = Datenumfang.SATZ_1_UND_2
+    elif kind is Behoerdenart.ZENTRALE_STELLE_LAND:
+        land = LAENDER.get(app.authority_state or "", app.authority_state)
+        reasons.append(
+            _reason(
+                "CENTRAL_BODY_OF_ANOTHER_STATE",
+                f"Die Stelle ist die zentrale Stelle des Landes {land} "
+                "und ruft für die abrufberechtigten Stellen ihres Landes ab; dafür registriert "
+                "sie sich beim Landesbetrieb. Jeder Abruf erhält die Daten, die der abrufenden "
+                "Stelle zustehen, die sie benennt: nach § 34 Abs. 1 Satz 1 BMG, einer Behörde "
+                "nach § 34 Abs. 4 Satz 1 BMG auch nach Satz 2.",
+                "§ 39 Abs. 3 BMG",
+                "§ 26 Abs. 1 NMeldVO",
+                "§ 34a Abs. 2, 3 BMG",
+            )
+        )
+        conditions.append(
+            Auflage(
+                code="NAMES_THE_REQUESTING_BODY",
+                text="Die zentrale Stelle benennt bei jedem Abruf die abrufende Stelle, ihr "
+                "Aktenzeichen, den Anlass und die abrufende Person, und ob die Stelle eine "
+                "Behörde nach § 34 Abs. 4 Satz 1 BMG ist. Die Verantwortung für die Zulässigkeit "
+                "des einzelnen Abrufs trägt die abrufende Stelle (§ 39 Abs. 4 BMG).",
+            )
+        )
         scope = Datenumfang.SATZ_1_UND_2
     else:
         reasons.append(

@@ -81,8 +81,11 @@ def _anfrage(query: QueryRequested) -> dict[str, Any]:
 def entry_for(event: QueryAnswered | QueryRejected, released_at: datetime) -> dict[str, Any]:
     """The § 40 BMG entry: requesting body, person's Kennung or procedure, query data, data
     retrieved and hits (or results), times of request and release, Aktenzeichen, Anlass, kind of
-    answer, Vorgangsnummer."""
+    answer, Vorgangsnummer. Between the states: the requesting person's Kennung in the other
+    state, or the other state's Vorgangsnummer under which its log holds the hits."""
     entry = {"vorgangsnummer": event.vorgangsnummer, **_anfrage(event.query)}
+    if event.query.anfragende.fremde_kennung:
+        entry["fremde_kennung"] = event.query.anfragende.fremde_kennung
     entry["zugangsart"] = event.zugangsart.value if event.zugangsart else None
     entry["verfahren_verantwortlich"] = event.verfahren_verantwortlich
     entry["freigegeben_am"] = released_at.isoformat()
@@ -98,6 +101,8 @@ def entry_for(event: QueryAnswered | QueryRejected, released_at: datetime) -> di
         }
         if event.bezugsvorgang:  # a registration office's answer after manual processing
             entry["bezugsvorgang"] = event.bezugsvorgang
+        if r.fremder_vorgang:  # answered by another state's register
+            entry["fremder_vorgang"] = r.fremder_vorgang
     else:
         entry |= {
             "land": None,

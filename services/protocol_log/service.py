@@ -144,6 +144,8 @@ def _delivered(event: QueryAnswered | QueryRejected, now: datetime, where: str) 
             released_at=now,
             protokoll=where,
             bezugsvorgang=event.bezugsvorgang if isinstance(event, QueryAnswered) else None,
+            anzahl=event.response.anzahl if answered else 0,
+            datenelemente=event.response.datenelemente if answered else [],
         ),
         subject=event.vorgangsnummer,
     )

@@ -92,6 +92,7 @@ class Tenant:
     status_reason: str | None = None
     version: int = 1
     authority_kind: Behoerdenart | None = None
+    land: str | None = None  # another state's central body: the state it retrieves for
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ from shared.contract.events.account import (
     UserStatus,
     Zustellweg,
 )
-from shared.contract.events.application import CompleteApplication
+from shared.contract.events.application import Behoerdenart, CompleteApplication
 from shared.contract.events.review import Entscheidung, ReviewDecided
 from shared.contract.topics import Topics
 from shared.platform.broker import schema_violations
@@ -145,6 +145,7 @@ async def state_of(store: Accounts, tenant_id: str, now: datetime) -> Outgoing:
         users=users,
         authority_kind=tenant.authority_kind,
         verfahren=await store.procedures(tenant_id),
+        land=tenant.land,
         version=tenant.version,
         updated_at=now,
     )
@@ -257,6 +258,9 @@ async def handle_decided(
             client_certificate_fingerprint=app.client_certificate_fingerprint,
             application_id=app.application_id,
             authority_kind=app.authority_kind,
+            land=app.authority_state
+            if app.authority_kind is Behoerdenart.ZENTRALE_STELLE_LAND
+            else None,
         )
         await store.add_tenant(tenant, address, now)
         kind = ProvisioningKind.NEW_TENANT

@@ -103,9 +103,9 @@ class ProvisioningStore:
             """INSERT INTO tenant (tenant_id, authority_key, authority_name, role, status,
                    status_reason, data_scope, logging_arrangement, conditions,
                    client_certificate_fingerprint, postal_address, application_id, version,
-                   created_at, updated_at, authority_kind)
+                   created_at, updated_at, authority_kind, land)
                VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14,
-                   $15)""",
+                   $15, $16)""",
             tenant.tenant_id,
             tenant.authority_key,
             tenant.authority_name,
@@ -121,6 +121,7 @@ class ProvisioningStore:
             tenant.version,
             now,
             tenant.authority_kind.value if tenant.authority_kind else None,
+            tenant.land,
         )
 
     async def set_tenant_status(self, tenant: Tenant, actor: str, now: datetime) -> None:
@@ -378,6 +379,7 @@ def _tenant(row: asyncpg.Record) -> Tenant:
         status_reason=row["status_reason"],
         version=row["version"],
         authority_kind=Behoerdenart(row["authority_kind"]) if row["authority_kind"] else None,
+        land=row["land"],
     )
 
 

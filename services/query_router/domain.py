@@ -7,11 +7,17 @@ checked by `shared.law.abruf`, the one place the retrieval law lives."""
 from __future__ import annotations
 
 import hmac
+import re
 from dataclasses import dataclass
 
 from shared.contract.events.abruf import Nichterstellung, QueryRequested, RegisterRequest, Zweck
 from shared.contract.events.account import TenantState, TenantStatus, UserStatus, VerfahrenStatus
-from shared.contract.events.application import Behoerdenart, Protokollierung, Zugangsart
+from shared.contract.events.application import (
+    SICHERHEITSBEHOERDEN,
+    Behoerdenart,
+    Protokollierung,
+    Zugangsart,
+)
 from shared.contract.events.review import Datenumfang
 from shared.law.abruf import ablehnung, land_der_anfrage, pruefe_anfrage
 from shared.platform.fingerprints import normalise_fingerprint
@@ -69,6 +75,15 @@ def autorisiere(query: QueryRequested, tenant: TenantState | None) -> Freigabe |
     abrufer = pruefe_abrufer(query, tenant)
     if isinstance(abrufer, Nichterstellung):
         return abrufer
+    if tenant.authority_kind is Behoerdenart.ZENTRALE_STELLE_LAND:
+        return _fuer_ein_anderes_land(query, tenant, abrufer)
+    forwarded = (query.abrufende_stelle, query.als_sicherheitsbehoerde, query.antwortschluessel)
+    if any(v is not None for v in forwarded) or query.antwortkontext:
+        return _abgelehnt(
+            "NUR_ZENTRALE_STELLE",
+            "Eine abrufende Stelle und einen eigenen Antwortschlüssel benennt nur die zentrale "
+            "Stelle eines anderen Landes (§ 26 Abs. 1 NMeldVO).",
+        )
     sicherheit = tenant.role is Zugangsart.SICHERHEITSBEHOERDE
     if sicherheit and tenant.logging_arrangement is None:
         # § 40 Abs. 3 BMG: without logging a security authority must not retrieve at all
@@ -100,6 +115,50 @@ def autorisiere(query: QueryRequested, tenant: TenantState | None) -> Freigabe |
     return Freigabe(
         land, zugangsart, tenant.data_scope, protokoll_fuer(tenant), abrufer, tenant.authority_kind
     )
+
+
+def _fuer_ein_anderes_land(
+    query: QueryRequested, tenant: TenantState, abrufer: Abrufer
+) -> Freigabe | Nichterstellung:
+    """A query another state's central body forwards for a body of its state (§ 39 Abs. 3 BMG,
+    NMeldVO 2022 § 26 Abs. 1): it gets the data that body may have, by the kind the central body
+    admitted it (§ 34a Abs. 2, 3 BMG); a § 34 Abs. 4 Satz 1 authority logs itself (§ 40 Abs. 3 BMG),
+    so its entry goes back to its state; the answer is sealed for that state's front end."""
+    sicherheit = bool(query.als_sicherheitsbehoerde)
+    # a body not named by kind is a public body of that state; a security authority is named
+    stelle = query.abrufende_stelle or (
+        None if sicherheit else Behoerdenart.SONSTIGE_OEFFENTLICHE_STELLE
+    )
+    if (
+        stelle is None
+        or stelle is Behoerdenart.ZENTRALE_STELLE_LAND
+        or (sicherheit and stelle not in SICHERHEITSBEHOERDEN)
+    ):
+        return _abgelehnt(
+            "ABRUFENDE_STELLE_FEHLT",
+            "Die zentrale Stelle benennt bei jedem Abruf die abrufende Stelle ihres Landes, und "
+            "ruft sie als Behörde nach § 34 Abs. 4 Satz 1 BMG ab, deren Art (Auflage der "
+            "Registrierung, § 26 Abs. 1 NMeldVO).",
+        )
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", query.antwortschluessel or "") or not (
+        query.antwortkontext
+    ):
+        return _abgelehnt(
+            "ANTWORTSCHLUESSEL_FEHLT",
+            "Die Antwort an ein anderes Land wird für dessen Abrufstelle verschlüsselt; der "
+            "Abruf nennt deren Schlüssel und Vorgangsnummer nicht (§ 10 Abs. 2 BMG).",
+        )
+    zugangsart = (
+        Zugangsart.SICHERHEITSBEHOERDE if sicherheit else Zugangsart.EINFACHE_BEHOERDENAUSKUNFT
+    )
+    refusal = pruefe_anfrage(query, zugangsart)
+    if refusal:
+        return refusal
+    land = land_der_anfrage(query)
+    if land is None:
+        return _abgelehnt("AGS_UNGUELTIG", "Der Gemeindeschlüssel nennt kein Land.")
+    protokoll = Protokoll.SELF if sicherheit else Protokoll.OPERATOR
+    return Freigabe(land, zugangsart, tenant.data_scope, protokoll, abrufer, stelle)
 
 
 def pruefe_abrufer(query: QueryRequested, tenant: TenantState) -> Abrufer | Nichterstellung:
@@ -173,6 +232,10 @@ def anfrage_der(request: RegisterRequest) -> QueryRequested:
         phonetisch=request.phonetisch,
         angeforderte_daten=request.angeforderte_daten,
         verzicht_auf_weitere_bearbeitung=request.verzicht_auf_weitere_bearbeitung,
+        abrufende_stelle=request.abrufende_stelle if request.antwortschluessel else None,
+        als_sicherheitsbehoerde=request.sicherheitsbehoerde if request.antwortschluessel else None,
+        antwortschluessel=request.antwortschluessel,
+        antwortkontext=request.antwortkontext,
         requested_at=request.requested_at,
     )
 

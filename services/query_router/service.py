@@ -132,6 +132,8 @@ def _request(nummer: str, query: QueryRequested, f: Freigabe) -> RegisterRequest
         abrufende_stelle=f.abrufende_stelle,
         sperrdaten_berechtigt=f.abrufer.sperrdaten_berechtigt,
         requested_at=query.requested_at,
+        antwortschluessel=query.antwortschluessel,  # autorisiere let through only a Land's
+        antwortkontext=query.antwortkontext,
     )
 
 

@@ -14,7 +14,7 @@ from pydantic import Field
 from services.register_mirror import service
 from services.register_mirror.domain import Register, Registerart
 from services.register_mirror.store import RegisterRecords, RegisterStore
-from shared.contract.events.abruf import Auskunftsart, RegisterRequest
+from shared.contract.events.abruf import RegisterRequest
 from shared.contract.events.manuell import OfficeRelease
 from shared.contract.events.register import RegisterDelivery
 from shared.contract.topics import Topics
@@ -61,10 +61,12 @@ class RegisterMirror(ServiceRuntime):
 
         def seal_answer(body: bytes, request: RegisterRequest) -> str:
             # a portal request brings its own key (PortalV § 4): only the portal can open it,
-            # and only until it destroys that key on delivery
-            portal = request.auskunftsart is Auskunftsart.EINFACHE_MELDEREGISTERAUSKUNFT
-            key = bytes.fromhex(request.antwortschluessel or "") if portal else answer_key
-            return seal(key, body, request.vorgangsnummer.encode())
+            # and only until it destroys that key on delivery; another state's query (which the
+            # router lets bring one only from that state's central body) is sealed for that
+            # state's front end, under that state's Vorgangsnummer
+            key = bytes.fromhex(request.antwortschluessel) if request.antwortschluessel else None
+            context = request.antwortkontext or request.vorgangsnummer
+            return seal(key or answer_key, body, context.encode())
 
         if self.register.meldebehoerden:
             requests = Topics.MELDEREGISTER_REQUEST

@@ -260,6 +260,15 @@ async def _search(
         return fremd
     if request.zugangsart is None:
         return Antwort(nichterstellung=ablehnung("17", "ZUGANGSART_FEHLT", "Die Zugangsart fehlt."))
+    if request.antwortschluessel is not None and not _schluessel(request.antwortschluessel):
+        return Antwort(
+            nichterstellung=ablehnung(
+                "17",
+                "ANTWORTSCHLUESSEL_UNGUELTIG",
+                "Der Schlüssel, für den die Antwort an ein anderes Land verschlüsselt wird, ist "
+                "kein X25519-Schlüssel (§ 10 Abs. 2 BMG).",
+            )
+        )
     refusal = pruefe_anfrage(request, request.zugangsart)
     if refusal:  # the router checked too; a register answers nothing the law does not allow
         return Antwort(nichterstellung=refusal)

@@ -24,6 +24,10 @@ _TRACEPARENT = re.compile(r"[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 # signature over the record (`shared.platform.operator_signatures`)
 OPERATOR_CERT_HEADER = "operator_cert"
 OPERATOR_SIGNATURE_HEADER = "operator_signature"
+# a record between two states' gateways carries the sending gateway's certificate and signature,
+# which the receiving side pins by fingerprint (`shared.platform.operator_signatures.pinned`)
+GATEWAY_CERT_HEADER = "gateway_cert"
+GATEWAY_SIGNATURE_HEADER = "gateway_signature"
 
 
 class EnvelopeError(ValueError):

@@ -3,7 +3,9 @@ retention are declared. Services refer to `Topics.X`, never to a name of their o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import re
+from dataclasses import dataclass, replace
 
 from pydantic import BaseModel
 
@@ -72,11 +74,17 @@ from shared.contract.events.review import (
     ReviewOverdue,
     ReviewPendingManual,
 )
+from shared.contract.events.verbund import GatewayRequest, GatewayResponse
 from shared.contract.laender import LAENDER
 
 DAY_MS = 24 * 60 * 60 * 1000
 DLQ_SUFFIX = ".dlq"
-NAMESPACE = "min."  # every topic of the catalogue starts with it (the KafkaUsers' prefix ACLs)
+DEFAULT_NAMESPACE = "min."
+# every topic of the catalogue starts with it (the KafkaUsers' prefix ACLs); a second
+# installation on the same cluster (another state's, in the tests) takes its own
+NAMESPACE = os.environ.get("MELDESPIEGEL_TOPIC_NAMESPACE", DEFAULT_NAMESPACE)
+if not re.fullmatch(r"[a-z][a-z0-9]*(\.[a-z0-9]+)*\.", NAMESPACE):
+    raise ValueError(f"MELDESPIEGEL_TOPIC_NAMESPACE {NAMESPACE!r}: lowercase words ending in '.'")
 # dead letters carry the original bytes plus the error, so they may exceed the source's limit
 DLQ_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 # a sealed answer of up to 1,000 persons (BMeldDAV § 1 Abs. 4) with its envelope
@@ -366,6 +374,8 @@ class Topics:
         description="Released answers and refusals: each only after its protocol entry is durable.",
         retention_ms=7 * DAY_MS,
         max_event_bytes=ANSWER_MAX_BYTES,
+        consumed=True,  # by land_gateway: the answers to other states' queries go back
+        batched=True,
     )
     REGISTER_HANDOVER = TopicSpec(
         name="min.register.handover.v1",
@@ -764,6 +774,30 @@ class Topics:
         retention_ms=365 * DAY_MS,
     )
 
+    GATEWAY_REQUEST = TopicSpec(
+        name="min.gateway.request.v1",
+        event=GatewayRequest,
+        event_type="de.meldespiegel.gateway.request.v1",
+        key="vorgangsnummer",
+        writer="other states' gateways (land_gateway), signed",
+        description="Other states' queries for this state's register (XMeld 1330/1332), for the "
+        "bodies of their states (§ 39 Abs. 3 BMG).",
+        retention_ms=7 * DAY_MS,
+        consumed=True,
+    )
+    GATEWAY_RESPONSE = TopicSpec(
+        name="min.gateway.response.v1",
+        event=GatewayResponse,
+        event_type="de.meldespiegel.gateway.response.v1",
+        key="bezug",
+        writer="other states' gateways (land_gateway), signed",
+        description="Other states' answers to this state's queries (XMeld 1331/1333), sealed for "
+        "this state's front end.",
+        retention_ms=7 * DAY_MS,
+        consumed=True,
+        max_event_bytes=ANSWER_MAX_BYTES,
+    )
+
     DASHBOARD_CHECKPOINT = TopicSpec(
         name="min.dashboard.checkpoint.v1",
         event=DashboardCheckpoint,
@@ -787,7 +821,7 @@ class Topics:
 
 REGISTER_REQUESTS: dict[str, TopicSpec] = {
     land: TopicSpec(
-        name=f"min.register.request.{land}.v1",
+        name=f"{NAMESPACE}register.request.{land}.v1",
         event=RegisterRequest,
         event_type="de.meldespiegel.register.request.v1",
         key="vorgangsnummer",
@@ -800,6 +834,18 @@ REGISTER_REQUESTS: dict[str, TopicSpec] = {
     )
     for land, name in LAENDER.items()
 }
+
+if NAMESPACE != DEFAULT_NAMESPACE:  # the catalogue's names, in this installation's namespace
+    for _attr, _spec in list(vars(Topics).items()):
+        if isinstance(_spec, TopicSpec):
+            _name = NAMESPACE + _spec.name.removeprefix(DEFAULT_NAMESPACE)
+            setattr(Topics, _attr, replace(_spec, name=_name))
+
+
+def in_namespace(spec: TopicSpec, namespace: str) -> TopicSpec:
+    """A topic of the catalogue as another installation names it (another state's gateway)."""
+    return replace(spec, name=namespace + spec.name.removeprefix(NAMESPACE))
+
 
 CATALOGUE: tuple[TopicSpec, ...] = (
     *(v for v in vars(Topics).values() if isinstance(v, TopicSpec)),

@@ -18,7 +18,7 @@ import asyncio
 import inspect
 import json
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -42,6 +42,8 @@ class Outgoing:
     topic: TopicSpec
     event: BaseModel
     subject: str | None = None
+    # headers that sign the record, from (topic, key, headers, body): a gateway's signature
+    sign: Callable[[str, bytes, Mapping[str, str], bytes], dict[str, str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -94,14 +96,11 @@ def outbox_row(
         subject=out.subject,
         traceparent=traceparent,
     )
-    return OutboxRow(
-        env,
-        cause.id if cause else None,
-        out.topic.name,
-        out.topic.key_of(out.event),
-        env.to_headers(),
-        out.event.model_dump_json(),
-    )
+    key, headers = out.topic.key_of(out.event), env.to_headers()
+    payload = out.event.model_dump_json()
+    if out.sign is not None:
+        headers |= out.sign(out.topic.name, key.encode(), headers, payload.encode())
+    return OutboxRow(env, cause.id if cause else None, out.topic.name, key, headers, payload)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,12 @@ from shared.contract.deadletter import (
     REDRIVEN_BY,
     REDRIVEN_FROM,
 )
-from shared.contract.envelope import OPERATOR_CERT_HEADER, OPERATOR_SIGNATURE_HEADER
+from shared.contract.envelope import (
+    GATEWAY_CERT_HEADER,
+    GATEWAY_SIGNATURE_HEADER,
+    OPERATOR_CERT_HEADER,
+    OPERATOR_SIGNATURE_HEADER,
+)
 from shared.contract.events.account import OperatorRole
 
 
@@ -63,6 +68,16 @@ REDRIVE = Seal(
     REDRIVE_SIGNATURE_HEADER,
     b"meldespiegel operator redrive v1",
     ("ce_id", "ce_type", "ce_time", REDRIVEN_FROM, REDRIVEN_BY, REDRIVEN_AT),
+)
+
+
+# a record from one state's gateway to another's: signed by the sending gateway, whose certificate
+# (issued by its own installation's CA) the receiving side pins by its fingerprint
+GATEWAY = Seal(
+    GATEWAY_CERT_HEADER,
+    GATEWAY_SIGNATURE_HEADER,
+    b"meldespiegel land gateway v1",
+    ("ce_id", "ce_type", "ce_time"),
 )
 
 
@@ -183,6 +198,31 @@ def signer_of(
     if not names or not roles:
         return NOT_SIGNED
     return Signer(str(names[0].value), str(roles[0].value))
+
+
+def pinned(
+    seal: Seal, topic: str, key: bytes | None, headers: Mapping[str, str], body: bytes
+) -> str | Refusal:
+    """The SHA-256 fingerprint of the certificate whose key signed this record, if the signature
+    is valid over all it covers; the receiver compares it with the fingerprint it registered for
+    the sender (another installation's CA is not one it trusts), or why there is none."""
+    try:
+        der = base64.b64decode(headers[seal.cert_header], validate=True)
+        cert = x509.load_der_x509_certificate(der)
+        signature = base64.b64decode(headers[seal.signature_header], validate=True)
+    except (KeyError, ValueError, binascii.Error):
+        return Refusal("SIGNATURE_MISSING", "Der Datensatz trägt keine gültige Signatur.")
+    public = cert.public_key()
+    if not isinstance(public, Ed25519PublicKey):
+        return Refusal("SIGNATURE_MISSING", "Der Datensatz trägt keine gültige Signatur.")
+    try:
+        public.verify(signature, signing_input(seal, topic, key, headers, body))
+    except InvalidSignature:
+        return Refusal(
+            "SIGNATURE_INVALID",
+            "Die Signatur passt nicht zu diesem Datensatz (verändert oder übertragen).",
+        )
+    return hashlib.sha256(der).hexdigest()
 
 
 # commands on topics are the Verfahrensbetreuung's; the data-protection officer, the Revision and

@@ -114,15 +114,15 @@ class ServiceRuntime:
         settings: Settings | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        self.name = name
-        self.package = package
         self.settings = settings or get_settings()
+        self.name = self.settings.installation + name  # group and schema
+        self.package = package
         self.clock = clock
         self._operator_ca: x509.Certificate | None = None
         self._crl: tuple[int | None, frozenset[int]] | None = None
-        self.metrics = Metrics(name)
+        self.metrics = Metrics(self.name)
         self.broker: KafkaBroker = make_broker(
-            self.settings, name, self.metrics.faststream, self.metrics.dead_lettered
+            self.settings, self.name, self.metrics.faststream, self.metrics.dead_lettered
         )
         self._http: EmbeddedServer | None = None
         self._consuming = False

@@ -29,6 +29,13 @@ class Settings(BaseSettings):
     kafka_ssl_cafile: Path | None = Field(
         None, description="CA bundle the brokers' certificates are checked against (SSL)"
     )
+    installation: str = Field(
+        "",
+        pattern=r"^([a-z][a-z0-9]*_)?$",
+        description="a second installation on the same broker and database (another state's, in "
+        "the tests): prefixes every consumer group and schema (e.g. `by_`); its topics take "
+        "MELDESPIEGEL_TOPIC_NAMESPACE",
+    )
     instance_id: str | None = Field(
         None,
         description="this process's stable name among its service's replicas (the process "

@@ -194,6 +194,22 @@ async def test_two_roles_are_two_tenants_even_for_the_same_person(run: Harness) 
     assert states[second["tenant_id"]]["logging_arrangement"] == "eigenprotokollierung"
 
 
+async def test_another_states_central_body_becomes_the_tenant_land_nn(run: Harness) -> None:
+    """NMeldVO 2022 § 26 Abs. 1: the registered central body of Bayern is the tenant "Land 09"."""
+    app = complete_application(**{"authority.kind": "zentrale_stelle_land"})
+    app.authority_state = "09"
+    app.authority_name = f"Zentrale Stelle Bayern {uuid.uuid4().hex[:6]}"
+    app.authority_key = f"name:{app.authority_name.lower()}|80331"
+    await run.deliver(Topics.REVIEW_DECIDED, approval(app))
+    done = run.bodies(Topics.ACCOUNT_PROVISIONED)[-1]
+    state = [s for s in run.bodies(Topics.TENANT_STATE) if s["tenant_id"] == done["tenant_id"]][-1]
+    assert (state["authority_kind"], state["land"]) == ("zentrale_stelle_land", "09")
+    police = complete_application(**{"authority.kind": "polizei"})
+    await run.deliver(Topics.REVIEW_DECIDED, approval(police))
+    other = run.bodies(Topics.TENANT_STATE)[-1]
+    assert other["land"] is None
+
+
 async def test_administrator_change_replaces_the_administrator(run: Harness) -> None:
     provisioned, old = await provision(run)
     app = complete_application(

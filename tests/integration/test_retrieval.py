@@ -28,6 +28,7 @@ from tests.retrieval import (
     KOELN,
     MUENCHEN,
     ask,
+    bodies_on,
     deliver,
     delivery,
     delivery_log,
@@ -314,8 +315,8 @@ async def test_blocked_person_is_indistinguishable_from_nobody(world: RawProduce
     assert len(a["antwort"]) == len(b["antwort"])
     assert a["protokoll"].split(":")[0] == b["protokoll"].split(":")[0] == "operator"
 
-    handovers = [r.json() for r in await read_to_end(Topics.REGISTER_HANDOVER.name)]
-    notices = [r.json() for r in await read_to_end(Topics.REGISTER_BLOCK_NOTICE.name)]
+    handovers = await bodies_on(Topics.REGISTER_HANDOVER.name)
+    notices = await bodies_on(Topics.REGISTER_BLOCK_NOTICE.name)
     assert [
         h["ordnungsmerkmal"] for h in handovers if h["vorgangsnummer"] == a["vorgangsnummer"]
     ] == [f"S{TOK}"]
@@ -337,8 +338,8 @@ async def test_waiver_leaves_out_the_hand_over_but_not_the_notice(world: RawProd
     )
     answer = (await ask(world, q))[q["query_id"]]
     assert answer["ergebnisstatus"] == "03"
-    notices = [r.json() for r in await read_to_end(Topics.REGISTER_BLOCK_NOTICE.name)]
-    handovers = [r.json() for r in await read_to_end(Topics.REGISTER_HANDOVER.name)]
+    notices = await bodies_on(Topics.REGISTER_BLOCK_NOTICE.name)
+    handovers = await bodies_on(Topics.REGISTER_HANDOVER.name)
     assert [n for n in notices if n["vorgangsnummer"] == answer["vorgangsnummer"]]
     assert not [h for h in handovers if h["vorgangsnummer"] == answer["vorgangsnummer"]]
 
@@ -592,7 +593,7 @@ async def test_blocked_mixed_and_nobody_are_indistinguishable_34a_abs_5(
         assert {k: v for k, v in entry.items() if k not in ENTRY_VARYING} == same, case
         assert f"{TOK}" not in json.dumps(entry["treffer"])
     # what the registration office needs goes on the hand-over, under its control
-    handovers = [r.json() for r in await read_to_end(Topics.REGISTER_HANDOVER.name)]
+    handovers = await bodies_on(Topics.REGISTER_HANDOVER.name)
     by_nummer = {h["vorgangsnummer"]: h["ordnungsmerkmal"] for h in handovers}
     assert by_nummer.get(numbers["mixed"]) == f"MX2{TOK}"
     assert numbers["nobody"] not in by_nummer
@@ -607,7 +608,7 @@ async def test_notices_follow_the_requesting_body_34_abs_5(world: RawProducer) -
     police = query(T["police"], ags=[HANNOVER[0]], kriterien=lka)
     own = query(T["plain"], ags=[HANNOVER[0]], kriterien=NEUTRAL["blocked (person)"])
     answers = await ask(world, plain, police, own)
-    notices = [r.json() for r in await read_to_end(Topics.REGISTER_BLOCK_NOTICE.name)]
+    notices = await bodies_on(Topics.REGISTER_BLOCK_NOTICE.name)
 
     def told(q: dict[str, Any]) -> list[str]:
         nummer = answers[q["query_id"]]["vorgangsnummer"]

@@ -29,6 +29,10 @@ CITATIONS: dict[str, tuple[str, ...] | None] = {
     "KRITERIUM_NICHT_ZULAESSIG": ("§ 38 Abs. 1 und 2 BMG",),
     "MANDANT_EINGESCHRAENKT": None,  # the operator's terms of access (seed 000)
     "MANDANT_NICHT_AKTIV": None,
+    "NUR_ZENTRALE_STELLE": ("§ 26 Abs. 1 NMeldVO",),
+    "ABRUFENDE_STELLE_FEHLT": ("§ 26 Abs. 1 NMeldVO",),
+    "ANTWORTSCHLUESSEL_FEHLT": ("§ 10 Abs. 2 BMG",),
+    "ANTWORTSCHLUESSEL_UNGUELTIG": ("§ 10 Abs. 2 BMG",),
     "DATENSATZ_ENTFALLEN": None,  # a fact of the register, no rule
     "MANDANT_GESPERRT": None,
     "MANDANT_UNBEKANNT": None,

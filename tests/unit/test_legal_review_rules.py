@@ -116,6 +116,37 @@ def test_authority_of_another_state_registers_with_its_own_central_office() -> N
     ]
 
 
+CENTRAL_BODY = {"authority.kind": "zentrale_stelle_land", "authority.state": "09"}
+
+
+def test_another_states_central_body_registers_and_retrieves_for_its_bodies_nmeldvo_26_abs_1() -> (
+    None
+):
+    """§ 39 Abs. 3 BMG, NMeldVO 2022 § 26 Abs. 1: the tenant "Land 09"; the data each query gets
+    follows the body it names, so the registration covers Satz 2 (§ 34a Abs. 2 BMG)."""
+    outcome = decide(**CENTRAL_BODY)
+    assert outcome.result is Ergebnis.APPROVED
+    assert codes(outcome) == ["CENTRAL_BODY_OF_ANOTHER_STATE"]
+    assert "Bayern" in outcome.reasons[0].text
+    assert "§ 26 Abs. 1 NMeldVO" in outcome.reasons[0].provisions
+    assert outcome.data_scope is Datenumfang.SATZ_1_UND_2
+    assert [c.code for c in outcome.conditions] == ["NAMES_THE_REQUESTING_BODY"]
+    assert "§ 39 Abs. 4 BMG" in outcome.conditions[0].text
+
+
+@pytest.mark.parametrize("state", ["03", None])
+def test_a_central_body_is_another_states_nmeldvo_26_abs_1(state: str | None) -> None:
+    outcome = decide(**{**CENTRAL_BODY, "authority.state": state})
+    assert outcome.result is Ergebnis.REJECTED
+    assert codes(outcome) == ["CENTRAL_BODY_OF_OWN_STATE"]
+
+
+def test_a_central_body_registers_for_the_simple_access_34a_abs_2() -> None:
+    outcome = decide(**CENTRAL_BODY, access_type="sicherheitsbehoerde",
+                     logging_arrangement="eigenprotokollierung")  # fmt: skip
+    assert codes(outcome) == ["CENTRAL_BODY_ACCESS"]
+
+
 def test_all_grounds_for_refusal_are_given_together() -> None:
     outcome = decide(
         **{

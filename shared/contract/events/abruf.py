@@ -127,6 +127,11 @@ class Anfragende(Event):
     anlass: str
     kennung: str | None = Field(None, description="the requesting person's user name")
     verfahren: str | None = Field(None, description="the procedure's name, for machine access")
+    fremde_kennung: str | None = Field(
+        None,
+        description="a query forwarded by another state's central body: the requesting person's "
+        "Kennung there (the central body calls as its procedure)",
+    )
 
     @property
     def abrufer(self) -> str:
@@ -159,6 +164,26 @@ class QueryRequested(Event):
         description="machine access: SHA-256 fingerprint of the client certificate the calling "
         "procedure presented, as the gateway that ended its TLS connection saw it",
     )
+    abrufende_stelle: Behoerdenart | None = Field(
+        None,
+        description="a query forwarded by another state's central body: the kind of the body "
+        "that retrieves, as that state attests (who is told of a request on a blocked person "
+        "depends on it)",
+    )
+    als_sicherheitsbehoerde: bool | None = Field(
+        None,
+        description="a query forwarded by another state's central body: the body retrieves as a "
+        "§ 34 Abs. 4 Satz 1 BMG authority, with the data of § 34 Abs. 1 Satz 2, as that state "
+        "admitted it (XMeld `sicherheitsbehoerde`)",
+    )
+    antwortschluessel: str | None = Field(
+        None,
+        description="a query forwarded by another state's central body: the X25519 public key "
+        "(hex) of that state's front end, which the answer is sealed for",
+    )
+    antwortkontext: str | None = Field(
+        None, description="with `antwortschluessel`: that state's Vorgangsnummer of the query"
+    )
     requested_at: datetime
 
 
@@ -184,7 +209,14 @@ class RegisterRequest(Event):
     kriterien: Suchkriterien = Field(default_factory=Suchkriterien)
     identifizierung: Identifizierung | None = Field(None, description="portal requests only")
     antwortschluessel: str | None = Field(
-        None, description="portal requests: X25519 public key (hex) the answer is sealed for"
+        None,
+        description="portal requests, and queries forwarded by another state's central body: "
+        "X25519 public key (hex) the answer is sealed for",
+    )
+    antwortkontext: str | None = Field(
+        None,
+        description="what the answer is sealed under, if not this Vorgangsnummer: the forwarding "
+        "state's Vorgangsnummer",
     )
     identifikationsmerkmal: str | None = None
     phonetisch: bool = False
@@ -245,6 +277,11 @@ class RegisterResponse(Event):
     datenelemente: list[Datenelement] = Field(default_factory=list)
     antwort: str | None = Field(None, description="the answer, sealed for the front end")
     answered_at: datetime
+    fremder_vorgang: str | None = Field(
+        None,
+        description="answered by another state's register through its gateway: that state's "
+        "Vorgangsnummer, under which its log holds the records the answer drew on",
+    )
 
 
 class QueryAnswered(Event):
@@ -307,6 +344,10 @@ class QueryDelivered(Event):
         None,
         description="a registration office's answer after manual processing: the Vorgangsnummer "
         "of the retrieval it answers, whose neutral answer came before",
+    )
+    anzahl: int = Field(0, description="records the answer drew on")
+    datenelemente: list[Datenelement] = Field(
+        default_factory=list, description="the data items the answer holds"
     )
 
 

@@ -99,6 +99,12 @@ class TenantState(Event):
         None, description="the body's kind: is it a § 34 Abs. 4 Satz 1 BMG authority?"
     )
     verfahren: list[Abrufverfahren] = Field(default_factory=list)
+    land: str | None = Field(
+        None,
+        pattern=r"^\d{2}$",
+        description="another state's central body: the Landesschlüssel of the state it "
+        'retrieves for (the tenant "Land NN")',
+    )
     version: int
     updated_at: datetime
 

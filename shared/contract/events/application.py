@@ -71,6 +71,9 @@ class Behoerdenart(StrEnum):
     GESETZLICHE_KRANKENKASSE = "gesetzliche_krankenkasse"
     SONSTIGE_OEFFENTLICHE_STELLE = "sonstige_oeffentliche_stelle"
     PRIVATE_STELLE = "private_stelle"
+    # another state's central body that retrieves for the bodies of its state (§ 39 Abs. 3 BMG,
+    # NMeldVO 2022 § 26 Abs. 1): its tenant is "Land NN"
+    ZENTRALE_STELLE_LAND = "zentrale_stelle_land"
 
 
 # § 34 Abs. 4 Satz 1 BMG, Nr. 1–13
