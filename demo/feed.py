@@ -27,7 +27,7 @@ from shared.contract.topics import Topics, TopicSpec
 from shared.platform.broker import json_or_none
 from shared.platform.kafka_client import KafkaClient
 from shared.platform.kafka_security import client_options
-from shared.platform.operator_signatures import COMMAND, OperatorKey
+from shared.platform.operator_signatures import COMMAND, OperatorKey, Seal
 from shared.platform.pki import load_operator_key
 from shared.platform.settings import get_settings
 
@@ -177,14 +177,15 @@ async def publish(
     body: dict[str, Any] | bytes,
     source: str = SOURCE,
     signed_by: OperatorKey | None = None,
+    seal: Seal = COMMAND,
 ) -> None:
     """Publishes like an upstream system: CloudEvents headers, JSON body, keyed; an operator's
-    command signed with the operator's key."""
+    command signed with the operator's key (a gateway's record with the gateway's, `seal`)."""
     env = Envelope.new(source=source, type=spec.event_type, correlation_id=None, subject=key)
     raw = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
     headers = env.to_headers()
     if signed_by is not None:
-        headers |= signed_by.sign(COMMAND, spec.name, key.encode(), headers, raw)
+        headers |= signed_by.sign(seal, spec.name, key.encode(), headers, raw)
     await client.publish(spec.name, raw, key, headers)
 
 

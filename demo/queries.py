@@ -3,7 +3,8 @@ tenants the demo feed got provisioned, about persons of the synthetic registers 
 their load), and prints each released answer: status, Vorgangsnummer, where it was logged.
 
 A mix: Personensuche in Niedersachsen and Bayern, a phonetic search, a freie Suche with
-wildcards, a query for a state whose register is not connected (answered with the technical
+wildcards, a query for Nordrhein-Westfalen (over the states' link, `demo.verbund` plays its
+gateway), a query for a state whose register is not connected (answered with the technical
 error once the router's deadline passes), a refused one (minimum criteria not met), and one on a
 person with an Auskunftssperre: the neutral answer, then the registration office's worklist, where
 the demo plays the office's clerk (`sb-<AGS>`), who answers after hearing the person (§ 34a Abs. 5
@@ -111,7 +112,8 @@ KINDS = (
     ("freie_suche", 0.15),
     ("neutral", 0.1),
     ("verfahren", 0.05),
-    ("nrw", 0.08),
+    ("nrw", 0.05),
+    ("hessen", 0.03),
     ("mindestkriterien", 0.07),
 )
 
@@ -163,8 +165,11 @@ def next_query(
         search = {"gemeindeschluessel": [ags], "kriterien": name | {"geburtsdatum": p.geburtsdatum}}
         caller = {"verfahren": "Schattenverfahren"}
     elif kind == "nrw":
-        what = "Personensuche Nordrhein-Westfalen (kein Register angebunden)"
+        what = "Personensuche Nordrhein-Westfalen (über den Verbund)"
         search = {"gemeindeschluessel": ["05315000"], "kriterien": name | {"geschlecht": "w"}}
+    elif kind == "hessen":
+        what = "Personensuche Hessen (kein Register angebunden)"
+        search = {"gemeindeschluessel": ["06412000"], "kriterien": name | {"geschlecht": "w"}}
     else:
         what = "ohne Mindestkriterien"
         search = {"gemeindeschluessel": [ags], "kriterien": {"familienname": p.familienname}}

@@ -36,6 +36,15 @@ class Process:
         return self.name.replace("_", "-")
 
 
+# the local run's peer: Nordrhein-Westfalen, whose central body and gateway `demo.verbund` plays
+LOCAL_PEERS = {
+    "05": {
+        "namespace": "nrw.",
+        "tenant_id": "niedersachsen-bei-nrw",
+        "verfahren": "Verbund Niedersachsen",
+        "certificate_file": ".local/pki/operators/gateway-05.pem",
+    }
+}
 LOCAL_FEES = {"03": {"eindeutig": 1000, "neutral": 1000}, "09": {"eindeutig": 1000, "neutral": 500}}
 
 PROCESSES = (
@@ -130,6 +139,11 @@ PROCESSES = (
         "services.delivery_monitor",
         "services.delivery_monitor.app:DeliveryMonitor",
         metrics_port=9111,
+        # the local run shortens the day, so that the demo's silent office shows within minutes
+        local_env={
+            "MELDESPIEGEL_DELIVERY_MAX_GAP_HOURS": "0.02",
+            "MELDESPIEGEL_DELIVERY_CHECK_SECONDS": "10",
+        },
         note="watches the registration offices' daily deliveries (NMeldVO 2022 § 23 Abs. 2)",
     ),
     Process(
@@ -152,6 +166,7 @@ PROCESSES = (
         "services.land_gateway",
         "services.land_gateway.app:LandGateway",
         metrics_port=9114,
+        local_env={"MELDESPIEGEL_GATEWAY_PEERS": json.dumps(LOCAL_PEERS, separators=(",", ":"))},
         compose_env={"MELDESPIEGEL_GATEWAY_PEERS": "${MELDESPIEGEL_GATEWAY_PEERS:-{}}"},
         note="the gateway to other states' registers (§ 39 Abs. 3 BMG): their queries in, ours\n"
         "out to the states MELDESPIEGEL_GATEWAY_PEERS names (none here: register 09 stands in)",
@@ -178,6 +193,9 @@ LOCAL_EXTRAS = (
     ("demo", "python -m demo.feed 5"),
     ("queries", "python -m demo.queries 3"),
     ("portal_demo", "python -m demo.portal 5"),
+    ("verbund_demo", "python -m demo.verbund 15"),
+    ("gemeinden_demo", "python -m demo.gemeinden"),
+    ("datenschutz_demo", "python -m demo.datenschutz"),
 )
 
 

@@ -355,6 +355,9 @@ case "$CMD" in
     # the gateway to other states' registers signs what it sends with this one (§ 39 Abs. 3 BMG)
     "$ROOT/.venv/bin/python" -m shared.platform.pki operator "$CACHE/pki" \
       gateway-03 land-gateway >/dev/null
+    # the demo's stand-in for Nordrhein-Westfalen's gateway (demo.verbund), the local run's peer
+    "$ROOT/.venv/bin/python" -m shared.platform.pki operator "$CACHE/pki" \
+      gateway-05 land-gateway >/dev/null
     write_env
     # shellcheck disable=SC1090
     source "$CACHE/stack-$PROFILE.env"

@@ -66,7 +66,7 @@ def after_delivery(
             Finding(
                 Lieferauffaelligkeit.ABGEWIESEN,
                 f"Die Lieferung {logged.delivery_id} ({logged.art.value}) von {sender.name} "
-                f"wurde abgewiesen: {logged.grund or 'ohne Angabe'}.",
+                f"wurde abgewiesen: {(logged.grund or 'ohne Angabe').rstrip('.')}.",
             )
         ]
     delivered = replace(
@@ -107,12 +107,19 @@ def missing(office: Office, now: datetime, thresholds: Thresholds) -> Finding | 
     last = office.last_delivery_at or office.known_since
     if last is None or office.missing_alerted_at is not None or now - last < thresholds.max_gap:
         return None
-    hours = (now - last).total_seconds() / 3600
     return Finding(
         Lieferauffaelligkeit.AUSGEBLIEBEN,
-        f"Von {office.name} ({office.gemeindeschluessel}) ist seit {hours:.0f} Stunden weder "
+        f"Von {office.name} ({office.gemeindeschluessel}) ist seit {_since(now - last)} weder "
         "eine Änderungsmitteilung noch eine Leermitteilung eingegangen (§ 23 Abs. 2 NMeldVO).",
     )
+
+
+def _since(gap: timedelta) -> str:
+    hours = gap.total_seconds() / 3600
+    if hours >= 2:
+        return f"{hours:.0f} Stunden"
+    minutes = max(1, round(gap.total_seconds() / 60))
+    return f"{minutes} Minute" if minutes == 1 else f"{minutes} Minuten"
 
 
 def _share(part: int, whole: int) -> str:

@@ -3,11 +3,15 @@ gateway topics in; the released answers to other states' queries."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from pydantic import BaseModel, Field
 
 from services.land_gateway import service
 from services.land_gateway.domain import Peer
@@ -24,11 +28,36 @@ from shared.platform.settings import Settings
 SERVICE = "land_gateway"
 
 
+class PeerSetting(BaseModel):
+    """A peer as configured: its gateway's certificate by fingerprint, or the certificate file it
+    handed over at its registration."""
+
+    namespace: str
+    tenant_id: str
+    verfahren: str
+    certificate_fingerprint: str | None = None
+    certificate_file: Path | None = None
+
+    def peer(self) -> Peer:
+        fingerprint = self.certificate_fingerprint
+        if self.certificate_file is not None:
+            cert = x509.load_pem_x509_certificate(self.certificate_file.read_bytes())
+            fingerprint = hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
+        if fingerprint is None:
+            raise ValueError("a peer's gateway certificate: its fingerprint or its file")
+        return Peer(
+            namespace=self.namespace,
+            tenant_id=self.tenant_id,
+            verfahren=self.verfahren,
+            certificate_fingerprint=fingerprint,
+        )
+
+
 class GatewaySettings(Settings):
-    gateway_peers: dict[str, Peer] = Field(
+    gateway_peers: dict[str, PeerSetting] = Field(
         default_factory=dict,
         description="other states' gateways by Landesschlüssel (JSON): the topic namespace each "
-        "reads, this state's tenant and procedure there, its certificate's SHA-256",
+        "reads, this state's tenant and procedure there, its certificate's SHA-256 (or file)",
     )
     gateway_key: str | None = Field(
         None, description="the gateway's key in the PKI (default gateway-<operator state>)"
@@ -52,7 +81,7 @@ class LandGateway(ServiceRuntime):
         super().__init__(SERVICE, "services.land_gateway", s, clock)
         self.store: Callable[[Any], Gateways] = GatewayStore  # tests: an in-memory one
         self.peers: Mapping[str, Peer] = {
-            land: peer for land, peer in s.gateway_peers.items() if land != s.operator_state
+            land: peer.peer() for land, peer in s.gateway_peers.items() if land != s.operator_state
         }
         front_end_key = (s.pki_dir / ANSWER_PUB).read_text().strip()
         state = s.operator_state

@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from shared.contract.topics import CATALOGUE, DAY_MS, DLQ_MAX_MESSAGE_BYTES
+from shared.contract.topics import CATALOGUE, DAY_MS, DLQ_MAX_MESSAGE_BYTES, TopicSpec
 from shared.platform import kafka_security
 from shared.platform.settings import get_settings
 
@@ -29,9 +30,9 @@ class Wanted:
     configs: dict[str, str]
 
 
-def wanted_topics() -> list[Wanted]:
+def wanted_topics(specs: Sequence[TopicSpec] = CATALOGUE) -> list[Wanted]:
     topics: list[Wanted] = []
-    for spec in CATALOGUE:
+    for spec in specs:
         topics.append(Wanted(spec.name, spec.partitions, spec.configs()))
         if spec.consumed:
             topics.append(
@@ -49,11 +50,16 @@ def wanted_topics() -> list[Wanted]:
 
 
 async def ensure_topics(
-    bootstrap: str, replication_factor: int = 1, min_insync_replicas: int = 1, **client_options: Any
+    bootstrap: str,
+    replication_factor: int = 1,
+    min_insync_replicas: int = 1,
+    specs: Sequence[TopicSpec] = CATALOGUE,
+    **client_options: Any,
 ) -> dict[str, str]:
-    """Returns what happened to each topic: created, partitions added, or unchanged. The
-    replication is the environment's (one broker locally, three in a cluster); `client_options`
-    are the cluster's security options (`shared.platform.kafka_security`)."""
+    """Returns what happened to each topic (the catalogue's, or `specs`): created, partitions
+    added, or unchanged. The replication is the environment's (one broker locally, three in a
+    cluster); `client_options` are the cluster's security options
+    (`shared.platform.kafka_security`)."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap, client_id="meldespiegel-admin", **client_options
     )
@@ -61,7 +67,7 @@ async def ensure_topics(
     outcome: dict[str, str] = {}
     try:
         existing = set(await admin.list_topics())
-        wanted = wanted_topics()
+        wanted = wanted_topics(specs)
         missing = [w for w in wanted if w.name not in existing]
         if missing:
             # another process may create them meanwhile

@@ -18,14 +18,14 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from services.land_gateway.app import GatewaySettings, LandGateway
-from services.land_gateway.domain import Peer
+from services.land_gateway.app import GatewaySettings, LandGateway, PeerSetting
 from shared.contract.deadletter import DeadLetter
 from shared.contract.envelope import decode_headers
 from shared.contract.events.abruf import QueryDelivered, RegisterRequest
 from shared.contract.events.verbund import GatewayRequest, GatewayResponse
 from shared.contract.topics import Topics, in_namespace
 from shared.platform.operator_signatures import GATEWAY, OperatorKey, pinned
+from shared.platform.settings import get_settings
 from tests.fakes.land_gateway import MemoryGatewayStore
 from tests.helpers import database_url
 from tests.identities import operator_key
@@ -53,12 +53,12 @@ def fingerprint(key: OperatorKey) -> str:
 
 BAYERN = operator_key("gateway-09", "land-gateway")
 OURS = operator_key("gateway-03", "land-gateway")
-PEERS = {
-    "09": Peer(
+PEERS = {  # Bayern's certificate as the file its central body handed over
+    "09": PeerSetting(
         namespace=BY,
         tenant_id="L03-at-09",
         verfahren="Verbund Niedersachsen",
-        certificate_fingerprint=fingerprint(BAYERN),
+        certificate_file=get_settings().pki_dir / "operators" / "gateway-09.pem",
     )
 }
 Gateways = Callable[[], InMemory]

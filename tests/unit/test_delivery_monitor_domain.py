@@ -62,6 +62,18 @@ def test_a_day_without_changes_or_an_empty_message_is_raised_once_nmeldvo_23_abs
     assert again.last_delivery_at == T0 + timedelta(hours=51)
 
 
+def test_a_short_deadline_is_said_in_minutes() -> None:
+    """A deadline shortened below the day (the local demonstration's 72 s) reads as minutes."""
+    office, _ = after_delivery(None, logged(Lieferart.LEERMITTEILUNG), LIMITS)
+    short = replace(LIMITS, max_gap=timedelta(seconds=72))
+    late = missing(office, T0 + timedelta(seconds=80), short)
+    assert late is not None
+    assert "seit 1 Minute weder" in late.detail
+    later = missing(office, T0 + timedelta(minutes=5), short)
+    assert later is not None
+    assert "seit 5 Minuten weder" in later.detail
+
+
 def test_an_office_whose_first_delivery_was_refused_is_still_expected_within_the_day() -> None:
     refused = logged(Lieferart.VOLLBESTAND, 9, status=LieferStatus.REJECTED)
     office, [finding] = after_delivery(None, refused, LIMITS)
