@@ -9,7 +9,7 @@ import yaml
 
 from tests.helpers import ROOT
 
-PROCESS_COMMAND = re.compile(r"^(?:env (?:[A-Z_]+=\S+ )+)?python -m ([a-z_.]+)")
+PROCESS_COMMAND = re.compile(r"^(?:env (?:[A-Z_]+=(?:'[^']*'|\S+) )+)?python -m ([a-z_.]+)")
 
 
 def compose() -> dict:
