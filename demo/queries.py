@@ -61,7 +61,8 @@ class Tenants:
             self.skipped.one(Topics.TENANT_STATE.name)
             return
         users = [u.username for u in tenant.users if u.status is UserStatus.ACTIVE]
-        if tenant.status is TenantStatus.ACTIVE and users:
+        # another state's central body asks through its gateway (demo.verbund), not here
+        if tenant.status is TenantStatus.ACTIVE and users and tenant.land is None:
             self.current[tenant.tenant_id] = (tenant.authority_name, users)
         else:
             self.current.pop(tenant.tenant_id, None)

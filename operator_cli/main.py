@@ -449,25 +449,42 @@ def _case_step(
         text=text,
         **fields,
     )
+    spec = (Topics.CASE_COMMAND, Topics.CASE_STATE, Topics.CASE_COMMAND_REJECTED)
+    answer = _case_command(ctx, *spec, command, case_id, "alert_cases", wait)
+    out.print(f"{case_id}: {answer.body['status']} ({action})")
+
+
+def _case_command(
+    ctx: typer.Context,
+    topic: TopicSpec,
+    state: TopicSpec,
+    rejected: TopicSpec,
+    command: BaseModel,
+    case_id: str,
+    service: str,
+    wait: float,
+) -> Record:
+    """Sends a signed command about a case and returns the case as the service then publishes
+    it; a refusal aborts with its reason."""
 
     async def work(k: CliContext) -> Record:
         async with k.kafka() as kafka:
-            with err.status("waiting for alert_cases …"):
+            with err.status(f"waiting for {service} …"):
                 answer = await kafka.ask(
-                    Topics.CASE_COMMAND,
+                    topic,
                     command,
-                    [Topics.CASE_STATE.name, Topics.CASE_COMMAND_REJECTED.name],
+                    [state.name, rejected.name],
                     lambda s: s.body.get("case_id") == case_id,
                     wait,
                 )
         if answer is None:
-            raise NoAnswer(f"alert_cases did not answer within {wait:g} s")
+            raise NoAnswer(f"{service} did not answer within {wait:g} s")
         return answer
 
     answer = _run(ctx, work)
-    if answer.topic == Topics.CASE_COMMAND_REJECTED.name:
+    if answer.topic == rejected.name:
         raise Abort(f"refused: {answer.body.get('reason_code')}: {answer.body.get('message')}")
-    out.print(f"{case_id}: {answer.body['status']} ({action})")
+    return answer
 
 
 @office_app.command("list")
@@ -515,24 +532,8 @@ def _office_decision(ctx: typer.Context, case_id: str, action: str, text: str, w
         action=action,
         text=text,
     )
-
-    async def work(k: CliContext) -> Record:
-        async with k.kafka() as kafka:
-            with err.status("waiting for office_worklist …"):
-                answer = await kafka.ask(
-                    Topics.OFFICE_COMMAND,
-                    command,
-                    [Topics.OFFICE_CASE.name, Topics.OFFICE_COMMAND_REJECTED.name],
-                    lambda s: s.body.get("case_id") == case_id,
-                    wait,
-                )
-        if answer is None:
-            raise NoAnswer(f"office_worklist did not answer within {wait:g} s")
-        return answer
-
-    answer = _run(ctx, work)
-    if answer.topic == Topics.OFFICE_COMMAND_REJECTED.name:
-        raise Abort(f"refused: {answer.body.get('reason_code')}: {answer.body.get('message')}")
+    spec = (Topics.OFFICE_COMMAND, Topics.OFFICE_CASE, Topics.OFFICE_COMMAND_REJECTED)
+    answer = _case_command(ctx, *spec, command, case_id, "office_worklist", wait)
     nummer = answer.body.get("antwort_vorgangsnummer")
     out.print(f"{case_id}: {answer.body['status']}" + (f", answer {nummer}" if nummer else ""))
 

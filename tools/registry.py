@@ -169,7 +169,7 @@ PROCESSES = (
         local_env={"MELDESPIEGEL_GATEWAY_PEERS": json.dumps(LOCAL_PEERS, separators=(",", ":"))},
         compose_env={"MELDESPIEGEL_GATEWAY_PEERS": "${MELDESPIEGEL_GATEWAY_PEERS:-{}}"},
         note="the gateway to other states' registers (§ 39 Abs. 3 BMG): their queries in, ours\n"
-        "out to the states MELDESPIEGEL_GATEWAY_PEERS names (none here: register 09 stands in)",
+        "out to the states MELDESPIEGEL_GATEWAY_PEERS names",
     ),
     # the page, /events and /health on the one port
     Process(

@@ -123,7 +123,8 @@ def _fuer_ein_anderes_land(
     """A query another state's central body forwards for a body of its state (§ 39 Abs. 3 BMG,
     NMeldVO 2022 § 26 Abs. 1): it gets the data that body may have, by the kind the central body
     admitted it (§ 34a Abs. 2, 3 BMG); a § 34 Abs. 4 Satz 1 authority logs itself (§ 40 Abs. 3 BMG),
-    so its entry goes back to its state; the answer is sealed for that state's front end."""
+    so its entry goes back to its state; its gateway's answers are sealed for that state's front
+    end."""
     sicherheit = bool(query.als_sicherheitsbehoerde)
     # a body not named by kind is a public body of that state; a security authority is named
     stelle = query.abrufende_stelle or (
@@ -140,9 +141,12 @@ def _fuer_ein_anderes_land(
             "ruft sie als Behörde nach § 34 Abs. 4 Satz 1 BMG ab, deren Art (Auflage der "
             "Registrierung, § 26 Abs. 1 NMeldVO).",
         )
-    if not re.fullmatch(r"[0-9a-fA-F]{64}", query.antwortschluessel or "") or not (
-        query.antwortkontext
-    ):
+    # its gateway's answers go back to its state, sealed for that state's front end; a user of
+    # the central body at the front end (NMeldVO 2022 § 26 Abs. 1: retrieval by browser) gets
+    # them as every user does
+    keyed = query.antwortschluessel is not None or query.antwortkontext is not None
+    valid = re.fullmatch(r"[0-9a-fA-F]{64}", query.antwortschluessel or "") and query.antwortkontext
+    if (keyed or query.anfragende.verfahren) and not valid:
         return _abgelehnt(
             "ANTWORTSCHLUESSEL_FEHLT",
             "Die Antwort an ein anderes Land wird für dessen Abrufstelle verschlüsselt; der "

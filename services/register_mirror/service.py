@@ -86,21 +86,7 @@ async def _answer(
         IssuedMerkmal(m, fund, request.tenant_id, request.vorgangsnummer)
         for m, fund in outcome.merkmale
     )
-    sealed = None
-    if outcome.inhalt is not None:
-        sealed = seal_answer(_body(outcome.inhalt), request)
-    response = RegisterResponse(
-        vorgangsnummer=request.vorgangsnummer,
-        query_id=request.query_id,
-        land=register.land,
-        ergebnisstatus=outcome.ergebnisstatus,
-        nichterstellung=outcome.nichterstellung,
-        treffer=outcome.treffer,
-        anzahl=outcome.anzahl,
-        datenelemente=outcome.datenelemente,
-        antwort=sealed,
-        answered_at=now,
-    )
+    response = _response(request, outcome, register, now, seal_answer)
     if register.meldebehoerden:  # in the answer's transaction: nothing leaves unlogged
         await store.log_auskunft(request, response, domain.abgerufene_daten(request, outcome))
     topic = Topics.REGISTER_PORTAL_RESPONSE if portal else Topics.REGISTER_RESPONSE
@@ -171,21 +157,7 @@ async def manual_answer(
     request = release.anfrage.model_copy(update={"vorgangsnummer": release.vorgangsnummer})
     fund = await store.record(release.gemeindeschluessel, release.ordnungsmerkmal)
     outcome = domain.freigegeben(request, fund)
-    sealed = None
-    if outcome.inhalt is not None:
-        sealed = seal_answer(_body(outcome.inhalt), request)
-    response = RegisterResponse(
-        vorgangsnummer=release.vorgangsnummer,
-        query_id=request.query_id,
-        land=register.land,
-        ergebnisstatus=outcome.ergebnisstatus,
-        nichterstellung=outcome.nichterstellung,
-        treffer=outcome.treffer,
-        anzahl=outcome.anzahl,
-        datenelemente=outcome.datenelemente,
-        antwort=sealed,
-        answered_at=now,
-    )
+    response = _response(request, outcome, register, now, seal_answer)
     log.info(
         "office's answer made",
         vorgangsnummer=release.vorgangsnummer,
@@ -200,6 +172,29 @@ async def manual_answer(
         response=response,
     )
     return [Outgoing(Topics.REGISTER_MANUAL_RESPONSE, manual, subject=release.vorgangsnummer)]
+
+
+def _response(
+    request: RegisterRequest,
+    outcome: Antwort,
+    register: Register,
+    now: datetime,
+    seal_answer: Sealer,
+) -> RegisterResponse:
+    """The register's answer to a request: the metadata the log records, the content sealed."""
+    sealed = seal_answer(_body(outcome.inhalt), request) if outcome.inhalt is not None else None
+    return RegisterResponse(
+        vorgangsnummer=request.vorgangsnummer,
+        query_id=request.query_id,
+        land=register.land,
+        ergebnisstatus=outcome.ergebnisstatus,
+        nichterstellung=outcome.nichterstellung,
+        treffer=outcome.treffer,
+        anzahl=outcome.anzahl,
+        datenelemente=outcome.datenelemente,
+        antwort=sealed,
+        answered_at=now,
+    )
 
 
 def _body(inhalt: dict[str, object]) -> bytes:

@@ -75,6 +75,19 @@ def test_a_body_not_named_by_kind_is_a_public_body_and_police_with_simple_access
     assert police.abrufende_stelle is Behoerdenart.POLIZEI
 
 
+def test_a_central_bodys_own_user_at_the_front_end_needs_no_key_nmeldvo_26_abs_1() -> None:
+    """Retrieval by browser: the answer is sealed for the front end, as for every user."""
+    body = query("L09", ags=[HANNOVER[0]], kriterien=KRITERIEN, kennung="sachbearbeitung")
+    result = autorisiere(QueryRequested.model_validate(body), land_09())
+    assert isinstance(result, Freigabe)
+    assert result.abrufende_stelle is Behoerdenart.SONSTIGE_OEFFENTLICHE_STELLE
+    keyed = autorisiere(
+        QueryRequested.model_validate(body | {"antwortschluessel": "zz" * 32}), land_09()
+    )
+    assert isinstance(keyed, Nichterstellung)
+    assert keyed.grund == "ANTWORTSCHLUESSEL_FEHLT"
+
+
 def test_another_states_police_gets_satz_2_and_logs_itself_40_abs_3() -> None:
     q = forwarded("polizei", sicherheit=True, angeforderte_daten=["ausweisdaten"])
     result = autorisiere(q, land_09())
