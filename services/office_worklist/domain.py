@@ -10,7 +10,8 @@ security authority's request, that authority):
 - danger not excluded: nothing goes out. The neutral answer the requester has is the notice
   § 51 Abs. 2 requires; a second message would tell a block from nobody.
 A case decided takes no further decision. The notices of § 51 Abs. 3 and § 34 Abs. 5 BMG go out as
-letters to the addresses the register holds; one without an address stays on the office's list.
+letters to the addresses the register holds; one without an address is kept and logged, for the
+office to send by hand.
 """
 
 from __future__ import annotations

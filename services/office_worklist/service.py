@@ -50,7 +50,8 @@ async def handle_notice(
     store: Worklists, notice: BlockNotice, operator_state: str
 ) -> Sequence[Outgoing]:
     """A notice of § 51 Abs. 3 / § 34 Abs. 5 BMG: kept, and its letter printed if the register
-    gave an address; without one it stays on the office's list to be sent by hand."""
+    gave an address; one without is kept (`mitteilung`, no letter) and logged as a warning, for
+    the office to send by hand."""
     if not domain.own_office(notice.gemeindeschluessel, operator_state):
         return []
     letter = domain.letter(notice)
