@@ -199,8 +199,8 @@ async def two(installations: Path) -> AsyncIterator[Two]:
             await eventually(bavarian_router_knows, "09's router has its tenants")
         finally:
             await db.close()
-        for topic, d in ((Topics.REGISTER_DELIVERY_LOG.name, hannover),
-                         (BY + "register.delivery-log.v1", munich)):  # fmt: skip
+        by_log = in_namespace(Topics.REGISTER_DELIVERY_LOG, BY).name
+        for topic, d in ((Topics.REGISTER_DELIVERY_LOG.name, hannover), (by_log, munich)):
             await read_all(topic, until=lambda rs, i=d["delivery_id"]: any(_id(r) == i for r in rs))
         yield Two(producer, installations)
 
@@ -246,7 +246,7 @@ async def test_a_bavarian_query_is_answered_by_niedersachsen_and_logged_in_both(
               kriterien={"familienname": IN_HANNOVER, "vornamen": "Greta",
                          "geburtsdatum": "19810304"})  # fmt: skip
     await publish_by(two.producer, Topics.QUERY_REQUESTED, q, q["query_id"])
-    answer = await released(BY + "query.delivered.v1", q["query_id"])
+    answer = await released(in_namespace(Topics.QUERY_DELIVERED, BY).name, q["query_id"])
     assert (answer["ausgang"], answer["ergebnisstatus"]) == ("answered", "01")
     assert answer["vorgangsnummer"].startswith("09-")
     person_data = opened(answer, two.pki_09)["person"]  # Bayern's front end opens it
@@ -299,7 +299,7 @@ async def test_a_security_authoritys_query_is_logged_on_its_own_side_only_40_abs
               kriterien={"familienname": IN_HANNOVER, "vornamen": "Greta",
                          "geburtsdatum": "19810304"})  # fmt: skip
     await publish_by(two.producer, Topics.QUERY_REQUESTED, q, q["query_id"])
-    answer = await released(BY + "query.delivered.v1", q["query_id"])
+    answer = await released(in_namespace(Topics.QUERY_DELIVERED, BY).name, q["query_id"])
     assert answer["ergebnisstatus"] == "01"
     assert answer["protokoll"].startswith(f"tenant:{T['by_police']}:")  # commissioned, at 09
     [by_entry] = await entries(db, "by_protocol_log", answer["vorgangsnummer"])
