@@ -175,3 +175,42 @@ async def test_from_application_to_first_login_and_no_password_anywhere(
                     f"%{password}%",
                 )
             assert found == 0, column
+
+
+async def test_another_states_central_body_registers_and_becomes_the_tenant_land_nn(
+    stack: dict,
+) -> None:
+    """§ 39 Abs. 3 BMG, NMeldVO 2022 § 26 Abs. 1: the central body of Bayern applies, is approved
+    and becomes the tenant "Land 09"; one that names this state is refused."""
+    bavaria = application(**{"authority.kind": "zentrale_stelle_land", "authority.state": "09"})
+    own = application(**{"authority.kind": "zentrale_stelle_land", "authority.state": "03"})
+    async with RawProducer() as producer:
+        for body in (bavaria, own):
+            await producer.send(Topics.APPLICATION_SUBMITTED.name, body, key=body["application_id"])
+    ids = {bavaria["application_id"], own["application_id"]}
+    decided = await read_all(
+        Topics.REVIEW_DECIDED.name,
+        until=lambda rs: ids <= {r.json().get("application_id") for r in rs if r.readable},
+    )
+    outcome = {r.json()["application_id"]: r.json() for r in decided if r.readable and r.key in ids}
+    approved = outcome[bavaria["application_id"]]
+    assert approved["decision"] == "approved"
+    assert [r["code"] for r in approved["reasons"]] == ["CENTRAL_BODY_OF_ANOTHER_STATE"]
+    assert approved["data_scope"] == "bmg_34_1_satz_1_und_2"
+    refused = outcome[own["application_id"]]
+    assert refused["decision"] == "rejected"
+    assert [r["code"] for r in refused["reasons"]] == ["CENTRAL_BODY_OF_OWN_STATE"]
+
+    def land_09(records: list) -> list:
+        return [
+            r.json()
+            for r in records
+            if r.readable and r.json().get("authority_name") == bavaria["authority"]["name"]
+        ]
+
+    [tenant] = land_09(await read_all(Topics.TENANT_STATE.name, until=lambda rs: bool(land_09(rs))))
+    assert (tenant["authority_kind"], tenant["land"], tenant["role"]) == (
+        "zentrale_stelle_land",
+        "09",
+        "einfache_behoerdenauskunft",
+    )
