@@ -3,6 +3,7 @@ reviews, the newest tenant states, dead letters and their redrive, consumer lag,
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -410,6 +411,47 @@ def bearbeitungen(records: Iterable[Record], ags: str | None = None) -> list[Bea
         if ags is None or case.gemeindeschluessel == ags:
             newest[case.case_id] = case
     return sorted(newest.values(), key=lambda c: c.opened_at)
+
+
+@dataclass
+class Mitteilung:
+    """A notice of a request on a blocked person, and whether its letter went out."""
+
+    vorgangsnummer: str
+    gemeindeschluessel: str
+    empfaenger: str
+    anfragende_behoerde: str
+    noticed_at: datetime
+    letter: bool
+
+
+def mitteilungen(
+    notices: Iterable[Record], letters: Iterable[Record], ags: str | None = None
+) -> list[Mitteilung]:
+    """The notices (of one office, if given), oldest first, each with whether the worklist sent
+    its letter; records of another shape are skipped. Neither address is shown."""
+    sent = set()
+    for r in letters:
+        with contextlib.suppress(KeyError, TypeError, AttributeError):
+            sent.add(str(r.body["notice_id"]))
+    found: dict[str, Mitteilung] = {}
+    for r in notices:
+        b = r.body
+        try:
+            key = f"{b['vorgangsnummer']}/{b['ordnungsmerkmal']}/{b['empfaenger']}"
+            notice = Mitteilung(
+                str(b["vorgangsnummer"]),
+                str(b["gemeindeschluessel"]),
+                str(b["empfaenger"]),
+                str(b["anfragende_behoerde"]),
+                datetime.fromisoformat(b["noticed_at"]),
+                key in sent,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+        if ags is None or notice.gemeindeschluessel == ags:
+            found[key] = notice
+    return sorted(found.values(), key=lambda n: n.noticed_at)
 
 
 # -- training requests -------------------------------------------------------------------------

@@ -521,6 +521,42 @@ def office_list(
     )
 
 
+@office_app.command("notices")
+def office_notices(
+    ctx: typer.Context,
+    ags: Annotated[str | None, typer.Argument(help="one office's Gemeindeschlüssel")] = None,
+    missing: Annotated[
+        bool, typer.Option("--missing", help="only those without a letter: to send by hand")
+    ] = False,
+    output: OutputOption = Output.TABLE,
+) -> None:
+    """The notices of requests on blocked persons (§ 51 Abs. 3, § 34 Abs. 5 BMG), oldest first,
+    and whether their letter went out."""
+
+    async def work(k: CliContext) -> list[domain.Mitteilung]:
+        async with k.kafka() as kafka:
+            with err.status("reading the notices …"):
+                notices = await kafka.read(Topics.REGISTER_BLOCK_NOTICE.name)
+                letters = await kafka.read(Topics.OFFICE_NOTICE_LETTER.name)
+        return domain.mitteilungen(notices, letters, ags)
+
+    rows = [dataclasses.asdict(n) for n in _run(ctx, work) if not (missing and n.letter)]
+    show(
+        out,
+        output,
+        [
+            Column("noticed_at", "noticed", _time),
+            Column("vorgangsnummer", "Vorgang"),
+            Column("gemeindeschluessel", "office"),
+            Column("empfaenger", "to"),
+            Column("anfragende_behoerde", "requester"),
+            Column("letter", "letter", lambda v: "sent" if v else "by hand"),
+        ],
+        rows,
+        f"{len(rows)} notices",
+    )
+
+
 def _office_decision(ctx: typer.Context, case_id: str, action: str, text: str, wait: float) -> None:
     """Sends the clerk's signed decision and prints the case as it then stands, or why not."""
     if not text.strip():

@@ -11,7 +11,7 @@ security authority's request, that authority):
   § 51 Abs. 2 requires; a second message would tell a block from nobody.
 A case decided takes no further decision. The notices of § 51 Abs. 3 and § 34 Abs. 5 BMG go out as
 letters to the addresses the register holds; one without an address is kept and logged, for the
-office to send by hand.
+office to send by hand (`meldespiegel office notices --missing`).
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ async def handle_notice(
 ) -> Sequence[Outgoing]:
     """A notice of § 51 Abs. 3 / § 34 Abs. 5 BMG: kept, and its letter printed if the register
     gave an address; one without is kept (`mitteilung`, no letter) and logged as a warning, for
-    the office to send by hand."""
+    the office to send by hand (`meldespiegel office notices --missing` lists them)."""
     if not domain.own_office(notice.gemeindeschluessel, operator_state):
         return []
     letter = domain.letter(notice)

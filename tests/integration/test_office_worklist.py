@@ -168,6 +168,9 @@ async def test_a_blocked_persons_query_reaches_the_requester_after_the_clerks_an
     # the office's list shows it; a clerk of Celle cannot decide it; Hannover's clerk answers
     clerk = ("--operator", f"sb-hannover-{TOK}")
     operator_key(clerk[1], f"meldebehoerde-{HANNOVER[0]}")  # the clerk's certificate
+    notices = json.loads(cli_ok(cli("office", "notices", HANNOVER[0], "-o", "json")))
+    mine = [(n["empfaenger"], n["letter"]) for n in notices if n["vorgangsnummer"] == nummer]
+    assert sorted(mine) == [("betroffene_person", True), ("veranlassende_behoerde", True)]
     listed = json.loads(cli_ok(cli(*clerk, "office", "list", HANNOVER[0], "-o", "json")))
     [row] = [c for c in listed if c["case_id"] == case_id]
     assert (row["status"], row["grund"], row["overdue"]) == ("open", "auskunftssperre", False)

@@ -276,3 +276,26 @@ def test_each_case_as_its_newest_state_says() -> None:
     taken = state("acknowledged", ["acknowledge"], 2)
     [case] = domain.faelle([state("open", [], 1), taken, broken])
     assert (case.status, case.steps) == ("acknowledged", ["acknowledge (dsb-1)"])
+
+
+SAMPLES = Path(__file__).parents[1] / "contract" / "samples"
+
+
+def test_notices_say_which_letter_went_out_and_never_an_address_51_abs_3() -> None:
+    """§ 51 Abs. 3, § 34 Abs. 5 BMG: every notice listed; those without a letter are for the
+    office to send by hand."""
+    notice = json.loads((SAMPLES / "de.meldespiegel.register.block-notice.v1.json").read_text())
+    letter = json.loads((SAMPLES / "de.meldespiegel.office.notice-letter.v1.json").read_text())
+    to_authority = notice | {"empfaenger": "veranlassende_behoerde", "anschrift": None}
+    other_office = notice | {"gemeindeschluessel": "03101000"}
+    listed = domain.mitteilungen(
+        [record(Topics.REGISTER_BLOCK_NOTICE.name, n, i)
+         for i, n in enumerate((notice, to_authority, notice, other_office))],
+        [record(Topics.OFFICE_NOTICE_LETTER.name, letter, 9)],
+        notice["gemeindeschluessel"],
+    )  # fmt: skip
+    assert [(n.empfaenger, n.letter) for n in listed] == [
+        ("betroffene_person", True),
+        ("veranlassende_behoerde", False),
+    ]
+    assert "anschrift" not in domain.Mitteilung.__dataclass_fields__

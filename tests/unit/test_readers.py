@@ -75,6 +75,9 @@ READ_TOPICS = [
     Topics.PROTOCOL_METRICS,
     Topics.PROTOCOL_ALERTS,
     Topics.OPERATOR_REDRIVEN,
+    Topics.OFFICE_CASE,
+    Topics.REGISTER_BLOCK_NOTICE,
+    Topics.OFFICE_NOTICE_LETTER,
 ]
 
 
@@ -111,6 +114,10 @@ def test_every_reader_folds_any_hostile_record_without_raising(data: st.DataObje
         by_topic[Topics.REVIEW_OVERDUE.name],
     )
     domain.zurueckgegeben(by_topic[Topics.OPERATOR_REDRIVEN.name])
+    domain.bearbeitungen(by_topic[Topics.OFFICE_CASE.name])
+    domain.mitteilungen(
+        by_topic[Topics.REGISTER_BLOCK_NOTICE.name], by_topic[Topics.OFFICE_NOTICE_LETTER.name]
+    )
     domain.zeitleiste(records)
     domain.stand(records)
     for s in records:
