@@ -62,9 +62,9 @@ async def handle_outbound(
     return out
 
 
-def _pinned(autor: str, fingerprint: str | Refusal, peers: Mapping[str, Peer]) -> str:
-    """The sending state, if the record is signed by the gateway pinned for it; otherwise the
-    record goes to the dead-letter topic with the reason."""
+def _pinned(autor: str, fingerprint: str | Refusal, peers: Mapping[str, Peer]) -> tuple[str, str]:
+    """The sending state and its gateway's fingerprint, if the record is signed by the gateway
+    pinned for it; otherwise the record goes to the dead-letter topic with the reason."""
     land = domain.land_of_kennung(autor)
     if isinstance(fingerprint, Refusal):
         raise UnprovenCommand(f"{fingerprint.code}: {fingerprint.message}")
@@ -76,7 +76,7 @@ def _pinned(autor: str, fingerprint: str | Refusal, peers: Mapping[str, Peer]) -
             f"GATEWAY_NOT_PINNED: Signiert mit dem Zertifikat {fingerprint}, nicht mit dem für "
             f"das Land {land} eingetragenen."
         )
-    return land
+    return land, fingerprint
 
 
 async def handle_inbound(
@@ -88,10 +88,9 @@ async def handle_inbound(
     now: datetime,
 ) -> Sequence[Outgoing]:
     """Another state's query, from its pinned gateway: a query of its tenant here, once."""
-    land = _pinned(request.kopf.autor, fingerprint, peers)
+    land, pinned_fingerprint = _pinned(request.kopf.autor, fingerprint, peers)
     if request.kopf.leser != domain.kennung(own_state):
         raise UnprovenCommand(f"MISADDRESSED: Die Anfrage ist an {request.kopf.leser} gerichtet.")
-    assert isinstance(fingerprint, str)
     freie = request.suchart is Suchart.FREIE_SUCHE
     eingang = Eingang(
         domain.query_id(land, request.vorgangsnummer), land, request.vorgangsnummer, freie
@@ -99,7 +98,7 @@ async def handle_inbound(
     if not await store.receive(eingang, now):
         log.info("another state's query again", land=land, bezug=request.vorgangsnummer)
         return []
-    query = domain.inbound(request, fingerprint, now)
+    query = domain.inbound(request, pinned_fingerprint, now)
     log.info("another state's query taken on", land=land, query_id=query.query_id)
     return [Outgoing(Topics.QUERY_REQUESTED, query, subject=query.query_id)]
 
@@ -138,7 +137,7 @@ async def handle_response(
 ) -> Sequence[Outgoing]:
     """Another state's answer, from its pinned gateway: the register response the router waits
     for (once; a late or repeated one is dropped, the router has closed the Vorgang)."""
-    _pinned(response.kopf.autor, fingerprint, peers)
+    _pinned(response.kopf.autor, fingerprint, peers)  # or a dead letter
     query_id = await store.take_sent(response.bezug, now)
     if query_id is None:
         log.warning("answer to an unknown or answered query", bezug=response.bezug)
