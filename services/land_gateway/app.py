@@ -1,5 +1,6 @@
 """land_gateway's FastStream wiring: for each configured peer state, its request topic out; the
-gateway topics in; the released answers to other states' queries."""
+gateway topics in; the released answers to other states' queries (protocol_log releases those to
+`min.gateway.released.v1`, not to the front end's topic)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from services.land_gateway import service
 from services.land_gateway.domain import Peer
 from services.land_gateway.store import Gateways, GatewayStore
 from shared.contract.envelope import decode_headers
+from shared.contract.events.abruf import QueryDelivered
 from shared.contract.events.verbund import GatewayRequest, GatewayResponse
 from shared.contract.topics import Topics
 from shared.platform.broker import KafkaMessage
@@ -106,17 +108,15 @@ class LandGateway(ServiceRuntime):
                 ),
             )  # fmt: skip
 
-        @self.batch_subscriber(Topics.QUERY_DELIVERED)
-        async def on_delivered(records: list[Any], msg: KafkaMessage) -> None:
-            """Released answers: those to other states' queries go back to their gateways."""
-            await self.consume_batch(
+        @self.subscriber(Topics.GATEWAY_RELEASED)
+        async def on_released(released: QueryDelivered, msg: KafkaMessage) -> None:
+            """Another state's query, answered and logged here: back to its gateway."""
+            await self.consume(
                 msg,
-                Topics.QUERY_DELIVERED,
-                lambda conn, items: service.handle_delivered(
-                    self.store(conn), [i.event for i in items], self.peers, state, sign,
-                    self.clock(),
+                lambda conn, _: service.handle_released(
+                    self.store(conn), released, self.peers, state, sign, self.clock()
                 ),
-            )  # fmt: skip
+            )
 
         @self.subscriber(Topics.GATEWAY_RESPONSE)
         async def on_response(response: GatewayResponse, msg: KafkaMessage) -> None:

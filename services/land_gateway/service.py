@@ -103,29 +103,25 @@ async def handle_inbound(
     return [Outgoing(Topics.QUERY_REQUESTED, query, subject=query.query_id)]
 
 
-async def handle_delivered(
+async def handle_released(
     store: Gateways,
-    delivered: Sequence[QueryDelivered],
+    released: QueryDelivered,
     peers: Mapping[str, Peer],
     own_state: str,
     sign: Sign,
     now: datetime,
-) -> list[list[Outgoing]]:
-    """Released answers: those to other states' queries go back to their gateways, signed."""
-    ids = {d.query_id for d in delivered if d.query_id.startswith("LAND")}
-    waiting = await store.take_received(ids, now) if ids else {}
-    out: list[list[Outgoing]] = []
-    for d in delivered:
-        eingang = waiting.pop(d.query_id, None)
-        peer = peers.get(eingang.land) if eingang else None
-        if eingang is None or peer is None:
-            out.append([])
-            continue
-        response = domain.answer(d, eingang, own_state, _message_id(), now)
-        topic = in_namespace(Topics.GATEWAY_RESPONSE, peer.namespace)
-        out.append([Outgoing(topic, response, subject=eingang.bezug, sign=sign)])
-        log.info("answer to another state", land=eingang.land, vorgangsnummer=d.vorgangsnummer)
-    return out
+) -> Sequence[Outgoing]:
+    """Another state's query, answered (or refused) and logged here: back to its gateway, signed,
+    once (a registration office's later answer to it is not forwarded)."""
+    eingang = (await store.take_received({released.query_id}, now)).get(released.query_id)
+    peer = peers.get(eingang.land) if eingang else None
+    if eingang is None or peer is None:
+        log.warning("release for no waiting query of another state", query_id=released.query_id)
+        return []
+    response = domain.answer(released, eingang, own_state, _message_id(), now)
+    log.info("answer to another state", land=eingang.land, vorgangsnummer=released.vorgangsnummer)
+    topic = in_namespace(Topics.GATEWAY_RESPONSE, peer.namespace)
+    return [Outgoing(topic, response, subject=eingang.bezug, sign=sign)]
 
 
 async def handle_response(

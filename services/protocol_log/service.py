@@ -128,10 +128,12 @@ async def release(
 
 
 def _delivered(event: QueryAnswered | QueryRejected, now: datetime, where: str) -> Outgoing:
+    """The release: to the front end, or, for another state's query (its answer sealed for that
+    state's front end), to the gateway that sends it back."""
     query = event.query
     answered = isinstance(event, QueryAnswered)
     return Outgoing(
-        Topics.QUERY_DELIVERED,
+        Topics.GATEWAY_RELEASED if query.antwortschluessel else Topics.QUERY_DELIVERED,
         QueryDelivered(
             query_id=query.query_id,
             vorgangsnummer=event.vorgangsnummer,

@@ -374,8 +374,18 @@ class Topics:
         description="Released answers and refusals: each only after its protocol entry is durable.",
         retention_ms=7 * DAY_MS,
         max_event_bytes=ANSWER_MAX_BYTES,
-        consumed=True,  # by land_gateway: the answers to other states' queries go back
-        batched=True,
+    )
+    GATEWAY_RELEASED = TopicSpec(
+        name="min.gateway.released.v1",
+        event=QueryDelivered,
+        event_type="de.meldespiegel.gateway.released.v1",
+        key="query_id",
+        writer="protocol_log",
+        description="Released answers and refusals to other states' queries (sealed for their "
+        "front ends), after their protocol entry is durable, for land_gateway to send back.",
+        retention_ms=7 * DAY_MS,
+        max_event_bytes=ANSWER_MAX_BYTES,
+        consumed=True,
     )
     REGISTER_HANDOVER = TopicSpec(
         name="min.register.handover.v1",

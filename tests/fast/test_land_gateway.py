@@ -125,20 +125,15 @@ async def test_a_request_from_the_pinned_gateway_becomes_a_query_of_its_land_onc
     ]
 
 
-async def test_the_released_answer_goes_back_signed_and_a_local_one_stays(
-    gateways: Gateways,
-) -> None:
+async def test_the_released_answer_goes_back_signed_once(gateways: Gateways) -> None:
     r = bavarian_request()
-    delivered = sample("de.meldespiegel.query.delivered.v1")
+    released = sample("de.meldespiegel.gateway.released.v1")
     async with gateways() as run:
         await run.deliver(Topics.GATEWAY_REQUEST, r, signed_by=BAYERN, seal=GATEWAY)
-        ours = QueryDelivered.model_validate(
-            delivered | {"query_id": f"LAND09-{r.vorgangsnummer}", "anzahl": 1,
-                         "datenelemente": ["namen"]}
-        )  # fmt: skip
-        await run.deliver(Topics.QUERY_DELIVERED, ours)
-        await run.deliver(Topics.QUERY_DELIVERED, ours)  # again: sent once
-        await run.deliver(Topics.QUERY_DELIVERED, QueryDelivered.model_validate(delivered))
+        ours = QueryDelivered.model_validate(released | {"query_id": f"LAND09-{r.vorgangsnummer}"})
+        await run.deliver(Topics.GATEWAY_RELEASED, ours)
+        await run.deliver(Topics.GATEWAY_RELEASED, ours)  # again (the office's later answer)
+        await run.deliver(Topics.GATEWAY_RELEASED, QueryDelivered.model_validate(released))
     [message] = run.messages[ANSWER_TO_BAYERN.name]
     body = json.loads(message.body)
     assert body["bezug"] == r.vorgangsnummer
@@ -146,7 +141,7 @@ async def test_the_released_answer_goes_back_signed_and_a_local_one_stays(
     assert (body["kopf"]["autor"], body["kopf"]["leser"]) == ("land:03", "land:09")
     assert (body["anzahl"], body["datenelemente"], body["antwort"]) == (
         1,
-        ["namen"],
+        ["namen", "anschriften"],
         ours.antwort,
     )
     raw = message.raw_message

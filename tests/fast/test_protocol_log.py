@@ -27,6 +27,7 @@ from tests.retrieval import answered
 START = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 WATCH = (
     Topics.QUERY_DELIVERED,
+    Topics.GATEWAY_RELEASED,
     Topics.PROTOCOL_SELF_LOGGING,
     Topics.PROTOCOL_ALERTS,
     Topics.PROTOCOL_METRICS,
@@ -102,6 +103,26 @@ async def test_logged_then_released_per_chain_signed_evaluated_and_counted(
     mine = [m for m in run.bodies(Topics.PROTOCOL_METRICS) if m["tenant_id"] == tenant]
     assert [m["total"] for m in mine] == [5]
     assert findings["operator"] == [] and findings[f"tenant:{tenant}"] == []  # noqa: PT018
+
+
+async def test_another_states_answer_is_released_to_its_gateway_after_its_entry(
+    log: tuple[InMemory, Clock],
+) -> None:
+    """§ 39 Abs. 3, § 40 BMG: logged for the tenant Land NN like every retrieval, then released
+    to land_gateway (sealed for that state's front end: nothing for this state's)."""
+    run, _ = log
+    land = f"L09-{uuid.uuid4().hex[:8]}"
+    async with run:
+        event = answered(START, tenant=land)
+        forwarded = event.query.model_copy(
+            update={"antwortschluessel": "7f" * 32, "antwortkontext": "09-20261205-X"}
+        )
+        event = event.model_copy(update={"query": forwarded})
+        await run.deliver(Topics.QUERY_ANSWERED, event, key=event.vorgangsnummer)
+    assert run.bodies(Topics.QUERY_DELIVERED) == []
+    [released] = run.bodies(Topics.GATEWAY_RELEASED)
+    assert released["vorgangsnummer"] == event.vorgangsnummer
+    assert released["protokoll"].startswith("operator:")
 
 
 async def test_the_read_api_names_the_reader_from_the_token_alone(
