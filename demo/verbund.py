@@ -209,9 +209,7 @@ class NrwGateway:
                             request.vorgangsnummer.encode()),
             "answered_at": now.isoformat(),
         }  # fmt: skip
-        await self.publish_signed(
-            in_namespace(Topics.GATEWAY_RESPONSE, "min."), request.vorgangsnummer, response
-        )
+        await self.publish_signed(Topics.GATEWAY_RESPONSE, request.vorgangsnummer, response)
         return f"⇄ Land 05     {request.vorgangsnummer}  asked by 03, answered: 03 neutral"
 
     async def follow(self, stop: asyncio.Event) -> None:

@@ -113,7 +113,7 @@ async def handle_released(
 ) -> Sequence[Outgoing]:
     """Another state's query, answered (or refused) and logged here: back to its gateway, signed,
     once (a registration office's later answer to it is not forwarded)."""
-    eingang = (await store.take_received({released.query_id}, now)).get(released.query_id)
+    eingang = await store.take_received(released.query_id, now)
     peer = peers.get(eingang.land) if eingang else None
     if eingang is None or peer is None:
         log.warning("release for no waiting query of another state", query_id=released.query_id)

@@ -4,7 +4,7 @@ recognise a repeat, until the sweep)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -19,9 +19,7 @@ class Gateways(Protocol):
     async def sent(self, rows: Sequence[tuple[str, str, str]], now: datetime) -> None: ...
     async def take_sent(self, vorgangsnummer: str, now: datetime) -> str | None: ...
     async def receive(self, eingang: Eingang, now: datetime) -> bool: ...
-    async def take_received(
-        self, query_ids: Collection[str], now: datetime
-    ) -> dict[str, Eingang]: ...
+    async def take_received(self, query_id: str, now: datetime) -> Eingang | None: ...
     async def forget(self, before: datetime) -> int: ...
 
 
@@ -62,20 +60,17 @@ class GatewayStore:
         )
         return status.endswith(" 1")
 
-    async def take_received(self, query_ids: Collection[str], now: datetime) -> dict[str, Eingang]:
-        """Of these query ids, the other states' queries still waiting for their answer, now
-        answered."""
-        rows = await self.conn.fetch(
+    async def take_received(self, query_id: str, now: datetime) -> Eingang | None:
+        """Another state's query still waiting for its answer, now answered; None if there is
+        none (unknown, or answered before)."""
+        r = await self.conn.fetchrow(
             """UPDATE eingang SET answered_at = $2
-               WHERE query_id = ANY($1) AND answered_at IS NULL
+               WHERE query_id = $1 AND answered_at IS NULL
                RETURNING query_id, land, bezug, freie_suche""",
-            list(query_ids),
+            query_id,
             now,
         )
-        return {
-            r["query_id"]: Eingang(r["query_id"], r["land"], r["bezug"], r["freie_suche"])
-            for r in rows
-        }
+        return Eingang(r["query_id"], r["land"], r["bezug"], r["freie_suche"]) if r else None
 
     async def forget(self, before: datetime) -> int:
         """Deletes what was answered before `before`."""

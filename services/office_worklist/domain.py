@@ -37,8 +37,6 @@ from shared.contract.events.manuell import (
 )
 from shared.contract.laender import land_of
 
-OPEN = (Bearbeitungsstatus.OPEN, Bearbeitungsstatus.RELEASED)
-
 
 def case_id(handover: RegisterHandover) -> str:
     return f"{handover.vorgangsnummer}/{handover.ordnungsmerkmal}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -31,14 +31,12 @@ class MemoryGatewayStore:
         self.eingang[eingang.query_id] = (eingang, None)
         return True
 
-    async def take_received(self, query_ids: Collection[str], now: datetime) -> dict[str, Eingang]:
-        taken = {}
-        for q in query_ids:
-            found = self.eingang.get(q)
-            if found is not None and found[1] is None:
-                self.eingang[q] = (found[0], now)
-                taken[q] = found[0]
-        return taken
+    async def take_received(self, query_id: str, now: datetime) -> Eingang | None:
+        found = self.eingang.get(query_id)
+        if found is None or found[1] is not None:
+            return None
+        self.eingang[query_id] = (found[0], now)
+        return found[0]
 
     async def forget(self, before: datetime) -> int:
         old = [k for k, v in self.ausgang.items() if v[2] is not None and v[2] < before]
